@@ -1,0 +1,47 @@
+# carelog: `make run` serves on the embedded default, `make test` runs everything.
+# Both start from a fresh clone: they create .venv, install the project (which
+# compiles the native validator through cffi) and, for tests, start PostgreSQL
+# and a Kafka broker on 127.0.0.1 (installed when missing), stopped at the end.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.carelog-installed
+NATIVE := $(wildcard native/src/*.c native/include/*.h) native/build_validator.py
+PYTEST_ARGS ?=
+
+.PHONY: install run test lint services-up services-down clean bench
+
+$(STAMP): pyproject.toml setup.py $(NATIVE)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,kafka]'
+	@touch $@
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/carelog serve
+
+services-up:
+	bash .ci/services.sh up
+
+services-down:
+	bash .ci/services.sh down
+
+# The services are stopped whatever pytest's outcome; pytest's exit code is kept.
+test: install
+	bash .ci/services.sh up
+	set -a; . var/services/env; set +a; \
+	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	bash .ci/services.sh down; exit $$rc
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info native/_validator.* var

@@ -1,0 +1,185 @@
+"""The composition root: builds every long-lived object from Settings, and nothing else does.
+
+``build`` wires the engine for any command; ``serve`` runs the listeners of
+`carelog serve` on one asyncio loop (MLLP, HTTP) with the projection runner
+on a thread and ingestion on a single writer thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+import uvicorn
+from eventsourcing.sqlite import SQLiteFactory
+
+from adapters.http.app import create_app
+from adapters.metrics import Metrics
+from adapters.mllp.server import MLLPServer
+from engine.application.ingestion import Ingestion
+from engine.application.outcome import IngestOutcome
+from engine.config import Settings
+from engine.errors import ConfigError
+from engine.ports import MessageValidator
+from projections.patients import (
+    MemoryPatientView,
+    PatientProjection,
+    PatientView,
+    SQLitePatientView,
+)
+from projections.runner import PollingProjectionRunner
+
+__all__ = ["Engine", "SystemClock", "build", "serve"]
+
+log = structlog.get_logger(__name__)
+
+
+class SystemClock:
+    """The wall clock, in UTC."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass
+class Engine:
+    """Everything one carelog process runs on."""
+
+    settings: Settings
+    ingestion: Ingestion
+    patients: PatientView
+    runner: PollingProjectionRunner
+    metrics: Metrics
+
+    def close(self) -> None:
+        """Stops the runner and closes the store's connections."""
+        self.runner.stop()
+        self.ingestion.close()
+
+
+def _patient_view(settings: Settings, env: dict[str, str]) -> PatientView:
+    module = env["PERSISTENCE_MODULE"]
+    if module == "eventsourcing.sqlite":
+        return SQLiteFactory(env).tracking_recorder(SQLitePatientView)
+    if module == "eventsourcing.popo":
+        return MemoryPatientView()
+    raise ConfigError(f"CARELOG_STORE: read models on {settings.backend} are not available yet")
+
+
+def build(settings: Settings, *, validator: MessageValidator | None = None) -> Engine:
+    """Wires the engine for ``settings``; ``validator`` defaults to the native one.
+
+    Raises:
+        ConfigError: the store cannot be used.
+    """
+    env = settings.eventsourcing_env()
+    if settings.backend == "sqlite":
+        settings.sqlite_path().parent.mkdir(parents=True, exist_ok=True)
+    if validator is None:
+        from native import NativeMessageValidator  # the compiled module loads only here
+
+        validator = NativeMessageValidator()
+    ingestion = Ingestion(
+        env,
+        validator=validator,
+        clock=SystemClock(),
+        site_timezone=settings.tzinfo(),
+        processing_ids=settings.processing_ids,
+    )
+    patients = _patient_view(settings, env)
+    runner = PollingProjectionRunner(ingestion, PatientProjection(patients))
+    return Engine(settings, ingestion, patients, runner, Metrics())
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handlers: `serve` owns shutdown order."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve(engine: Engine) -> None:
+    """Runs MLLP and HTTP until SIGINT/SIGTERM, then shuts down without losing a message."""
+    settings = engine.settings
+    loop = asyncio.get_running_loop()
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
+
+    async def ingest(raw: bytes, channel: str) -> IngestOutcome:
+        started = time.perf_counter()
+        outcome = await loop.run_in_executor(writer, engine.ingestion.ingest, raw, channel)
+        engine.metrics.observe(outcome.ack_code, (time.perf_counter() - started) * 1000)
+        if outcome.events_written:
+            engine.runner.nudge()
+        return outcome
+
+    engine.runner.start()
+    mllp = MLLPServer(
+        ingest,
+        host=settings.mllp_host,
+        port=settings.mllp_port,
+        max_frame_bytes=settings.max_frame_bytes,
+        idle_timeout_s=settings.idle_timeout_s,
+    )
+    await mllp.start()
+
+    def health() -> dict[str, Any]:
+        return {
+            "ready": engine.runner.error is None,
+            "store": settings.backend,
+            "projection_position": engine.runner.position,
+        }
+
+    def metrics() -> str:
+        return engine.metrics.render({"carelog_projection_position": engine.runner.position})
+
+    app = create_app(engine.patients, health=health, metrics=metrics)
+    http = _QuietServer(
+        uvicorn.Config(
+            app,
+            host=settings.http_host,
+            port=settings.http_port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+        )
+    )
+    http_task = asyncio.create_task(http.serve())
+    while not http.started and not http_task.done():
+        await asyncio.sleep(0.01)
+    if http_task.done():
+        await mllp.stop()
+        writer.shutdown()
+        http_task.result()
+        raise ConfigError(
+            f"CARELOG_HTTP: could not serve on {settings.http_host}:{settings.http_port}"
+        )
+    http_port = http.servers[0].sockets[0].getsockname()[1]
+    log.info(
+        "serve.ready",
+        mllp=f"{settings.mllp_host}:{mllp.port}",
+        http=f"{settings.http_host}:{http_port}",
+        mllp_port=mllp.port,
+        http_port=http_port,
+        store=settings.backend,
+    )
+
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("serve.stopping")
+    await mllp.stop()  # in-flight messages finish and are acknowledged first
+    http.should_exit = True
+    await http_task
+    writer.shutdown(wait=True)
+    engine.close()
+    log.info("serve.stopped")

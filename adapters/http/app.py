@@ -1,0 +1,156 @@
+"""The HTTP surface: /health, /metrics and FHIR R4 reads under /fhir.
+
+A thin ASGI app: each handler makes one query on a read model and maps the
+result; every error under /fhir answers an OperationOutcome with its status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from adapters.http.fhir_patient import AUTHORITY_SYSTEM_PREFIX, patient_resource
+from projections.patients.view import PatientView
+
+__all__ = ["FHIR_JSON", "create_app"]
+
+FHIR_JSON = "application/fhir+json"
+FHIR_VERSION = "4.0.1"
+
+
+class FhirResponse(JSONResponse):
+    """JSON with the FHIR media type."""
+
+    media_type = FHIR_JSON
+
+
+def operation_outcome(status: int, code: str, text: str) -> FhirResponse:
+    """An OperationOutcome with one issue; ``code`` is from the FHIR issue-type value set."""
+    return FhirResponse(
+        {
+            "resourceType": "OperationOutcome",
+            "issue": [{"severity": "error", "code": code, "diagnostics": text}],
+        },
+        status_code=status,
+    )
+
+
+_ISSUE_FOR_STATUS = {400: "invalid", 404: "not-found", 405: "not-supported", 422: "invalid"}
+
+
+def create_app(
+    patients: PatientView,
+    *,
+    health: Callable[[], dict[str, Any]],
+    metrics: Callable[[], str] = lambda: "",
+) -> FastAPI:
+    """The ASGI app; ``health`` returns a dict with ``ready`` and details."""
+    app = FastAPI(title="carelog", docs_url=None, redoc_url=None, openapi_url="/openapi.json")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if request.url.path.startswith("/fhir"):
+            return operation_outcome(
+                exc.status_code,
+                _ISSUE_FOR_STATUS.get(exc.status_code, "exception"),
+                str(exc.detail),
+            )
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return operation_outcome(400, "invalid", "; ".join(str(e["msg"]) for e in exc.errors()))
+
+    @app.get("/health")
+    def get_health() -> JSONResponse:
+        state = health()
+        return JSONResponse(state, status_code=200 if state.get("ready") else 503)
+
+    @app.get("/metrics")
+    def get_metrics() -> PlainTextResponse:
+        return PlainTextResponse(metrics(), media_type="text/plain; version=0.0.4")
+
+    @app.get("/fhir/metadata")
+    def get_metadata() -> FhirResponse:
+        return FhirResponse(_capability_statement())
+
+    @app.get("/fhir/Patient/{patient_id}")
+    def read_patient(patient_id: str) -> FhirResponse:
+        record = patients.get_patient(patient_id)
+        if record is None:
+            return operation_outcome(404, "not-found", f"Patient/{patient_id} is not known")
+        return FhirResponse(patient_resource(record))
+
+    @app.get("/fhir/Patient")
+    def search_patients(request: Request, identifier: str | None = None) -> FhirResponse:
+        unknown = set(request.query_params) - {"identifier", "_format"}
+        if unknown:
+            return operation_outcome(
+                400,
+                "not-supported",
+                f"unsupported search parameter(s): {', '.join(sorted(unknown))}",
+            )
+        if not identifier:
+            return operation_outcome(
+                400, "required", "Patient search needs identifier=[system|]value"
+            )
+        system, sep, value = identifier.rpartition("|")
+        authority = _authority_from_system(system) if sep else None
+        records = patients.find_by_identifier(value, authority)
+        entries = [
+            {
+                "fullUrl": f"{str(request.base_url).rstrip('/')}/fhir/Patient/{r.patient_id}",
+                "resource": patient_resource(r),
+                "search": {"mode": "match"},
+            }
+            for r in records
+        ]
+        return FhirResponse(
+            {
+                "resourceType": "Bundle",
+                "type": "searchset",
+                "total": len(entries),
+                "link": [{"relation": "self", "url": str(request.url)}],
+                "entry": entries,
+            }
+        )
+
+    return app
+
+
+def _authority_from_system(system: str) -> str:
+    """The assigning authority a FHIR system names: our URN, an OID URN, or the bare name."""
+    if system.startswith(AUTHORITY_SYSTEM_PREFIX):
+        return system[len(AUTHORITY_SYSTEM_PREFIX) :]
+    if system.startswith("urn:oid:"):
+        return system[len("urn:oid:") :]
+    return system
+
+
+def _capability_statement() -> dict[str, Any]:
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": "2026-11-22",
+        "kind": "instance",
+        "software": {"name": "carelog"},
+        "fhirVersion": FHIR_VERSION,
+        "format": ["json"],
+        "rest": [
+            {
+                "mode": "server",
+                "resource": [
+                    {
+                        "type": "Patient",
+                        "interaction": [{"code": "read"}, {"code": "search-type"}],
+                        "searchParam": [{"name": "identifier", "type": "token"}],
+                    }
+                ],
+            }
+        ],
+    }

@@ -1,0 +1,183 @@
+"""The asyncio MLLP listener: frames in, one ACK out per message, after the commit.
+
+Each connection is stop-and-wait: a message is ingested (on the single writer
+thread, off the event loop) and its ACK written before the next frame is
+read from the buffer. ACK codes come from the engine's outcome; unexpected
+failures answer AE 207 and change nothing. On shutdown the listener stops
+accepting, lets every in-flight message finish and be acknowledged, then
+closes the connections: nothing acknowledged is lost, nothing lost is acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import structlog
+
+from adapters.mllp.framing import FrameReader, Oversize, frame
+from engine.application.outcome import IngestOutcome
+from engine.errors import MessageRejectedError
+from engine.hl7.ack import build_ack, build_reject_ack
+from engine.hl7.message import parse_message
+from engine.ports import Fault
+
+__all__ = ["MLLPServer"]
+
+log = structlog.get_logger(__name__)
+
+Ingest = Callable[[bytes, str], Awaitable[IngestOutcome]]
+
+
+def ack_for(outcome: IngestOutcome, now: datetime) -> bytes:
+    """The ACK bytes for an outcome (built from raw bytes when the header was unreadable)."""
+    if outcome.message is None:
+        return build_reject_ack(outcome.raw, outcome.text, now=now, faults=outcome.faults)
+    return build_ack(
+        outcome.message,
+        outcome.ack_code,
+        faults=outcome.faults,
+        text=outcome.text,
+        now=now,
+        error_code=outcome.error_code or 207,
+    )
+
+
+class MLLPServer:
+    """Serves MLLP on one host:port, handing each message to ``ingest``."""
+
+    def __init__(
+        self,
+        ingest: Ingest,
+        *,
+        host: str,
+        port: int,
+        max_frame_bytes: int = 1 << 20,
+        idle_timeout_s: float = 300.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._ingest = ingest
+        self.host = host
+        self.port = port
+        self.max_frame_bytes = max_frame_bytes
+        self.idle_timeout_s = idle_timeout_s
+        self._clock = clock
+        self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task[None]] = set()
+        self._stopping = asyncio.Event()
+
+    async def start(self) -> None:
+        """Binds and listens; ``port`` is updated when 0 asked for a free one."""
+        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("mllp.listening", host=self.host, port=self.port)
+
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """Stops accepting, lets in-flight messages finish, then closes connections."""
+        self._stopping.set()
+        if self._server is not None:
+            self._server.close()
+        if self._connections:
+            _, pending = await asyncio.wait(self._connections, timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+        log.info("mllp.stopped")
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        peer = writer.get_extra_info("peername")
+        channel = f"mllp:{peer[0]}:{peer[1]}" if peer else "mllp"
+        with structlog.contextvars.bound_contextvars(channel=channel):
+            log.info("mllp.connection_opened")
+            try:
+                await self._converse(reader, writer, channel)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                log.info("mllp.connection_lost")
+            finally:
+                self._connections.discard(task)
+                writer.close()
+                with contextlib.suppress(Exception):
+                    await writer.wait_closed()
+                log.info("mllp.connection_closed")
+
+    async def _converse(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, channel: str
+    ) -> None:
+        framer = FrameReader(self.max_frame_bytes)
+        stop_wait = asyncio.ensure_future(self._stopping.wait())
+        try:
+            while not self._stopping.is_set():
+                read = asyncio.ensure_future(reader.read(65536))
+                done, _ = await asyncio.wait(
+                    {read, stop_wait},
+                    timeout=self.idle_timeout_s,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if read not in done:
+                    read.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await read
+                    if not done:
+                        log.info("mllp.idle_timeout", idle_timeout_s=self.idle_timeout_s)
+                    return
+                data = read.result()
+                if not data:
+                    return
+                noise_before = framer.noise_bytes
+                for item in framer.feed(data):
+                    writer.write(frame(await self._answer(item, channel)))
+                    await writer.drain()
+                if framer.noise_bytes > noise_before:
+                    log.warning("mllp.noise_skipped", bytes=framer.noise_bytes - noise_before)
+        finally:
+            stop_wait.cancel()
+
+    async def _answer(self, item: bytes | Oversize, channel: str) -> bytes:
+        started = time.perf_counter()
+        if isinstance(item, Oversize):
+            text = f"message exceeds the {item.limit}-byte limit"
+            fault = Fault(100, "MESSAGE_TOO_LARGE", text, fatal=True)
+            ack = build_reject_ack(item.head, text, now=self._clock(), faults=[fault])
+            log.warning(
+                "mllp.message_handled", ack_code="AR", reason="too_large", duration_ms=_ms(started)
+            )
+            return ack
+        try:
+            outcome = await self._ingest(item, channel)
+        except Exception:
+            log.exception("mllp.ingest_failed", ack_code="AE", duration_ms=_ms(started))
+            return _internal_error_ack(item, self._clock())
+        ack = ack_for(outcome, self._clock())
+        log.info(
+            "mllp.message_handled",
+            msg_control_id=outcome.control_id,
+            msg_type=outcome.message_type,
+            ack_code=outcome.ack_code,
+            duplicate=outcome.duplicate,
+            events=outcome.events_written,
+            faults=len(outcome.faults),
+            duration_ms=_ms(started),
+        )
+        return ack
+
+
+def _internal_error_ack(raw: bytes, now: datetime) -> bytes:
+    """AE 207 for a message whose handling failed inside carelog (nothing was stored)."""
+    try:
+        msg = parse_message(raw)
+    except MessageRejectedError:
+        return build_reject_ack(raw, "application internal error", now=now)
+    fault = Fault(207, "INTERNAL_ERROR", "application internal error; resend later")
+    return build_ack(msg, "AE", faults=[fault], text=fault.text, now=now)
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)

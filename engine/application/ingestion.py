@@ -1,0 +1,175 @@
+"""The Ingestion service: one inbound HL7 v2 message in, committed events and an outcome out.
+
+validate (native, through the port) -> read the header -> check what is
+supported -> decide on aggregates -> save them with the InboundMessage in one
+transaction. Only after that save returns is the outcome AA, so an ACK can
+never run ahead of the commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from datetime import UTC, tzinfo
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, JSONTranscoder
+
+from engine.application.adt import HANDLERS, MessageContext
+from engine.application.outcome import IngestOutcome
+from engine.application.transcodings import register_value_transcodings
+from engine.domain.ids import message_id_for
+from engine.domain.message import InboundMessage
+from engine.errors import ConcurrencyError, MessageRejectedError
+from engine.hl7.datatypes import read_datetime
+from engine.hl7.message import parse_message
+from engine.ports import Clock, Fault, MessageValidator
+
+__all__ = ["Ingestion"]
+
+_UNSUPPORTED_CODES = frozenset({200, 201, 202, 203})
+KNOWN_MESSAGE_CODES = frozenset(code for code, _ in HANDLERS)
+
+
+def ack_code_for(faults: Iterable[Fault]) -> str:
+    """AR when the message cannot be processed at all, AE when its data is wrong, else AA."""
+    errors = [f for f in faults if f.severity == "E"]
+    if any(f.fatal or f.code in _UNSUPPORTED_CODES for f in errors):
+        return "AR"
+    return "AE" if errors else "AA"
+
+
+class Ingestion(Application[UUID]):
+    """Turns HL7 v2 messages into stored domain events (the command side)."""
+
+    name = "carelog"  # fixed: tracking records and env prefixes refer to it
+
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        validator: MessageValidator,
+        clock: Clock,
+        site_timezone: tzinfo = UTC,
+        processing_ids: frozenset[str] = frozenset({"P"}),
+        max_attempts: int = 5,
+    ) -> None:
+        super().__init__(env)
+        self.validator = validator
+        self.clock = clock
+        self.site_timezone = site_timezone
+        self.processing_ids = processing_ids
+        self.max_attempts = max_attempts
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        register_value_transcodings(transcoder)
+
+    def ingest(self, raw: bytes, channel: str = "") -> IngestOutcome:
+        """Applies one message; the outcome says which ACK it deserves.
+
+        Rejected messages (AE/AR) change nothing. A message already stored
+        under the same MSH-3, MSH-4 and MSH-10 is answered AA and adds no event.
+
+        Raises:
+            ConcurrencyError: other writers kept changing the same aggregates.
+        """
+        faults = self.validator.validate(raw)
+        code = ack_code_for(faults)
+        if code == "AR" and any(f.fatal for f in faults):
+            return IngestOutcome("AR", None, raw, faults=faults, text="message rejected")
+        try:
+            msg = parse_message(raw)
+        except MessageRejectedError as e:
+            return IngestOutcome("AR", None, raw, faults=e.faults, text=e.reason, error_code=100)
+        if code != "AA":
+            text = "message rejected" if code == "AR" else "message has data errors"
+            return IngestOutcome(
+                code, msg, raw, faults=tuple(f for f in faults if f.severity == "E"), text=text
+            )
+        refusal = self._refuse_unsupported(msg)
+        if refusal is not None:
+            return IngestOutcome("AR", msg, raw, faults=(refusal,), text=refusal.text)
+        try:
+            return self._apply(msg, raw, channel)
+        except MessageRejectedError as e:
+            return IngestOutcome(e.ack_code, msg, raw, faults=e.faults, text=e.reason)
+
+    def _refuse_unsupported(self, msg: Any) -> Fault | None:
+        if msg.processing_id not in self.processing_ids:
+            allowed = ", ".join(sorted(self.processing_ids))
+            return Fault(
+                202,
+                "UNSUPPORTED_PROCESSING_ID",
+                f"processing id {msg.processing_id!r} not accepted here (accepted: {allowed})",
+                "MSH",
+                1,
+                11,
+            )
+        if msg.message_code not in KNOWN_MESSAGE_CODES:
+            return Fault(
+                200,
+                "UNSUPPORTED_MESSAGE_TYPE",
+                f"message type {msg.message_code!r} is not supported",
+                "MSH",
+                1,
+                9,
+                component=1,
+            )
+        if (msg.message_code, msg.trigger_event) not in HANDLERS:
+            return Fault(
+                201,
+                "UNSUPPORTED_EVENT",
+                f"event {msg.message_code}^{msg.trigger_event} is not supported",
+                "MSH",
+                1,
+                9,
+                component=2,
+            )
+        return None
+
+    def _apply(self, msg: Any, raw: bytes, channel: str) -> IngestOutcome:
+        message_id = message_id_for(msg.field("MSH", 3), msg.field("MSH", 4), msg.field("MSH", 10))
+        handler = HANDLERS[(msg.message_code, msg.trigger_event)]
+        occurred_at = (
+            read_datetime(msg.get("EVN", 2), self.site_timezone)
+            or read_datetime(msg.get("MSH", 7), self.site_timezone)
+            or self.clock.now()
+        )
+        ctx = MessageContext(message_id, occurred_at, self.site_timezone)
+        for _ in range(self.max_attempts):
+            if message_id in self.repository:
+                return IngestOutcome("AA", msg, raw, message_id=message_id, duplicate=True)
+            changed = handler(msg, ctx, self._load)
+            inbound = InboundMessage.receive(
+                message_id,
+                sending_application=msg.field("MSH", 3),
+                sending_facility=msg.field("MSH", 4),
+                control_id=msg.control_id,
+                message_type=f"{msg.message_code}^{msg.trigger_event}",
+                version=msg.version,
+                channel=channel,
+                raw=msg.raw,
+                sha256=hashlib.sha256(raw).hexdigest(),
+            )
+            try:
+                recordings = self.save(inbound, *changed)
+            except IntegrityError:
+                continue  # someone else wrote first: reload and decide again
+            return IngestOutcome(
+                "AA",
+                msg,
+                raw,
+                message_id=message_id,
+                events_written=len(recordings),
+                last_notification_id=recordings[-1].notification.id if recordings else None,
+            )
+        raise ConcurrencyError(f"gave up after {self.max_attempts} conflicting saves")
+
+    def _load(self, aggregate_id: UUID) -> Any:
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None

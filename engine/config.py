@@ -1,0 +1,175 @@
+"""Settings: every knob carelog reads, from one mapping (the environment by default).
+
+Nothing else reads ``os.environ``. ``from_env`` is a pure function of a mapping,
+so tests pass a dict, and every bad value raises a ConfigError naming its key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from engine.errors import ConfigError
+
+__all__ = ["Settings", "parse_host_port"]
+
+DEFAULT_STORE = "sqlite:///var/carelog.db"
+
+
+def parse_host_port(value: str, key: str) -> tuple[str, int]:
+    """``HOST:PORT`` (or ``:PORT``) as a pair.
+
+    Raises:
+        ConfigError: naming ``key`` when the value is not of that form.
+    """
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"{key}: expected HOST:PORT, got {value!r}")
+    return host or "127.0.0.1", int(port)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """carelog's configuration. Defaults are the embedded, single-process setup."""
+
+    store: str = DEFAULT_STORE
+    mllp_host: str = "127.0.0.1"
+    mllp_port: int = 2575
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    kafka: str = ""
+    log_format: str = "json"
+    log_level: str = "info"
+    max_frame_bytes: int = 1 << 20
+    idle_timeout_s: float = 300.0
+    processing_ids: frozenset[str] = frozenset({"P"})
+    timezone: str = "UTC"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Settings from ``CARELOG_*`` keys; absent keys keep their defaults.
+
+        Raises:
+            ConfigError: a key is present but its value is malformed.
+        """
+        s = cls()
+        get = environ.get
+        changes: dict[str, Any] = {}
+        if v := get("CARELOG_STORE"):
+            changes["store"] = v
+        if v := get("CARELOG_MLLP"):
+            changes["mllp_host"], changes["mllp_port"] = parse_host_port(v, "CARELOG_MLLP")
+        if v := get("CARELOG_HTTP"):
+            changes["http_host"], changes["http_port"] = parse_host_port(v, "CARELOG_HTTP")
+        if v := get("CARELOG_KAFKA"):
+            changes["kafka"] = v
+        if v := get("CARELOG_LOG_FORMAT"):
+            if v not in ("json", "console"):
+                raise ConfigError(f"CARELOG_LOG_FORMAT: expected json or console, got {v!r}")
+            changes["log_format"] = v
+        if v := get("CARELOG_LOG_LEVEL"):
+            changes["log_level"] = v.lower()
+        if v := get("CARELOG_MAX_FRAME_BYTES"):
+            changes["max_frame_bytes"] = _positive_int(v, "CARELOG_MAX_FRAME_BYTES")
+        if v := get("CARELOG_IDLE_TIMEOUT"):
+            changes["idle_timeout_s"] = _positive_float(v, "CARELOG_IDLE_TIMEOUT")
+        if v := get("CARELOG_PROCESSING_IDS"):
+            ids = frozenset(p.strip() for p in v.split(",") if p.strip())
+            if not ids or not ids <= {"P", "D", "T"}:
+                raise ConfigError(f"CARELOG_PROCESSING_IDS: expected some of P,D,T, got {v!r}")
+            changes["processing_ids"] = ids
+        if v := get("CARELOG_TIMEZONE"):
+            changes["timezone"] = v
+        settings = replace(s, **changes)
+        settings.tzinfo()  # fail early on an unknown zone
+        settings.eventsourcing_env()  # and on a malformed store URL
+        return settings
+
+    def tzinfo(self) -> ZoneInfo:
+        """The site's time zone, applied to HL7 times sent without an offset.
+
+        Raises:
+            ConfigError: the zone name is unknown.
+        """
+        try:
+            return ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise ConfigError(f"CARELOG_TIMEZONE: unknown time zone {self.timezone!r}") from e
+
+    @property
+    def backend(self) -> str:
+        """``sqlite``, ``postgres`` or ``memory``, from the store URL's scheme."""
+        scheme = self.store.split(":", 1)[0]
+        return {"sqlite": "sqlite", "postgresql": "postgres", "postgres": "postgres"}.get(
+            scheme, "memory" if scheme == "memory" else scheme
+        )
+
+    def sqlite_path(self) -> Path:
+        """The SQLite database file of a ``sqlite:///PATH`` store (relative to the cwd)."""
+        return Path(self.store[len("sqlite:///") :])
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        """The eventsourcing library's own keys for this store.
+
+        ``PERSISTENCE_MODULE`` is always set: the library's default keeps
+        everything in memory and would lose it on restart.
+
+        Raises:
+            ConfigError: CARELOG_STORE is not a URL carelog understands.
+        """
+        if self.store.startswith("sqlite:///"):
+            path = self.sqlite_path()
+            if not path.name:
+                raise ConfigError(f"CARELOG_STORE: no file in {self.store!r}")
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": str(path),
+                "SQLITE_LOCK_TIMEOUT": "30",
+            }
+        if self.store in ("memory:", "memory://"):
+            return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+        if self.store.startswith(("postgresql://", "postgres://")):
+            url = urlsplit(self.store)
+            if not url.path.strip("/"):
+                raise ConfigError(f"CARELOG_STORE: no database name in {_redact(self.store)!r}")
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                "POSTGRES_DBNAME": unquote(url.path.strip("/")),
+                "POSTGRES_HOST": url.hostname or "127.0.0.1",
+                "POSTGRES_PORT": str(url.port or 5432),
+                "POSTGRES_USER": unquote(url.username or "postgres"),
+                "POSTGRES_PASSWORD": unquote(url.password or ""),
+                "POSTGRES_POOL_SIZE": "10",
+            }
+        raise ConfigError(
+            f"CARELOG_STORE: expected sqlite:///PATH, postgresql://... or memory:, "
+            f"got {_redact(self.store)!r}"
+        )
+
+
+def _redact(url: str) -> str:
+    """The URL without its password, fit for an error message."""
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@")
+    return url
+
+
+def _positive_int(value: str, key: str) -> int:
+    if not value.isdigit() or int(value) <= 0:
+        raise ConfigError(f"{key}: expected a positive integer, got {value!r}")
+    return int(value)
+
+
+def _positive_float(value: str, key: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if number <= 0:
+        raise ConfigError(f"{key}: expected a positive number of seconds, got {value!r}")
+    return number

@@ -1,0 +1,131 @@
+"""The Patient aggregate: who a person is, as the feeds have told carelog.
+
+Command methods (``register``, ``record_demographics``) decide; the event
+methods they call only assign, because they run again on every rebuild.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from engine.domain.values import Identifier, PersonName
+
+__all__ = ["Patient"]
+
+
+class Patient(Aggregate):
+    """A person known by one or more identifiers from assigning authorities."""
+
+    class Registered(Aggregate.Created):
+        """Emitted when a message first names a patient (any ADT carrying PID)."""
+
+        identifiers: Sequence[Identifier]
+        name: PersonName
+        birth_date: str
+        sex: str
+        occurred_at: datetime
+        source_message_id: UUID
+
+    class DemographicsUpdated(Aggregate.Event):
+        """Emitted when a later message carries a different name, birth date or sex."""
+
+        name: PersonName
+        birth_date: str
+        sex: str
+        occurred_at: datetime
+        source_message_id: UUID
+
+    class IdentifierAdded(Aggregate.Event):
+        """Emitted when a message lists an identifier this patient did not have yet."""
+
+        identifier: Identifier
+        occurred_at: datetime
+        source_message_id: UUID
+
+    def __init__(
+        self,
+        identifiers: Sequence[Identifier],
+        name: PersonName,
+        birth_date: str,
+        sex: str,
+        occurred_at: datetime,
+        source_message_id: UUID,
+    ) -> None:
+        self.identifiers = tuple(identifiers)
+        self.name = name
+        self.birth_date = birth_date
+        self.sex = sex
+        self.last_occurred_at = occurred_at
+
+    @classmethod
+    def register(
+        cls,
+        patient_id: UUID,
+        *,
+        identifiers: Sequence[Identifier],
+        name: PersonName,
+        birth_date: str,
+        sex: str,
+        occurred_at: datetime,
+        source_message_id: UUID,
+    ) -> Patient:
+        """A new patient under the id derived from its primary identifier."""
+        return cls._create(
+            cls.Registered,
+            id=patient_id,
+            identifiers=tuple(identifiers),
+            name=name,
+            birth_date=birth_date,
+            sex=sex,
+            occurred_at=occurred_at,
+            source_message_id=source_message_id,
+        )
+
+    def record_demographics(
+        self,
+        *,
+        identifiers: Sequence[Identifier],
+        name: PersonName,
+        birth_date: str,
+        sex: str,
+        occurred_at: datetime,
+        source_message_id: UUID,
+    ) -> None:
+        """Applies what a later message says about the patient, emitting only changes.
+
+        Empty values mean "not sent" and change nothing (HL7: only ``""`` deletes).
+        """
+        known = {i.key() for i in self.identifiers}
+        for identifier in identifiers:
+            if identifier.value and identifier.key() not in known:
+                self._add_identifier(identifier, occurred_at, source_message_id)
+                known.add(identifier.key())
+        new_name = name if name != PersonName() else self.name
+        new_birth = birth_date or self.birth_date
+        new_sex = sex or self.sex
+        if (new_name, new_birth, new_sex) != (self.name, self.birth_date, self.sex):
+            self._update_demographics(new_name, new_birth, new_sex, occurred_at, source_message_id)
+
+    @event(IdentifierAdded)
+    def _add_identifier(
+        self, identifier: Identifier, occurred_at: datetime, source_message_id: UUID
+    ) -> None:
+        self.identifiers = (*self.identifiers, identifier)
+
+    @event(DemographicsUpdated)
+    def _update_demographics(
+        self,
+        name: PersonName,
+        birth_date: str,
+        sex: str,
+        occurred_at: datetime,
+        source_message_id: UUID,
+    ) -> None:
+        self.name = name
+        self.birth_date = birth_date
+        self.sex = sex
+        self.last_occurred_at = occurred_at

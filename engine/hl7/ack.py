@@ -1,0 +1,200 @@
+"""Building HL7 v2 acknowledgements (chapter 2: MSH, MSA, ERR).
+
+The ACK is answered in the sender's own version and encoding characters, with
+sender and receiver swapped, and ERR segments in the form the version defines:
+ERR-1 (``seg^seq^field^code&text&HL70357``) before v2.5, ERR-2/3/4/8 from v2.5.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Sequence
+from datetime import datetime
+from enum import StrEnum
+
+from engine.hl7.message import Message, Separators
+from engine.ports import Fault
+
+__all__ = ["AckCode", "build_ack", "build_reject_ack", "format_hl7_datetime"]
+
+# Texts of HL7 table 0357, for ERR-3.2 / ERR-1.4.2.
+ERROR_TEXTS = {
+    0: "Message accepted",
+    100: "Segment sequence error",
+    101: "Required field missing",
+    102: "Data type error",
+    103: "Table value not found",
+    200: "Unsupported message type",
+    201: "Unsupported event code",
+    202: "Unsupported processing id",
+    203: "Unsupported version id",
+    204: "Unknown key identifier",
+    205: "Duplicate key identifier",
+    206: "Application record locked",
+    207: "Application internal error",
+}
+
+
+class AckCode(StrEnum):
+    """MSA-1 acknowledgement codes (HL7 table 0008)."""
+
+    AA = "AA"
+    AE = "AE"
+    AR = "AR"
+    CA = "CA"
+    CE = "CE"
+    CR = "CR"
+
+
+# Control ids of our ACKs: unique per process start, short enough for MSH-10 (ST 20).
+_PREFIX = os.urandom(4).hex()
+_COUNTER = itertools.count(1)
+
+
+def _next_control_id() -> str:
+    return f"{_PREFIX}{next(_COUNTER):012d}"
+
+
+def format_hl7_datetime(moment: datetime) -> str:
+    """``YYYYMMDDHHMMSS+ZZZZ`` (DTM with offset), the form MSH-7 takes."""
+    return moment.strftime("%Y%m%d%H%M%S%z")
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    parts: list[int] = []
+    for p in version.split("."):
+        if not p.isdigit():
+            break
+        parts.append(int(p))
+    return tuple(parts) or (2, 5)
+
+
+def _err_segments(
+    faults: Sequence[Fault], seps: Separators, version: str, fallback_code: int
+) -> list[str]:
+    fs, cs, ss = seps.field, seps.component, seps.subcomponent
+    modern = _version_tuple(version) >= (2, 5)
+    out: list[str] = []
+    for fault in faults:
+        code = fault.code or fallback_code
+        code_text = seps.escape_text(ERROR_TEXTS.get(code, "Application error"))
+        user_text = seps.escape_text(fault.text)
+        position = [
+            fault.segment_id,
+            str(fault.segment_index) if fault.segment_index else "",
+            str(fault.field) if fault.field else "",
+        ]
+        if modern:
+            location = cs.join(
+                [
+                    *position,
+                    str(fault.repetition) if fault.repetition else "",
+                    str(fault.component) if fault.component else "",
+                    str(fault.subcomponent) if fault.subcomponent else "",
+                ]
+            ).rstrip(cs)
+            code_field = cs.join([str(code), code_text, "HL70357"])
+            out.append(
+                fs.join(
+                    ["ERR", "", location, code_field, fault.severity or "E", "", "", "", user_text]
+                )
+            )
+        else:
+            eld = cs.join([*position, ss.join([str(code), code_text, "HL70357"])])
+            out.append(fs.join(["ERR", eld]))
+    return out
+
+
+def build_ack(
+    message: Message,
+    code: AckCode | str,
+    *,
+    faults: Sequence[Fault] = (),
+    text: str = "",
+    now: datetime,
+    error_code: int = 207,
+) -> bytes:
+    """An ACK for ``message`` with MSA-1 ``code``, ERR segments for ``faults``.
+
+    ``error_code`` is used for a fault without its own 0357 code, and for the
+    single ERR written when the code is not AA and no fault locates the problem.
+    """
+    seps = message.separators
+    version = message.version or "2.5"
+    trigger = message.trigger_event
+    msg_type = "ACK" if not trigger else seps.component.join(["ACK", trigger])
+    if trigger and _version_tuple(version) >= (2, 3, 1):
+        msg_type += seps.component + "ACK"
+    raw_hdr = lambda n: message.field("MSH", n)  # noqa: E731 - echo fields untouched
+    msh = [
+        "MSH",
+        seps.encoding_characters,
+        raw_hdr(5),
+        raw_hdr(6),
+        raw_hdr(3),
+        raw_hdr(4),
+        format_hl7_datetime(now),
+        "",
+        msg_type,
+        _next_control_id(),
+        raw_hdr(11) or "P",
+        raw_hdr(12) or version,
+    ]
+    if raw_hdr(18):
+        msh.extend(["", "", "", "", "", raw_hdr(18)])  # keep the sender's character set
+    segments = [seps.field.join(msh)]
+    msa = ["MSA", str(code), raw_hdr(10)]
+    if text and _version_tuple(version) < (2, 7):
+        msa.append(seps.escape_text(text))
+    segments.append(seps.field.join(msa))
+    if str(code) not in ("AA", "CA"):
+        located = list(faults) or [Fault(code=error_code, rule="", text=text or "")]
+        segments.extend(_err_segments(located, seps, version, error_code))
+    return ("\r".join(segments) + "\r").encode(_codec_for(message))
+
+
+def _codec_for(message: Message) -> str:
+    charset = message.get("MSH", 18).upper()
+    if "8859/1" in charset:
+        return "latin-1"
+    return "utf-8"
+
+
+def build_reject_ack(
+    raw: bytes, text: str, *, now: datetime, faults: Sequence[Fault] = ()
+) -> bytes:
+    """An AR for bytes whose header could not be read, echoing what can be found.
+
+    The sender still needs MSA-2 to match its message, so the control id is dug
+    out of an MSH-like first line when there is one.
+    """
+    first = raw.split(b"\r", 1)[0].split(b"\n", 1)[0].decode("latin-1")
+    fs = first[3] if first.startswith("MSH") and len(first) > 3 else "|"
+    fields = first.split(fs) if first.startswith("MSH") else ["MSH"]
+    fields.insert(1, fs)
+
+    def pick(n: int) -> str:
+        value = (fields[n] if n < len(fields) else "").split("^")[0]
+        return "".join(ch for ch in value if ch.isprintable() and ch not in "|~\\&")[:199]
+
+    seps = Separators()
+    version = pick(12) if len(fields) > 12 else "2.5"
+    msh = [
+        "MSH",
+        seps.encoding_characters,
+        pick(5),
+        pick(6),
+        pick(3),
+        pick(4),
+        format_hl7_datetime(now),
+        "",
+        "ACK",
+        _next_control_id(),
+        "P",
+        version or "2.5",
+    ]
+    segments = ["|".join(msh), "|".join(["MSA", "AR", pick(10)])]
+    located = list(faults) or [Fault(code=100, rule="UNPARSEABLE", text=text)]
+    segments.extend(_err_segments(located, seps, version or "2.5", 100))
+    return ("\r".join(segments) + "\r").encode("utf-8")

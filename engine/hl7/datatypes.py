@@ -1,0 +1,96 @@
+"""Reading HL7 v2 data types into domain values: DTM/TS, DT, CX, XPN, PL.
+
+Each reader takes the raw text of one field (or one repetition) and the
+message's separators, and returns a domain value; none of them raise on data
+the validator has let through, they return what can be read.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+
+from engine.domain.values import Identifier, Location, PersonName
+from engine.hl7.message import Separators, component_of
+
+__all__ = ["read_cx", "read_date", "read_datetime", "read_pl", "read_xpn"]
+
+_DTM = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.(\d{1,4}))?([+-]\d{4})?$")
+
+
+def read_datetime(text: str, default_tz: tzinfo = UTC) -> datetime | None:
+    """An HL7 DTM/TS value as an aware datetime; ``None`` when empty or unreadable.
+
+    A value without an offset is taken in ``default_tz`` (the sender's site time
+    zone, configured), since HL7 leaves it to the site. Precision below the
+    stated one is filled with the start of the period (``2024`` -> Jan 1 00:00).
+    """
+    text = text.split("^", 1)[0].strip()  # TS carries a degree of precision in .2
+    m = _DTM.match(text)
+    if not m:
+        return None
+    year, month, day, hour, minute, second, frac, offset = m.groups()
+    tz: tzinfo = default_tz
+    if offset:
+        sign = 1 if offset[0] == "+" else -1
+        tz = timezone(sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5])))
+    try:
+        return datetime(
+            int(year),
+            int(month or 1),
+            int(day or 1),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            int((frac or "0").ljust(6, "0")[:6]),
+            tzinfo=tz,
+        )
+    except ValueError:
+        return None
+
+
+def read_date(text: str) -> str:
+    """An HL7 DT (or the date part of a DTM) as a FHIR date: ``1980``, ``1980-01`` or
+    ``1980-01-31``; ``""`` when empty or unreadable. Partial dates stay partial.
+    """
+    digits = text.split("^", 1)[0].strip()[:8]
+    if not digits.isdigit() or len(digits) not in (4, 6, 8):
+        return ""
+    parts = [digits[0:4], digits[4:6], digits[6:8]]
+    return "-".join(p for p in parts if p)
+
+
+def read_cx(text: str, seps: Separators) -> Identifier:
+    """A CX value (``id^check^scheme^authority^type``) as an Identifier."""
+    return Identifier(
+        value=component_of(text, seps, 1),
+        authority=component_of(text, seps, 4, 1),
+        type_code=component_of(text, seps, 5),
+        authority_id=component_of(text, seps, 4, 2),
+        authority_id_type=component_of(text, seps, 4, 3),
+    )
+
+
+def read_xpn(text: str, seps: Separators) -> PersonName:
+    """An XPN value (``family^given^middle^suffix^prefix^degree^type``) as a PersonName.
+
+    From v2.3 the family name is an FN whose first subcomponent is the surname.
+    """
+    return PersonName(
+        family=component_of(text, seps, 1, 1),
+        given=component_of(text, seps, 2),
+        middle=component_of(text, seps, 3),
+        suffix=component_of(text, seps, 4),
+        prefix=component_of(text, seps, 5),
+        use=component_of(text, seps, 7),
+    )
+
+
+def read_pl(text: str, seps: Separators) -> Location:
+    """A PL value (``point of care^room^bed^facility``) as a Location."""
+    return Location(
+        point_of_care=component_of(text, seps, 1),
+        room=component_of(text, seps, 2),
+        bed=component_of(text, seps, 3),
+        facility=component_of(text, seps, 4, 1),
+    )

@@ -1,0 +1,76 @@
+"""The patient index read model: what a patient query needs, kept per backend.
+
+A view is a TrackingRecorder: each command writes its rows and the tracking
+position in one transaction, so an event is applied exactly once even if the
+runner crashes between the two, and a second delivery fails with IntegrityError.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from eventsourcing.persistence import Tracking, TrackingRecorder
+
+from engine.domain.values import Identifier, PersonName
+
+__all__ = ["PatientRecord", "PatientView"]
+
+
+@dataclass(frozen=True, slots=True)
+class PatientRecord:
+    """One patient as the index shows it."""
+
+    patient_id: str
+    name: PersonName
+    birth_date: str
+    sex: str
+    updated_at: datetime
+    identifiers: tuple[Identifier, ...] = field(default=())
+
+
+class PatientView(TrackingRecorder, ABC):
+    """Commands take a Tracking and apply atomically with it; queries return records."""
+
+    @abstractmethod
+    def register_patient(
+        self,
+        patient_id: str,
+        identifiers: Sequence[Identifier],
+        name: PersonName,
+        birth_date: str,
+        sex: str,
+        updated_at: datetime,
+        tracking: Tracking,
+    ) -> None:
+        """Adds a patient with its identifiers."""
+
+    @abstractmethod
+    def update_demographics(
+        self,
+        patient_id: str,
+        name: PersonName,
+        birth_date: str,
+        sex: str,
+        updated_at: datetime,
+        tracking: Tracking,
+    ) -> None:
+        """Replaces a patient's name, birth date and sex."""
+
+    @abstractmethod
+    def add_identifier(self, patient_id: str, identifier: Identifier, tracking: Tracking) -> None:
+        """Lists one more identifier for a patient."""
+
+    @abstractmethod
+    def get_patient(self, patient_id: str) -> PatientRecord | None:
+        """The patient, or None when unknown."""
+
+    @abstractmethod
+    def find_by_identifier(self, value: str, authority: str | None = None) -> list[PatientRecord]:
+        """Patients holding identifier ``value``, optionally only from ``authority``.
+
+        ``authority`` matches either the namespace id (CX-4.1) or the universal
+        id (CX-4.2, e.g. an OID) of the assigning authority.
+        """

@@ -1,0 +1,92 @@
+"""Running `carelog serve` as a real subprocess on free ports, for end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+
+def carelog_command() -> list[str]:
+    """The installed console script, as a user runs it."""
+    script = Path(sys.executable).parent / "carelog"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "adapters.cli"]  # pragma: no cover - uninstalled checkout
+
+
+class ServeProcess:
+    """`carelog serve` on ports chosen by the OS; its JSON log lines are collected."""
+
+    def __init__(self, store: str, *extra: str, env: dict[str, str] | None = None) -> None:
+        self.store = store
+        self.extra = extra
+        self.env = {**os.environ, **(env or {})}
+        self.logs: list[dict[str, Any]] = []
+        self.raw_stderr: list[str] = []
+        self.proc: subprocess.Popen[str] | None = None
+        self.mllp_port = 0
+        self.http_port = 0
+
+    def start(self, timeout: float = 30.0) -> ServeProcess:
+        cmd = [
+            *carelog_command(),
+            "serve",
+            "--store",
+            self.store,
+            "--mllp",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            *self.extra,
+        ]
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=self.env
+        )
+        ready = threading.Event()
+        threading.Thread(target=self._drain, args=(ready,), daemon=True).start()
+        if not ready.wait(timeout):
+            self.kill()
+            raise AssertionError("carelog serve did not get ready:\n" + "".join(self.raw_stderr))
+        return self
+
+    def _drain(self, ready: threading.Event) -> None:
+        assert self.proc is not None and self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.raw_stderr.append(line)
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            self.logs.append(record)
+            if record.get("event") == "serve.ready":
+                self.mllp_port = int(record["mllp_port"])
+                self.http_port = int(record["http_port"])
+                ready.set()
+        ready.set()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        return [r for r in self.logs if r.get("event") == name]
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM, as an operator or a service manager stops it; returns the exit code."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout)
+        time.sleep(0.05)  # let the drain thread read the last lines
+        return code
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)

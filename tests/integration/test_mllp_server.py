@@ -1,0 +1,143 @@
+"""The asyncio MLLP listener on a real socket: framing, concurrency, limits, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+
+from adapters.bootstrap import build
+from adapters.mllp.framing import FrameReader, frame
+from adapters.mllp.server import MLLPServer
+from engine.application.outcome import IngestOutcome
+from engine.config import Settings
+from engine.hl7.message import parse_message
+from tests.conftest import sample
+from tests.fakes import FakeMessageValidator
+
+
+def read_frames(sock: socket.socket, count: int) -> list[bytes]:
+    reader = FrameReader()
+    frames: list[bytes] = []
+    while len(frames) < count:
+        data = sock.recv(65536)
+        if not data:
+            break
+        frames += [f for f in reader.feed(data) if isinstance(f, bytes)]
+    return frames
+
+
+async def start_server(tmp_path: Path, **kwargs: object) -> tuple[MLLPServer, object]:
+    engine = build(
+        Settings(store=f"sqlite:///{tmp_path / 'c.db'}"), validator=FakeMessageValidator()
+    )
+    loop = asyncio.get_running_loop()
+
+    async def ingest(raw: bytes, channel: str) -> IngestOutcome:
+        return await loop.run_in_executor(None, engine.ingestion.ingest, raw, channel)
+
+    server = MLLPServer(ingest, host="127.0.0.1", port=0, **kwargs)  # type: ignore[arg-type]
+    await server.start()
+    return server, engine
+
+
+def test_many_messages_per_connection_and_concurrent_connections(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        server, engine = await start_server(tmp_path)
+        base = sample("adt_a01.hl7")
+
+        def client(conn: int) -> list[str]:
+            with socket.create_connection(("127.0.0.1", server.port)) as s:
+                s.settimeout(10)
+                # Pipelined: five frames in one write; one ACK each, in order.
+                msgs = [base.replace(b"MSG00001", b"C%dM%d" % (conn, i)) for i in range(5)]
+                s.sendall(b"".join(frame(m) for m in msgs))
+                return [parse_message(a).get("MSA", 2) for a in read_frames(s, 5)]
+
+        results = await asyncio.gather(*(asyncio.to_thread(client, c) for c in range(4)))
+        for conn, controls in enumerate(results):
+            assert controls == [f"C{conn}M{i}" for i in range(5)]
+        await server.stop()
+        engine.close()  # type: ignore[attr-defined]
+
+    asyncio.run(scenario())
+
+
+def test_oversize_frame_gets_ar_and_the_connection_goes_on(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        server, engine = await start_server(tmp_path, max_frame_bytes=1000)
+
+        def client() -> list[str]:
+            with socket.create_connection(("127.0.0.1", server.port)) as s:
+                s.settimeout(10)
+                big = b"MSH|^~\\&|A|B|C|D|20240101||ADT^A01|BIG1|P|2.5\rNTE|" + b"x" * 5000
+                s.sendall(frame(big) + frame(sample("adt_a01.hl7")))
+                return [
+                    f"{parse_message(a).get('MSA', 1)}:{parse_message(a).get('MSA', 2)}"
+                    for a in read_frames(s, 2)
+                ]
+
+        assert await asyncio.to_thread(client) == ["AR:BIG1", "AA:MSG00001"]
+        await server.stop()
+        engine.close()  # type: ignore[attr-defined]
+
+    asyncio.run(scenario())
+
+
+def test_idle_connection_is_closed(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        server, engine = await start_server(tmp_path, idle_timeout_s=0.2)
+
+        def client() -> bytes:
+            with socket.create_connection(("127.0.0.1", server.port)) as s:
+                s.settimeout(5)
+                return s.recv(10)  # b"" once the server closes the idle connection
+
+        assert await asyncio.to_thread(client) == b""
+        await server.stop()
+        engine.close()  # type: ignore[attr-defined]
+
+    asyncio.run(scenario())
+
+
+def test_stop_lets_the_in_flight_message_finish_with_its_ack(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        release = asyncio.Event()
+        seen = asyncio.Event()
+        acks: list[str] = []
+
+        async def slow_ingest(raw: bytes, channel: str) -> IngestOutcome:
+            seen.set()
+            await release.wait()
+            return IngestOutcome("AA", parse_message(raw), raw)
+
+        server = MLLPServer(slow_ingest, host="127.0.0.1", port=0)
+        await server.start()
+
+        def client() -> None:
+            with socket.create_connection(("127.0.0.1", server.port)) as s:
+                s.settimeout(10)
+                s.sendall(frame(sample("adt_a01.hl7")))
+                acks.extend(parse_message(a).get("MSA", 1) for a in read_frames(s, 1))
+
+        task = asyncio.create_task(asyncio.to_thread(client))
+        await seen.wait()
+        stopping = asyncio.create_task(server.stop())
+        await asyncio.sleep(0.1)
+        # Not accepting any more while the first message is still in flight.
+        refused = await asyncio.to_thread(_connect_refused, server.port)
+        release.set()
+        await stopping
+        await task
+        assert acks == ["AA"]
+        assert refused
+
+    asyncio.run(scenario())
+
+
+def _connect_refused(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return True
+    return False
