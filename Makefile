@@ -44,4 +44,5 @@ bench: install
 	$(BIN)/python -m bench
 
 clean:
+	-bash .ci/services.sh down
 	rm -rf $(VENV) build *.egg-info native/_validator.* var

@@ -19,7 +19,9 @@ from typing import Any
 
 import structlog
 import uvicorn
+from eventsourcing.postgres import PostgresFactory
 from eventsourcing.sqlite import SQLiteFactory
+from eventsourcing.utils import Environment
 
 from adapters.http.app import create_app
 from adapters.metrics import Metrics
@@ -33,6 +35,7 @@ from projections.patients import (
     MemoryPatientView,
     PatientProjection,
     PatientView,
+    PostgresPatientView,
     SQLitePatientView,
 )
 from projections.runner import PollingProjectionRunner
@@ -63,15 +66,23 @@ class Engine:
         """Stops the runner and closes the store's connections."""
         self.runner.stop()
         self.ingestion.close()
+        datastore = getattr(self.patients, "datastore", None)  # the memory view has none
+        if datastore is not None:
+            datastore.close()
 
 
 def _patient_view(settings: Settings, env: dict[str, str]) -> PatientView:
+    """The patient index on the store's backend, in the same database as the events."""
     module = env["PERSISTENCE_MODULE"]
     if module == "eventsourcing.sqlite":
         return SQLiteFactory(env).tracking_recorder(SQLitePatientView)
+    if module == "eventsourcing.postgres":
+        # Named environment: the tracking table becomes patients_v1_tracking.
+        factory = PostgresFactory(Environment(PatientProjection.name, env))
+        return factory.tracking_recorder(PostgresPatientView)
     if module == "eventsourcing.popo":
         return MemoryPatientView()
-    raise ConfigError(f"CARELOG_STORE: read models on {settings.backend} are not available yet")
+    raise ConfigError(f"CARELOG_STORE: no read models for {settings.backend}")
 
 
 def build(settings: Settings, *, validator: MessageValidator | None = None) -> Engine:

@@ -32,3 +32,39 @@ def sample(name: str) -> bytes:
 @pytest.fixture
 def adt_a01() -> bytes:
     return sample("adt_a01.hl7")
+
+
+def _reset_postgres(dsn: str) -> None:
+    """Empties the test database, as eventsourcing's own Postgres tests do between tests."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+
+
+def _store_url(kind: str, tmp_path: Path) -> str:
+    if kind == "memory":
+        return "memory:"
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path / 'store' / 'carelog.db'}"
+    dsn = os.environ.get("CARELOG_TEST_POSTGRES_DSN")
+    if not dsn:
+        pytest.fail("CARELOG_TEST_POSTGRES_DSN is not set: run the suite with `make test`")
+    _reset_postgres(dsn)
+    return dsn
+
+
+_POSTGRES = pytest.param("postgres", marks=pytest.mark.postgres)
+
+
+@pytest.fixture(params=["memory", "sqlite", _POSTGRES])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A CARELOG_STORE URL on every backend; the same test runs on each."""
+    return _store_url(request.param, tmp_path)
+
+
+@pytest.fixture(params=["sqlite", _POSTGRES])
+def durable_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A CARELOG_STORE URL on each backend that outlives the process."""
+    return _store_url(request.param, tmp_path)

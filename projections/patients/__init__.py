@@ -1,6 +1,7 @@
 """The patient index: identifiers to patients, with demographics."""
 
 from projections.patients.memory import MemoryPatientView
+from projections.patients.postgres import PostgresPatientView
 from projections.patients.projection import PatientProjection
 from projections.patients.sqlite import SQLitePatientView
 from projections.patients.view import PatientRecord, PatientView
@@ -10,5 +11,6 @@ __all__ = [
     "PatientProjection",
     "PatientRecord",
     "PatientView",
+    "PostgresPatientView",
     "SQLitePatientView",
 ]

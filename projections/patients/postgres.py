@@ -1,0 +1,23 @@
+"""The patient index in PostgreSQL, in the same database as the events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.postgres import PostgresTrackingRecorder
+from psycopg.sql import SQL
+
+from projections.patients.sql import SQLPatientQueries, create_statements
+from projections.patients.view import PatientView
+
+__all__ = ["PostgresPatientView"]
+
+
+class PostgresPatientView(SQLPatientQueries, PatientView, PostgresTrackingRecorder):
+    """Tables ``patients_v1`` and ``patient_identifiers_v1`` (see README for SQL)."""
+
+    placeholder = "%s"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sql_create_statements.extend(SQL(s) for s in create_statements("TEXT"))  # type: ignore[arg-type]

@@ -1,0 +1,187 @@
+"""The patient index's SQL, written once for SQLite and PostgreSQL.
+
+Both speak ``INSERT ... ON CONFLICT ... DO UPDATE`` and return rows addressable
+by column name; only the parameter placeholder differs, so the backend classes
+(``sqlite.py``, ``postgres.py``) supply that, their DDL and their recorder base.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+
+from engine.domain.values import Identifier, PersonName
+from projections.patients.view import PatientRecord
+
+__all__ = ["PATIENT_TABLES", "SQLPatientQueries"]
+
+PATIENT_TABLES = ("patient_identifiers_v1", "patients_v1")
+
+_NAME_COLUMNS = ("family", "given", "middle", "suffix", "prefix", "name_use")
+
+
+def create_statements(timestamp_type: str) -> list[str]:
+    """DDL for the patient index; ``timestamp_type`` is the backend's aware-time type."""
+    return [
+        "CREATE TABLE IF NOT EXISTS patients_v1 ("
+        "patient_id TEXT PRIMARY KEY, family TEXT, given TEXT, middle TEXT, "
+        "suffix TEXT, prefix TEXT, name_use TEXT, birth_date TEXT, sex TEXT, "
+        f"updated_at {timestamp_type} NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS patient_identifiers_v1 ("
+        "value TEXT NOT NULL, authority TEXT NOT NULL, authority_id TEXT NOT NULL, "
+        "authority_id_type TEXT NOT NULL, type_code TEXT NOT NULL, "
+        "patient_id TEXT NOT NULL REFERENCES patients_v1(patient_id), "
+        "PRIMARY KEY (value, authority, authority_id))",
+        "CREATE INDEX IF NOT EXISTS patient_identifiers_v1_patient "
+        "ON patient_identifiers_v1 (patient_id)",
+    ]
+
+
+class SQLPatientQueries:
+    """Commands and queries of PatientView over a DB-API cursor with named rows.
+
+    Mixed into a library tracking recorder, which provides ``datastore`` (whose
+    ``transaction`` yields a cursor) and ``_insert_tracking`` (same transaction).
+    """
+
+    placeholder = "?"
+    datastore: Any
+    _insert_tracking: Any  # from the recorder base: writes tracking in the same transaction
+
+    def _sql(self, text: str) -> str:
+        return text.replace("?", self.placeholder)
+
+    def register_patient(
+        self,
+        patient_id: str,
+        identifiers: Sequence[Identifier],
+        name: PersonName,
+        birth_date: str,
+        sex: str,
+        updated_at: datetime,
+        tracking: Tracking,
+    ) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            self._insert_tracking(c, tracking)
+            c.execute(
+                self._sql("INSERT INTO patients_v1 VALUES (?,?,?,?,?,?,?,?,?,?)"),
+                (patient_id, *_name_row(name), birth_date, sex, updated_at.isoformat()),
+            )
+            for identifier in identifiers:
+                self._claim_identifier(c, patient_id, identifier)
+
+    def update_demographics(
+        self,
+        patient_id: str,
+        name: PersonName,
+        birth_date: str,
+        sex: str,
+        updated_at: datetime,
+        tracking: Tracking,
+    ) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            self._insert_tracking(c, tracking)
+            c.execute(
+                self._sql(
+                    "UPDATE patients_v1 SET family=?, given=?, middle=?, suffix=?, prefix=?, "
+                    "name_use=?, birth_date=?, sex=?, updated_at=? WHERE patient_id=?"
+                ),
+                (*_name_row(name), birth_date, sex, updated_at.isoformat(), patient_id),
+            )
+
+    def add_identifier(self, patient_id: str, identifier: Identifier, tracking: Tracking) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            self._insert_tracking(c, tracking)
+            self._claim_identifier(c, patient_id, identifier)
+
+    def _claim_identifier(self, c: Any, patient_id: str, identifier: Identifier) -> None:
+        # An identifier belongs to the patient that last claimed it (merges rely on this).
+        c.execute(
+            self._sql(
+                "INSERT INTO patient_identifiers_v1 VALUES (?,?,?,?,?,?) "
+                "ON CONFLICT (value, authority, authority_id) DO UPDATE SET "
+                "patient_id=excluded.patient_id, type_code=excluded.type_code, "
+                "authority_id_type=excluded.authority_id_type"
+            ),
+            (
+                identifier.value,
+                identifier.authority,
+                identifier.authority_id,
+                identifier.authority_id_type,
+                identifier.type_code,
+                patient_id,
+            ),
+        )
+
+    def get_patient(self, patient_id: str) -> PatientRecord | None:
+        with self.datastore.transaction(commit=False) as c:
+            records = self._records(c, [patient_id])
+        return records[0] if records else None
+
+    def find_by_identifier(self, value: str, authority: str | None = None) -> list[PatientRecord]:
+        with self.datastore.transaction(commit=False) as c:
+            if authority is None:
+                c.execute(
+                    self._sql(
+                        "SELECT DISTINCT patient_id FROM patient_identifiers_v1 WHERE value=?"
+                    ),
+                    (value,),
+                )
+            else:
+                c.execute(
+                    self._sql(
+                        "SELECT DISTINCT patient_id FROM patient_identifiers_v1 "
+                        "WHERE value=? AND (authority=? OR authority_id=?)"
+                    ),
+                    (value, authority, authority),
+                )
+            ids = sorted(r["patient_id"] for r in c.fetchall())
+            return self._records(c, ids)
+
+    def _records(self, c: Any, patient_ids: list[str]) -> list[PatientRecord]:
+        records = []
+        for patient_id in patient_ids:
+            c.execute(self._sql("SELECT * FROM patients_v1 WHERE patient_id=?"), (patient_id,))
+            row = c.fetchone()
+            if row is None:
+                continue
+            c.execute(
+                self._sql(
+                    "SELECT * FROM patient_identifiers_v1 WHERE patient_id=? "
+                    "ORDER BY type_code <> 'MR', authority, value"
+                ),
+                (patient_id,),
+            )
+            identifiers = tuple(
+                Identifier(
+                    value=r["value"],
+                    authority=r["authority"],
+                    type_code=r["type_code"],
+                    authority_id=r["authority_id"],
+                    authority_id_type=r["authority_id_type"],
+                )
+                for r in c.fetchall()
+            )
+            updated = row["updated_at"]
+            records.append(
+                PatientRecord(
+                    patient_id=row["patient_id"],
+                    name=PersonName(
+                        **{("use" if k == "name_use" else k): row[k] or "" for k in _NAME_COLUMNS}
+                    ),
+                    birth_date=row["birth_date"] or "",
+                    sex=row["sex"] or "",
+                    updated_at=updated
+                    if isinstance(updated, datetime)
+                    else datetime.fromisoformat(updated),
+                    identifiers=identifiers,
+                )
+            )
+        return records
+
+
+def _name_row(name: PersonName) -> tuple[str, ...]:
+    return (name.family, name.given, name.middle, name.suffix, name.prefix, name.use)
