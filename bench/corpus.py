@@ -30,7 +30,8 @@ def adt_messages(count: int, *, seed: int = 7, patients: int = 0) -> list[bytes]
                 f"19{rng.randrange(30, 99)}{rng.randrange(1, 13):02d}{rng.randrange(1, 29):02d}|"
                 f"{rng.choice('FM')}|||{rng.randrange(1, 999)} MAIN ST^^SPRINGFIELD^IL^62701^USA"
                 f"||(217)555-{rng.randrange(1000, 9999)}|||S||ACC{pid:07d}",
-                f"PV1|1|{'I' if trigger == 'A01' else 'O'}|{ward}^{rng.randrange(100, 400)}^A^GENHOSP"
+                f"PV1|1|{'I' if trigger == 'A01' else 'O'}"
+                f"|{ward}^{rng.randrange(100, 400)}^A^GENHOSP"
                 f"|{rng.choice('EUR')}|||4567^WELBY^MARCUS^^^DR|||MED||||1|||4567^WELBY^MARCUS^^^DR"
                 f"|IN|V{n:08d}^^^GENHOSP^VN|||||||||||||||||||||||||20240301{n % 24:02d}0000",
                 f"PV2|||^CHEST PAIN||||||||||||||||||||||{rng.randrange(1, 5)}",
