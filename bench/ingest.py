@@ -21,9 +21,7 @@ from tests.e2e.server import ServeProcess
 def run(count: int, connections: int) -> dict[str, float]:
     messages = adt_messages(count)
     with tempfile.TemporaryDirectory() as tmp:
-        server = ServeProcess(
-            f"sqlite:///{Path(tmp) / 'bench.db'}", env={"CARELOG_LOG_LEVEL": "warning"}
-        )
+        server = ServeProcess(f"sqlite:///{Path(tmp) / 'bench.db'}")
         server.start()
         latencies: list[float] = []
         codes: list[str] = []

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +49,8 @@ class ServeProcess:
             cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=self.env
         )
         ready = threading.Event()
-        threading.Thread(target=self._drain, args=(ready,), daemon=True).start()
+        self._drainer = threading.Thread(target=self._drain, args=(ready,), daemon=True)
+        self._drainer.start()
         if not ready.wait(timeout):
             self.kill()
             raise AssertionError("carelog serve did not get ready:\n" + "".join(self.raw_stderr))
@@ -83,10 +83,17 @@ class ServeProcess:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
         code = self.proc.wait(timeout)
-        time.sleep(0.05)  # let the drain thread read the last lines
+        self._close()
         return code
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
+        self._close()
+
+    def _close(self) -> None:
+        """Reads the last log lines, then closes the pipe."""
+        if self.proc is not None and self.proc.stderr is not None:
+            self._drainer.join(10)
+            self.proc.stderr.close()
