@@ -12,7 +12,6 @@ import contextlib
 import signal
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +25,7 @@ from eventsourcing.utils import Environment
 from adapters.http.app import create_app
 from adapters.metrics import Metrics
 from adapters.mllp.server import MLLPServer
+from adapters.writer import GroupCommitWriter
 from engine.application.ingestion import Ingestion
 from engine.application.outcome import IngestOutcome
 from engine.config import Settings
@@ -121,15 +121,17 @@ class _QuietServer(uvicorn.Server):
 async def serve(engine: Engine) -> None:
     """Runs MLLP and HTTP until SIGINT/SIGTERM, then shuts down without losing a message."""
     settings = engine.settings
-    loop = asyncio.get_running_loop()
-    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
+
+    def committed(outcomes: list[IngestOutcome]) -> None:
+        if any(o.events_written for o in outcomes):
+            engine.runner.nudge()
+
+    writer = GroupCommitWriter(engine.ingestion.ingest_many, on_commit=committed)
 
     async def ingest(raw: bytes, channel: str) -> IngestOutcome:
         started = time.perf_counter()
-        outcome = await loop.run_in_executor(writer, engine.ingestion.ingest, raw, channel)
+        outcome = await writer.submit(raw, channel)
         engine.metrics.observe(outcome.ack_code, (time.perf_counter() - started) * 1000)
-        if outcome.events_written:
-            engine.runner.nudge()
         return outcome
 
     engine.runner.start()
@@ -168,7 +170,7 @@ async def serve(engine: Engine) -> None:
         await asyncio.sleep(0.01)
     if http_task.done():
         await mllp.stop()
-        writer.shutdown()
+        writer.close()
         http_task.result()
         raise ConfigError(
             f"CARELOG_HTTP: could not serve on {settings.http_host}:{settings.http_port}"
@@ -184,6 +186,7 @@ async def serve(engine: Engine) -> None:
     )
 
     stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
@@ -191,6 +194,6 @@ async def serve(engine: Engine) -> None:
     await mllp.stop()  # in-flight messages finish and are acknowledged first
     http.should_exit = True
     await http_task
-    writer.shutdown(wait=True)
+    writer.close()
     engine.close()
     log.info("serve.stopped")

@@ -8,12 +8,15 @@ never run ahead of the commit.
 
 from __future__ import annotations
 
+import copy
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, tzinfo
 from typing import Any
 from uuid import UUID
 
+import structlog
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
@@ -28,6 +31,8 @@ from engine.hl7.message import parse_message
 from engine.ports import Clock, Fault, MessageValidator
 
 __all__ = ["Ingestion"]
+
+log = structlog.get_logger(__name__)
 
 _UNSUPPORTED_CODES = frozenset({200, 201, 202, 203})
 KNOWN_MESSAGE_CODES = frozenset(code for code, _ in HANDLERS)
@@ -76,26 +81,68 @@ class Ingestion(Application[UUID]):
         Raises:
             ConcurrencyError: other writers kept changing the same aggregates.
         """
-        faults = self.validator.validate(raw)
+        return self.ingest_many([(raw, channel)])[0]
+
+    def ingest_many(self, items: Sequence[tuple[bytes, str]]) -> list[IngestOutcome]:
+        """Applies several messages in one transaction (group commit), in order.
+
+        Each message is decided as if the ones before it were already stored: a
+        staging area lends it copies of the aggregates they changed, and keeps
+        its own changes only if it is accepted, so a rejected message leaves no
+        trace. All accepted messages' events are saved together; every outcome
+        is AA only after that single commit. If the commit conflicts with another
+        writer, the messages are retried one by one.
+
+        Raises:
+            ConcurrencyError: other writers kept changing the same aggregates.
+        """
+        all_faults = self.validator.validate_many([raw for raw, _ in items])
+        for _ in range(self.max_attempts):
+            staging = _Staging(self._load, self.repository)
+            decided = [
+                self._decide(raw, channel, faults, staging)
+                for (raw, channel), faults in zip(items, all_faults, strict=True)
+            ]
+            events = [event for _, message_events in decided for event in message_events]
+            if not events:
+                return [outcome for outcome, _ in decided]
+            try:
+                recordings = self.save(*events)
+            except IntegrityError:
+                if len(items) > 1:  # another writer got in first: settle each on its own
+                    return [self.ingest(raw, channel) for raw, channel in items]
+                continue  # reload and decide again
+            return _with_positions(decided, recordings)
+        raise ConcurrencyError(f"gave up after {self.max_attempts} conflicting saves")
+
+    def _decide(
+        self, raw: bytes, channel: str, faults: tuple[Fault, ...], staging: _Staging
+    ) -> tuple[IngestOutcome, list[Any]]:
+        """The outcome of one message and the events it would store (none unless AA)."""
         code = ack_code_for(faults)
         if code == "AR" and any(f.fatal for f in faults):
-            return IngestOutcome("AR", None, raw, faults=faults, text="message rejected")
+            return IngestOutcome("AR", None, raw, faults=faults, text="message rejected"), []
         try:
             msg = parse_message(raw)
         except MessageRejectedError as e:
-            return IngestOutcome("AR", None, raw, faults=e.faults, text=e.reason, error_code=100)
+            outcome = IngestOutcome("AR", None, raw, faults=e.faults, text=e.reason, error_code=100)
+            return outcome, []
         if code != "AA":
             text = "message rejected" if code == "AR" else "message has data errors"
-            return IngestOutcome(
-                code, msg, raw, faults=tuple(f for f in faults if f.severity == "E"), text=text
-            )
+            errors = tuple(f for f in faults if f.severity == "E")
+            return IngestOutcome(code, msg, raw, faults=errors, text=text), []
         refusal = self._refuse_unsupported(msg)
         if refusal is not None:
-            return IngestOutcome("AR", msg, raw, faults=(refusal,), text=refusal.text)
+            return IngestOutcome("AR", msg, raw, faults=(refusal,), text=refusal.text), []
         try:
-            return self._apply(msg, raw, channel)
+            return self._apply(msg, raw, channel, staging)
         except MessageRejectedError as e:
-            return IngestOutcome(e.ack_code, msg, raw, faults=e.faults, text=e.reason)
+            return IngestOutcome(e.ack_code, msg, raw, faults=e.faults, text=e.reason), []
+        except Exception:  # a bug must not take the other messages of the batch down
+            log.exception("ingest.internal_error", msg_control_id=msg.control_id)
+            fault = Fault(207, "INTERNAL_ERROR", "application internal error; resend later")
+            outcome = IngestOutcome("AE", msg, raw, faults=(fault,), text=fault.text)
+            return outcome, []
 
     def _refuse_unsupported(self, msg: Any) -> Fault | None:
         if msg.processing_id not in self.processing_ids:
@@ -130,8 +177,12 @@ class Ingestion(Application[UUID]):
             )
         return None
 
-    def _apply(self, msg: Any, raw: bytes, channel: str) -> IngestOutcome:
+    def _apply(
+        self, msg: Any, raw: bytes, channel: str, staging: _Staging
+    ) -> tuple[IngestOutcome, list[Any]]:
         message_id = message_id_for(msg.field("MSH", 3), msg.field("MSH", 4), msg.field("MSH", 10))
+        if staging.has_message(message_id):
+            return IngestOutcome("AA", msg, raw, message_id=message_id, duplicate=True), []
         handler = HANDLERS[(msg.message_code, msg.trigger_event)]
         occurred_at = (
             read_datetime(msg.get("EVN", 2), self.site_timezone)
@@ -139,37 +190,70 @@ class Ingestion(Application[UUID]):
             or self.clock.now()
         )
         ctx = MessageContext(message_id, occurred_at, self.site_timezone)
-        for _ in range(self.max_attempts):
-            if message_id in self.repository:
-                return IngestOutcome("AA", msg, raw, message_id=message_id, duplicate=True)
-            changed = handler(msg, ctx, self._load)
-            inbound = InboundMessage.receive(
-                message_id,
-                sending_application=msg.field("MSH", 3),
-                sending_facility=msg.field("MSH", 4),
-                control_id=msg.control_id,
-                message_type=f"{msg.message_code}^{msg.trigger_event}",
-                version=msg.version,
-                channel=channel,
-                raw=msg.raw,
-                sha256=hashlib.sha256(raw).hexdigest(),
-            )
-            try:
-                recordings = self.save(inbound, *changed)
-            except IntegrityError:
-                continue  # someone else wrote first: reload and decide again
-            return IngestOutcome(
-                "AA",
-                msg,
-                raw,
-                message_id=message_id,
-                events_written=len(recordings),
-                last_notification_id=recordings[-1].notification.id if recordings else None,
-            )
-        raise ConcurrencyError(f"gave up after {self.max_attempts} conflicting saves")
+        changed = handler(msg, ctx, staging.load)
+        inbound = InboundMessage.receive(
+            message_id,
+            sending_application=msg.field("MSH", 3),
+            sending_facility=msg.field("MSH", 4),
+            control_id=msg.control_id,
+            message_type=f"{msg.message_code}^{msg.trigger_event}",
+            version=msg.version,
+            channel=channel,
+            raw=msg.raw,
+            sha256=hashlib.sha256(raw).hexdigest(),
+        )
+        events = [e for aggregate in (inbound, *changed) for e in aggregate.collect_events()]
+        staging.keep(message_id, changed)
+        return IngestOutcome("AA", msg, raw, message_id=message_id), events
 
     def _load(self, aggregate_id: UUID) -> Any:
         try:
             return self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
+
+
+class _Staging:
+    """The aggregates a batch has changed so far, lent out as copies.
+
+    A handler may change an aggregate and then reject its message; because it
+    worked on a copy, the staged original stays as the previous message left it.
+    """
+
+    def __init__(self, load: Callable[[UUID], Any], repository: Any) -> None:
+        self._load = load
+        self._repository = repository
+        self._aggregates: dict[UUID, Any] = {}
+        self._messages: set[UUID] = set()
+
+    def has_message(self, message_id: UUID) -> bool:
+        return message_id in self._messages or message_id in self._repository
+
+    def load(self, aggregate_id: UUID) -> Any:
+        staged = self._aggregates.get(aggregate_id)
+        if staged is not None:
+            return copy.deepcopy(staged)
+        return self._load(aggregate_id)
+
+    def keep(self, message_id: UUID, aggregates: Sequence[Any]) -> None:
+        self._messages.add(message_id)
+        for aggregate in aggregates:
+            self._aggregates[aggregate.id] = aggregate
+
+
+def _with_positions(
+    decided: list[tuple[IngestOutcome, list[Any]]], recordings: Sequence[Any]
+) -> list[IngestOutcome]:
+    """Outcomes with the number and last store position of the events each wrote."""
+    outcomes = []
+    position = 0
+    for outcome, events in decided:
+        if events:
+            position += len(events)
+            outcome = replace(
+                outcome,
+                events_written=len(events),
+                last_notification_id=recordings[position - 1].notification.id,
+            )
+        outcomes.append(outcome)
+    return outcomes

@@ -44,7 +44,7 @@ _STDLIB = sys.stdlib_module_names
     ("package", "allowed", "forbidden"),
     [
         ("engine/domain", ("eventsourcing.domain", "engine.domain", "engine.errors"), ()),
-        ("engine", (), ("adapters", "projections", "native", "structlog", "psycopg", "sqlite3")),
+        ("engine", (), ("adapters", "projections", "native", "psycopg", "sqlite3")),
         ("projections", (), ("adapters", "native")),
         ("native", ("native", "engine.ports", "engine.errors", "_cffi_backend", "cffi"), ()),
     ],

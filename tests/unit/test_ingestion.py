@@ -160,3 +160,42 @@ def test_event_ids_are_deterministic(adt_a01: bytes) -> None:
     ids_a = [e.originator_id for e in all_events(a)]
     assert ids_a == [e.originator_id for e in all_events(b)]
     assert all(isinstance(i, UUID) for i in ids_a)
+
+
+def test_group_commit_decides_each_message_on_the_previous_ones(adt_a01: bytes) -> None:
+    app = make_app()
+    renamed = adt_a01.replace(b"MSG00001", b"MSG00002").replace(b"DOE^JANE", b"DOE^JANET")
+    no_pv1 = adt_a01.replace(b"MSG00001", b"MSG00003").replace(b"DOE^JANE", b"DOE^JO")
+    no_pv1 = no_pv1[: no_pv1.index(b"PV1|")]
+    outcomes = app.ingest_many([(adt_a01, "a"), (renamed, "b"), (no_pv1, "c"), (adt_a01, "d")])
+    assert [o.ack_code for o in outcomes] == ["AA", "AA", "AE", "AA"]
+    assert outcomes[3].duplicate  # the first message, resent inside the same batch
+    kinds = [type(e).__qualname__ for e in all_events(app)]
+    assert kinds == [
+        "InboundMessage.Received", "Patient.Registered", "Encounter.Admitted",
+        "InboundMessage.Received", "Patient.DemographicsUpdated",
+    ]  # fmt: skip
+    # The rejected message's change to the patient (given name JO) left no trace.
+    patient = app.repository.get(PATIENT)
+    assert patient.name.given == "JANET"
+    assert [o.last_notification_id for o in outcomes] == [3, 5, None, None]
+
+
+def test_a_bug_in_one_message_does_not_fail_the_batch(
+    adt_a01: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.application import adt
+
+    app = make_app()
+    original = adt.HANDLERS[("ADT", "A04")]
+
+    def broken(*args: object) -> list[object]:
+        raise RuntimeError("bug")
+
+    monkeypatch.setitem(adt.HANDLERS, ("ADT", "A04"), broken)
+    a04 = sample("adt_a04_v23_lf.hl7")
+    outcomes = app.ingest_many([(a04, "x"), (adt_a01, "y")])
+    assert [o.ack_code for o in outcomes] == ["AE", "AA"]
+    assert outcomes[0].faults[0].code == 207
+    monkeypatch.setitem(adt.HANDLERS, ("ADT", "A04"), original)
+    assert app.ingest(a04).ack_code == "AA"  # resending after the fix works
