@@ -1,0 +1,95 @@
+/*
+ * HL7 DTM (and the first component of the older TS) syntax and calendar check.
+ *
+ *   YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ]
+ *
+ * Values must exist on the calendar: month 1-12, a day that the month has
+ * (Gregorian leap years), hour < 24, minute < 60, second < 60 (no leap
+ * second), time-zone hours <= 14 and minutes < 60. The fraction is allowed
+ * only after the seconds. Later work (DT, TM, NM tables) adds siblings here.
+ */
+#include "internal.h"
+
+static int is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* The value of the two digits at s (the caller has checked they are digits). */
+static int two(const unsigned char *s)
+{
+    return (s[0] - '0') * 10 + (s[1] - '0');
+}
+
+static int days_in_month(int year, int month)
+{
+    static const int DAYS[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (month == 2) {
+        int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+        return leap ? 29 : 28;
+    }
+    return DAYS[month - 1];
+}
+
+int carelog_i_dtm_valid(const unsigned char *s, size_t n)
+{
+    size_t digits = 0;
+    size_t i;
+    int year, month = 1;
+
+    while (digits < n && is_digit(s[digits])) {
+        digits++;
+    }
+    if (digits != 4 && digits != 6 && digits != 8 && digits != 10 && digits != 12 &&
+        digits != 14) {
+        return 0;
+    }
+    year = two(s) * 100 + two(s + 2);
+    if (digits >= 6) {
+        month = two(s + 4);
+        if (month < 1 || month > 12) {
+            return 0;
+        }
+    }
+    if (digits >= 8) {
+        int day = two(s + 6);
+        if (day < 1 || day > days_in_month(year, month)) {
+            return 0;
+        }
+    }
+    if (digits >= 10 && two(s + 8) > 23) {
+        return 0;
+    }
+    if (digits >= 12 && two(s + 10) > 59) {
+        return 0;
+    }
+    if (digits >= 14 && two(s + 12) > 59) {
+        return 0;
+    }
+    i = digits;
+    if (i < n && s[i] == '.') {
+        size_t k = 0;
+        if (digits != 14) {
+            return 0;
+        }
+        i++;
+        while (i + k < n && is_digit(s[i + k])) {
+            k++;
+        }
+        if (k < 1 || k > 4) {
+            return 0;
+        }
+        i += k;
+    }
+    if (i < n && (s[i] == '+' || s[i] == '-')) {
+        if (n - i != 5 || !is_digit(s[i + 1]) || !is_digit(s[i + 2]) ||
+            !is_digit(s[i + 3]) || !is_digit(s[i + 4])) {
+            return 0;
+        }
+        if (two(s + i + 1) > 14 || two(s + i + 3) > 59) {
+            return 0;
+        }
+        i += 5;
+    }
+    return i == n;
+}

@@ -1,0 +1,572 @@
+/*
+ * The message walk: one pass over the segments, one pass over each segment's
+ * fields, reporting faults with HL7 positions as they are met.
+ *
+ * Order of faults (the Python reference in tests/reference_validator.py
+ * mirrors it exactly): per segment, the segment id fault, then the segment
+ * length fault, then for each field its in-field faults (control bytes, bad
+ * escapes) in byte order followed by the field's length fault; after the
+ * first MSH's fields, the MSH field checks (MSH-7, 9, 10, 11, 12). A fatal
+ * header fault (no MSH, bad MSH-1 or MSH-2) or an over-long message stops the
+ * walk, since nothing after it can be located; any other fault does not.
+ *
+ * All state lives in a `walk` on the caller's stack: no globals, no malloc.
+ * Later rules (profiles, data types, required segments) hook in where a
+ * segment or field is closed, with the positions already computed here.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+/* What a byte is to the walk, read from the message's own MSH-1 and MSH-2. */
+enum byte_kind {
+    K_DATA = 0,
+    K_FIELD,
+    K_COMPONENT,
+    K_REPETITION,
+    K_ESCAPE,
+    K_SUBCOMPONENT,
+    K_CONTROL
+};
+
+/* Fields of the first MSH kept for the checks made after its walk. */
+#define MSH_CAPTURED 13
+
+typedef struct span {
+    size_t start;
+    size_t end;
+    int present;
+} span;
+
+typedef struct where {
+    uint32_t field;
+    uint32_t repetition;
+    uint32_t component;
+    uint32_t subcomponent;
+} where;
+
+typedef struct walk {
+    const unsigned char *buf;
+    size_t len;
+    carelog_fault *faults;
+    size_t max_faults;
+    carelog_result *out;
+    size_t max_segment_len;
+    size_t max_field_len;
+    int strict;
+    unsigned char fs;
+    int has_truncation;
+    uint32_t seg_index;
+    char seg_id[4];
+    unsigned char kind[256];
+} walk;
+
+static const where NOWHERE = {0, 0, 0, 0};
+
+/* Positions saturate rather than wrap on absurdly long input. */
+static uint32_t inc(uint32_t v)
+{
+    return v == UINT32_MAX ? v : v + 1;
+}
+
+static void emit(walk *w, int rule, int fatal, const where *at, size_t offset, size_t detail)
+{
+    const carelog_i_rule_info *info = carelog_i_rule(rule);
+    carelog_result *out = w->out;
+
+    if (info->severity == 'E') {
+        out->error_count++;
+    } else if (info->severity == 'W') {
+        out->warning_count++;
+    }
+    if (fatal) {
+        out->fatal = 1;
+    }
+    if (out->fault_count < w->max_faults) {
+        carelog_fault *f = &w->faults[out->fault_count];
+        f->code = info->code;
+        f->rule = rule;
+        f->severity = info->severity;
+        f->fatal = (unsigned char)(fatal ? 1 : 0);
+        memcpy(f->segment_id, w->seg_id, sizeof f->segment_id);
+        f->segment_index = w->seg_index;
+        f->field = at->field;
+        f->repetition = at->repetition;
+        f->component = at->component;
+        f->subcomponent = at->subcomponent;
+        f->offset = offset;
+        f->detail = detail;
+        out->faults_written++;
+    }
+    out->fault_count++;
+}
+
+/* Name the current segment: its 1-based index and up to 3 bytes of its id. */
+static void enter_segment(walk *w, uint32_t index, size_t start, size_t id_len)
+{
+    size_t i;
+    memset(w->seg_id, 0, sizeof w->seg_id);
+    w->seg_index = index;
+    for (i = 0; i < id_len && i < 3; i++) {
+        unsigned char c = w->buf[start + i];
+        w->seg_id[i] = (char)(c >= 0x21 && c <= 0x7E ? c : '?');
+    }
+}
+
+/* Index of the first CR or LF at or after pos, or len. */
+static size_t end_of_segment(const unsigned char *buf, size_t pos, size_t len)
+{
+    while (pos < len && buf[pos] != '\r' && buf[pos] != '\n') {
+        pos++;
+    }
+    return pos;
+}
+
+/* A delimiter: one printable, non-space, non-alphanumeric ASCII character. */
+static int delimiter_ok(unsigned char c)
+{
+    if (c < 0x21 || c > 0x7E) {
+        return 0;
+    }
+    return !((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'));
+}
+
+static int encoding_ok(const unsigned char *s, size_t n)
+{
+    size_t i, j;
+    if (n != 4 && n != 5) {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        if (!delimiter_ok(s[i])) {
+            return 0;
+        }
+        for (j = 0; j < i; j++) {
+            if (s[j] == s[i]) {
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+static int segment_id_ok(const unsigned char *s, size_t n)
+{
+    size_t i;
+    if (n != 3 || s[0] < 'A' || s[0] > 'Z') {
+        return 0;
+    }
+    for (i = 1; i < 3; i++) {
+        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9'))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* MSH, and the batch headers built like it, whose field 2 is not data. */
+static int is_header_segment(const unsigned char *s)
+{
+    return memcmp(s, "MSH", 3) == 0 || memcmp(s, "FHS", 3) == 0 || memcmp(s, "BHS", 3) == 0;
+}
+
+/*
+ * Control bytes are reported in field data: 0x00-0x1F except TAB (which some
+ * senders put in formatted text) and DEL. CR and LF end segments, so they are
+ * never inside one. Bytes >= 0x80 belong to the character set (MSH-18) and
+ * are not judged here.
+ */
+static void build_kinds(walk *w, const unsigned char *enc)
+{
+    unsigned c;
+    memset(w->kind, K_DATA, sizeof w->kind);
+    for (c = 0; c < 0x20; c++) {
+        if (c != '\t') {
+            w->kind[c] = K_CONTROL;
+        }
+    }
+    w->kind[0x7F] = K_CONTROL;
+    w->kind[w->fs] = K_FIELD;
+    w->kind[enc[0]] = K_COMPONENT;
+    w->kind[enc[1]] = K_REPETITION;
+    w->kind[enc[2]] = K_ESCAPE;
+    w->kind[enc[3]] = K_SUBCOMPONENT;
+}
+
+/*
+ * The escape character at i opens a sequence that must close on the same
+ * field before any delimiter or control byte. Returns where the walk resumes:
+ * after the closing escape character, or (unterminated) just after the opening
+ * one, so that the delimiter that cut it is still counted.
+ */
+static size_t escape(walk *w, size_t i, size_t end, const where *at)
+{
+    const unsigned char *buf = w->buf;
+    size_t j = i + 1;
+    while (j < end && w->kind[buf[j]] == K_DATA) {
+        j++;
+    }
+    if (j < end && w->kind[buf[j]] == K_ESCAPE) {
+        if (!carelog_i_escape_valid(buf + i + 1, j - i - 1, w->has_truncation)) {
+            emit(w, CARELOG_RULE_BAD_ESCAPE, 0, at, i, j - i + 1);
+        }
+        return j + 1;
+    }
+    emit(w, CARELOG_RULE_BAD_ESCAPE, 0, at, i, 0);
+    return i + 1;
+}
+
+/*
+ * Walk the fields of a segment that ends at end, starting at pos where
+ * buf[pos] is the field separator opening field number `field` (pos == end:
+ * no more fields). capture, when given, receives fields 0..MSH_CAPTURED-1.
+ */
+static void walk_fields(walk *w, size_t pos, size_t end, uint32_t field, span *capture)
+{
+    const unsigned char *buf = w->buf;
+    while (pos < end) {
+        size_t start = pos + 1;
+        size_t i = start;
+        where at;
+        at.field = field;
+        at.repetition = 1;
+        at.component = 1;
+        at.subcomponent = 1;
+        while (i < end) {
+            unsigned char k = w->kind[buf[i]];
+            if (k == K_DATA) {
+                i++;
+                continue;
+            }
+            if (k == K_FIELD) {
+                break;
+            }
+            switch (k) {
+            case K_REPETITION:
+                at.repetition = inc(at.repetition);
+                at.component = 1;
+                at.subcomponent = 1;
+                i++;
+                break;
+            case K_COMPONENT:
+                at.component = inc(at.component);
+                at.subcomponent = 1;
+                i++;
+                break;
+            case K_SUBCOMPONENT:
+                at.subcomponent = inc(at.subcomponent);
+                i++;
+                break;
+            case K_ESCAPE:
+                i = escape(w, i, end, &at);
+                break;
+            default: /* K_CONTROL */
+                emit(w, CARELOG_RULE_CONTROL_CHARACTER, 0, &at, i, buf[i]);
+                i++;
+                break;
+            }
+        }
+        if (i - start > w->max_field_len) {
+            where whole = {field, 0, 0, 0};
+            emit(w, CARELOG_RULE_FIELD_TOO_LONG, 0, &whole, start, i - start);
+        }
+        if (capture != NULL && field < MSH_CAPTURED) {
+            capture[field].start = start;
+            capture[field].end = i;
+            capture[field].present = 1;
+        }
+        pos = i;
+        field = inc(field);
+    }
+}
+
+/* Component k (1-based) of the first repetition of f; absent: an empty span at its end. */
+static span component(const walk *w, span f, uint32_t k)
+{
+    size_t i = f.start;
+    size_t start = i;
+    uint32_t c = 1;
+    span s;
+    while (i < f.end) {
+        unsigned char kind = w->kind[w->buf[i]];
+        if (kind == K_REPETITION) {
+            break;
+        }
+        if (kind == K_COMPONENT) {
+            if (c == k) {
+                break;
+            }
+            c++;
+            start = i + 1;
+        }
+        i++;
+    }
+    s.present = c == k;
+    s.start = s.present ? start : i;
+    s.end = i;
+    return s;
+}
+
+/* MSH-n present and non-empty, else a REQUIRED_FIELD_MISSING fault. */
+static int require_field(walk *w, const span *f, uint32_t field, int fatal, size_t seg_end)
+{
+    if (!f->present || f->end == f->start) {
+        where at = {field, 0, 0, 0};
+        emit(w, CARELOG_RULE_REQUIRED_FIELD_MISSING, fatal, &at, f->present ? f->start : seg_end,
+             0);
+        return 0;
+    }
+    return 1;
+}
+
+/* Component k of MSH-n's first repetition non-empty, else REQUIRED_FIELD_MISSING. */
+static int require_component(walk *w, span f, uint32_t field, uint32_t k, int fatal,
+                             span *value)
+{
+    span c = component(w, f, k);
+    if (c.end == c.start) {
+        where at = {field, 1, k, 0};
+        emit(w, CARELOG_RULE_REQUIRED_FIELD_MISSING, fatal, &at, c.start, 0);
+        return 0;
+    }
+    *value = c;
+    return 1;
+}
+
+static int equals(const unsigned char *s, size_t n, const char *text)
+{
+    size_t m = strlen(text);
+    return n == m && memcmp(s, text, m) == 0;
+}
+
+static int version_ok(const unsigned char *s, size_t n)
+{
+    static const char *const VERSIONS[] = {"2.3", "2.3.1", "2.4",   "2.5",   "2.5.1", "2.6",
+                                           "2.7", "2.7.1", "2.8",   "2.8.1", "2.8.2"};
+    size_t i;
+    for (i = 0; i < sizeof VERSIONS / sizeof VERSIONS[0]; i++) {
+        if (equals(s, n, VERSIONS[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * The MSH fields an engine needs to answer at all. MSH-9 (type and trigger)
+ * and MSH-10 (control id) are fatal: without them no ACK can be addressed.
+ */
+static void check_msh(walk *w, const span *msh, size_t seg_end)
+{
+    const unsigned char *buf = w->buf;
+    span c;
+
+    if (require_field(w, &msh[7], 7, 0, seg_end) &&
+        require_component(w, msh[7], 7, 1, 0, &c) &&
+        !carelog_i_dtm_valid(buf + c.start, c.end - c.start)) {
+        where at = {7, 1, 1, 0};
+        emit(w, CARELOG_RULE_BAD_DATETIME, 0, &at, c.start, 0);
+    }
+    if (require_field(w, &msh[9], 9, 1, seg_end)) {
+        require_component(w, msh[9], 9, 1, 1, &c);
+        require_component(w, msh[9], 9, 2, 1, &c);
+    }
+    require_field(w, &msh[10], 10, 1, seg_end);
+    if (require_field(w, &msh[11], 11, 0, seg_end) &&
+        require_component(w, msh[11], 11, 1, 0, &c) &&
+        !(equals(buf + c.start, c.end - c.start, "P") ||
+          equals(buf + c.start, c.end - c.start, "D") ||
+          equals(buf + c.start, c.end - c.start, "T"))) {
+        where at = {11, 1, 1, 0};
+        emit(w, CARELOG_RULE_UNSUPPORTED_PROCESSING_ID, 0, &at, c.start, 0);
+    }
+    if (require_field(w, &msh[12], 12, 0, seg_end) &&
+        require_component(w, msh[12], 12, 1, 0, &c) &&
+        !version_ok(buf + c.start, c.end - c.start)) {
+        where at = {12, 1, 1, 0};
+        emit(w, CARELOG_RULE_UNSUPPORTED_VERSION, 0, &at, c.start, 0);
+    }
+}
+
+/* Any segment after the first. */
+static void walk_segment(walk *w, uint32_t index, size_t start, size_t end)
+{
+    const unsigned char *buf = w->buf;
+    size_t id_len = 0;
+    size_t pos;
+
+    while (start + id_len < end && buf[start + id_len] != w->fs) {
+        id_len++;
+    }
+    enter_segment(w, index, start, id_len);
+    if (!segment_id_ok(buf + start, id_len)) {
+        emit(w, CARELOG_RULE_BAD_SEGMENT_ID, 0, &NOWHERE, start, id_len);
+    }
+    if (end - start > w->max_segment_len) {
+        emit(w, CARELOG_RULE_SEGMENT_TOO_LONG, 0, &NOWHERE, start, end - start);
+    }
+    pos = start + id_len;
+    if (id_len == 3 && is_header_segment(buf + start) && pos < end) {
+        /* buf[pos] is field 1 itself; field 2 holds encoding characters, not data. */
+        pos++;
+        while (pos < end && buf[pos] != w->fs) {
+            pos++;
+        }
+        walk_fields(w, pos, end, 3, NULL);
+    } else {
+        walk_fields(w, pos, end, 1, NULL);
+    }
+}
+
+static size_t or_default(size_t value, size_t fallback)
+{
+    return value == 0 ? fallback : value;
+}
+
+/* Validate one message; arguments have been checked by the caller. */
+static void run(const unsigned char *buf, size_t len, const carelog_options *opts,
+                carelog_fault *faults, size_t max_faults, carelog_result *out)
+{
+    walk w;
+    span msh[MSH_CAPTURED];
+    size_t max_message_len = CARELOG_DEFAULT_MAX_MESSAGE_LEN;
+    size_t seg_end, enc_end, pos;
+    uint32_t count;
+
+    memset(out, 0, sizeof *out);
+    memset(&w, 0, sizeof w);
+    memset(msh, 0, sizeof msh);
+    w.buf = buf;
+    w.len = len;
+    w.faults = faults;
+    w.max_faults = max_faults;
+    w.out = out;
+    w.max_segment_len = CARELOG_DEFAULT_MAX_SEGMENT_LEN;
+    w.max_field_len = CARELOG_DEFAULT_MAX_FIELD_LEN;
+    if (opts != NULL) {
+        max_message_len = or_default(opts->max_message_len, max_message_len);
+        w.max_segment_len = or_default(opts->max_segment_len, w.max_segment_len);
+        w.max_field_len = or_default(opts->max_field_len, w.max_field_len);
+        w.strict = opts->strict;
+    }
+    out->message_length = len;
+
+    if (len == 0) {
+        emit(&w, CARELOG_RULE_EMPTY_MESSAGE, 1, &NOWHERE, 0, 0);
+        out->stopped = 1;
+        return;
+    }
+    if (len > max_message_len) {
+        /* Checked before reading anything, so an oversized message costs nothing. */
+        emit(&w, CARELOG_RULE_MESSAGE_TOO_LONG, 1, &NOWHERE, max_message_len, len);
+        out->stopped = 1;
+        return;
+    }
+
+    seg_end = end_of_segment(buf, 0, len);
+    out->segment_count = 1;
+    enter_segment(&w, 1, 0, seg_end);
+    if (seg_end < 3 || memcmp(buf, "MSH", 3) != 0) {
+        emit(&w, CARELOG_RULE_MSH_NOT_FIRST, 1, &NOWHERE, 0, 0);
+        out->stopped = 1;
+        return;
+    }
+    if (seg_end < 4 || !delimiter_ok(buf[3])) {
+        where at = {1, 0, 0, 0};
+        emit(&w, CARELOG_RULE_BAD_FIELD_SEPARATOR, 1, &at, 3, seg_end < 4 ? 0 : buf[3]);
+        out->stopped = 1;
+        return;
+    }
+    w.fs = buf[3];
+    enc_end = 4;
+    while (enc_end < seg_end && buf[enc_end] != w.fs) {
+        enc_end++;
+    }
+    if (!encoding_ok(buf + 4, enc_end - 4)) {
+        where at = {2, 0, 0, 0};
+        emit(&w, CARELOG_RULE_BAD_ENCODING_CHARACTERS, 1, &at, 4, enc_end - 4);
+        out->stopped = 1;
+        return;
+    }
+    w.has_truncation = enc_end - 4 == 5;
+    build_kinds(&w, buf + 4);
+
+    if (seg_end > w.max_segment_len) {
+        emit(&w, CARELOG_RULE_SEGMENT_TOO_LONG, 0, &NOWHERE, 0, seg_end);
+    }
+    walk_fields(&w, enc_end, seg_end, 3, msh);
+    check_msh(&w, msh, seg_end);
+
+    count = 1;
+    pos = seg_end;
+    while (pos < len) {
+        /* pos is on a terminator: CR LF counts as one, CR or LF alone as one. */
+        if (buf[pos] == '\r' && pos + 1 < len && buf[pos + 1] == '\n') {
+            pos += 2;
+        } else {
+            pos += 1;
+        }
+        if (pos >= len) {
+            break;
+        }
+        seg_end = end_of_segment(buf, pos, len);
+        if (seg_end == pos) {
+            if (w.strict) {
+                enter_segment(&w, 0, pos, 0);
+                emit(&w, CARELOG_RULE_BLANK_LINE, 0, &NOWHERE, pos, 0);
+            }
+            continue;
+        }
+        count = inc(count);
+        walk_segment(&w, count, pos, seg_end);
+        pos = seg_end;
+    }
+    out->segment_count = count;
+}
+
+static int options_ok(const carelog_options *opts)
+{
+    return opts == NULL || opts->strict == 0 || opts->strict == 1;
+}
+
+int carelog_validate_message(const char *buf, size_t len, const carelog_options *opts,
+                             carelog_fault *faults, size_t max_faults, carelog_result *out)
+{
+    if (out == NULL || (buf == NULL && len != 0) || (faults == NULL && max_faults != 0)) {
+        return CARELOG_E_ARGS;
+    }
+    if (!options_ok(opts)) {
+        return CARELOG_E_OPTIONS;
+    }
+    run((const unsigned char *)buf, len, opts, faults, max_faults, out);
+    return CARELOG_OK;
+}
+
+int carelog_validate_batch(const char *buf, size_t buf_len, const size_t *offsets,
+                           const size_t *lengths, size_t n, const carelog_options *opts,
+                           carelog_fault *faults, size_t max_faults_per_message,
+                           carelog_result *results)
+{
+    size_t i;
+    if ((buf == NULL && buf_len != 0) ||
+        (n != 0 && (offsets == NULL || lengths == NULL || results == NULL)) ||
+        (n != 0 && max_faults_per_message != 0 && faults == NULL) ||
+        (max_faults_per_message != 0 && n > SIZE_MAX / max_faults_per_message)) {
+        return CARELOG_E_ARGS;
+    }
+    if (!options_ok(opts)) {
+        return CARELOG_E_OPTIONS;
+    }
+    /* Check every range first, so that an error leaves no result half-written. */
+    for (i = 0; i < n; i++) {
+        if (offsets[i] > buf_len || lengths[i] > buf_len - offsets[i]) {
+            return CARELOG_E_RANGE;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        const unsigned char *msg = buf == NULL ? NULL : (const unsigned char *)buf + offsets[i];
+        carelog_fault *slots = faults == NULL ? NULL : faults + i * max_faults_per_message;
+        run(msg, lengths[i], opts, slots, max_faults_per_message, &results[i]);
+    }
+    return CARELOG_OK;
+}

@@ -1,0 +1,261 @@
+"""The typed wrapper around the compiled C validator (``native._validator``).
+
+Why a wrapper: no cffi object may leave this module. Callers hand in ``bytes``
+(or ``str``) and get back ``engine.ports.Fault`` values; C error codes become
+``engine.errors.NativeValidatorError``. There is deliberately no pure-Python
+fallback: a missing or stale build fails at import with a rebuild hint, so a
+deployment can never silently validate with different rules.
+
+Thread safety: every call allocates its own output buffers, the options struct
+is only read by C, and cffi releases the GIL for the duration of each C call,
+so one ``NativeMessageValidator`` may be shared by any number of threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import accumulate
+from typing import Any
+
+from engine.errors import NativeValidatorError
+from engine.ports import Fault
+
+_REBUILD_HINT = "rebuild it with `make install` (or `pip install -e .` in the project root)"
+
+try:
+    from native._validator import ffi, lib
+except ImportError as exc:  # pragma: no cover - exercised only on a broken install
+    raise ImportError(f"the native validator extension is not built: {exc}; {_REBUILD_HINT}") from exc
+
+__all__ = ["EXPECTED_VERSION", "NativeMessageValidator"]
+
+#: The C ABI this wrapper was written against (carelog_validator_version()).
+EXPECTED_VERSION = "0.1.0"
+
+_found_version = ffi.string(lib.carelog_validator_version()).decode("ascii")
+if _found_version != EXPECTED_VERSION:
+    raise ImportError(
+        f"native._validator is version {_found_version} but native/validator.py expects "
+        f"{EXPECTED_VERSION}: the compiled module is stale; {_REBUILD_HINT}"
+    )
+
+# The rule tables live in C; read them once so that names and texts cannot drift.
+_RULE_NAMES: tuple[str, ...] = tuple(
+    ffi.string(lib.carelog_rule_name(i)).decode("ascii") for i in range(lib.CARELOG_RULE_COUNT)
+)
+_RULE_TEXTS: tuple[str, ...] = tuple(
+    ffi.string(lib.carelog_rule_text(i)).decode("ascii") for i in range(lib.CARELOG_RULE_COUNT)
+)
+
+# Faults kept per message in a batch call. Valid messages have none, so the
+# batch stays small; a message with more is validated again on its own with the
+# full allowance, which keeps validate_many(ms) == [validate(m) for m in ms].
+_BATCH_FAULTS = 8
+# Messages per C batch call: bounds the memory of one call's output arrays.
+_BATCH_MESSAGES = 1024
+
+# Output buffers are written by C before they are read (results are memset,
+# faults are read only up to faults_written), so skip cffi's zero-fill.
+_new_uncleared = ffi.new_allocator(should_clear_after_alloc=False)
+
+
+def _as_bytes(message: bytes | bytearray | memoryview | str) -> bytes:
+    """The bytes the C code sees; ``str`` is encoded once as UTF-8.
+
+    surrogateescape first, so that text decoded with it round-trips to the
+    original bytes; any other lone surrogate is passed through rather than
+    raising, because validation must report on any input, not fail on it.
+    """
+    if isinstance(message, bytes):
+        return message
+    if isinstance(message, str):
+        try:
+            return message.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            return message.encode("utf-8", "surrogatepass")
+    if isinstance(message, bytearray | memoryview):
+        return bytes(message)
+    raise TypeError(f"expected bytes or str, got {type(message).__name__}")
+
+
+def _check(rc: int) -> None:
+    """Raise NativeValidatorError for a non-zero C return code."""
+    if rc != lib.CARELOG_OK:
+        reason = ffi.string(lib.carelog_strerror(rc)).decode("ascii")
+        raise NativeValidatorError(f"native validator failed: {reason} (code {rc})")
+
+
+class NativeMessageValidator:
+    """``engine.ports.MessageValidator`` backed by the C validator.
+
+    Checks the message envelope: MSH first, MSH-1/MSH-2 separators, segment
+    ids and separators, control bytes, escape sequences, size limits, and the
+    MSH fields an engine needs to answer (MSH-7, 9, 10, 11, 12). Positions in
+    each Fault follow HL7 (MSH-1 is the field separator); ``offset`` is a byte
+    offset into the message as bytes (UTF-8 for ``str`` input).
+
+    Args:
+        max_message_len: bytes; longer messages get one fatal MESSAGE_TOO_LONG
+            fault and are not read. 0 means the C default (1 MiB).
+        max_segment_len: bytes per segment, terminator excluded; 0 = 64 KiB.
+        max_field_len: bytes per field, all repetitions; 0 = 64 KiB.
+        strict: also report warnings (blank lines between segments).
+        max_faults: faults listed per message; when more are found, the list
+            ends with one FAULTS_TRUNCATED fault (severity "I") giving the
+            total. Bounds the memory a hostile message can cost.
+
+    Raises:
+        ValueError: a limit is negative or max_faults is below 1.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_message_len: int = 0,
+        max_segment_len: int = 0,
+        max_field_len: int = 0,
+        strict: bool = False,
+        max_faults: int = 100,
+    ) -> None:
+        for name, value in (
+            ("max_message_len", max_message_len),
+            ("max_segment_len", max_segment_len),
+            ("max_field_len", max_field_len),
+        ):
+            if value < 0:
+                raise ValueError(f"{name} must be >= 0 (0 = default), got {value}")
+        if max_faults < 1:
+            raise ValueError(f"max_faults must be >= 1, got {max_faults}")
+        self._max_faults = max_faults
+        self._options: Any = ffi.new("carelog_options *")
+        self._options.max_message_len = max_message_len
+        self._options.max_segment_len = max_segment_len
+        self._options.max_field_len = max_field_len
+        self._options.strict = 1 if strict else 0
+        # Effective limits, for the fault texts.
+        self._limits = {
+            "MESSAGE_TOO_LONG": max_message_len or lib.CARELOG_DEFAULT_MAX_MESSAGE_LEN,
+            "SEGMENT_TOO_LONG": max_segment_len or lib.CARELOG_DEFAULT_MAX_SEGMENT_LEN,
+            "FIELD_TOO_LONG": max_field_len or lib.CARELOG_DEFAULT_MAX_FIELD_LEN,
+        }
+
+    @property
+    def strict(self) -> bool:
+        """Whether warnings are reported too."""
+        return bool(self._options.strict)
+
+    def validate(self, message: bytes | str) -> tuple[Fault, ...]:
+        """Every fault in ``message``, in the order met; an empty tuple means valid.
+
+        Raises:
+            NativeValidatorError: the C call itself failed (never for bad messages).
+            TypeError: ``message`` is not bytes-like or str.
+        """
+        data = _as_bytes(message)
+        faults = _new_uncleared("carelog_fault[]", self._max_faults)
+        result = _new_uncleared("carelog_result *")
+        _check(
+            lib.carelog_validate_message(
+                data, len(data), self._options, faults, self._max_faults, result
+            )
+        )
+        return self._collect(faults, result)
+
+    def validate_many(self, messages: Sequence[bytes | str]) -> list[tuple[Fault, ...]]:
+        """``validate`` for each message, through one C call per 1024 messages.
+
+        The messages are joined into one buffer and passed with their offsets,
+        which saves the per-call overhead; the answer equals
+        ``[self.validate(m) for m in messages]``.
+
+        Raises:
+            NativeValidatorError: the C call itself failed.
+            TypeError: a message is not bytes-like or str.
+        """
+        datas = [_as_bytes(m) for m in messages]
+        answers: list[tuple[Fault, ...]] = []
+        per = min(self._max_faults, _BATCH_FAULTS)
+        for first in range(0, len(datas), _BATCH_MESSAGES):
+            chunk = datas[first : first + _BATCH_MESSAGES]
+            n = len(chunk)
+            lengths = [len(d) for d in chunk]
+            offsets = [0, *accumulate(lengths)][:n]
+            buf = b"".join(chunk)
+            faults = _new_uncleared("carelog_fault[]", n * per)
+            results = _new_uncleared("carelog_result[]", n)
+            _check(
+                lib.carelog_validate_batch(
+                    buf,
+                    len(buf),
+                    ffi.new("size_t[]", offsets),
+                    ffi.new("size_t[]", lengths),
+                    n,
+                    self._options,
+                    faults,
+                    per,
+                    results,
+                )
+            )
+            for i in range(n):
+                result = results + i
+                if result.fault_count == 0:
+                    answers.append(())
+                elif result.fault_count > result.faults_written and per < self._max_faults:
+                    answers.append(self.validate(chunk[i]))
+                else:
+                    answers.append(self._collect(faults + i * per, result))
+        return answers
+
+    def _collect(self, faults: Any, result: Any) -> tuple[Fault, ...]:
+        """Convert the C faults (and a truncation note) into Fault values."""
+        collected = [self._fault(faults[i]) for i in range(result.faults_written)]
+        if result.fault_count > result.faults_written:
+            rule = lib.CARELOG_RULE_FAULTS_TRUNCATED
+            collected.append(
+                Fault(
+                    code=lib.carelog_rule_code(rule),
+                    rule=_RULE_NAMES[rule],
+                    text=f"{_RULE_TEXTS[rule]}: {result.fault_count} found, "
+                    f"{result.faults_written} listed",
+                    severity="I",
+                )
+            )
+        return tuple(collected)
+
+    def _fault(self, f: Any) -> Fault:
+        """One C fault as a Fault, with the rule text made specific where it helps."""
+        rule = _RULE_NAMES[f.rule] if 0 <= f.rule < len(_RULE_NAMES) else "UNKNOWN"
+        segment_id = ffi.string(f.segment_id).decode("ascii")
+        return Fault(
+            code=f.code,
+            rule=rule,
+            text=self._text(rule, f, segment_id),
+            segment_id=segment_id,
+            segment_index=f.segment_index,
+            field=f.field,
+            repetition=f.repetition,
+            component=f.component,
+            subcomponent=f.subcomponent,
+            offset=f.offset,
+            severity=f.severity.decode("ascii"),
+            fatal=bool(f.fatal),
+        )
+
+    def _text(self, rule: str, f: Any, segment_id: str) -> str:
+        """The rule's text plus the fault's detail number, worded per rule."""
+        text = _RULE_TEXTS[f.rule] if 0 <= f.rule < len(_RULE_TEXTS) else "unknown rule"
+        detail = f.detail
+        if rule in self._limits:
+            return f"{text} ({detail} bytes, limit {self._limits[rule]})"
+        if rule == "CONTROL_CHARACTER":
+            return f"{text} (byte 0x{detail:02X})"
+        if rule == "BAD_FIELD_SEPARATOR":
+            return f"{text} ({'missing' if detail == 0 else f'byte 0x{detail:02X}'})"
+        if rule == "BAD_ENCODING_CHARACTERS":
+            return f"{text} ({detail} found)"
+        if rule == "BAD_ESCAPE":
+            return f"{text} ({'unterminated' if detail == 0 else 'unknown sequence'})"
+        if rule == "REQUIRED_FIELD_MISSING":
+            where = f"{segment_id}-{f.field}" + (f".{f.component}" if f.component else "")
+            return f"{text} ({where})"
+        return text

@@ -1,0 +1,1 @@
+"""Tests of the compiled C validator (marker: native)."""
