@@ -2,7 +2,9 @@
 
     CarelogError
     ├── DomainError                    a business rule refused a command
-    │   ├── UnknownPatientError
+    │   ├── UnknownPatientError        no history for the patient a message names (AE 204)
+    │   ├── UnknownVisitError          no history for the visit a message names (AE 204)
+    │   ├── InvalidTransitionError     the trigger does not fit the visit's state (AE 207)
     │   └── DuplicateMessageError      same MSH-3, MSH-4, MSH-10 already stored
     ├── MessageRejectedError           carries ack_code (AE/AR) and the faults for ERR
     │   ├── ParseError                 not HL7 at all, or a header we cannot read (AR)
@@ -28,11 +30,13 @@ __all__ = [
     "ConfigError",
     "DomainError",
     "DuplicateMessageError",
+    "InvalidTransitionError",
     "MessageRejectedError",
     "NativeValidatorError",
     "ParseError",
     "TransportError",
     "UnknownPatientError",
+    "UnknownVisitError",
     "UnsupportedMessageError",
     "ValidationError",
 ]
@@ -48,6 +52,14 @@ class DomainError(CarelogError):
 
 class UnknownPatientError(DomainError):
     """The command names a patient that has no history."""
+
+
+class UnknownVisitError(DomainError):
+    """The message names a visit (PV1-19) that has no history."""
+
+
+class InvalidTransitionError(DomainError):
+    """The trigger does not fit the visit's state (a discharge of a cancelled visit...)."""
 
 
 class DuplicateMessageError(DomainError):

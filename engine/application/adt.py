@@ -2,7 +2,13 @@
 
 Each handler reads the fields it needs from a parsed message, loads the
 aggregates it touches through ``load`` and returns those it changed; the
-ingestion service saves them together with the InboundMessage in one commit.
+ingestion service saves them with the InboundMessage in one commit. Handlers
+check what they need before they change anything.
+
+Conflict rules (README, "Conflicts"): a trigger that names a visit (A02, A03,
+A06, A07, A11, A12, A13) needs that visit to exist (AE 204 otherwise) and to be
+in a state the trigger fits (AE 207 otherwise); A08/A31 for an unknown patient
+register it; messages apply in arrival order.
 """
 
 from __future__ import annotations
@@ -16,13 +22,13 @@ from uuid import UUID
 from engine.domain.encounter import Encounter
 from engine.domain.ids import encounter_id_for, patient_id_for
 from engine.domain.patient import Patient
-from engine.domain.values import Identifier, PersonName
-from engine.errors import ValidationError
+from engine.domain.values import Identifier, Location, PersonName
+from engine.errors import InvalidTransitionError, UnknownVisitError, ValidationError
 from engine.hl7.datatypes import read_cx, read_date, read_datetime, read_pl, read_xpn
 from engine.hl7.message import Message
 from engine.ports import Fault
 
-__all__ = ["HANDLERS", "Handler", "MessageContext"]
+__all__ = ["HANDLERS", "Handler", "MessageContext", "primary_identifier"]
 
 Loader = Callable[[UUID], Any]
 
@@ -39,28 +45,19 @@ class MessageContext:
 Handler = Callable[[Message, MessageContext, Loader], list[Any]]
 
 
-def _missing(segment: str, field: int, text: str, component: int = 0) -> ValidationError:
+def _missing(
+    msg: Message, segment: str, field: int, text: str, component: int = 0
+) -> ValidationError:
     fault = Fault(
         code=101,
         rule="REQUIRED_FIELD_MISSING",
         text=text,
         segment_id=segment,
-        segment_index=_segment_index(segment),
+        segment_index=msg.position(segment),
         field=field,
         component=component,
     )
     return ValidationError(text, [fault])
-
-
-def _segment_index(segment: str) -> int:
-    # ADT segments the handlers read appear once; the index is their usual position.
-    return {"MSH": 1, "EVN": 2, "PID": 3, "PV1": 4}.get(segment, 0)
-
-
-def _identifiers(msg: Message) -> list[Identifier]:
-    seps = msg.separators
-    ids = [read_cx(rep, seps) for rep in msg.repetitions("PID", 3)]
-    return [i for i in ids if i.value]
 
 
 def primary_identifier(identifiers: list[Identifier]) -> Identifier:
@@ -74,12 +71,13 @@ def primary_identifier(identifiers: list[Identifier]) -> Identifier:
 def _patient(msg: Message, ctx: MessageContext, load: Loader) -> Patient:
     """Registers the PID's patient, or records what changed about a known one."""
     if not msg.has("PID"):
-        raise _missing("PID", 0, "PID segment is required")
-    identifiers = _identifiers(msg)
-    if not identifiers:
-        raise _missing("PID", 3, "PID-3 patient identifier list is empty", component=1)
+        raise _missing(msg, "PID", 0, "PID segment is required")
     seps = msg.separators
-    name = read_xpn(msg.repetitions("PID", 5)[0], seps) if msg.field("PID", 5) else None
+    identifiers = [i for i in (read_cx(r, seps) for r in msg.repetitions("PID", 3)) if i.value]
+    if not identifiers:
+        raise _missing(msg, "PID", 3, "PID-3 patient identifier list is empty", component=1)
+    names = msg.repetitions("PID", 5)
+    name = read_xpn(names[0], seps) if names else PersonName()
     birth_date = read_date(msg.get("PID", 7))
     sex = msg.get("PID", 8)
     patient_id = patient_id_for(primary_identifier(identifiers))
@@ -88,7 +86,7 @@ def _patient(msg: Message, ctx: MessageContext, load: Loader) -> Patient:
         return Patient.register(
             patient_id,
             identifiers=identifiers,
-            name=name or PersonName(),
+            name=name,
             birth_date=birth_date,
             sex=sex,
             occurred_at=ctx.occurred_at,
@@ -96,7 +94,7 @@ def _patient(msg: Message, ctx: MessageContext, load: Loader) -> Patient:
         )
     existing.record_demographics(
         identifiers=identifiers,
-        name=name or PersonName(),
+        name=name,
         birth_date=birth_date,
         sex=sex,
         occurred_at=ctx.occurred_at,
@@ -105,38 +103,158 @@ def _patient(msg: Message, ctx: MessageContext, load: Loader) -> Patient:
     return existing
 
 
-def _start_visit(admitted: bool) -> Handler:
+@dataclass(frozen=True, slots=True)
+class _Visit:
+    """The PV1/PV2 fields the visit handlers read."""
+
+    number: Identifier | None
+    encounter_id: UUID
+    patient_class: str
+    location: Location
+    admission_type: str
+    priority: str
+    started_at: datetime | None
+    discharged_at: datetime | None
+    segment_index: int  # of PV1, for ERR-2
+
+
+def _visit(msg: Message, ctx: MessageContext) -> _Visit:
+    if not msg.has("PV1"):
+        raise _missing(msg, "PV1", 0, "PV1 segment is required")
+    seps = msg.separators
+    number_text = msg.field("PV1", 19)
+    number = read_cx(number_text, seps) if number_text else None
+    return _Visit(
+        number=number,
+        encounter_id=encounter_id_for(number, ctx.message_id),
+        patient_class=msg.get("PV1", 2),
+        location=read_pl(msg.field("PV1", 3), seps),
+        admission_type=msg.get("PV1", 4),
+        priority=msg.get("PV2", 25),
+        started_at=read_datetime(msg.get("PV1", 44), ctx.site_timezone),
+        discharged_at=read_datetime(msg.get("PV1", 45), ctx.site_timezone),
+        segment_index=msg.position("PV1"),
+    )
+
+
+def _start(kind: type[Encounter.Started]) -> Handler:
+    """A01, A04, A05: a new visit, or the arrival of a pre-admitted one."""
+
     def handle(msg: Message, ctx: MessageContext, load: Loader) -> list[Any]:
+        visit = _visit(msg, ctx)
         patient = _patient(msg, ctx, load)
-        if not msg.has("PV1"):
-            raise _missing("PV1", 0, "PV1 segment is required")
-        seps = msg.separators
-        visit_text = msg.field("PV1", 19)
-        visit_number = read_cx(visit_text, seps) if visit_text else None
-        encounter_id = encounter_id_for(visit_number, ctx.message_id)
-        encounter: Encounter | None = load(encounter_id)
-        changed: list[Any] = [patient]
+        encounter: Encounter | None = load(visit.encounter_id)
         if encounter is None:
             encounter = Encounter.start(
-                encounter_id,
-                admitted=admitted,
+                visit.encounter_id,
+                kind=kind,
                 patient_id=patient.id,
-                visit_number=visit_number,
-                patient_class=msg.get("PV1", 2),
-                location=read_pl(msg.field("PV1", 3), seps),
-                admission_type=msg.get("PV1", 4),
-                started_at=read_datetime(msg.get("PV1", 44), ctx.site_timezone),
+                visit_number=visit.number,
+                patient_class=visit.patient_class,
+                location=visit.location,
+                admission_type=visit.admission_type,
+                priority=visit.priority,
+                started_at=visit.started_at,
                 occurred_at=ctx.occurred_at,
                 source_message_id=ctx.message_id,
             )
-            changed.append(encounter)
-        return changed
+        else:
+            _same_patient(encounter, patient)
+            if kind is not Encounter.PreAdmitted:
+                encounter.arrive(
+                    admitted=kind is Encounter.Admitted,
+                    patient_class=visit.patient_class,
+                    location=visit.location,
+                    started_at=visit.started_at,
+                    occurred_at=ctx.occurred_at,
+                    source_message_id=ctx.message_id,
+                )
+        return [patient, encounter]
 
     return handle
 
 
+def _same_patient(encounter: Encounter, patient: Patient) -> None:
+    if encounter.patient_id != patient.id:
+        raise InvalidTransitionError("the visit number belongs to another patient's visit")
+
+
+def _on_visit(action: Callable[[Encounter, _Visit, MessageContext], None]) -> Handler:
+    """A trigger that changes an existing visit: find it, check it is the patient's, act."""
+
+    def handle(msg: Message, ctx: MessageContext, load: Loader) -> list[Any]:
+        visit = _visit(msg, ctx)
+        if visit.number is None:
+            raise _missing(msg, "PV1", 19, "PV1-19 visit number is required to find the visit")
+        encounter: Encounter | None = load(visit.encounter_id)
+        if encounter is None:
+            raise UnknownVisitError(f"visit {visit.number.value!r} is not known")
+        patient = _patient(msg, ctx, load)
+        _same_patient(encounter, patient)
+        action(encounter, visit, ctx)
+        return [patient, encounter]
+
+    return handle
+
+
+def _update_patient(msg: Message, ctx: MessageContext, load: Loader) -> list[Any]:
+    """A08, A31: the patient's demographics; an unknown patient is registered."""
+    return [_patient(msg, ctx, load)]
+
+
+def _transfer(e: Encounter, v: _Visit, ctx: MessageContext) -> None:
+    if v.location.is_empty():
+        text = "PV1-3 assigned location is required: it is where the patient goes"
+        fault = Fault(101, "REQUIRED_FIELD_MISSING", text, "PV1", v.segment_index, 3, component=1)
+        raise ValidationError(text, [fault])
+    e.transfer(location=v.location, occurred_at=ctx.occurred_at, source_message_id=ctx.message_id)
+
+
+def _cancel_transfer(e: Encounter, v: _Visit, ctx: MessageContext) -> None:
+    # In A12, PV1-3 is where the patient was before the transfer being cancelled.
+    e.cancel_transfer(
+        location=v.location, occurred_at=ctx.occurred_at, source_message_id=ctx.message_id
+    )
+
+
+def _discharge(e: Encounter, v: _Visit, ctx: MessageContext) -> None:
+    e.discharge(
+        discharged_at=v.discharged_at, occurred_at=ctx.occurred_at, source_message_id=ctx.message_id
+    )
+
+
+def _cancel_discharge(e: Encounter, v: _Visit, ctx: MessageContext) -> None:
+    e.cancel_discharge(occurred_at=ctx.occurred_at, source_message_id=ctx.message_id)
+
+
+def _cancel_admission(e: Encounter, v: _Visit, ctx: MessageContext) -> None:
+    e.cancel_admission(occurred_at=ctx.occurred_at, source_message_id=ctx.message_id)
+
+
+def _change_class(default_class: str) -> Callable[[Encounter, _Visit, MessageContext], None]:
+    def action(e: Encounter, v: _Visit, ctx: MessageContext) -> None:
+        e.change_class(
+            patient_class=v.patient_class or default_class,
+            location=v.location,
+            occurred_at=ctx.occurred_at,
+            source_message_id=ctx.message_id,
+        )
+
+    return action
+
+
 HANDLERS: dict[tuple[str, str], Handler] = {
-    ("ADT", "A01"): _start_visit(admitted=True),
-    ("ADT", "A04"): _start_visit(admitted=False),
+    ("ADT", "A01"): _start(Encounter.Admitted),
+    ("ADT", "A02"): _on_visit(_transfer),
+    ("ADT", "A03"): _on_visit(_discharge),
+    ("ADT", "A04"): _start(Encounter.Registered),
+    ("ADT", "A05"): _start(Encounter.PreAdmitted),
+    ("ADT", "A06"): _on_visit(_change_class("I")),
+    ("ADT", "A07"): _on_visit(_change_class("O")),
+    ("ADT", "A08"): _update_patient,
+    ("ADT", "A11"): _on_visit(_cancel_admission),
+    ("ADT", "A12"): _on_visit(_cancel_transfer),
+    ("ADT", "A13"): _on_visit(_cancel_discharge),
+    ("ADT", "A31"): _update_patient,
 }
 """(MSH-9.1, MSH-9.2) to the handler that applies it; anything else is rejected."""

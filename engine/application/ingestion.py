@@ -25,7 +25,13 @@ from engine.application.outcome import IngestOutcome
 from engine.application.transcodings import register_value_transcodings
 from engine.domain.ids import message_id_for
 from engine.domain.message import InboundMessage
-from engine.errors import ConcurrencyError, MessageRejectedError
+from engine.errors import (
+    ConcurrencyError,
+    DomainError,
+    MessageRejectedError,
+    UnknownPatientError,
+    UnknownVisitError,
+)
 from engine.hl7.datatypes import read_datetime
 from engine.hl7.message import parse_message
 from engine.ports import Clock, Fault, MessageValidator
@@ -138,6 +144,9 @@ class Ingestion(Application[UUID]):
             return self._apply(msg, raw, channel, staging)
         except MessageRejectedError as e:
             return IngestOutcome(e.ack_code, msg, raw, faults=e.faults, text=e.reason), []
+        except DomainError as e:
+            fault = _domain_fault(e, msg)
+            return IngestOutcome("AE", msg, raw, faults=(fault,), text=fault.text), []
         except Exception:  # a bug must not take the other messages of the batch down
             log.exception("ingest.internal_error", msg_control_id=msg.control_id)
             fault = Fault(207, "INTERNAL_ERROR", "application internal error; resend later")
@@ -211,6 +220,25 @@ class Ingestion(Application[UUID]):
             return self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
+
+
+# Domain refusals as ERR: table 0357 code and the field that names the thing refused.
+_DOMAIN_FAULTS: dict[type[DomainError], tuple[int, str, int]] = {
+    UnknownVisitError: (204, "PV1", 19),
+    UnknownPatientError: (204, "PID", 3),
+}
+
+
+def _domain_fault(error: DomainError, msg: Any) -> Fault:
+    code, segment, field = _DOMAIN_FAULTS.get(type(error), (207, "", 0))
+    return Fault(
+        code,
+        type(error).__name__.removesuffix("Error").upper(),
+        str(error),
+        segment,
+        msg.position(segment) if segment else 0,
+        field,
+    )
 
 
 class _Staging:

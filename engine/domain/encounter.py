@@ -1,41 +1,109 @@
-"""The Encounter aggregate: one visit of a patient (HL7 PV1), from arrival to discharge."""
+"""The Encounter aggregate: one visit of a patient (HL7 PV1), from arrival to discharge.
+
+Command methods check that the visit is in a state the trigger makes sense
+for and raise InvalidTransitionError otherwise; the event methods only assign.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, event
 
 from engine.domain.values import Identifier, Location
+from engine.errors import InvalidTransitionError
 
 __all__ = ["Encounter"]
 
+PLANNED = "planned"
+IN_PROGRESS = "in-progress"
+FINISHED = "finished"
+CANCELLED = "cancelled"
+
 
 class Encounter(Aggregate):
-    """A visit, keyed by its visit number (PV1-19) when the feed sends one."""
+    """A visit, keyed by its visit number (PV1-19) when the feed sends one.
 
-    class Admitted(Aggregate.Created):
-        """Emitted for an admit (ADT^A01): the patient is now an inpatient at ``location``."""
+    ``status`` follows FHIR Encounter.status: planned (pre-admitted),
+    in-progress, finished (discharged), cancelled (admission cancelled).
+    """
+
+    class Started(Aggregate.Created):
+        """Base of the events that open a visit; not emitted itself."""
 
         patient_id: UUID
         visit_number: Identifier | None
         patient_class: str
         location: Location
         admission_type: str
+        priority: str
         started_at: datetime | None
         occurred_at: datetime
         source_message_id: UUID
 
-    class Registered(Aggregate.Created):
-        """Emitted for a registration (ADT^A04): outpatient or emergency arrival."""
+    class Admitted(Started):
+        """Emitted for an admit (A01): the patient is now an inpatient at ``location``."""
 
-        patient_id: UUID
-        visit_number: Identifier | None
+    class Registered(Started):
+        """Emitted for a registration (A04): outpatient or emergency arrival."""
+
+    class PreAdmitted(Started):
+        """Emitted for a pre-admission (A05): the visit is planned, nobody has arrived."""
+
+        def apply(self, aggregate: Encounter) -> None:  # type: ignore[override]
+            aggregate.status = PLANNED
+
+    class Arrived(Aggregate.Event):
+        """Emitted when a pre-admitted visit starts (A01 or A04 after A05)."""
+
+        admitted: bool
         patient_class: str
         location: Location
-        admission_type: str
         started_at: datetime | None
+        occurred_at: datetime
+        source_message_id: UUID
+
+    class Transferred(Aggregate.Event):
+        """Emitted for a transfer (A02): ``location`` is the new one, ``prior_location`` the old."""
+
+        location: Location
+        prior_location: Location
+        occurred_at: datetime
+        source_message_id: UUID
+
+    class TransferCancelled(Aggregate.Event):
+        """Emitted for a cancelled transfer (A12): the patient is back at ``location``."""
+
+        location: Location
+        cancelled_location: Location
+        occurred_at: datetime
+        source_message_id: UUID
+
+    class Discharged(Aggregate.Event):
+        """Emitted for a discharge (A03): the visit is finished."""
+
+        discharged_at: datetime | None
+        occurred_at: datetime
+        source_message_id: UUID
+
+    class DischargeCancelled(Aggregate.Event):
+        """Emitted for a cancelled discharge (A13): the visit is in progress again."""
+
+        occurred_at: datetime
+        source_message_id: UUID
+
+    class AdmissionCancelled(Aggregate.Event):
+        """Emitted for a cancelled admit or visit (A11): the visit never happened."""
+
+        occurred_at: datetime
+        source_message_id: UUID
+
+    class ClassChanged(Aggregate.Event):
+        """Emitted when the patient class changes (A06 outpatient to inpatient, A07 back)."""
+
+        patient_class: str
+        location: Location
         occurred_at: datetime
         source_message_id: UUID
 
@@ -46,6 +114,7 @@ class Encounter(Aggregate):
         patient_class: str,
         location: Location,
         admission_type: str,
+        priority: str,
         started_at: datetime | None,
         occurred_at: datetime,
         source_message_id: UUID,
@@ -54,35 +123,208 @@ class Encounter(Aggregate):
         self.visit_number = visit_number
         self.patient_class = patient_class
         self.location = location
+        self.prior_location = Location()
         self.admission_type = admission_type
+        self.priority = priority
         self.started_at = started_at or occurred_at
-        self.status = "in-progress"
+        self.discharged_at: datetime | None = None
+        self.status = IN_PROGRESS
 
     @classmethod
     def start(
         cls,
         encounter_id: UUID,
         *,
-        admitted: bool,
+        kind: type[Started],
         patient_id: UUID,
         visit_number: Identifier | None,
         patient_class: str,
         location: Location,
         admission_type: str,
+        priority: str,
         started_at: datetime | None,
         occurred_at: datetime,
         source_message_id: UUID,
     ) -> Encounter:
-        """A new visit: ``admitted`` for an inpatient admission, else a registration."""
+        """A new visit; ``kind`` is Admitted, Registered or PreAdmitted."""
         return cls._create(
-            cls.Admitted if admitted else cls.Registered,
+            kind,
             id=encounter_id,
             patient_id=patient_id,
             visit_number=visit_number,
             patient_class=patient_class,
             location=location,
             admission_type=admission_type,
+            priority=priority,
             started_at=started_at,
             occurred_at=occurred_at,
             source_message_id=source_message_id,
         )
+
+    # Commands -------------------------------------------------------------
+
+    def arrive(
+        self,
+        *,
+        admitted: bool,
+        patient_class: str,
+        location: Location,
+        started_at: datetime | None,
+        occurred_at: datetime,
+        source_message_id: UUID,
+    ) -> None:
+        """Starts a planned visit; a visit already under way is left as it is.
+
+        Raises:
+            InvalidTransitionError: the visit is finished or cancelled.
+        """
+        if self.status == IN_PROGRESS:
+            return  # a repeated admit of the same visit changes nothing
+        self._require(PLANNED, "start")
+        self._arrived(admitted, patient_class, location, started_at, occurred_at, source_message_id)
+
+    def transfer(
+        self, *, location: Location, occurred_at: datetime, source_message_id: UUID
+    ) -> None:
+        """Moves the patient to ``location``.
+
+        Raises:
+            InvalidTransitionError: the visit is not in progress.
+        """
+        self._require(IN_PROGRESS, "transfer")
+        self._transferred(location, self.location, occurred_at, source_message_id)
+
+    def cancel_transfer(
+        self, *, location: Location, occurred_at: datetime, source_message_id: UUID
+    ) -> None:
+        """Undoes the last transfer: back to ``location`` when sent, else the prior location.
+
+        Raises:
+            InvalidTransitionError: the visit is not in progress or was never transferred.
+        """
+        self._require(IN_PROGRESS, "cancel a transfer of")
+        if self.prior_location.is_empty():
+            raise InvalidTransitionError("the visit has no transfer to cancel")
+        back = location if not location.is_empty() else self.prior_location
+        self._transfer_cancelled(back, self.location, occurred_at, source_message_id)
+
+    def discharge(
+        self, *, discharged_at: datetime | None, occurred_at: datetime, source_message_id: UUID
+    ) -> None:
+        """Ends the visit.
+
+        Raises:
+            InvalidTransitionError: the visit is not in progress.
+        """
+        self._require(IN_PROGRESS, "discharge")
+        self._discharged(discharged_at or occurred_at, occurred_at, source_message_id)
+
+    def cancel_discharge(self, *, occurred_at: datetime, source_message_id: UUID) -> None:
+        """Reopens a discharged visit.
+
+        Raises:
+            InvalidTransitionError: the visit was not discharged.
+        """
+        self._require(FINISHED, "cancel the discharge of")
+        self._discharge_cancelled(occurred_at, source_message_id)
+
+    def cancel_admission(self, *, occurred_at: datetime, source_message_id: UUID) -> None:
+        """Cancels a visit that is planned or in progress (never a discharged one).
+
+        Raises:
+            InvalidTransitionError: the visit is finished or already cancelled.
+        """
+        if self.status not in (PLANNED, IN_PROGRESS):
+            raise InvalidTransitionError(
+                f"cannot cancel the admission of a visit that is {self.status}"
+                + ("; cancel the discharge first (A13)" if self.status == FINISHED else "")
+            )
+        self._admission_cancelled(occurred_at, source_message_id)
+
+    def change_class(
+        self,
+        *,
+        patient_class: str,
+        location: Location,
+        occurred_at: datetime,
+        source_message_id: UUID,
+    ) -> None:
+        """Changes the patient class (A06/A07); the location moves too when sent.
+
+        Raises:
+            InvalidTransitionError: the visit is not in progress.
+        """
+        self._require(IN_PROGRESS, "change the class of")
+        new_location = location if not location.is_empty() else self.location
+        if (patient_class, new_location) != (self.patient_class, self.location):
+            self._class_changed(patient_class, new_location, occurred_at, source_message_id)
+
+    def _require(self, status: str, action: str) -> None:
+        if self.status != status:
+            raise InvalidTransitionError(f"cannot {action} a visit that is {self.status}")
+
+    # Events ---------------------------------------------------------------
+
+    @event(Arrived)
+    def _arrived(
+        self,
+        admitted: bool,
+        patient_class: str,
+        location: Location,
+        started_at: datetime | None,
+        occurred_at: datetime,
+        source_message_id: UUID,
+    ) -> None:
+        self.status = IN_PROGRESS
+        self.patient_class = patient_class or self.patient_class
+        self.location = location if not location.is_empty() else self.location
+        self.started_at = started_at or occurred_at
+
+    @event(Transferred)
+    def _transferred(
+        self,
+        location: Location,
+        prior_location: Location,
+        occurred_at: datetime,
+        source_message_id: UUID,
+    ) -> None:
+        self.prior_location = prior_location
+        self.location = location
+
+    @event(TransferCancelled)
+    def _transfer_cancelled(
+        self,
+        location: Location,
+        cancelled_location: Location,
+        occurred_at: datetime,
+        source_message_id: UUID,
+    ) -> None:
+        self.location = location
+        self.prior_location = Location()
+
+    @event(Discharged)
+    def _discharged(
+        self, discharged_at: datetime | None, occurred_at: datetime, source_message_id: UUID
+    ) -> None:
+        self.status = FINISHED
+        self.discharged_at = discharged_at
+
+    @event(DischargeCancelled)
+    def _discharge_cancelled(self, occurred_at: datetime, source_message_id: UUID) -> None:
+        self.status = IN_PROGRESS
+        self.discharged_at = None
+
+    @event(AdmissionCancelled)
+    def _admission_cancelled(self, occurred_at: datetime, source_message_id: UUID) -> None:
+        self.status = CANCELLED
+
+    @event(ClassChanged)
+    def _class_changed(
+        self,
+        patient_class: str,
+        location: Location,
+        occurred_at: datetime,
+        source_message_id: UUID,
+    ) -> None:
+        self.patient_class = patient_class
+        self.location = location

@@ -154,6 +154,16 @@ class Message:
         """Every occurrence of a segment, in message order (raw fields)."""
         return self._index.get(segment_id, [])
 
+    def position(self, segment_id: str, occurrence: int = 1) -> int:
+        """The 1-based index of a segment in the message (as ERR-2.2 counts), 0 if absent."""
+        seen = 0
+        for index, seg in enumerate(self.segments, 1):
+            if seg[0] == segment_id:
+                seen += 1
+                if seen == occurrence:
+                    return index
+        return 0
+
     def has(self, segment_id: str) -> bool:
         """Whether the message holds at least one such segment."""
         return segment_id in self._index
