@@ -245,7 +245,10 @@ def validate(
     """Every fault of msg, as native.NativeMessageValidator reports them (no cap)."""
     max_message_len = max_message_len or DEFAULT_MAX_MESSAGE_LEN
     m = _Message(
-        msg, strict, max_segment_len or DEFAULT_MAX_SEGMENT_LEN, max_field_len or DEFAULT_MAX_FIELD_LEN
+        msg,
+        strict,
+        max_segment_len or DEFAULT_MAX_SEGMENT_LEN,
+        max_field_len or DEFAULT_MAX_FIELD_LEN,
     )
     if not msg:
         m.fault("EMPTY_MESSAGE", 0, fatal=True)
@@ -295,10 +298,7 @@ def validate(
     return m.faults
 
 
-_KEY_FIELDS = (
-    "rule code segment_id segment_index field repetition component subcomponent offset"
-    " severity fatal"
-).split()
+_KEY_FIELDS = ["rule", "code", "segment_id", "segment_index", "field", "repetition", "component", "subcomponent", "offset", "severity", "fatal"]
 _KEY_DEFAULTS: dict[str, Any] = {"segment_id": "", "severity": "E", "fatal": False}
 
 

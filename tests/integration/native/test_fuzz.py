@@ -21,16 +21,16 @@ from tests.reference_validator import VERSIONS, fault_key, load_vectors, validat
 
 pytestmark = pytest.mark.native
 
-SETTINGS = settings(
-    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # Generating a batch costs several messages; fewer examples keep the suite quick.
 BATCH_SETTINGS = settings(SETTINGS, max_examples=60)
 DELIMITERS = b"|^~\\&#!$%*/:;=?@_`{}"  # none of these occurs in generated data
 DATA_BYTES = b"ABCXYZabcxyz0123456789 .-,'()\t" + bytes([0xC3, 0xA9])
 UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 SEGMENT_IDS = [b"EVN", b"PID", b"PV1", b"PV2", b"OBR", b"OBX", b"NTE", b"FT1", b"ZPI", b"Z01"]
-segment_id = st.tuples(st.sampled_from(UPPER), st.text(UPPER + "0123456789", min_size=2, max_size=2))
+segment_id = st.tuples(
+    st.sampled_from(UPPER), st.text(UPPER + "0123456789", min_size=2, max_size=2)
+)
 segment_id = segment_id.map(lambda t: (t[0] + t[1]).encode())
 SEEDS = [c["data"] for c in load_vectors()["cases"] if c["data"]]
 _VALIDATORS: dict[tuple[Any, ...], NativeMessageValidator] = {}
@@ -48,9 +48,7 @@ def agree(message: bytes, **options: Any) -> tuple[Any, ...]:
     validator = native_validator(**options)
     faults = validator.validate(message)
     assert validator.validate(message) == faults
-    assert [fault_key(f) for f in faults] == [
-        fault_key(f) for f in validate(message, **options)
-    ]
+    assert [fault_key(f) for f in faults] == [fault_key(f) for f in validate(message, **options)]
     return faults
 
 

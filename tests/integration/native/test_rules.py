@@ -58,9 +58,7 @@ def test_valid_datetime(value: str) -> None:
 @pytest.mark.parametrize("value", VECTORS["datetimes"]["invalid"])
 def test_invalid_datetime(value: str) -> None:
     faults = NativeMessageValidator().validate(_with_msh7(value.encode()))
-    assert [(f.rule, f.code, f.location()) for f in faults] == [
-        ("BAD_DATETIME", 102, "MSH[1]-7.1")
-    ]
+    assert [(f.rule, f.code, f.location()) for f in faults] == [("BAD_DATETIME", 102, "MSH[1]-7.1")]
 
 
 def _with_escape(body: str, encoding: bytes = b"^~\\&") -> bytes:

@@ -95,11 +95,16 @@ def test_c_batch_rejects_ranges_outside_the_buffer() -> None:
     )
     assert rc == lib.CARELOG_E_RANGE
     huge = ffi.cast("size_t", -1)
-    rc = lib.carelog_validate_batch(SAMPLE, len(SAMPLE), offsets, lengths, 2, ffi.NULL, faults, huge,
-                                    results)
+    rc = lib.carelog_validate_batch(
+        SAMPLE, len(SAMPLE), offsets, lengths, 2, ffi.NULL, faults, huge, results
+    )
     assert rc == lib.CARELOG_E_ARGS
-    assert lib.carelog_validate_batch(ffi.NULL, 0, ffi.NULL, ffi.NULL, 0, ffi.NULL, ffi.NULL, 0,
-                                      ffi.NULL) == lib.CARELOG_OK
+    assert (
+        lib.carelog_validate_batch(
+            ffi.NULL, 0, ffi.NULL, ffi.NULL, 0, ffi.NULL, ffi.NULL, 0, ffi.NULL
+        )
+        == lib.CARELOG_OK
+    )
 
 
 def test_c_errors_become_native_validator_error() -> None:
