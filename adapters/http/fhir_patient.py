@@ -79,5 +79,10 @@ def patient_resource(record: PatientRecord) -> dict[str, Any]:
         data["gender"] = gender
     if record.birth_date:
         data["birthDate"] = record.birth_date
+    if record.merged_into:  # v2-to-FHIR: a merged record is inactive and points on
+        data["active"] = False
+        data["link"] = [
+            {"other": {"reference": f"Patient/{record.merged_into}"}, "type": "replaced-by"}
+        ]
     resource = FhirPatient.model_validate(data)
     return resource.model_dump(mode="json", exclude_none=True)

@@ -23,7 +23,12 @@ from engine.domain.encounter import Encounter
 from engine.domain.ids import encounter_id_for, patient_id_for
 from engine.domain.patient import Patient
 from engine.domain.values import Identifier, Location, PersonName
-from engine.errors import InvalidTransitionError, UnknownVisitError, ValidationError
+from engine.errors import (
+    InvalidTransitionError,
+    UnknownPatientError,
+    UnknownVisitError,
+    ValidationError,
+)
 from engine.hl7.datatypes import read_cx, read_date, read_datetime, read_pl, read_xpn
 from engine.hl7.message import Message
 from engine.ports import Fault
@@ -82,6 +87,8 @@ def _patient(msg: Message, ctx: MessageContext, load: Loader) -> Patient:
     sex = msg.get("PID", 8)
     patient_id = patient_id_for(primary_identifier(identifiers))
     existing: Patient | None = load(patient_id)
+    if existing is not None and existing.merged_into is not None:
+        existing = _survivor(existing, load)  # a retired MRN names the surviving patient
     if existing is None:
         return Patient.register(
             patient_id,
@@ -101,6 +108,37 @@ def _patient(msg: Message, ctx: MessageContext, load: Loader) -> Patient:
         source_message_id=ctx.message_id,
     )
     return existing
+
+
+def _survivor(patient: Patient, load: Loader) -> Patient:
+    """Follows merges to the record that survives (chains are followed to their end)."""
+    seen = {patient.id}
+    while patient.merged_into is not None:
+        survivor: Patient | None = load(patient.merged_into)
+        if survivor is None or survivor.id in seen:
+            raise InvalidTransitionError("the patient's merge history is broken")
+        seen.add(survivor.id)
+        patient = survivor
+    return patient
+
+
+def _merge(msg: Message, ctx: MessageContext, load: Loader) -> list[Any]:
+    """A40: the MRG patient is retired into the PID patient, who takes its identifiers."""
+    if not msg.has("MRG"):
+        raise _missing(msg, "MRG", 0, "MRG segment is required in a merge")
+    seps = msg.separators
+    retired_ids = [i for i in (read_cx(r, seps) for r in msg.repetitions("MRG", 1)) if i.value]
+    if not retired_ids:
+        raise _missing(msg, "MRG", 1, "MRG-1 prior patient identifier list is empty", 1)
+    retired: Patient | None = load(patient_id_for(primary_identifier(retired_ids)))
+    if retired is None:
+        raise UnknownPatientError(f"the patient to merge ({retired_ids[0].value!r}) is not known")
+    survivor = _patient(msg, ctx, load)
+    if retired.merged_into == survivor.id:
+        return [survivor]  # merged before: nothing to do
+    retired.merge_into(survivor.id, ctx.occurred_at, ctx.message_id)
+    survivor.add_identifiers([*retired.identifiers, *retired_ids], ctx.occurred_at, ctx.message_id)
+    return [retired, survivor]
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,5 +294,6 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("ADT", "A12"): _on_visit(_cancel_transfer),
     ("ADT", "A13"): _on_visit(_cancel_discharge),
     ("ADT", "A31"): _update_patient,
+    ("ADT", "A40"): _merge,
 }
 """(MSH-9.1, MSH-9.2) to the handler that applies it; anything else is rejected."""

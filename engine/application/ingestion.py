@@ -225,7 +225,7 @@ class Ingestion(Application[UUID]):
 # Domain refusals as ERR: table 0357 code and the field that names the thing refused.
 _DOMAIN_FAULTS: dict[type[DomainError], tuple[int, str, int]] = {
     UnknownVisitError: (204, "PV1", 19),
-    UnknownPatientError: (204, "PID", 3),
+    UnknownPatientError: (204, "MRG", 1),
 }
 
 

@@ -13,6 +13,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from engine.domain.values import Identifier, PersonName
+from engine.errors import InvalidTransitionError
 
 __all__ = ["Patient"]
 
@@ -46,6 +47,13 @@ class Patient(Aggregate):
         occurred_at: datetime
         source_message_id: UUID
 
+    class Merged(Aggregate.Event):
+        """Emitted on the retired record of a merge (A40): ``survivor_id`` is who it is now."""
+
+        survivor_id: UUID
+        occurred_at: datetime
+        source_message_id: UUID
+
     def __init__(
         self,
         identifiers: Sequence[Identifier],
@@ -60,6 +68,7 @@ class Patient(Aggregate):
         self.birth_date = birth_date
         self.sex = sex
         self.last_occurred_at = occurred_at
+        self.merged_into: UUID | None = None
 
     @classmethod
     def register(
@@ -99,16 +108,40 @@ class Patient(Aggregate):
 
         Empty values mean "not sent" and change nothing (HL7: only ``""`` deletes).
         """
-        known = {i.key() for i in self.identifiers}
-        for identifier in identifiers:
-            if identifier.value and identifier.key() not in known:
-                self._add_identifier(identifier, occurred_at, source_message_id)
-                known.add(identifier.key())
+        self.add_identifiers(identifiers, occurred_at, source_message_id)
         new_name = name if name != PersonName() else self.name
         new_birth = birth_date or self.birth_date
         new_sex = sex or self.sex
         if (new_name, new_birth, new_sex) != (self.name, self.birth_date, self.sex):
             self._update_demographics(new_name, new_birth, new_sex, occurred_at, source_message_id)
+
+    def add_identifiers(
+        self, identifiers: Sequence[Identifier], occurred_at: datetime, source_message_id: UUID
+    ) -> None:
+        """Lists identifiers this patient did not have yet (a merge hands them over)."""
+        known = {i.key() for i in self.identifiers}
+        for identifier in identifiers:
+            if identifier.value and identifier.key() not in known:
+                self._add_identifier(identifier, occurred_at, source_message_id)
+                known.add(identifier.key())
+
+    def merge_into(self, survivor_id: UUID, occurred_at: datetime, source_message_id: UUID) -> None:
+        """Retires this record in favour of ``survivor_id``; merging twice into it is a no-op.
+
+        Raises:
+            InvalidTransitionError: merged into itself, or already merged into someone else.
+        """
+        if survivor_id == self.id:
+            raise InvalidTransitionError("a patient cannot be merged into itself")
+        if self.merged_into == survivor_id:
+            return
+        if self.merged_into is not None:
+            raise InvalidTransitionError("the patient was already merged into another patient")
+        self._merged(survivor_id, occurred_at, source_message_id)
+
+    @event(Merged)
+    def _merged(self, survivor_id: UUID, occurred_at: datetime, source_message_id: UUID) -> None:
+        self.merged_into = survivor_id
 
     @event(IdentifierAdded)
     def _add_identifier(

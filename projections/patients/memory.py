@@ -61,6 +61,16 @@ class MemoryPatientView(PatientView, POPOTrackingRecorder):
                 record, name=name, birth_date=birth_date, sex=sex, updated_at=updated_at
             )
 
+    def mark_merged(
+        self, patient_id: str, survivor_id: str, updated_at: datetime, tracking: Tracking
+    ) -> None:
+        with self._database_lock:
+            self._track(tracking)
+            record = self._patients[patient_id]
+            self._patients[patient_id] = replace(
+                record, merged_into=survivor_id, updated_at=updated_at
+            )
+
     def add_identifier(self, patient_id: str, identifier: Identifier, tracking: Tracking) -> None:
         with self._database_lock:
             self._track(tracking)

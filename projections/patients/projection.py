@@ -27,6 +27,7 @@ class PatientProjection(Projection[PatientView]):
         get_topic(Patient.Registered),
         get_topic(Patient.DemographicsUpdated),
         get_topic(Patient.IdentifierAdded),
+        get_topic(Patient.Merged),
     )
 
     @singledispatchmethod
@@ -60,3 +61,9 @@ class PatientProjection(Projection[PatientView]):
     @process_event.register
     def _identifier(self, event: Patient.IdentifierAdded, tracking: Tracking) -> None:
         self.view.add_identifier(str(event.originator_id), event.identifier, tracking)
+
+    @process_event.register
+    def _merged(self, event: Patient.Merged, tracking: Tracking) -> None:
+        self.view.mark_merged(
+            str(event.originator_id), str(event.survivor_id), event.occurred_at, tracking
+        )

@@ -29,7 +29,7 @@ def create_statements(timestamp_type: str) -> list[str]:
         "CREATE TABLE IF NOT EXISTS patients_v1 ("
         "patient_id TEXT PRIMARY KEY, family TEXT, given TEXT, middle TEXT, "
         "suffix TEXT, prefix TEXT, name_use TEXT, birth_date TEXT, sex TEXT, "
-        f"updated_at {timestamp_type} NOT NULL)",
+        f"updated_at {timestamp_type} NOT NULL, merged_into TEXT NOT NULL DEFAULT '')",
         "CREATE TABLE IF NOT EXISTS patient_identifiers_v1 ("
         "value TEXT NOT NULL, authority TEXT NOT NULL, authority_id TEXT NOT NULL, "
         "authority_id_type TEXT NOT NULL, type_code TEXT NOT NULL, "
@@ -67,7 +67,10 @@ class SQLPatientQueries:
         with self.datastore.transaction(commit=True) as c:
             self._insert_tracking(c, tracking)
             c.execute(
-                self._sql("INSERT INTO patients_v1 VALUES (?,?,?,?,?,?,?,?,?,?)"),
+                self._sql(
+                    "INSERT INTO patients_v1 (patient_id, family, given, middle, suffix, prefix, "
+                    "name_use, birth_date, sex, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)"
+                ),
                 (patient_id, *_name_row(name), birth_date, sex, updated_at.isoformat()),
             )
             for identifier in identifiers:
@@ -90,6 +93,16 @@ class SQLPatientQueries:
                     "name_use=?, birth_date=?, sex=?, updated_at=? WHERE patient_id=?"
                 ),
                 (*_name_row(name), birth_date, sex, updated_at.isoformat(), patient_id),
+            )
+
+    def mark_merged(
+        self, patient_id: str, survivor_id: str, updated_at: datetime, tracking: Tracking
+    ) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            self._insert_tracking(c, tracking)
+            c.execute(
+                self._sql("UPDATE patients_v1 SET merged_into=?, updated_at=? WHERE patient_id=?"),
+                (survivor_id, updated_at.isoformat(), patient_id),
             )
 
     def add_identifier(self, patient_id: str, identifier: Identifier, tracking: Tracking) -> None:
@@ -178,6 +191,7 @@ class SQLPatientQueries:
                     if isinstance(updated, datetime)
                     else datetime.fromisoformat(updated),
                     identifiers=identifiers,
+                    merged_into=row["merged_into"] or "",
                 )
             )
         return records

@@ -29,6 +29,7 @@ class PatientRecord:
     sex: str
     updated_at: datetime
     identifiers: tuple[Identifier, ...] = field(default=())
+    merged_into: str = ""  # the surviving patient's id once this record was merged
 
 
 class PatientView(TrackingRecorder, ABC):
@@ -62,6 +63,12 @@ class PatientView(TrackingRecorder, ABC):
     @abstractmethod
     def add_identifier(self, patient_id: str, identifier: Identifier, tracking: Tracking) -> None:
         """Lists one more identifier for a patient."""
+
+    @abstractmethod
+    def mark_merged(
+        self, patient_id: str, survivor_id: str, updated_at: datetime, tracking: Tracking
+    ) -> None:
+        """Records that a patient was merged into ``survivor_id``."""
 
     @abstractmethod
     def get_patient(self, patient_id: str) -> PatientRecord | None:

@@ -78,3 +78,29 @@ def test_concurrent_ingest_of_the_same_patient_stays_consistent(store_url: str) 
     assert topics.count("Encounter.Admitted") == 8
     assert topics.count("InboundMessage.Received") == 8
     engine.close()
+
+
+def test_merged_patient_points_to_the_survivor(store_url: str) -> None:
+    from tests.messages import adt
+
+    engine = engine_for(store_url)
+    engine.ingestion.ingest(adt("A04", "1", mrn="KEEP", visit="V1"), "t")
+    engine.ingestion.ingest(adt("A04", "2", mrn="GONE", visit="V2"), "t")
+    merge = (
+        b"MSH|^~\\&|HIS|HOSP|CARELOG|HOSP|20240102||ADT^A40^ADT_A39|3|P|2.5\r"
+        b"EVN|A40|20240102\rPID|1||KEEP^^^HOSP^MR||DOE^JANE\rMRG|GONE^^^HOSP^MR\r"
+    )
+    assert engine.ingestion.ingest(merge, "t").ack_code == "AA"
+    engine.runner.catch_up()
+    keep = str(patient_id_for(Identifier("KEEP", "HOSP", "MR")))
+    gone = str(patient_id_for(Identifier("GONE", "HOSP", "MR")))
+    assert [r.patient_id for r in engine.patients.find_by_identifier("GONE", "HOSP")] == [keep]
+    retired = engine.patients.get_patient(gone)
+    assert retired is not None and retired.merged_into == keep
+
+    from adapters.http.fhir_patient import patient_resource
+
+    resource = patient_resource(retired)
+    assert resource["active"] is False
+    assert resource["link"] == [{"other": {"reference": f"Patient/{keep}"}, "type": "replaced-by"}]
+    engine.close()

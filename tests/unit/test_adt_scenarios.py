@@ -165,3 +165,54 @@ def test_each_trigger_in_each_version(
     code, kinds = send(app, adt(trigger, "t", version=version, patient_class=klass, **changes))
     assert code == "AA"
     assert expected in kinds
+
+
+def a40(control_id: str, survivor: str, retired: str, version: str = "2.5.1") -> bytes:
+    return (
+        f"MSH|^~\\&|HIS|HOSP|CARELOG|HOSP|20240102||ADT^A40^ADT_A39|{control_id}|P|{version}\r"
+        f"EVN|A40|20240102\rPID|1||{survivor}^^^HOSP^MR||DOE^JANE\rMRG|{retired}^^^HOSP^MR\r"
+    ).encode()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_merge_retires_a_patient_and_its_identifiers_follow(app: Ingestion, version: str) -> None:
+    from projections.patients import MemoryPatientView, PatientProjection
+    from projections.runner import PollingProjectionRunner
+
+    send(app, adt("A04", "1", mrn="MRN1", visit="V1"))
+    send(app, adt("A04", "2", mrn="MRN2", visit="V2", name="DOE^J"))
+    assert send(app, a40("3", "MRN1", "MRN2", version)) == (
+        "AA",
+        ["Patient.Merged", "Patient.IdentifierAdded"],
+    )
+    retired_id = patient_id_for(Identifier("MRN2", "HOSP", "MR"))
+    assert app.repository.get(retired_id).merged_into == PATIENT
+    # Merging again changes nothing.
+    assert send(app, a40("3b", "MRN1", "MRN2", version)) == ("AA", [])
+    # The old MRN now names the survivor.
+    assert send(app, adt("A08", "4", mrn="MRN2", name="DOE^JANET", pv1=False)) == (
+        "AA",
+        ["Patient.DemographicsUpdated"],
+    )
+    assert app.repository.get(PATIENT).name.given == "JANET"
+
+    view = MemoryPatientView()
+    PollingProjectionRunner(app, PatientProjection(view)).catch_up()
+    survivor = view.find_by_identifier("MRN2", "HOSP")
+    assert [r.patient_id for r in survivor] == [str(PATIENT)]
+    retired = view.get_patient(str(retired_id))
+    assert retired is not None and retired.merged_into == str(PATIENT)
+
+
+def test_merge_of_an_unknown_patient_is_ae_204_at_mrg_1(app: Ingestion) -> None:
+    send(app, adt("A04", "1"))
+    outcome = app.ingest(a40("2", "MRN1", "NOPE"), "t")
+    assert outcome.ack_code == "AE"
+    (fault,) = outcome.faults
+    assert (fault.code, fault.segment_id, fault.segment_index, fault.field) == (204, "MRG", 4, 1)
+
+
+def test_merge_into_itself_is_refused(app: Ingestion) -> None:
+    send(app, adt("A04", "1"))
+    outcome = app.ingest(a40("2", "MRN1", "MRN1"), "t")
+    assert (outcome.ack_code, outcome.faults[0].code) == ("AE", 207)
