@@ -47,3 +47,55 @@ def adt(
         if priority:
             segments.append("PV2" + "|" * 25 + priority)
     return ("\r".join(segments) + "\r").encode()
+
+
+def segment(name: str, fields: dict[int, str]) -> str:
+    """A segment with the given fields set (1-based), the rest empty."""
+    top = max(fields) if fields else 0
+    return name + "".join(f"|{fields.get(n, '')}" for n in range(1, top + 1))
+
+
+def oru(
+    control_id: str,
+    obxs: list[dict[int, str]],
+    *,
+    order: str = "FL1",
+    status: str = "F",
+    version: str = "2.5.1",
+) -> bytes:
+    """An ORU^R01 with one OBR (filler order ``order``) and the given OBX fields."""
+    segments = [
+        f"MSH|^~\\&|LAB|HOSP|CARELOG|HOSP|20240101130000||ORU^R01^ORU_R01|{control_id}|P|{version}",
+        "PID|1||MRN1^^^HOSP^MR||DOE^JANE||19800101|F",
+        segment("PV1", {1: "1", 2: "I", 3: "WARD1", 19: "V1^^^HOSP^VN"}),
+        segment(
+            "OBR",
+            {
+                1: "1",
+                2: "PL1",
+                3: f"{order}^LAB",
+                4: "24331-1^Lipid panel^LN",
+                7: "20240101120000",
+                25: status,
+            },
+        ),
+        *(segment("OBX", obx) for obx in obxs),
+    ]
+    return ("\r".join(segments) + "\r").encode()
+
+
+def dft(
+    control_id: str, ft1s: list[dict[int, str]], *, account: str = "ACC9", version: str = "2.5.1"
+) -> bytes:
+    """A DFT^P03 for MRN1 on ``account`` (PID-18) with the given FT1 fields."""
+    pid = {1: "1", 3: "MRN1^^^HOSP^MR", 5: "DOE^JANE", 7: "19800101", 8: "F"}
+    if account:
+        pid[18] = f"{account}^^^HOSP^AN"
+    segments = [
+        f"MSH|^~\\&|BILL|HOSP|CARELOG|HOSP|20240101130000||DFT^P03^DFT_P03|{control_id}|P|{version}",
+        "EVN|P03|20240101130000",
+        segment("PID", pid),
+        segment("PV1", {1: "1", 2: "I", 3: "WARD1", 19: "V1^^^HOSP^VN"}),
+        *(segment("FT1", ft1) for ft1 in ft1s),
+    ]
+    return ("\r".join(segments) + "\r").encode()

@@ -33,7 +33,16 @@ from engine.hl7.datatypes import read_cx, read_date, read_datetime, read_pl, rea
 from engine.hl7.message import Message
 from engine.ports import Fault
 
-__all__ = ["HANDLERS", "Handler", "MessageContext", "primary_identifier"]
+__all__ = [
+    "HANDLERS",
+    "Handler",
+    "Loader",
+    "MessageContext",
+    "missing_field",
+    "patient_from_pid",
+    "primary_identifier",
+    "visit_id",
+]
 
 Loader = Callable[[UUID], Any]
 
@@ -50,7 +59,7 @@ class MessageContext:
 Handler = Callable[[Message, MessageContext, Loader], list[Any]]
 
 
-def _missing(
+def missing_field(
     msg: Message, segment: str, field: int, text: str, component: int = 0
 ) -> ValidationError:
     fault = Fault(
@@ -73,14 +82,14 @@ def primary_identifier(identifiers: list[Identifier]) -> Identifier:
     return identifiers[0]
 
 
-def _patient(msg: Message, ctx: MessageContext, load: Loader) -> Patient:
+def patient_from_pid(msg: Message, ctx: MessageContext, load: Loader) -> Patient:
     """Registers the PID's patient, or records what changed about a known one."""
     if not msg.has("PID"):
-        raise _missing(msg, "PID", 0, "PID segment is required")
+        raise missing_field(msg, "PID", 0, "PID segment is required")
     seps = msg.separators
     identifiers = [i for i in (read_cx(r, seps) for r in msg.repetitions("PID", 3)) if i.value]
     if not identifiers:
-        raise _missing(msg, "PID", 3, "PID-3 patient identifier list is empty", component=1)
+        raise missing_field(msg, "PID", 3, "PID-3 patient identifier list is empty", component=1)
     names = msg.repetitions("PID", 5)
     name = read_xpn(names[0], seps) if names else PersonName()
     birth_date = read_date(msg.get("PID", 7))
@@ -125,15 +134,15 @@ def _survivor(patient: Patient, load: Loader) -> Patient:
 def _merge(msg: Message, ctx: MessageContext, load: Loader) -> list[Any]:
     """A40: the MRG patient is retired into the PID patient, who takes its identifiers."""
     if not msg.has("MRG"):
-        raise _missing(msg, "MRG", 0, "MRG segment is required in a merge")
+        raise missing_field(msg, "MRG", 0, "MRG segment is required in a merge")
     seps = msg.separators
     retired_ids = [i for i in (read_cx(r, seps) for r in msg.repetitions("MRG", 1)) if i.value]
     if not retired_ids:
-        raise _missing(msg, "MRG", 1, "MRG-1 prior patient identifier list is empty", 1)
+        raise missing_field(msg, "MRG", 1, "MRG-1 prior patient identifier list is empty", 1)
     retired: Patient | None = load(patient_id_for(primary_identifier(retired_ids)))
     if retired is None:
         raise UnknownPatientError(f"the patient to merge ({retired_ids[0].value!r}) is not known")
-    survivor = _patient(msg, ctx, load)
+    survivor = patient_from_pid(msg, ctx, load)
     if retired.merged_into == survivor.id:
         return [survivor]  # merged before: nothing to do
     retired.merge_into(survivor.id, ctx.occurred_at, ctx.message_id)
@@ -158,7 +167,7 @@ class _Visit:
 
 def _visit(msg: Message, ctx: MessageContext) -> _Visit:
     if not msg.has("PV1"):
-        raise _missing(msg, "PV1", 0, "PV1 segment is required")
+        raise missing_field(msg, "PV1", 0, "PV1 segment is required")
     seps = msg.separators
     number_text = msg.field("PV1", 19)
     number = read_cx(number_text, seps) if number_text else None
@@ -175,12 +184,21 @@ def _visit(msg: Message, ctx: MessageContext) -> _Visit:
     )
 
 
+def visit_id(msg: Message) -> UUID | None:
+    """The encounter a message's PV1-19 names, when it names one (results, charges)."""
+    text = msg.field("PV1", 19)
+    number = read_cx(text, msg.separators) if text else None
+    if number is None or not number.value:
+        return None
+    return encounter_id_for(number, UUID(int=0))
+
+
 def _start(kind: type[Encounter.Started]) -> Handler:
     """A01, A04, A05: a new visit, or the arrival of a pre-admitted one."""
 
     def handle(msg: Message, ctx: MessageContext, load: Loader) -> list[Any]:
         visit = _visit(msg, ctx)
-        patient = _patient(msg, ctx, load)
+        patient = patient_from_pid(msg, ctx, load)
         encounter: Encounter | None = load(visit.encounter_id)
         if encounter is None:
             encounter = Encounter.start(
@@ -223,11 +241,11 @@ def _on_visit(action: Callable[[Encounter, _Visit, MessageContext], None]) -> Ha
     def handle(msg: Message, ctx: MessageContext, load: Loader) -> list[Any]:
         visit = _visit(msg, ctx)
         if visit.number is None:
-            raise _missing(msg, "PV1", 19, "PV1-19 visit number is required to find the visit")
+            raise missing_field(msg, "PV1", 19, "PV1-19 visit number is required to find the visit")
         encounter: Encounter | None = load(visit.encounter_id)
         if encounter is None:
             raise UnknownVisitError(f"visit {visit.number.value!r} is not known")
-        patient = _patient(msg, ctx, load)
+        patient = patient_from_pid(msg, ctx, load)
         _same_patient(encounter, patient)
         action(encounter, visit, ctx)
         return [patient, encounter]
@@ -237,7 +255,7 @@ def _on_visit(action: Callable[[Encounter, _Visit, MessageContext], None]) -> Ha
 
 def _update_patient(msg: Message, ctx: MessageContext, load: Loader) -> list[Any]:
     """A08, A31: the patient's demographics; an unknown patient is registered."""
-    return [_patient(msg, ctx, load)]
+    return [patient_from_pid(msg, ctx, load)]
 
 
 def _transfer(e: Encounter, v: _Visit, ctx: MessageContext) -> None:

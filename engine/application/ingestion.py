@@ -20,8 +20,11 @@ import structlog
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
-from engine.application.adt import HANDLERS, MessageContext
+from engine.application.adt import HANDLERS as ADT_HANDLERS
+from engine.application.adt import Handler, MessageContext
+from engine.application.billing import post_transactions
 from engine.application.outcome import IngestOutcome
+from engine.application.results import report_results
 from engine.application.transcodings import register_value_transcodings
 from engine.domain.ids import message_id_for
 from engine.domain.message import InboundMessage
@@ -41,6 +44,12 @@ __all__ = ["Ingestion"]
 log = structlog.get_logger(__name__)
 
 _UNSUPPORTED_CODES = frozenset({200, 201, 202, 203})
+HANDLERS: dict[tuple[str, str], Handler] = {
+    **ADT_HANDLERS,
+    ("ORU", "R01"): report_results,
+    ("DFT", "P03"): post_transactions,
+}
+"""(MSH-9.1, MSH-9.2) to the handler that applies it; anything else is answered AR."""
 KNOWN_MESSAGE_CODES = frozenset(code for code, _ in HANDLERS)
 
 

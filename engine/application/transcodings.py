@@ -11,13 +11,21 @@ from typing import Any
 
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 
-from engine.domain.values import Identifier, Location, PersonName
+from engine.domain.values import (
+    Coded,
+    FinancialTransaction,
+    Identifier,
+    Location,
+    Money,
+    ObservationValue,
+    PersonName,
+)
 
 __all__ = ["register_value_transcodings"]
 
 
 class _DataclassAsDict(Transcoding):
-    """Encodes a flat frozen dataclass of strings as a dict of its fields."""
+    """Encodes a frozen dataclass as a dict of its fields (nested values transcode themselves)."""
 
     def __init__(self, cls: type, name: str) -> None:
         self.type = cls
@@ -25,11 +33,12 @@ class _DataclassAsDict(Transcoding):
         self._fields = tuple(f.name for f in dataclasses.fields(cls))
 
     def encode(self, obj: Any) -> dict[str, Any]:
-        # Empty strings are dropped to keep stored events small; decode restores them.
-        return {f: v for f in self._fields if (v := getattr(obj, f))}
+        # Empty values are dropped to keep stored events small; decode restores the defaults.
+        return {f: v for f in self._fields if (v := getattr(obj, f)) not in ("", (), None)}
 
     def decode(self, data: dict[str, Any]) -> Any:
-        return self.type(**data)
+        # JSON has no tuples: sequences come back as lists and are made tuples again.
+        return self.type(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
 def register_value_transcodings(transcoder: JSONTranscoder) -> None:
@@ -38,5 +47,9 @@ def register_value_transcodings(transcoder: JSONTranscoder) -> None:
         (Identifier, "carelog_identifier"),
         (PersonName, "carelog_person_name"),
         (Location, "carelog_location"),
+        (Coded, "carelog_coded"),
+        (ObservationValue, "carelog_observation_value"),
+        (Money, "carelog_money"),
+        (FinancialTransaction, "carelog_financial_transaction"),
     ):
         transcoder.register(_DataclassAsDict(cls, name))

@@ -9,11 +9,23 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from decimal import Decimal
 
-from engine.domain.values import Identifier, Location, PersonName
+from engine.domain.values import Coded, Identifier, Location, Money, PersonName
 from engine.hl7.message import Separators, component_of
 
-__all__ = ["read_cx", "read_date", "read_datetime", "read_pl", "read_xpn"]
+__all__ = [
+    "read_cwe",
+    "read_cx",
+    "read_date",
+    "read_datetime",
+    "read_decimal",
+    "read_money",
+    "read_pl",
+    "read_xpn",
+]
+
+_NM = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)$")
 
 _DTM = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.(\d{1,4}))?([+-]\d{4})?$")
 
@@ -94,3 +106,44 @@ def read_pl(text: str, seps: Separators) -> Location:
         bed=component_of(text, seps, 3),
         facility=component_of(text, seps, 4, 1),
     )
+
+
+def read_cwe(text: str, seps: Separators) -> Coded:
+    """A CWE/CE value (``code^text^system``) as a Coded."""
+    return Coded(
+        code=component_of(text, seps, 1),
+        text=component_of(text, seps, 2),
+        system=component_of(text, seps, 3),
+    )
+
+
+def read_decimal(text: str) -> Decimal | None:
+    """An NM value as a Decimal; ``None`` when empty. Never a float.
+
+    Raises:
+        ValueError: the text is not a number (the caller locates the fault).
+    """
+    text = text.strip()
+    if not text:
+        return None
+    if not _NM.match(text):
+        raise ValueError(f"{text!r} is not a number")
+    return Decimal(text)
+
+
+def read_money(text: str, seps: Separators) -> Money | None:
+    """A CP/MO amount (``136.10&USD``, or ``136.10^USD`` in MO) as Money; ``None`` when empty.
+
+    Raises:
+        ValueError: the amount is not a number.
+    """
+    components = text.split(seps.component)
+    first = components[0]
+    if seps.subcomponent in first:  # CP: price^type..., the price as amount&currency
+        amount_text, _, currency = first.partition(seps.subcomponent)
+    else:  # MO: amount^currency
+        amount_text, currency = first, components[1] if len(components) > 1 else ""
+    amount = read_decimal(seps.unescape(amount_text))
+    if amount is None:
+        return None
+    return Money(amount, seps.unescape(currency))

@@ -184,18 +184,18 @@ def test_group_commit_decides_each_message_on_the_previous_ones(adt_a01: bytes) 
 def test_a_bug_in_one_message_does_not_fail_the_batch(
     adt_a01: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from engine.application import adt
+    from engine.application import ingestion
 
     app = make_app()
-    original = adt.HANDLERS[("ADT", "A04")]
+    original = ingestion.HANDLERS[("ADT", "A04")]
 
     def broken(*args: object) -> list[object]:
         raise RuntimeError("bug")
 
-    monkeypatch.setitem(adt.HANDLERS, ("ADT", "A04"), broken)
+    monkeypatch.setitem(ingestion.HANDLERS, ("ADT", "A04"), broken)
     a04 = sample("adt_a04_v23_lf.hl7")
     outcomes = app.ingest_many([(a04, "x"), (adt_a01, "y")])
     assert [o.ack_code for o in outcomes] == ["AE", "AA"]
     assert outcomes[0].faults[0].code == 207
-    monkeypatch.setitem(adt.HANDLERS, ("ADT", "A04"), original)
+    monkeypatch.setitem(ingestion.HANDLERS, ("ADT", "A04"), original)
     assert app.ingest(a04).ack_code == "AA"  # resending after the fix works

@@ -1,0 +1,106 @@
+"""The Account aggregate: a billing account (PID-18 or FT1) and its financial transactions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from engine.domain.values import FinancialTransaction
+
+__all__ = ["Account"]
+
+
+class Account(Aggregate):
+    """A patient account number as the billing system knows it."""
+
+    class Opened(Aggregate.Created):
+        """Emitted with the account's first transaction."""
+
+        account_number: str
+        patient_id: UUID
+        occurred_at: datetime
+        source_message_id: UUID
+
+    class ChargePosted(Aggregate.Event):
+        """Emitted per FT1 that adds to the account (charge CG, payment PY, adjustment AJ)."""
+
+        encounter_id: UUID | None
+        transaction: FinancialTransaction
+        occurred_at: datetime
+        source_message_id: UUID
+
+    class ChargeCredited(Aggregate.Event):
+        """Emitted per FT1 that reverses a charge (credit CD, or a negative quantity/amount)."""
+
+        encounter_id: UUID | None
+        transaction: FinancialTransaction
+        occurred_at: datetime
+        source_message_id: UUID
+
+    def __init__(
+        self, account_number: str, patient_id: UUID, occurred_at: datetime, source_message_id: UUID
+    ) -> None:
+        self.account_number = account_number
+        self.patient_id = patient_id
+        self.transactions = 0
+
+    @classmethod
+    def open(
+        cls,
+        account_id: UUID,
+        *,
+        account_number: str,
+        patient_id: UUID,
+        occurred_at: datetime,
+        source_message_id: UUID,
+    ) -> Account:
+        """A new account, opened by the message that first names it."""
+        return cls._create(
+            cls.Opened,
+            id=account_id,
+            account_number=account_number,
+            patient_id=patient_id,
+            occurred_at=occurred_at,
+            source_message_id=source_message_id,
+        )
+
+    def post(
+        self,
+        transaction: FinancialTransaction,
+        *,
+        encounter_id: UUID | None,
+        occurred_at: datetime,
+        source_message_id: UUID,
+    ) -> None:
+        """Records one FT1, as a credit when it reverses a charge."""
+        amount = transaction.extended_amount.amount if transaction.extended_amount else None
+        if (
+            transaction.transaction_type == "CD"
+            or transaction.quantity < 0
+            or (amount is not None and amount < 0 and transaction.transaction_type == "CG")
+        ):
+            self._credited(encounter_id, transaction, occurred_at, source_message_id)
+        else:
+            self._posted(encounter_id, transaction, occurred_at, source_message_id)
+
+    @event(ChargePosted)
+    def _posted(
+        self,
+        encounter_id: UUID | None,
+        transaction: FinancialTransaction,
+        occurred_at: datetime,
+        source_message_id: UUID,
+    ) -> None:
+        self.transactions += 1
+
+    @event(ChargeCredited)
+    def _credited(
+        self,
+        encounter_id: UUID | None,
+        transaction: FinancialTransaction,
+        occurred_at: datetime,
+        source_message_id: UUID,
+    ) -> None:
+        self.transactions += 1
