@@ -31,6 +31,7 @@ services-down:
 
 # The services are stopped whatever pytest's outcome; pytest's exit code is kept.
 test: install
+	$(BIN)/ruff check .
 	bash .ci/services.sh up
 	set -a; . var/services/env; set +a; \
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \

@@ -25,7 +25,9 @@ _REBUILD_HINT = "rebuild it with `make install` (or `pip install -e .` in the pr
 try:
     from native._validator import ffi, lib
 except ImportError as exc:  # pragma: no cover - exercised only on a broken install
-    raise ImportError(f"the native validator extension is not built: {exc}; {_REBUILD_HINT}") from exc
+    raise ImportError(
+        f"the native validator extension is not built: {exc}; {_REBUILD_HINT}"
+    ) from exc
 
 __all__ = ["EXPECTED_VERSION", "NativeMessageValidator"]
 

@@ -52,8 +52,8 @@ DEFAULT_MAX_SEGMENT_LEN = 1 << 16
 DEFAULT_MAX_FIELD_LEN = 1 << 16
 
 VERSIONS = frozenset(
-    [b"2.3", b"2.3.1", b"2.4", b"2.5", b"2.5.1", b"2.6", b"2.7", b"2.7.1", b"2.8", b"2.8.1"]
-    + [b"2.8.2"]
+    {b"2.3", b"2.3.1", b"2.4", b"2.5", b"2.5.1", b"2.6", b"2.7", b"2.7.1", b"2.8"}
+    | {b"2.8.1", b"2.8.2"}
 )
 
 _TERMINATOR = re.compile(rb"\r\n|\r|\n")
@@ -298,7 +298,19 @@ def validate(
     return m.faults
 
 
-_KEY_FIELDS = ["rule", "code", "segment_id", "segment_index", "field", "repetition", "component", "subcomponent", "offset", "severity", "fatal"]
+_KEY_FIELDS = [
+    "rule",
+    "code",
+    "segment_id",
+    "segment_index",
+    "field",
+    "repetition",
+    "component",
+    "subcomponent",
+    "offset",
+    "severity",
+    "fatal",
+]
 _KEY_DEFAULTS: dict[str, Any] = {"segment_id": "", "severity": "E", "fatal": False}
 
 
