@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.application.ingestion import Ingestion
+from tests.fakes import FakeMessageValidator, FixedClock
+
 DATA = Path(__file__).parent / "data"
 
 # Keys a developer's shell may carry that would change what a test runs against.
@@ -32,6 +35,16 @@ def sample(name: str) -> bytes:
 @pytest.fixture
 def adt_a01() -> bytes:
     return sample("adt_a01.hl7")
+
+
+@pytest.fixture
+def app() -> Ingestion:
+    """The ingestion service on the in-memory store, with a validator that finds nothing."""
+    return Ingestion(
+        {"PERSISTENCE_MODULE": "eventsourcing.popo"},
+        validator=FakeMessageValidator(),
+        clock=FixedClock(),
+    )
 
 
 def _reset_postgres(dsn: str) -> None:

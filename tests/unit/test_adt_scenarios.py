@@ -7,20 +7,10 @@ import pytest
 from engine.application.ingestion import Ingestion
 from engine.domain.ids import encounter_id_for, patient_id_for
 from engine.domain.values import Identifier
-from tests.fakes import FakeMessageValidator, FixedClock
 from tests.messages import VERSIONS, adt
 
 VISIT = encounter_id_for(Identifier("V1", "HOSP", "VN"), None)  # type: ignore[arg-type]
 PATIENT = patient_id_for(Identifier("MRN1", "HOSP", "MR"))
-
-
-@pytest.fixture
-def app() -> Ingestion:
-    return Ingestion(
-        {"PERSISTENCE_MODULE": "eventsourcing.popo"},
-        validator=FakeMessageValidator(),
-        clock=FixedClock(),
-    )
 
 
 def send(app: Ingestion, message: bytes) -> tuple[str, list[str]]:

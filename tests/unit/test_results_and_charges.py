@@ -10,17 +10,7 @@ from engine.application.ingestion import Ingestion
 from engine.domain.account import Account
 from engine.domain.report import LabReport
 from engine.domain.values import Coded, Money
-from tests.fakes import FakeMessageValidator, FixedClock
 from tests.messages import VERSIONS, dft, oru
-
-
-@pytest.fixture
-def app() -> Ingestion:
-    return Ingestion(
-        {"PERSISTENCE_MODULE": "eventsourcing.popo"},
-        validator=FakeMessageValidator(),
-        clock=FixedClock(),
-    )
 
 
 def events(app: Ingestion, of: type) -> list:
