@@ -21,7 +21,7 @@ import structlog
 from adapters.mllp.framing import FrameReader, Oversize, frame
 from engine.application.outcome import IngestOutcome
 from engine.errors import MessageRejectedError
-from engine.hl7.ack import build_ack, build_reject_ack
+from engine.hl7.ack import acknowledgement_code, build_ack, build_reject_ack
 from engine.hl7.message import parse_message
 from engine.ports import Fault
 
@@ -32,13 +32,19 @@ log = structlog.get_logger(__name__)
 Ingest = Callable[[bytes, str], Awaitable[IngestOutcome]]
 
 
-def ack_for(outcome: IngestOutcome, now: datetime) -> bytes:
-    """The ACK bytes for an outcome (built from raw bytes when the header was unreadable)."""
+def ack_for(outcome: IngestOutcome, now: datetime) -> bytes | None:
+    """The ACK bytes for an outcome, or None when the sender asked for none (MSH-15/16 NE).
+
+    Built from the raw bytes when the header was unreadable.
+    """
     if outcome.message is None:
         return build_reject_ack(outcome.raw, outcome.text, now=now, faults=outcome.faults)
+    code = acknowledgement_code(outcome.message, outcome.ack_code)
+    if code is None:
+        return None
     return build_ack(
         outcome.message,
-        outcome.ack_code,
+        code,
         faults=outcome.faults,
         text=outcome.text,
         now=now,
@@ -133,14 +139,16 @@ class MLLPServer:
                     return
                 noise_before = framer.noise_bytes
                 for item in framer.feed(data):
-                    writer.write(frame(await self._answer(item, channel)))
-                    await writer.drain()
+                    ack = await self._answer(item, channel)
+                    if ack is not None:
+                        writer.write(frame(ack))
+                        await writer.drain()
                 if framer.noise_bytes > noise_before:
                     log.warning("mllp.noise_skipped", bytes=framer.noise_bytes - noise_before)
         finally:
             stop_wait.cancel()
 
-    async def _answer(self, item: bytes | Oversize, channel: str) -> bytes:
+    async def _answer(self, item: bytes | Oversize, channel: str) -> bytes | None:
         started = time.perf_counter()
         if isinstance(item, Oversize):
             text = f"message exceeds the {item.limit}-byte limit"
@@ -161,6 +169,7 @@ class MLLPServer:
             msg_control_id=outcome.control_id,
             msg_type=outcome.message_type,
             ack_code=outcome.ack_code,
+            ack_sent=ack is not None,
             duplicate=outcome.duplicate,
             events=outcome.events_written,
             faults=len(outcome.faults),

@@ -16,7 +16,13 @@ from enum import StrEnum
 from engine.hl7.message import Message, Separators
 from engine.ports import Fault
 
-__all__ = ["AckCode", "build_ack", "build_reject_ack", "format_hl7_datetime"]
+__all__ = [
+    "AckCode",
+    "acknowledgement_code",
+    "build_ack",
+    "build_reject_ack",
+    "format_hl7_datetime",
+]
 
 # Texts of HL7 table 0357, for ERR-3.2 / ERR-1.4.2.
 ERROR_TEXTS = {
@@ -198,3 +204,40 @@ def build_reject_ack(
     located = list(faults) or [Fault(code=100, rule="UNPARSEABLE", text=text)]
     segments.extend(_err_segments(located, seps, version or "2.5", 100))
     return ("\r".join(segments) + "\r").encode("utf-8")
+
+
+_ACCEPT_EQUIVALENT = {"AA": "CA", "AE": "CE", "AR": "CR"}
+
+
+def _wanted(condition: str, outcome: str) -> bool:
+    """HL7 table 0155 (AL always, NE never, ER on error, SU on success); empty means AL."""
+    condition = condition.upper() or "AL"
+    if condition == "AL":
+        return True
+    if condition == "ER":
+        return outcome != "AA"
+    if condition == "SU":
+        return outcome == "AA"
+    return False  # NE, or a value outside the table: never
+
+
+def acknowledgement_code(message: Message | None, outcome: str) -> str | None:
+    """The MSA-1 to answer with, or ``None`` when the sender asked for no ACK.
+
+    Original mode (MSH-15 and MSH-16 both empty): the application ACK, AA/AE/AR.
+    Enhanced mode: over one MLLP connection carelog sends one ACK, never two.
+    The application ACK when MSH-16 asks for one for this outcome (its AA
+    also says the message is committed); else the accept ACK (CA/CE/CR) when
+    MSH-15 asks for one; else nothing. An unreadable header gets the
+    application answer, since its mode cannot be known.
+    """
+    if message is None:
+        return outcome
+    accept, application = message.get("MSH", 15), message.get("MSH", 16)
+    if not accept and not application:
+        return outcome
+    if _wanted(application, outcome):
+        return outcome
+    if _wanted(accept, outcome):
+        return _ACCEPT_EQUIVALENT[outcome]
+    return None

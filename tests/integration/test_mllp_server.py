@@ -141,3 +141,34 @@ def _connect_refused(port: int) -> bool:
     except OSError:
         return True
     return False
+
+
+def test_no_ack_when_the_sender_asks_for_none(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        server, engine = await start_server(tmp_path)
+        base = sample("adt_a01.hl7")
+        silent = base.replace(b"|P|2.5.1", b"|P|2.5.1|||NE|NE")
+        accept_only = base.replace(b"MSG00001", b"MSG00002").replace(
+            b"|P|2.5.1", b"|P|2.5.1|||AL|NE"
+        )
+
+        def client() -> list[str]:
+            with socket.create_connection(("127.0.0.1", server.port)) as s:
+                s.settimeout(10)
+                s.sendall(frame(silent) + frame(accept_only))
+                return [
+                    f"{parse_message(a).get('MSA', 1)}:{parse_message(a).get('MSA', 2)}"
+                    for a in read_frames(s, 1)
+                ]
+
+        # Only the second message is answered, with a commit ACK; both were stored.
+        assert await asyncio.to_thread(client) == ["CA:MSG00002"]
+        await server.stop()
+        topics = [
+            n.topic
+            for n in engine.ingestion.recorder.select_notifications(1, 100)  # type: ignore[attr-defined]
+        ]
+        assert sum(t.endswith("InboundMessage.Received") for t in topics) == 2
+        engine.close()  # type: ignore[attr-defined]
+
+    asyncio.run(scenario())

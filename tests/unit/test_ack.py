@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from engine.hl7.ack import build_ack, build_reject_ack
+import pytest
+
+from engine.hl7.ack import acknowledgement_code, build_ack, build_reject_ack
 from engine.hl7.message import parse_message
 from engine.ports import Fault
 from tests.conftest import sample
@@ -51,3 +53,35 @@ def test_reject_ack_for_unreadable_header_still_echoes_control_id() -> None:
     garbage = parse_message(build_reject_ack(b"\x00\x01garbage", "not HL7", now=NOW))
     assert garbage.get("MSA", 1) == "AR"
     assert garbage.get("MSA", 2) == ""
+
+
+@pytest.mark.parametrize(
+    ("accept", "application", "outcome", "sent"),
+    [
+        ("", "", "AA", "AA"),  # original mode
+        ("", "", "AE", "AE"),
+        ("AL", "AL", "AA", "AA"),  # one ACK on one connection: the application one
+        ("AL", "NE", "AA", "CA"),
+        ("AL", "NE", "AE", "CE"),
+        ("AL", "NE", "AR", "CR"),
+        ("NE", "NE", "AA", None),
+        ("NE", "ER", "AA", None),
+        ("NE", "ER", "AE", "AE"),
+        ("ER", "SU", "AE", "CE"),
+        ("ER", "SU", "AA", "AA"),
+        ("NE", "SU", "AR", None),
+        ("AL", "", "AR", "AR"),  # enhanced mode: an empty field means AL
+    ],
+)
+def test_enhanced_mode_answers_with_the_ack_the_sender_asked_for(
+    adt_a01: bytes, accept: str, application: str, outcome: str, sent: str | None
+) -> None:
+    raw = adt_a01.replace(b"|P|2.5.1", f"|P|2.5.1|||{accept}|{application}".encode())
+    assert acknowledgement_code(parse_message(raw), outcome) == sent
+
+
+def test_accept_ack_carries_err_for_ce(adt_a01: bytes) -> None:
+    fault = Fault(102, "BAD_DATETIME", "bad", "MSH", 1, 7)
+    ack = parse_message(build_ack(parse_message(adt_a01), "CE", faults=[fault], now=NOW))
+    assert ack.get("MSA", 1) == "CE"
+    assert ack.get("ERR", 3) == "102"
