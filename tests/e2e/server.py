@@ -5,11 +5,19 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 from pathlib import Path
 from typing import Any
+
+
+def free_port() -> int:
+    """A port nothing listens on now (for a server that must come back on the same one)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def carelog_command() -> list[str]:
@@ -23,15 +31,22 @@ def carelog_command() -> list[str]:
 class ServeProcess:
     """`carelog serve` on ports chosen by the OS; its JSON log lines are collected."""
 
-    def __init__(self, store: str, *extra: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        store: str,
+        *extra: str,
+        env: dict[str, str] | None = None,
+        mllp_port: int = 0,
+        http_port: int = 0,
+    ) -> None:
         self.store = store
+        self.mllp_port = mllp_port
+        self.http_port = http_port
         self.extra = extra
         self.env = {**os.environ, **(env or {})}
         self.logs: list[dict[str, Any]] = []
         self.raw_stderr: list[str] = []
         self.proc: subprocess.Popen[str] | None = None
-        self.mllp_port = 0
-        self.http_port = 0
 
     def start(self, timeout: float = 30.0) -> ServeProcess:
         cmd = [
@@ -40,9 +55,9 @@ class ServeProcess:
             "--store",
             self.store,
             "--mllp",
-            "127.0.0.1:0",
+            f"127.0.0.1:{self.mllp_port}",
             "--http",
-            "127.0.0.1:0",
+            f"127.0.0.1:{self.http_port}",
             *self.extra,
         ]
         self.proc = subprocess.Popen(
@@ -87,6 +102,7 @@ class ServeProcess:
         return code
 
     def kill(self) -> None:
+        """SIGKILL: no chance to finish anything, as in a power cut or an OOM kill."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
