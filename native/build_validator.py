@@ -34,7 +34,9 @@ _END = "/* CARELOG_CDEF_END */"
 SOURCES = [
     "native/src/datetime.c",
     "native/src/escape.c",
+    "native/src/profile.c",
     "native/src/rules.c",
+    "native/src/structure.c",
     "native/src/validator.c",
 ]
 INCLUDE_DIRS = ["native/include"]
