@@ -28,6 +28,7 @@ __all__ = [
     "compile_profiles",
     "resolve",
     "version_code",
+    "write_blob",
 ]
 
 #: Where the profiles live in a checkout (data only, see schemas/README.md).
@@ -156,6 +157,11 @@ def _id3(text: str, where: str) -> bytes:
     if len(raw) != 3:
         raise ConfigError(f"{where}: {text!r} is not a three-character id")
     return raw
+
+
+def write_blob(path: str, directory: Path = DEFAULT_SCHEMAS) -> None:
+    """Write the compiled blob to path: the input of the C tests and the fuzzer."""
+    Path(path).write_bytes(compile_profiles(directory).blob)
 
 
 def compile_profiles(directory: Path = DEFAULT_SCHEMAS) -> CompiledProfiles:
