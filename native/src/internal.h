@@ -81,6 +81,9 @@ CARELOG_INTERNAL int carelog_i_si_valid(const unsigned char *s, size_t n);
 #define CARELOG_I_NO_TABLE 0xFFFFu
 /* Fields of every segment kept for the rules (a rule's field is below this). */
 #define CARELOG_I_CAPTURED 64
+/* Segments whose bounds the walk keeps for the structure check; past this
+ * many, the structure check finds the rest by scanning again. */
+#define CARELOG_I_KEPT_SEGMENTS 128
 
 enum carelog_i_type {
     CARELOG_T_NONE = 0,
@@ -144,6 +147,8 @@ typedef struct carelog_i_walk {
     size_t max_field_len;
     int strict;
     unsigned char fs;
+    unsigned char cs;   /* component separator */
+    unsigned char rs;   /* repetition separator */
     int has_truncation;
     uint32_t seg_index;
     char seg_id[4];
@@ -151,8 +156,17 @@ typedef struct carelog_i_walk {
     carelog_i_profile profile;
     unsigned version;   /* MSH-12 as 230, 231, ... 282; 0 unknown */
     int msg;            /* index of the message profile in force, -1 none */
+    uint32_t kept;      /* segments recorded in seg_start/seg_end (non-blank, in order) */
+    size_t seg_start[CARELOG_I_KEPT_SEGMENTS];
+    size_t seg_end[CARELOG_I_KEPT_SEGMENTS];
     unsigned char kind[256];
 } carelog_i_walk;
+
+/* 1 if the 3 bytes at a and b are equal (ids are compared often: no memcmp call). */
+static inline int carelog_i_same_id(const unsigned char *a, const unsigned char *b)
+{
+    return a[0] == b[0] && a[1] == b[1] && a[2] == b[2];
+}
 
 /* Record one fault at the current segment (severity: 0 = the rule's own). */
 CARELOG_INTERNAL void carelog_i_emit(carelog_i_walk *w, int rule, char severity, int fatal,

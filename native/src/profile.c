@@ -133,6 +133,9 @@ int carelog_profile_check(const unsigned char *blob, size_t len)
     }
     for (i = 0; i < p.n_segdefs; i++) {
         const unsigned char *d = p.segdefs + (size_t)i * CARELOG_I_SEGDEF_LEN;
+        if (i > 0 && memcmp(d - CARELOG_I_SEGDEF_LEN, d, 3) > 0) {
+            return CARELOG_E_PROFILE; /* not sorted by id: the lookup would miss rules */
+        }
         if (!carelog_i_segment_id_ok(d, 3) || carelog_i_u16(d + 4) > carelog_i_u16(d + 6) ||
             !range_ok(carelog_i_u16(d + 10), carelog_i_u16(d + 12), p.n_rules)) {
             return CARELOG_E_PROFILE;
@@ -165,7 +168,7 @@ int carelog_profile_check(const unsigned char *blob, size_t len)
 
 static int same(const unsigned char *a, size_t n, const unsigned char *id3)
 {
-    return n == 3 && memcmp(a, id3, 3) == 0;
+    return n == 3 && carelog_i_same_id(a, id3);
 }
 
 int carelog_i_find_message(const carelog_i_walk *w, const unsigned char *type, size_t type_len,
@@ -192,27 +195,24 @@ int carelog_i_find_message(const carelog_i_walk *w, const unsigned char *type, s
 static carelog_i_span component_of(const carelog_i_walk *w, size_t start, size_t end, unsigned k)
 {
     carelog_i_span s;
-    size_t i = start;
-    unsigned c = 1;
-    s.start = start;
-    while (i < end && c < k) {
-        if (w->kind[w->buf[i]] == K_COMPONENT) {
-            c++;
-            s.start = i + 1;
+    const unsigned char *p = w->buf + start;
+    const unsigned char *stop = w->buf + end;
+    unsigned c;
+    for (c = 1; c < k; c++) {
+        const unsigned char *sep = memchr(p, w->cs, (size_t)(stop - p));
+        if (sep == NULL) {
+            s.start = end;
+            s.end = end;
+            s.present = 0;
+            return s;
         }
-        i++;
+        p = sep + 1;
     }
-    if (c < k) {
-        s.start = end;
-        s.end = end;
-        s.present = 0;
-        return s;
+    s.start = (size_t)(p - w->buf);
+    {
+        const unsigned char *sep = memchr(p, w->cs, (size_t)(stop - p));
+        s.end = sep == NULL ? end : (size_t)(sep - w->buf);
     }
-    i = s.start;
-    while (i < end && w->kind[w->buf[i]] != K_COMPONENT) {
-        i++;
-    }
-    s.end = i;
     s.present = 1;
     return s;
 }
@@ -223,7 +223,7 @@ static int in_table(const carelog_i_profile *p, unsigned table, const unsigned c
     unsigned first = carelog_i_u16(t + 2), count = carelog_i_u16(t + 4), i;
     for (i = first; i < first + count; i++) {
         const unsigned char *value = p->values + (size_t)i * CARELOG_I_VALUE_LEN;
-        if (value[0] == n && memcmp(value + 1, v, n) == 0) {
+        if (value[0] == n && value[1] == v[0] && memcmp(value + 1, v, n) == 0) {
             return 1;
         }
     }
@@ -240,13 +240,11 @@ static int equals3(const unsigned char *s, size_t n, const char *text)
 static int varies_type(const carelog_i_walk *w, const carelog_i_span *by, int *whole)
 {
     carelog_i_span c;
-    size_t i = by->start;
+    const unsigned char *rep_end = memchr(w->buf + by->start, w->rs, by->end - by->start);
+    size_t first_rep_end = rep_end == NULL ? by->end : (size_t)(rep_end - w->buf);
     const unsigned char *v;
     size_t n;
-    while (i < by->end && w->kind[w->buf[i]] != K_REPETITION) {
-        i++;
-    }
-    c = component_of(w, by->start, i, 1);
+    c = component_of(w, by->start, first_rep_end, 1);
     v = w->buf + c.start;
     n = c.end - c.start;
     *whole = 1;
@@ -319,8 +317,9 @@ static void apply_rule(carelog_i_walk *w, const unsigned char *r, const carelog_
         carelog_i_span v;
         int t = (int)type, whole = component == 0, rule;
         unsigned shown = component == 0 ? 1 : component;
-        while (re < f->end && w->kind[w->buf[re]] != K_REPETITION) {
-            re++;
+        {
+            const unsigned char *sep = memchr(w->buf + rs, w->rs, f->end - rs);
+            re = sep == NULL ? f->end : (size_t)(sep - w->buf);
         }
         i = re + 1;
         rep++;
@@ -373,18 +372,42 @@ static void apply_rule(carelog_i_walk *w, const unsigned char *r, const carelog_
     }
 }
 
+/* a < b for two 3-byte ids (memcmp order), without a call. */
+static int id_before(const unsigned char *a, const unsigned char *b)
+{
+    if (a[0] != b[0]) {
+        return a[0] < b[0];
+    }
+    if (a[1] != b[1]) {
+        return a[1] < b[1];
+    }
+    return a[2] < b[2];
+}
+
 void carelog_i_apply_rules(carelog_i_walk *w, const unsigned char *id,
                            const carelog_i_span *fields, uint32_t captured, uint32_t last_field,
                            uint32_t last_filled, size_t last_filled_at, size_t seg_end)
 {
     const carelog_i_profile *p = &w->profile;
-    unsigned i, k;
+    unsigned i, k, lo = 0, hi = p->n_segdefs;
     (void)last_field;
-    for (i = 0; i < p->n_segdefs; i++) {
+    /* Segment definitions are sorted by id (carelog_profile_check makes sure):
+     * find the first of this id, then its version ranges in order. */
+    while (lo < hi) {
+        unsigned mid = lo + (hi - lo) / 2;
+        if (id_before(p->segdefs + (size_t)mid * CARELOG_I_SEGDEF_LEN, id)) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    for (i = lo; i < p->n_segdefs; i++) {
         const unsigned char *d = p->segdefs + (size_t)i * CARELOG_I_SEGDEF_LEN;
         unsigned first, count, max_fields;
-        if (memcmp(d, id, 3) != 0 || w->version < carelog_i_u16(d + 4) ||
-            w->version > carelog_i_u16(d + 6)) {
+        if (!carelog_i_same_id(d, id)) {
+            return;
+        }
+        if (w->version < carelog_i_u16(d + 4) || w->version > carelog_i_u16(d + 6)) {
             continue;
         }
         max_fields = carelog_i_u16(d + 8);

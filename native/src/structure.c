@@ -20,6 +20,7 @@
 
 typedef struct cursor {
     carelog_i_walk *w;
+    uint32_t next;              /* the next kept segment to read */
     const unsigned char *alpha; /* the ids the structure names */
     unsigned alpha_count;
     size_t pos;                 /* start of the current segment, or len */
@@ -32,23 +33,36 @@ static int named(const cursor *c, const unsigned char *id)
 {
     unsigned i;
     for (i = 0; i < c->alpha_count; i++) {
-        if (memcmp(c->alpha + (size_t)i * CARELOG_I_ID_LEN, id, 3) == 0) {
+        if (carelog_i_same_id(c->alpha + (size_t)i * CARELOG_I_ID_LEN, id)) {
             return 1;
         }
     }
     return 0;
 }
 
-/* Move to the next segment the structure names, starting on the terminator at pos. */
-static void advance(cursor *c, size_t pos)
+/*
+ * The next non-blank segment after the one ending at pos: from the bounds the
+ * walk kept, else (a message longer than CARELOG_I_KEPT_SEGMENTS segments)
+ * by scanning as the walk did. 0 when there is none.
+ */
+static int next_segment(cursor *c, size_t pos, size_t *start, size_t *end)
 {
     carelog_i_walk *w = c->w;
     const unsigned char *buf = w->buf;
     size_t len = w->len;
+    if (c->next < w->kept) {
+        *start = w->seg_start[c->next];
+        *end = w->seg_end[c->next];
+        c->next++;
+        return 1;
+    }
+    if (w->kept < CARELOG_I_KEPT_SEGMENTS) {
+        return 0; /* every segment was kept, and all are read */
+    }
     for (;;) {
-        size_t start, end, id_len = 0;
+        size_t s, e;
         if (pos >= len) {
-            break;
+            return 0;
         }
         if (buf[pos] == '\r' && pos + 1 < len && buf[pos + 1] == '\n') {
             pos += 2;
@@ -56,17 +70,32 @@ static void advance(cursor *c, size_t pos)
             pos += 1;
         }
         if (pos >= len) {
-            break;
+            return 0;
         }
-        start = pos;
-        end = start;
-        while (end < len && buf[end] != '\r' && buf[end] != '\n') {
-            end++;
+        s = pos;
+        e = s;
+        while (e < len && buf[e] != '\r' && buf[e] != '\n') {
+            e++;
         }
+        pos = e;
+        if (e > s) {
+            *start = s;
+            *end = e;
+            return 1;
+        }
+    }
+}
+
+/* Move to the next segment the structure names, after the one ending at pos. */
+static void advance(cursor *c, size_t pos)
+{
+    carelog_i_walk *w = c->w;
+    const unsigned char *buf = w->buf;
+    size_t len = w->len;
+    size_t start, end;
+    while (next_segment(c, pos, &start, &end)) {
+        size_t id_len = 0;
         pos = end;
-        if (end == start) {
-            continue; /* a blank line */
-        }
         c->index = c->index == UINT32_MAX ? c->index : c->index + 1;
         while (start + id_len < end && buf[start + id_len] != w->fs) {
             id_len++;
@@ -98,12 +127,12 @@ static int starts(const cursor *c, const unsigned char *node)
     const unsigned char *id = c->w->buf + c->pos;
     unsigned first, count, i;
     if (node[3] == 0) {
-        return memcmp(node, id, 3) == 0;
+        return carelog_i_same_id(node, id);
     }
     first = carelog_i_u16(node + 10);
     count = carelog_i_u16(node + 12);
     for (i = first; i < first + count; i++) {
-        if (memcmp(p->ids + (size_t)i * CARELOG_I_ID_LEN, id, 3) == 0) {
+        if (carelog_i_same_id(p->ids + (size_t)i * CARELOG_I_ID_LEN, id)) {
             return 1;
         }
     }
@@ -152,18 +181,15 @@ void carelog_i_check_structure(carelog_i_walk *w)
 {
     const unsigned char *m = w->profile.msgs + (size_t)w->msg * CARELOG_I_MSG_LEN;
     cursor c;
-    size_t first_end = 0;
     c.w = w;
     c.alpha = w->profile.ids + (size_t)carelog_i_u16(m + 14) * CARELOG_I_ID_LEN;
     c.alpha_count = carelog_i_u16(m + 16);
-    while (first_end < w->len && w->buf[first_end] != '\r' && w->buf[first_end] != '\n') {
-        first_end++;
-    }
-    /* The first segment is the MSH the walk checked; every structure names it. */
+    /* The first segment is the MSH the walk checked (kept first); every structure names it. */
     c.pos = 0;
-    c.end = first_end;
+    c.end = w->seg_end[0];
     c.index = 1;
     c.have = 1;
+    c.next = 1; /* kept segment 0 is this MSH */
     match(&c, carelog_i_u16(m + 10), carelog_i_u16(m + 12), 1);
     while (c.have) {
         carelog_i_where at = {0, 0, 0, 0};

@@ -18,6 +18,7 @@
  *
  * All state lives in a `walk` on the caller's stack: no globals, no malloc.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "internal.h"
@@ -96,10 +97,12 @@ void carelog_i_enter_segment(walk *w, uint32_t index, size_t start, size_t id_le
 /* Index of the first CR or LF at or after pos, or len. */
 static size_t end_of_segment(const unsigned char *buf, size_t pos, size_t len)
 {
-    while (pos < len && buf[pos] != '\r' && buf[pos] != '\n') {
-        pos++;
-    }
-    return pos;
+    /* memchr is much faster than a byte loop; the LF search is bounded by the
+     * CR found, so a CR-only message is still read once. */
+    const unsigned char *cr = memchr(buf + pos, '\r', len - pos);
+    size_t end = cr == NULL ? len : (size_t)(cr - buf);
+    const unsigned char *lf = memchr(buf + pos, '\n', end - pos);
+    return lf == NULL ? end : (size_t)(lf - buf);
 }
 
 /* A delimiter: one printable, non-space, non-alphanumeric ASCII character. */
@@ -466,7 +469,9 @@ static void run(const unsigned char *buf, size_t len, const carelog_options *opt
     uint32_t count;
 
     memset(out, 0, sizeof *out);
-    memset(&w, 0, sizeof w);
+    /* Not the whole walk: the kind table is built below and the segment
+     * bounds are written before they are read, so only the head is cleared. */
+    memset(&w, 0, offsetof(walk, seg_start));
     memset(msh, 0, sizeof msh);
     w.buf = buf;
     w.len = len;
@@ -502,6 +507,9 @@ static void run(const unsigned char *buf, size_t len, const carelog_options *opt
 
     seg_end = end_of_segment(buf, 0, len);
     out->segment_count = 1;
+    w.seg_start[0] = 0;
+    w.seg_end[0] = seg_end;
+    w.kept = 1;
     carelog_i_enter_segment(&w, 1, 0, seg_end);
     if (seg_end < 3 || memcmp(buf, "MSH", 3) != 0) {
         emit(&w, CARELOG_RULE_MSH_NOT_FIRST, 1, &NOWHERE, 0, 0);
@@ -526,6 +534,8 @@ static void run(const unsigned char *buf, size_t len, const carelog_options *opt
         return;
     }
     w.has_truncation = enc_end - 4 == 5;
+    w.cs = buf[4];
+    w.rs = buf[5];
     build_kinds(&w, buf + 4);
 
     if (seg_end > w.max_segment_len) {
@@ -562,6 +572,11 @@ static void run(const unsigned char *buf, size_t len, const carelog_options *opt
             continue;
         }
         count = inc(count);
+        if (w.kept < CARELOG_I_KEPT_SEGMENTS) {
+            w.seg_start[w.kept] = pos;
+            w.seg_end[w.kept] = seg_end;
+            w.kept++;
+        }
         walk_segment(&w, count, pos, seg_end);
         pos = seg_end;
     }
