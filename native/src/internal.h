@@ -149,6 +149,7 @@ typedef struct carelog_i_walk {
     unsigned char fs;
     unsigned char cs;   /* component separator */
     unsigned char rs;   /* repetition separator */
+    unsigned char es;   /* escape character */
     int has_truncation;
     uint32_t seg_index;
     char seg_id[4];
@@ -160,6 +161,7 @@ typedef struct carelog_i_walk {
     size_t seg_start[CARELOG_I_KEPT_SEGMENTS];
     size_t seg_end[CARELOG_I_KEPT_SEGMENTS];
     unsigned char kind[256];
+    unsigned char stop[256]; /* kind without the component, repetition, subcomponent marks */
 } carelog_i_walk;
 
 /* 1 if the 3 bytes at a and b are equal (ids are compared often: no memcmp call). */

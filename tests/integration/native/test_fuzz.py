@@ -187,3 +187,22 @@ def test_never_reads_past_len(message: bytes, poison: bytes) -> None:
     got = [(faults[i].rule, faults[i].offset) for i in range(result.faults_written)]
     alone = validator.validate(message)
     assert got == [(_RULE_IDS[f.rule], f.offset) for f in alone]
+
+
+@SETTINGS
+@given(
+    st.integers(0, 120),
+    st.sampled_from([b"\x01", b"\x7f", b"\\", b"\\F\\", b"\\Q\\", b"|", b"^", b"~", b"&", b"\t"]),
+    st.integers(0, 40),
+)
+def test_stop_bytes_anywhere_in_long_fields(at: int, stop: bytes, tail: int) -> None:
+    # The walk scans 16 bytes at a time: a delimiter, escape or control byte at any
+    # offset of a long field, block boundaries included, is found and located exactly.
+    value = bytearray(b"ABCDEFGHIJ^KLMNOPQRST~UVWXYZ0123&456789abcdefghij" * 3)
+    value[at:at] = stop
+    message = SAMPLE_MSH + b"\rNTE|1||" + bytes(value) + b"|" + b"x" * tail + b"\r"
+    agree(message, **ENVELOPE)
+    agree(message)
+
+
+SAMPLE_MSH = b"MSH|^~\\&|LAB|HOSP|CARELOG|HOSP|20240101120000||ADT^A01^ADT_A01|M1|P|2.5.1"
