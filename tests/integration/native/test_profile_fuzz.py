@@ -139,13 +139,29 @@ def join(segments: list[list[bytes]], fs: bytes) -> bytes:
 
 
 BAD_VALUES = [b"", b'""', b"X", b"ZZ", b"abc", b"1.2.3", b"20230229", b"2460", b"-", b"A" * 300]
+BAD_VALUES += [b"NM", b"DT", b"TM", b"TS", b"12,5", b"+.5", b"2024133", b"235960", b"-0.0", b"F"]
+# The fields the profiles have rules for, so that value mutations hit them often.
+RULED = {
+    b"MSH": [10, 15, 16],
+    b"EVN": [2, 6],
+    b"PID": [1, 3, 5, 7, 8, 18],
+    b"PV1": [1, 2, 3, 4, 19, 44, 45],
+    b"MRG": [1],
+    b"OBR": [1, 4, 7, 25],
+    b"OBX": [1, 2, 3, 5, 11, 14],
+    b"FT1": [1, 4, 6, 7, 10],
+}
 
 
 @st.composite
 def mutated_profiled(draw: st.DrawFn) -> bytes:
     segments, fs, enc = draw(profiled())
     for _ in range(draw(st.integers(1, 4))):
-        op = draw(st.sampled_from(["drop", "repeat", "move", "insert", "value", "component"]))
+        op = draw(
+            st.sampled_from(
+                ["drop", "repeat", "move", "insert", "value", "component", "ruled", "ruled", "far"]
+            )
+        )
         at = draw(st.integers(1, len(segments) - 1)) if len(segments) > 1 else 1
         if op == "drop" and len(segments) > 1:
             del segments[at]
@@ -159,7 +175,15 @@ def mutated_profiled(draw: st.DrawFn) -> bytes:
             segments.insert(at, [seg_id, b"1", draw(WORD)])
         elif len(segments) > 1:
             seg = segments[at]
-            field = draw(st.integers(1, max(len(seg) + 2, 2)))
+            ruled = RULED.get(seg[0], [])
+            if op == "ruled" and ruled:
+                field = draw(st.sampled_from(ruled))
+            elif op in ("ruled", "far"):
+                field = draw(st.sampled_from([27, 40, 55, 63, 64, 70]))  # past the definitions
+            else:
+                field = draw(st.integers(1, max(len(seg) + 2, 2)))
+            if seg[0] == b"MSH" and field < 3:
+                continue
             while len(seg) <= field:
                 seg.append(b"")
             value = draw(st.sampled_from(BAD_VALUES))
