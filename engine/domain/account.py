@@ -24,7 +24,11 @@ class Account(Aggregate):
         source_message_id: UUID
 
     class ChargePosted(Aggregate.Event):
-        """Emitted per FT1 that adds to the account (charge CG, payment PY, adjustment AJ)."""
+        """Emitted per FT1 charge (CG, or a type outside table 0017) that adds to the account.
+
+        Events stored before PaymentPosted and AdjustmentPosted existed also carry
+        PY and AJ transactions: read models classify by ``transaction.transaction_type``.
+        """
 
         encounter_id: UUID | None
         transaction: FinancialTransaction
@@ -33,6 +37,22 @@ class Account(Aggregate):
 
     class ChargeCredited(Aggregate.Event):
         """Emitted per FT1 that reverses a charge (credit CD, or a negative quantity/amount)."""
+
+        encounter_id: UUID | None
+        transaction: FinancialTransaction
+        occurred_at: datetime
+        source_message_id: UUID
+
+    class PaymentPosted(Aggregate.Event):
+        """Emitted per FT1 payment (PY); a negative quantity or amount reverses a payment."""
+
+        encounter_id: UUID | None
+        transaction: FinancialTransaction
+        occurred_at: datetime
+        source_message_id: UUID
+
+    class AdjustmentPosted(Aggregate.Event):
+        """Emitted per FT1 adjustment (AJ); the amount's sign says which way the balance moves."""
 
         encounter_id: UUID | None
         transaction: FinancialTransaction
@@ -74,12 +94,24 @@ class Account(Aggregate):
         occurred_at: datetime,
         source_message_id: UUID,
     ) -> None:
-        """Records one FT1, as a credit when it reverses a charge."""
+        """Records one FT1 by its type (HL7 table 0017).
+
+        PY is a payment and AJ an adjustment, whatever their sign; CD, or a CG
+        with a negative quantity or amount, is a credit (a reversal); anything
+        else is a charge.
+        """
+        kind = transaction.transaction_type.upper()
+        if kind == "PY":
+            self._paid(encounter_id, transaction, occurred_at, source_message_id)
+            return
+        if kind == "AJ":
+            self._adjusted(encounter_id, transaction, occurred_at, source_message_id)
+            return
         amount = transaction.extended_amount.amount if transaction.extended_amount else None
         if (
-            transaction.transaction_type == "CD"
+            kind == "CD"
             or transaction.quantity < 0
-            or (amount is not None and amount < 0 and transaction.transaction_type == "CG")
+            or (amount is not None and amount < 0 and kind == "CG")
         ):
             self._credited(encounter_id, transaction, occurred_at, source_message_id)
         else:
@@ -97,6 +129,26 @@ class Account(Aggregate):
 
     @event(ChargeCredited)
     def _credited(
+        self,
+        encounter_id: UUID | None,
+        transaction: FinancialTransaction,
+        occurred_at: datetime,
+        source_message_id: UUID,
+    ) -> None:
+        self.transactions += 1
+
+    @event(PaymentPosted)
+    def _paid(
+        self,
+        encounter_id: UUID | None,
+        transaction: FinancialTransaction,
+        occurred_at: datetime,
+        source_message_id: UUID,
+    ) -> None:
+        self.transactions += 1
+
+    @event(AdjustmentPosted)
+    def _adjusted(
         self,
         encounter_id: UUID | None,
         transaction: FinancialTransaction,
