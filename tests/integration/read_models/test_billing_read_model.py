@@ -235,3 +235,31 @@ def test_the_readme_sql_examples_sum_exactly(durable_store_url: str) -> None:
         assert _run(view, ANALYST_SQL["diagnosis"]) == [("E11.9", 2, 31775), ("I10", 1, 27220)]
     finally:
         engine.close()
+
+
+def test_a_crash_between_rows_and_commit_neither_loses_nor_doubles_a_line(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = build(Settings(store=store_url), validator=FakeMessageValidator())
+    try:
+        for raw in MESSAGES:
+            engine.ingestion.ingest(raw, "test")
+        view = billing(engine)
+        real = view.add_line
+
+        def crashing(line, tracking):  # type: ignore[no-untyped-def]
+            real(line, tracking)  # rows and position written, not yet committed...
+            if line.transaction_id == "T6":
+                raise RuntimeError("power cut")  # ...when the process dies
+
+        monkeypatch.setattr(view, "add_line", crashing)
+        with pytest.raises(RuntimeError):
+            engine.runner.catch_up()
+        monkeypatch.setattr(view, "add_line", real)
+        engine.runner.catch_up()
+        s = account(view, "ACC1")
+        assert len(s.lines) == len({line.seq for line in s.lines}) == 10
+        assert tuples(s.totals) == {"USD": ACC1_USD}
+        assert tuples(account(view, "ACC2").totals) == {"EUR": ACC2_EUR}
+    finally:
+        engine.close()
