@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from fhir.resources.R4B.chargeitem import ChargeItem
 
+from adapters.http.fhir_codes import codeable
 from adapters.http.fhir_json import DecimalFhirResponse
 from adapters.http.fhir_search import patient_search, searchset
 from adapters.http.problem import problem
@@ -23,62 +24,7 @@ from engine.domain.values import Coded
 from projections.billing.view import AccountRecord, BillingLine, BillingView, Totals
 from projections.merges import merged_group, survivor_of
 
-__all__ = ["billing_router", "charge_item", "coding_system"]
-
-# Code systems FT1-7/FT1-25 name, as FHIR system URIs (HL7 terminology).
-_SYSTEMS = {
-    "CPT": "http://www.ama-assn.org/go/cpt",
-    "CPT4": "http://www.ama-assn.org/go/cpt",
-    "C4": "http://www.ama-assn.org/go/cpt",
-    "HCPCS": "urn:oid:2.16.840.1.113883.6.285",
-    "HCPC": "urn:oid:2.16.840.1.113883.6.285",
-    "I10": "http://hl7.org/fhir/sid/icd-10",
-    "I10C": "http://hl7.org/fhir/sid/icd-10-cm",
-    "ICD10CM": "http://hl7.org/fhir/sid/icd-10-cm",
-    "LN": "http://loinc.org",
-    "SCT": "http://snomed.info/sct",
-    "UCUM": "http://unitsofmeasure.org",
-}
-
-
-def coding_system(system: str) -> str:
-    """The FHIR system URI for an HL7 coding system name (table 0396); ours for local ones."""
-    if not system:
-        return ""
-    known = _SYSTEMS.get(system.upper())
-    if known:
-        return known
-    if system.upper().startswith("HL7"):
-        return f"http://terminology.hl7.org/CodeSystem/v2-{system[3:]}"
-    return f"urn:carelog:code-system:{system}"
-
-
-def _coding(code: Coded) -> dict[str, Any]:
-    out: dict[str, Any] = {"code": code.code}
-    if system := coding_system(code.system):
-        out["system"] = system
-    if code.text:
-        out["display"] = code.text
-    return out
-
-
-def codeable(*codes: Coded | None) -> dict[str, Any]:
-    """A CodeableConcept with one coding per distinct code sent (FT1-7, FT1-25)."""
-    seen: list[Coded] = []
-    for code in codes:
-        if (
-            code is not None
-            and code.code
-            and all((code.code, code.system) != (s.code, s.system) for s in seen)
-        ):
-            seen.append(code)
-    out: dict[str, Any] = {"coding": [_coding(c) for c in seen]}
-    text = next((c.text for c in seen if c.text), "")
-    if text:
-        out["text"] = text
-    if not seen:
-        out = {"text": "unknown"}
-    return out
+__all__ = ["account_json", "billing_router", "charge_item"]
 
 
 def _money(value: Decimal | None, currency: str) -> dict[str, Any] | None:
@@ -156,10 +102,11 @@ def account_json(view: BillingView, account: AccountRecord) -> dict[str, Any]:
 
 
 def _cancelled(lines: list[BillingLine]) -> set[int]:
-    """Seqs of charges and the reversals that exactly cancel them (same code, opposite amount).
+    """Seqs of charges and the later reversal or credit that exactly cancels each.
 
-    Each reversal cancels the earliest charge not yet cancelled; a partial
-    reversal cancels nothing and stays a negative billable item.
+    Exactly: same FT1-7 code and currency, the same amount in absolute value.
+    Each reversal cancels the earliest such charge not yet cancelled; a
+    partial one cancels nothing and stays a negative billable item.
     """
     out: set[int] = set()
     for r in lines:
@@ -193,8 +140,8 @@ def charge_item(
     occurrenceDateTime, FT1-10 -> quantity, FT1-11 -> priceOverride (Money),
     FT1-19 -> reason, PV1-19 -> context (Encounter), PID-18 -> account.
     ``status`` is billable, or entered-in-error for a charge and the reversal
-    that exactly cancels it (``cancelled``); a credit is a negative quantity and
-    price so that summing billable items gives the account's net charges.
+    or credit that exactly cancels it (``cancelled``); a credit is a negative
+    quantity and price, so summing billable items gives the net charges.
     """
     negative = line.kind == "credit"
     quantity = -abs(line.quantity) if negative else line.quantity

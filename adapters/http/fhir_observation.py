@@ -21,7 +21,7 @@ from uuid import NAMESPACE_URL, uuid5
 from fastapi import APIRouter, Request
 from fhir.resources.R4B.observation import Observation
 
-from adapters.http.billing import codeable
+from adapters.http.fhir_codes import codeable
 from adapters.http.fhir_json import DecimalFhirResponse
 from adapters.http.fhir_search import patient_search, searchset
 from engine.domain.values import Coded
