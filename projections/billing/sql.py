@@ -104,13 +104,16 @@ class SQLBillingQueries(SQLBatching):
                 ),
                 _line_row(line),
             )
-            for position, d in enumerate(line.diagnoses, 1):
-                c.execute(
+            if line.diagnoses:
+                c.executemany(
                     self._sql(
                         "INSERT INTO billing_diagnoses_v1 VALUES (?,?,?,?,?,?) "
                         "ON CONFLICT (account_id, seq, ordinal) DO NOTHING"
                     ),
-                    (line.account_id, line.seq, position, d.code, d.text, d.system),
+                    [
+                        (line.account_id, line.seq, n, d.code, d.text, d.system)
+                        for n, d in enumerate(line.diagnoses, 1)
+                    ],
                 )
 
     def record_merge(self, retired_id: str, survivor_id: str, tracking: Tracking) -> None:

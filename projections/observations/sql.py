@@ -80,6 +80,22 @@ def _values(o: ObservationValue, updated_at: datetime, source_message_id: str) -
     )
 
 
+_VALUE_COLUMNS = (
+    "code_text", "value_type", "value", "value_json", "value_numeric", "comparator", "units",
+    "reference_range", "abnormal_flags", "status", "observed_at", "updated_at",
+    "source_message_id",
+)  # fmt: skip
+_UPSERT = (
+    "INSERT INTO observations_v1 (report_id, code, code_system, set_id, ordinal, "
+    f"{', '.join(_VALUE_COLUMNS)}, revision) VALUES (?,?,?,?,"
+    "(SELECT COALESCE(MAX(ordinal), 0) + 1 FROM observations_v1 WHERE report_id=?),"
+    f"{','.join('?' * len(_VALUE_COLUMNS))},0) "
+    "ON CONFLICT (report_id, code, code_system, set_id) DO UPDATE SET "
+    + ", ".join(f"{col}=excluded.{col}" for col in _VALUE_COLUMNS)
+    + ", revision=observations_v1.revision + 1"
+)
+
+
 class SQLObservationQueries(SQLBatching):
     """Commands and queries of ObservationView over a DB-API cursor with named rows."""
 
@@ -145,41 +161,21 @@ class SQLObservationQueries(SQLBatching):
         updated_at: datetime,
         source_message_id: str,
     ) -> None:
-        for o in observations:
-            key = (report_id, o.code.code, o.code.system, o.set_id)
-            values = _values(o, updated_at, source_message_id)
-            c.execute(
-                self._sql(
-                    "SELECT 1 AS found FROM observations_v1 "
-                    "WHERE report_id=? AND code=? AND code_system=? AND set_id=?"
-                ),
-                key,
+        # One upsert per OBX: a new one goes after the report's others (ordinal), a
+        # correction replaces the row with its key and keeps its place.
+        rows = [
+            (
+                report_id,
+                o.code.code,
+                o.code.system,
+                o.set_id,
+                report_id,
+                *_values(o, updated_at, source_message_id),
             )
-            if c.fetchone() is not None:  # a correction: replace in place
-                c.execute(
-                    self._sql(
-                        "UPDATE observations_v1 SET code_text=?, value_type=?, value=?, "
-                        "value_json=?, value_numeric=?, comparator=?, units=?, "
-                        "reference_range=?, abnormal_flags=?, status=?, observed_at=?, "
-                        "updated_at=?, source_message_id=?, revision=revision+1 "
-                        "WHERE report_id=? AND code=? AND code_system=? AND set_id=?"
-                    ),
-                    (*values, *key),
-                )
-                continue
-            c.execute(
-                self._sql(
-                    "SELECT COALESCE(MAX(ordinal), 0) AS top FROM observations_v1 WHERE report_id=?"
-                ),
-                (report_id,),
-            )
-            ordinal = int(c.fetchone()["top"]) + 1
-            c.execute(
-                self._sql(
-                    "INSERT INTO observations_v1 VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)"
-                ),
-                (*key, ordinal, *values),
-            )
+            for o in observations
+        ]
+        if rows:
+            c.executemany(self._sql(_UPSERT), rows)
 
     def record_merge(self, retired_id: str, survivor_id: str, tracking: Tracking) -> None:
         with self._transaction(tracking) as c:
