@@ -61,6 +61,7 @@ def _line_json(line: BillingLine) -> dict[str, Any]:
         "transaction_date": line.transaction_date.isoformat() if line.transaction_date else None,
         "day": line.day,
         "encounter_id": line.encounter_id or None,
+        "visit_number": line.visit_number or None,
         "occurred_at": line.occurred_at.isoformat(),
         "source_message_id": line.source_message_id,
     }
@@ -95,7 +96,10 @@ def account_json(view: BillingView, account: AccountRecord) -> dict[str, Any]:
         "opened_at": account.opened_at.isoformat(),
         "lines": [_line_json(line) for line in s.lines],
         "totals": _totals_json(s.totals),
-        "totals_by_visit": _grouped_json(s.by_visit, "encounter_id"),
+        "totals_by_visit": [
+            {"visit_number": s.visit_numbers.get(k) or None, **g}
+            for k, g in zip(s.by_visit, _grouped_json(s.by_visit, "encounter_id"), strict=True)
+        ],
         "totals_by_code": _grouped_json(s.by_code, "code"),
         "totals_by_day": _grouped_json(s.by_day, "day"),
     }

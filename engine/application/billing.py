@@ -119,10 +119,12 @@ def post_transactions(msg: Message, ctx: MessageContext, load: Loader) -> list[A
             source_message_id=ctx.message_id,
         )
     encounter_id: UUID | None = visit_id(msg) if msg.has("PV1") else None
+    visit_number = read_cx(msg.field("PV1", 19), msg.separators).value if encounter_id else ""
     for transaction in transactions:
         account.post(
             transaction,
             encounter_id=encounter_id,
+            visit_number=visit_number,
             occurred_at=ctx.occurred_at,
             source_message_id=ctx.message_id,
         )

@@ -31,22 +31,39 @@ class Account(Aggregate):
         """
 
         encounter_id: UUID | None
+        visit_number: str
         transaction: FinancialTransaction
         occurred_at: datetime
         source_message_id: UUID
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            """Version 1 (before visit numbers were kept) had no ``visit_number``."""
+            state["visit_number"] = ""
 
     class ChargeCredited(Aggregate.Event):
         """Emitted per FT1 that reverses a charge (credit CD, or a negative quantity/amount)."""
 
         encounter_id: UUID | None
+        visit_number: str
         transaction: FinancialTransaction
         occurred_at: datetime
         source_message_id: UUID
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            """Version 1 (before visit numbers were kept) had no ``visit_number``."""
+            state["visit_number"] = ""
 
     class PaymentPosted(Aggregate.Event):
         """Emitted per FT1 payment (PY); a negative quantity or amount reverses a payment."""
 
         encounter_id: UUID | None
+        visit_number: str
         transaction: FinancialTransaction
         occurred_at: datetime
         source_message_id: UUID
@@ -55,6 +72,7 @@ class Account(Aggregate):
         """Emitted per FT1 adjustment (AJ); the amount's sign says which way the balance moves."""
 
         encounter_id: UUID | None
+        visit_number: str
         transaction: FinancialTransaction
         occurred_at: datetime
         source_message_id: UUID
@@ -93,6 +111,7 @@ class Account(Aggregate):
         encounter_id: UUID | None,
         occurred_at: datetime,
         source_message_id: UUID,
+        visit_number: str = "",
     ) -> None:
         """Records one FT1 by its type (HL7 table 0017).
 
@@ -102,10 +121,10 @@ class Account(Aggregate):
         """
         kind = transaction.transaction_type.upper()
         if kind == "PY":
-            self._paid(encounter_id, transaction, occurred_at, source_message_id)
+            self._paid(encounter_id, visit_number, transaction, occurred_at, source_message_id)
             return
         if kind == "AJ":
-            self._adjusted(encounter_id, transaction, occurred_at, source_message_id)
+            self._adjusted(encounter_id, visit_number, transaction, occurred_at, source_message_id)
             return
         amount = transaction.extended_amount.amount if transaction.extended_amount else None
         if (
@@ -113,14 +132,15 @@ class Account(Aggregate):
             or transaction.quantity < 0
             or (amount is not None and amount < 0 and kind == "CG")
         ):
-            self._credited(encounter_id, transaction, occurred_at, source_message_id)
+            self._credited(encounter_id, visit_number, transaction, occurred_at, source_message_id)
         else:
-            self._posted(encounter_id, transaction, occurred_at, source_message_id)
+            self._posted(encounter_id, visit_number, transaction, occurred_at, source_message_id)
 
     @event(ChargePosted)
     def _posted(
         self,
         encounter_id: UUID | None,
+        visit_number: str,
         transaction: FinancialTransaction,
         occurred_at: datetime,
         source_message_id: UUID,
@@ -131,6 +151,7 @@ class Account(Aggregate):
     def _credited(
         self,
         encounter_id: UUID | None,
+        visit_number: str,
         transaction: FinancialTransaction,
         occurred_at: datetime,
         source_message_id: UUID,
@@ -141,6 +162,7 @@ class Account(Aggregate):
     def _paid(
         self,
         encounter_id: UUID | None,
+        visit_number: str,
         transaction: FinancialTransaction,
         occurred_at: datetime,
         source_message_id: UUID,
@@ -151,6 +173,7 @@ class Account(Aggregate):
     def _adjusted(
         self,
         encounter_id: UUID | None,
+        visit_number: str,
         transaction: FinancialTransaction,
         occurred_at: datetime,
         source_message_id: UUID,

@@ -57,6 +57,7 @@ class BillingProjection(Projection[BillingView]):
                 account_id=str(event.originator_id),
                 seq=event.originator_version,
                 encounter_id=str(event.encounter_id) if event.encounter_id else "",
+                visit_number=event.visit_number,
                 transaction=event.transaction,
                 credited=credited,
                 occurred_at=event.occurred_at,

@@ -30,7 +30,8 @@ BILLING_TABLES = (
 )
 
 _LINE_COLUMNS = (
-    "account_id, seq, encounter_id, transaction_id, transaction_type, kind, reversal, "
+    "account_id, seq, encounter_id, visit_number, transaction_id, transaction_type, kind, "
+    "reversal, "
     "code, code_text, code_system, description, procedure_code, procedure_text, "
     "procedure_system, quantity, unit_amount, amount, currency, amount_cents, balance_cents, "
     "transaction_date, day, occurred_at, source_message_id"
@@ -49,7 +50,8 @@ def create_statements(bigint: str) -> list[str]:
         "ON billing_accounts_v1 (patient_id)",
         "CREATE TABLE IF NOT EXISTS billing_lines_v1 ("
         "account_id TEXT NOT NULL REFERENCES billing_accounts_v1(account_id), "
-        "seq INTEGER NOT NULL, encounter_id TEXT NOT NULL, transaction_id TEXT NOT NULL, "
+        "seq INTEGER NOT NULL, encounter_id TEXT NOT NULL, visit_number TEXT NOT NULL, "
+        "transaction_id TEXT NOT NULL, "
         "transaction_type TEXT NOT NULL, kind TEXT NOT NULL, reversal INTEGER NOT NULL, "
         "code TEXT NOT NULL, code_text TEXT NOT NULL, code_system TEXT NOT NULL, "
         "description TEXT NOT NULL, procedure_code TEXT NOT NULL, "
@@ -100,7 +102,7 @@ class SQLBillingQueries(SQLBatching):
             c.execute(
                 self._sql(
                     f"INSERT INTO billing_lines_v1 ({_LINE_COLUMNS}) "
-                    f"VALUES ({','.join('?' * 24)}) ON CONFLICT (account_id, seq) DO NOTHING"
+                    f"VALUES ({','.join('?' * 25)}) ON CONFLICT (account_id, seq) DO NOTHING"
                 ),
                 _line_row(line),
             )
@@ -184,6 +186,7 @@ def _line_row(line: BillingLine) -> tuple[Any, ...]:
         line.account_id,
         line.seq,
         line.encounter_id,
+        line.visit_number,
         line.transaction_id,
         line.transaction_type,
         line.kind,
@@ -232,6 +235,7 @@ def _line(r: Any, diagnoses: tuple[Coded, ...]) -> BillingLine:
         account_id=r["account_id"],
         seq=r["seq"],
         encounter_id=r["encounter_id"],
+        visit_number=r["visit_number"],
         transaction_id=r["transaction_id"],
         transaction_type=r["transaction_type"],
         kind=r["kind"],

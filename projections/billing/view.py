@@ -67,6 +67,7 @@ class BillingLine:
     account_id: str
     seq: int
     encounter_id: str
+    visit_number: str
     transaction_id: str
     transaction_type: str
     kind: str
@@ -104,7 +105,8 @@ class Totals:
 class AccountStatement:
     """An account's lines and its totals: overall, per visit, per code and per day.
 
-    Each totals mapping is keyed by the group (visit = encounter id, code =
+    Each totals mapping is keyed by the group (visit = encounter id, named in
+    ``visit_numbers``; code =
     FT1-7 ``system|code``, day = ISO date of FT1-4) and then lists one Totals
     per currency, sorted.
     """
@@ -115,6 +117,7 @@ class AccountStatement:
     by_visit: dict[str, tuple[Totals, ...]] = field(default_factory=dict)
     by_code: dict[str, tuple[Totals, ...]] = field(default_factory=dict)
     by_day: dict[str, tuple[Totals, ...]] = field(default_factory=dict)
+    visit_numbers: dict[str, str] = field(default_factory=dict)
 
 
 def _cents(amount: Decimal) -> int:
@@ -126,6 +129,7 @@ def line_from_transaction(
     account_id: str,
     seq: int,
     encounter_id: str,
+    visit_number: str,
     transaction: FinancialTransaction,
     credited: bool,
     occurred_at: datetime,
@@ -160,6 +164,7 @@ def line_from_transaction(
         account_id=account_id,
         seq=seq,
         encounter_id=encounter_id,
+        visit_number=visit_number,
         transaction_id=t.transaction_id,
         transaction_type=t.transaction_type,
         kind=kind,
@@ -224,6 +229,9 @@ def statement(account: AccountRecord, lines: Sequence[BillingLine]) -> AccountSt
         by_visit=_grouped(ordered, "visit"),
         by_code=_grouped(ordered, "code"),
         by_day=_grouped(ordered, "day"),
+        visit_numbers={
+            line.encounter_id: line.visit_number for line in ordered if line.visit_number
+        },
     )
 
 

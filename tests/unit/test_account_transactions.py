@@ -67,3 +67,27 @@ def test_a_bad_unit_amount_is_ae_102_at_ft1_12(app: Ingestion) -> None:
     (fault,) = outcome.faults
     assert (fault.code, fault.segment_id, fault.field) == (102, "FT1", 12)
     assert app.recorder.max_notification_id() is None
+
+
+def test_charge_events_stored_before_visit_numbers_still_load(app: Ingestion) -> None:
+    """ChargePosted/ChargeCredited v1 (the previous release) had no visit_number."""
+    from eventsourcing.persistence import StoredEvent
+
+    raw = dft("B1", [ft1("CG", "1", "10.00&USD"), ft1("CD", "1", "2.00&USD")], visit="V7")
+    assert app.ingest(raw, "t").ack_code == "AA"
+    upgraded = []
+    for n in app.recorder.select_notifications(1, 100):
+        event = app.mapper.to_domain_event(n)
+        if not isinstance(event, Account.ChargePosted | Account.ChargeCredited):
+            continue
+        assert event.visit_number == "V7"
+        state = app.mapper.transcoder.decode(n.state)
+        assert state.pop("class_version") == 2
+        del state["visit_number"]
+        v1 = StoredEvent(n.originator_id, n.originator_version, n.topic,
+                         app.mapper.transcoder.encode(state))  # fmt: skip
+        old = app.mapper.to_domain_event(v1)
+        assert type(old) is type(event) and old.visit_number == ""
+        assert old.transaction == event.transaction
+        upgraded.append(old)
+    assert len(upgraded) == 2

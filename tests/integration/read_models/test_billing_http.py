@@ -96,8 +96,15 @@ def test_an_account_with_its_lines_and_exact_totals(app: Any, engine: Engine) ->
     }
     codes = {c["code"]: c["totals"][0]["balance"] for c in body["totals_by_code"]}
     assert codes["CPT|99213"] == money("136.10") and codes["CPT|85025"] == money("0.00")
-    visits = {v["encounter_id"]: v["totals"][0]["balance"] for v in body["totals_by_visit"]}
-    assert visits == {encounter("V1"): money("171.65"), encounter("V2"): money("-84.95")}
+    visits = {
+        (v["visit_number"], v["encounter_id"]): v["totals"][0]["balance"]
+        for v in body["totals_by_visit"]
+    }
+    assert visits == {
+        ("V1", encounter("V1")): money("171.65"),
+        ("V2", encounter("V2")): money("-84.95"),
+    }
+    assert t1["visit_number"] == "V1"
     by_id = get(app, f"/api/billing/accounts/{body['account_id']}")
     assert by_id.json() == body
     eur = get(app, "/api/billing/accounts/ACC2").json()

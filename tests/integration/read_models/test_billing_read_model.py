@@ -78,6 +78,7 @@ def test_lines_keep_what_each_ft1_said(engine: Engine) -> None:
     assert t1.day == "2024-01-01"
     assert t1.transaction_date == datetime(2024, 1, 1, tzinfo=UTC)
     assert t1.encounter_id == encounter("V1") and t1.source_message_id
+    assert t1.visit_number == "V1"
     t3 = by_id["T3"]  # a reversal: negative quantity and amount
     assert (t3.kind, t3.reversal, t3.quantity) == ("charge", True, Decimal(-1))
     assert t3.balance_cents == -13610
@@ -104,6 +105,7 @@ def test_totals_per_account_visit_code_and_day_are_exact(engine: Engine) -> None
     assert {k: tuples(v)["USD"] for k, v in s.by_visit.items()} == {
         encounter(v): t for v, t in ACC1_BY_VISIT.items()
     }
+    assert s.visit_numbers == {encounter(v): v for v in ACC1_BY_VISIT}
     # the parts add up to the whole, in cents
     assert sum(t[4] for t in ACC1_BY_DAY.values()) == ACC1_USD[4]
     assert tuples(account(view, "ACC2").totals) == {"EUR": ACC2_EUR}
@@ -165,7 +167,7 @@ def test_payments_stored_as_charge_posted_by_the_previous_release_read_as_paymen
             extended_amount=Money(Decimal(amount), "EUR"),
             transaction_date=when,
         )
-        acc._posted(None, old, when, uuid4())  # what the previous release's post() emitted
+        acc._posted(None, "", old, when, uuid4())  # what the previous release's post() emitted
     engine.ingestion.save(acc)
     engine.runner.catch_up()
     lines = {line.transaction_id: line for line in account(billing(engine), "ACC2").lines}
@@ -192,6 +194,11 @@ FROM billing_accounts_v1 a JOIN billing_lines_v1 l USING (account_id)
 WHERE a.account_number = 'ACC1'
 GROUP BY l.day, l.currency
 ORDER BY l.day, l.currency;""",
+    "visit": """SELECT l.visit_number, l.currency, COUNT(*) AS lines,
+       SUM(l.balance_cents) AS balance_cents
+FROM billing_lines_v1 l
+GROUP BY l.visit_number, l.currency
+ORDER BY l.visit_number, l.currency;""",
     "code": """SELECT l.code_system, l.code, COUNT(*) AS lines, SUM(l.balance_cents) AS net_cents
 FROM billing_lines_v1 l
 WHERE l.kind IN ('charge', 'credit')
@@ -227,6 +234,11 @@ def test_the_readme_sql_examples_sum_exactly(durable_store_url: str) -> None:
         ]
         assert _run(view, ANALYST_SQL["day"]) == [
             (day, "USD", t[5], t[4]) for day, t in sorted(ACC1_BY_DAY.items())
+        ]
+        assert _run(view, ANALYST_SQL["visit"]) == [
+            ("V1", "USD", 6, 17165),
+            ("V2", "USD", 4, -8495),
+            ("V3", "EUR", 1, 9999),
         ]
         by_code = {f"{r[0]}|{r[1]}": (r[2], r[3]) for r in _run(view, ANALYST_SQL["code"])}
         assert by_code["CPT|99213"] == (2, 13610) and by_code["CPT|80053"] == (2, 3555)
