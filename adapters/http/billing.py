@@ -87,12 +87,16 @@ def _grouped_json(groups: dict[str, tuple[Totals, ...]], key: str) -> list[dict[
 
 
 def account_json(view: BillingView, account: AccountRecord) -> dict[str, Any]:
-    """The account, its lines and its totals (overall, per visit, per code, per day)."""
+    """The account, its lines and its totals (overall, per visit, per code, per day).
+
+    ``patient_id`` is the patient the account belongs to now: the survivor
+    when the patient it was opened for has been merged.
+    """
     s = view.statement_of(account)
     return {
         "account": account.account_number,
         "account_id": account.account_id,
-        "patient_id": account.patient_id,
+        "patient_id": survivor_of(account.patient_id, view.merges()),
         "opened_at": account.opened_at.isoformat(),
         "lines": [_line_json(line) for line in s.lines],
         "totals": _totals_json(s.totals),

@@ -197,6 +197,8 @@ def test_a_merged_patients_charges_and_results_are_the_survivors(app: Any, engin
     ]
     assert len(items) == 9 and {i["subject"]["reference"] for i in items} == {f"Patient/{survivor}"}
     assert "X1" in {i["identifier"][0]["value"] for i in items}
+    merged_account = get(app, "/api/billing/accounts/ACC7").json()
+    assert merged_account["patient_id"] == survivor != retired
     results = _bundle(get(app, f"/fhir/Observation?patient={survivor}"))
     assert results["total"] == 7
     from_retired = _bundle(get(app, f"/fhir/Observation?patient={retired}"))
