@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.chargeitem import ChargeItem
 from fhir.resources.R4B.observation import Observation
 
@@ -243,6 +244,8 @@ def test_observations_for_a_patient(app: Any, engine: Engine) -> None:
 
 
 def test_the_capability_statement_lists_both_searches(app: Any) -> None:
-    resources = {r["type"]: r for r in get(app, "/fhir/metadata").json()["rest"][0]["resource"]}
+    metadata = get(app, "/fhir/metadata").json()
+    CapabilityStatement.model_validate(metadata)
+    resources = {r["type"]: r for r in metadata["rest"][0]["resource"]}
     for name in ("ChargeItem", "Observation"):
         assert resources[name]["searchParam"] == [{"name": "patient", "type": "reference"}]
