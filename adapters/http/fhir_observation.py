@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
@@ -24,7 +24,6 @@ from fhir.resources.R4B.observation import Observation
 from adapters.http.fhir_codes import codeable
 from adapters.http.fhir_json import DecimalFhirResponse
 from adapters.http.fhir_search import patient_search, searchset
-from engine.domain.values import Coded
 from projections.merges import merged_group, survivor_of
 from projections.observations.view import ObservationRow, ObservationView
 
@@ -51,13 +50,6 @@ _COMPARATORS = {"<", "<=", ">=", ">"}
 _RANGE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*-\s*(-?\d+(?:\.\d+)?)\s*$")
 
 
-def _decimal(text: str) -> Decimal | None:
-    try:
-        return Decimal(text.strip()) if text.strip() else None
-    except InvalidOperation:
-        return None
-
-
 def _quantity(value: Decimal, units: str) -> dict[str, Any]:
     out: dict[str, Any] = {"value": value}
     if units:
@@ -67,17 +59,15 @@ def _quantity(value: Decimal, units: str) -> dict[str, Any]:
 
 def _structured(row: ObservationRow) -> dict[str, Any]:
     """An SN value (comparator ^ num1 ^ separator ^ num2) as value[x]."""
-    parts = [*(row.values[0].split("^") if row.values else []), "", "", "", ""]
-    comparator, first, separator, second = parts[0], parts[1], parts[2], parts[3]
-    n1, n2 = _decimal(first), _decimal(second)
+    n1, separator, n2 = row.sn_num1, row.sn_separator, row.sn_num2
     if n1 is not None and n2 is not None and separator in (":", "/"):
         return {"valueRatio": {"numerator": {"value": n1}, "denominator": {"value": n2}}}
     if n1 is not None and n2 is not None and separator == "-":
         return {"valueRange": {"low": _quantity(n1, row.units), "high": _quantity(n2, row.units)}}
     if n1 is not None and not separator:
         quantity = _quantity(n1, row.units)
-        if comparator in _COMPARATORS:
-            quantity["comparator"] = comparator
+        if row.comparator in _COMPARATORS:
+            quantity["comparator"] = row.comparator
         return {"valueQuantity": quantity}
     return {"valueString": row.values[0]} if row.values and row.values[0] else {}
 
@@ -91,10 +81,7 @@ def _value(row: ObservationRow) -> dict[str, Any]:
     if kind == "SN":
         return _structured(row)
     if kind in ("CWE", "CE", "CNE", "CF"):
-        if not row.values or not row.values[0]:
-            return {}
-        parts = [*row.values[0].split("^"), "", ""]
-        return {"valueCodeableConcept": codeable(Coded(parts[0], parts[1], parts[2]))}
+        return {"valueCodeableConcept": codeable(row.coded)} if row.coded else {}
     text = "\n".join(v for v in row.values)
     return {"valueString": text} if text else {}
 

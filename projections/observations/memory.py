@@ -16,6 +16,7 @@ from projections.observations.view import (
     ObservationView,
     ReportRecord,
     observation_key,
+    typed_value,
 )
 
 __all__ = ["MemoryObservationView"]
@@ -73,6 +74,7 @@ class MemoryObservationView(MemoryBatching, ObservationView, POPOTrackingRecorde
         for o in observations:
             key = observation_key(o)
             old = rows.get(key)
+            typed = typed_value(o.value_type, o.values)
             rows[key] = ObservationRow(
                 report=self._reports[report_id],
                 set_id=o.set_id,
@@ -89,6 +91,10 @@ class MemoryObservationView(MemoryBatching, ObservationView, POPOTrackingRecorde
                 updated_at=updated_at,
                 source_message_id=source_message_id,
                 revision=0 if old is None else old.revision + 1,
+                coded=typed.coded if typed.coded and typed.coded.code else None,
+                sn_num1=typed.sn_num1,
+                sn_separator=typed.sn_separator,
+                sn_num2=typed.sn_num2,
             )
 
     def record_merge(self, retired_id: str, survivor_id: str, tracking: Tracking) -> None:

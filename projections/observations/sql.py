@@ -18,7 +18,7 @@ from eventsourcing.persistence import Tracking
 
 from engine.domain.values import Coded, ObservationValue
 from projections.batching import SQLBatching
-from projections.observations.view import ObservationRow, ReportRecord
+from projections.observations.view import ObservationRow, ReportRecord, typed_value
 
 __all__ = ["OBSERVATION_TABLES", "SQLObservationQueries", "create_statements"]
 
@@ -43,6 +43,9 @@ def create_statements() -> list[str]:
         "comparator TEXT NOT NULL, units TEXT NOT NULL, reference_range TEXT NOT NULL, "
         "abnormal_flags TEXT NOT NULL, status TEXT NOT NULL, observed_at TEXT, "
         "updated_at TEXT NOT NULL, source_message_id TEXT NOT NULL, "
+        "value_code TEXT NOT NULL, value_code_text TEXT NOT NULL, "
+        "value_code_system TEXT NOT NULL, sn_num1 TEXT, sn_separator TEXT NOT NULL, "
+        "sn_num2 TEXT, "
         "revision INTEGER NOT NULL, "
         "PRIMARY KEY (report_id, code, code_system, set_id))",
         "CREATE INDEX IF NOT EXISTS observations_v1_code ON observations_v1 (code)",
@@ -61,8 +64,14 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
 def _values(o: ObservationValue, updated_at: datetime, source_message_id: str) -> tuple[Any, ...]:
     """The columns after the key and ordinal, in table order."""
+    typed = typed_value(o.value_type, o.values)
+    coded = typed.coded or Coded()
     return (
         o.code.text,
         o.value_type,
@@ -77,13 +86,20 @@ def _values(o: ObservationValue, updated_at: datetime, source_message_id: str) -
         _iso(o.observed_at),
         updated_at.isoformat(),
         source_message_id,
+        coded.code,
+        coded.text,
+        coded.system,
+        _text(typed.sn_num1),
+        typed.sn_separator,
+        _text(typed.sn_num2),
     )
 
 
 _VALUE_COLUMNS = (
     "code_text", "value_type", "value", "value_json", "value_numeric", "comparator", "units",
     "reference_range", "abnormal_flags", "status", "observed_at", "updated_at",
-    "source_message_id",
+    "source_message_id", "value_code", "value_code_text", "value_code_system", "sn_num1",
+    "sn_separator", "sn_num2",
 )  # fmt: skip
 _UPSERT = (
     "INSERT INTO observations_v1 (report_id, code, code_system, set_id, ordinal, "
@@ -240,4 +256,10 @@ def _row(r: Any) -> ObservationRow:
         updated_at=updated,
         source_message_id=r["source_message_id"],
         revision=int(r["revision"]),
+        coded=Coded(r["value_code"], r["value_code_text"], r["value_code_system"])
+        if r["value_code"]
+        else None,
+        sn_num1=None if r["sn_num1"] is None else Decimal(r["sn_num1"]),
+        sn_separator=r["sn_separator"],
+        sn_num2=None if r["sn_num2"] is None else Decimal(r["sn_num2"]),
     )

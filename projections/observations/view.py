@@ -12,13 +12,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
 from engine.domain.values import Coded, ObservationValue
 
-__all__ = ["ObservationRow", "ObservationView", "ReportRecord"]
+__all__ = ["ObservationRow", "ObservationView", "ReportRecord", "TypedValue", "typed_value"]
+
+_CODED_TYPES = ("CWE", "CE", "CNE", "CF")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,8 @@ class ObservationRow:
     their ``^`` components); ``numeric`` is the exact value of an NM (or a
     plain SN number). ``observed_at`` is OBX-14, else the report's OBR-7.
     ``revision`` counts how often the observation was replaced (0 = as first sent).
+    ``coded`` is a CWE/CE value's first repetition as a code; ``sn_*`` are an SN
+    value's parts (comparator is ``comparator``), see ``typed_value``.
     """
 
     report: ReportRecord
@@ -59,11 +63,52 @@ class ObservationRow:
     updated_at: datetime
     source_message_id: str
     revision: int = 0
+    coded: Coded | None = None
+    sn_num1: Decimal | None = None
+    sn_separator: str = ""
+    sn_num2: Decimal | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
         """What a correction replaces by: OBX-3 code and system, OBX-1 set id."""
         return (self.code.code, self.code.system, self.set_id)
+
+
+@dataclass(frozen=True, slots=True)
+class TypedValue:
+    """What OBX-5 holds beyond its text, by OBX-2: a code, or an SN's parts."""
+
+    coded: Coded | None = None
+    sn_num1: Decimal | None = None
+    sn_separator: str = ""
+    sn_num2: Decimal | None = None
+
+
+def _number(text: str) -> Decimal | None:
+    try:
+        return Decimal(text.strip()) if text.strip() else None
+    except InvalidOperation:
+        return None
+
+
+def typed_value(value_type: str, values: Sequence[str]) -> TypedValue:
+    """CWE/CE ``code^text^system`` and SN ``comparator^num1^separator^num2`` split up.
+
+    The domain keeps OBX-5 repetitions as unescaped text, so components are
+    split on ``^``, the default component separator (a feed using another one
+    gets the whole text as the code). A number that does not parse is None.
+    """
+    if not values or not values[0]:
+        return TypedValue()
+    kind = value_type.upper()
+    parts = [*values[0].split("^"), "", "", "", ""]
+    if kind in _CODED_TYPES:
+        return TypedValue(coded=Coded(parts[0], parts[1], parts[2]))
+    if kind == "SN":
+        return TypedValue(
+            sn_num1=_number(parts[1]), sn_separator=parts[2], sn_num2=_number(parts[3])
+        )
+    return TypedValue()
 
 
 def observation_key(o: ObservationValue) -> tuple[str, str, str]:

@@ -15,7 +15,7 @@ from adapters.http.fhir_json import dumps
 from adapters.http.fhir_observation import observation_resource
 from engine.domain.values import Coded, FinancialTransaction, Money
 from projections.billing.view import AccountRecord, line_from_transaction
-from projections.observations.view import ObservationRow, ReportRecord
+from projections.observations.view import ObservationRow, ReportRecord, typed_value
 
 WHEN = datetime(2024, 1, 1, 12, tzinfo=UTC)
 REPORT = ReportRecord("r1", "FL1", "p1", "", Coded("24331-1", "Lipid panel", "LN"), "F", WHEN)
@@ -33,9 +33,9 @@ ROW = ObservationRow(
         ({"value_type": "SN", "values": ("^1^-^5",), "numeric": None},
          {"valueRange": {"low": {"value": Decimal(1), "unit": "mg/dL"},
                          "high": {"value": Decimal(5), "unit": "mg/dL"}}}),
-        ({"value_type": "SN", "values": ("<=^0.5",), "numeric": Decimal("0.5")},
+        ({"value_type": "SN", "values": ("<=^0.5",), "numeric": Decimal("0.5"), "comparator": "<="},
          {"valueQuantity": {"value": Decimal("0.5"), "unit": "mg/dL", "comparator": "<="}}),
-        ({"value_type": "SN", "values": ("=^7",), "numeric": Decimal(7)},
+        ({"value_type": "SN", "values": ("=^7",), "numeric": Decimal(7), "comparator": "="},
          {"valueQuantity": {"value": Decimal(7), "unit": "mg/dL"}}),
         ({"value_type": "NM", "values": (), "numeric": None}, {}),
         ({"value_type": "DTM", "values": ("20240101",), "numeric": None},
@@ -46,7 +46,11 @@ ROW = ObservationRow(
     ],
 )  # fmt: skip
 def test_value_types(change: dict, expected: dict) -> None:
-    resource = observation_resource(replace(ROW, **change), "p1")
+    row = replace(ROW, **change)
+    typed = typed_value(row.value_type, row.values)  # as the views store it
+    row = replace(row, coded=typed.coded, sn_num1=typed.sn_num1,
+                  sn_separator=typed.sn_separator, sn_num2=typed.sn_num2)  # fmt: skip
+    resource = observation_resource(row, "p1")
     Observation.model_validate(resource)
     assert {k: v for k, v in resource.items() if k.startswith("value")} == expected
 
@@ -87,3 +91,11 @@ def test_a_charge_without_currency_or_visit_is_still_a_valid_charge_item() -> No
 def test_decimals_render_exactly_and_strings_are_left_alone() -> None:
     text = dumps({"a": Decimal("136.10"), "b": ["\x00decimal:1\x00x", Decimal("-0.00")]})
     assert text == '{"a":136.10,"b":["\\u0000decimal:1\\u0000x",-0.00]}'
+
+
+def test_typed_values_split_codes_and_structured_numbers() -> None:
+    assert typed_value("CWE", ("YEL^Yellow^HL70000",)).coded == Coded("YEL", "Yellow", "HL70000")
+    ratio = typed_value("SN", ("^1^:^128",))
+    assert (ratio.sn_num1, ratio.sn_separator, ratio.sn_num2) == (Decimal(1), ":", Decimal(128))
+    assert typed_value("SN", ("^x^-^5",)).sn_num1 is None
+    assert typed_value("ST", ("a^b",)) == typed_value("CWE", ()) == typed_value("NM", ("1",))

@@ -83,6 +83,9 @@ def test_one_row_per_obx_with_values_as_typed(engine: Engine) -> None:
     assert (trig.value_type, trig.comparator, trig.numeric) == ("SN", ">", Decimal(150))
     assert trig.abnormal_flags == ("H", "A") and trig.units == "mg/dL"
     assert color.values == ("YEL^Yellow^HL70000",)
+    assert color.coded == Coded("YEL", "Yellow", "HL70000") and chol.coded is None
+    assert (titer.sn_num1, titer.sn_separator, titer.sn_num2) == (Decimal(1), ":", Decimal(128))
+    assert (trig.sn_num1, trig.sn_separator, trig.sn_num2) == (Decimal(150), "", None)
     assert text.values == ("line one\nline two",)
     assert (titer.values, titer.status) == (("^1^:^128",), "X")
     # no OBX-14: the observation time is the report's OBR-7
