@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -98,8 +99,12 @@ def build(settings: Settings, *, validator: MessageValidator | None = None) -> E
         settings.sqlite_path().parent.mkdir(parents=True, exist_ok=True)
     if validator is None:
         from native import NativeMessageValidator  # the compiled module loads only here
+        from native.profiles import DEFAULT_SCHEMAS
 
-        validator = NativeMessageValidator()
+        validator = NativeMessageValidator(
+            strict=settings.validation == "strict",
+            profiles=Path(settings.schemas) if settings.schemas else DEFAULT_SCHEMAS,
+        )
     ingestion = Ingestion(
         env,
         validator=validator,
