@@ -1,5 +1,9 @@
 """The asyncio MLLP listener: frames in, one ACK out per message, after the commit.
 
+A frame holding an HL7 batch (FHS/BHS ... BTS/FTS) is split into its messages,
+which are ingested together, and answered with one batch ACK frame
+(engine/hl7/batch.py).
+
 Each connection is stop-and-wait: a message is ingested (on the single writer
 thread, off the event loop) and its ACK written before the next frame is
 read from the buffer. ACK codes come from the engine's outcome; unexpected
@@ -22,6 +26,7 @@ from adapters.mllp.framing import FrameReader, Oversize, frame
 from engine.application.outcome import IngestOutcome
 from engine.errors import MessageRejectedError
 from engine.hl7.ack import acknowledgement_code, build_ack, build_reject_ack
+from engine.hl7.batch import Batch, build_batch_ack, is_batch, read_batch
 from engine.hl7.message import parse_message
 from engine.ports import Fault
 
@@ -158,11 +163,20 @@ class MLLPServer:
                 "mllp.message_handled", ack_code="AR", reason="too_large", duration_ms=_ms(started)
             )
             return ack
+        if is_batch(item):
+            return await self._answer_batch(item, channel, started)
+        ack, _ = await self._handle(item, channel, started)
+        return ack
+
+    async def _handle(
+        self, raw: bytes, channel: str, started: float, **context: object
+    ) -> tuple[bytes | None, str]:
+        """Ingests one message and logs it; its ACK (``None``: none asked for) and ACK code."""
         try:
-            outcome = await self._ingest(item, channel)
+            outcome = await self._ingest(raw, channel)
         except Exception:
-            log.exception("mllp.ingest_failed", ack_code="AE", duration_ms=_ms(started))
-            return _internal_error_ack(item, self._clock())
+            log.exception("mllp.ingest_failed", ack_code="AE", duration_ms=_ms(started), **context)
+            return _internal_error_ack(raw, self._clock()), "AE"
         ack = ack_for(outcome, self._clock())
         log.info(
             "mllp.message_handled",
@@ -174,8 +188,50 @@ class MLLPServer:
             events=outcome.events_written,
             faults=len(outcome.faults),
             duration_ms=_ms(started),
+            **context,
         )
-        return ack
+        return ack, outcome.ack_code
+
+    async def _answer_batch(self, item: bytes, channel: str, started: float) -> bytes:
+        """A batch in one frame: every message ingested (group commit), one batch ACK back.
+
+        All messages are submitted at once, in order, so the writer commits
+        them together and keeps their order; each is decided on its own, so a
+        bad message is answered AE/AR in its place and the others still commit.
+        """
+        file = read_batch(item)
+        results = await asyncio.gather(
+            *(
+                self._handle(raw, channel, started, batch_index=n)
+                for n, raw in enumerate(file.messages, 1)
+            )
+        )
+        acks: list[list[bytes | None]] = []
+        summaries: list[str] = []
+        position = 0
+        for batch in file.batches:
+            mine = results[position : position + len(batch.messages)]
+            position += len(batch.messages)
+            acks.append([ack for ack, _ in mine])
+            summaries.append(_batch_summary(batch, [code for _, code in mine]))
+        log.info(
+            "mllp.batch_handled",
+            messages=len(results),
+            accepted=sum(code == "AA" for _, code in results),
+            duration_ms=_ms(started),
+        )
+        return build_batch_ack(file, acks, summaries, now=self._clock())
+
+
+def _batch_summary(batch: Batch, codes: list[str]) -> str:
+    """BTS-2 of the answer: how many were accepted, and which message numbers were not."""
+    failed = [f"{n}:{code}" for n, code in enumerate(codes, 1) if code != "AA"]
+    text = f"{len(codes) - len(failed)} of {len(codes)} accepted"
+    if failed:
+        text += "; not accepted (message:code): " + " ".join(failed)
+    if batch.trailer_count and batch.trailer_count != str(len(codes)):
+        text += f"; BTS-1 said {batch.trailer_count} messages"
+    return text
 
 
 def _internal_error_ack(raw: bytes, now: datetime) -> bytes:
