@@ -164,6 +164,14 @@ class Ingestion(Application[UUID]):
             return _with_positions([(outcome, events)], recordings)[0]
         raise ConcurrencyError(f"gave up after {self.max_attempts} conflicting saves")
 
+    def current(self, aggregate_id: UUID) -> Any:
+        """An aggregate as ingestion would decide on it now (cache or store); None if absent.
+
+        A fresh copy each call: changing it changes nothing stored.
+        """
+        self._check_cache()
+        return project(self._committed_events(aggregate_id))
+
     def _check_cache(self) -> int | None:
         """The store's head; empties the cache when someone else has written since we looked."""
         if self._cache.maxsize <= 0:
