@@ -78,6 +78,7 @@ class MLLPServer:
         self._clock = clock
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        self._idle: set[asyncio.Task[None]] = set()  # connections waiting in read
         self._stopping = asyncio.Event()
 
     async def start(self) -> None:
@@ -91,6 +92,8 @@ class MLLPServer:
         self._stopping.set()
         if self._server is not None:
             self._server.close()
+        for task in list(self._idle):
+            task.cancel()
         if self._connections:
             _, pending = await asyncio.wait(self._connections, timeout=grace_s)
             for task in pending:
@@ -122,36 +125,37 @@ class MLLPServer:
     async def _converse(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, channel: str
     ) -> None:
+        # A plain read under asyncio.timeout: no task and no wait() per message.
+        # stop() wakes a connection idle in read by cancelling it; one busy with
+        # a frame is left to finish and answer it, then sees _stopping and ends.
         framer = FrameReader(self.max_frame_bytes)
-        stop_wait = asyncio.ensure_future(self._stopping.wait())
-        try:
-            while not self._stopping.is_set():
-                read = asyncio.ensure_future(reader.read(65536))
-                done, _ = await asyncio.wait(
-                    {read, stop_wait},
-                    timeout=self.idle_timeout_s,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                if read not in done:
-                    read.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await read
-                    if not done:
-                        log.info("mllp.idle_timeout", idle_timeout_s=self.idle_timeout_s)
-                    return
-                data = read.result()
-                if not data:
-                    return
-                noise_before = framer.noise_bytes
-                for item in framer.feed(data):
-                    ack = await self._answer(item, channel)
-                    if ack is not None:
-                        writer.write(frame(ack))
-                        await writer.drain()
-                if framer.noise_bytes > noise_before:
-                    log.warning("mllp.noise_skipped", bytes=framer.noise_bytes - noise_before)
-        finally:
-            stop_wait.cancel()
+        task = asyncio.current_task()
+        assert task is not None
+        while not self._stopping.is_set():
+            self._idle.add(task)
+            try:
+                async with asyncio.timeout(self.idle_timeout_s):
+                    data = await reader.read(65536)
+            except TimeoutError:
+                log.info("mllp.idle_timeout", idle_timeout_s=self.idle_timeout_s)
+                return
+            except asyncio.CancelledError:
+                if self._stopping.is_set() and task.cancelling() <= 1:
+                    task.uncancel()
+                    return  # stopped while idle: nothing was in flight
+                raise
+            finally:
+                self._idle.discard(task)
+            if not data:
+                return
+            noise_before = framer.noise_bytes
+            for item in framer.feed(data):
+                ack = await self._answer(item, channel)
+                if ack is not None:
+                    writer.write(frame(ack))
+                    await writer.drain()
+            if framer.noise_bytes > noise_before:
+                log.warning("mllp.noise_skipped", bytes=framer.noise_bytes - noise_before)
 
     async def _answer(self, item: bytes | Oversize, channel: str) -> bytes | None:
         started = time.perf_counter()
