@@ -202,23 +202,37 @@ def _peer(kind: str, name: str) -> Target:
     return Target(name, [sys.executable, "-m", "bench.peers", kind])
 
 
-def render(results: list[Result]) -> str:
-    """The table, with each row's ratio to python-hl7 and to the bare server at its connections."""
-    by = {(r.target, r.connections): r for r in results}
+def render(runs: dict[tuple[str, int], list[Result]]) -> str:
+    """The table: per row the median round, and ratios to the peers taken round by round.
+
+    Each ratio compares two rows of the same round (measured minutes apart at
+    most), and the median of those is shown: on a machine whose load swings,
+    that is steadier than a ratio of two medians.
+    """
     lines = [
         f"{'target':<22} {'conns':>5} {'msgs':>6} {'AA/CA':>6} {'msg/s':>8} {'p50 ms':>8} "
-        f"{'p99 ms':>8} {'x hl7':>6} {'% bare':>7}"
+        f"{'p99 ms':>8} {'x hl7':>6} {'% bare':>7} {'x before':>8}"
     ]
-    for r in results:
-        hl7 = by.get(("python-hl7", r.connections))
-        bare = by.get(("bare", r.connections))
-        ratio = f"{r.msg_per_s / hl7.msg_per_s:6.2f}" if hl7 else f"{'':6}"
-        share = f"{100 * r.msg_per_s / bare.msg_per_s:6.1f}%" if bare else f"{'':7}"
+    baseline = next((name for name, _ in runs if name.startswith("carelog@")), None)
+    for (name, connections), rows in runs.items():
+        r = _median(rows)
+        before = _ratios(rows, runs.get((baseline or "", connections)))
+        speedup = f" {before:8.2f}" if before is not None and name == "carelog" else ""
+        hl7 = _ratios(rows, runs.get(("python-hl7", connections)))
+        bare = _ratios(rows, runs.get(("bare", connections)))
+        ratio = f"{hl7:6.2f}" if hl7 is not None else f"{'':6}"
+        share = f"{100 * bare:6.1f}%" if bare is not None else f"{'':7}"
         lines.append(
-            f"{r.target:<22} {r.connections:>5} {r.messages:>6} {r.accepted:>6} "
-            f"{r.msg_per_s:>8.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {ratio} {share}"
+            f"{name:<22} {connections:>5} {r.messages:>6} {r.accepted:>6} "
+            f"{r.msg_per_s:>8.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {ratio} {share}{speedup}"
         )
     return "\n".join(lines)
+
+
+def _ratios(rows: list[Result], peers: list[Result] | None) -> float | None:
+    if not peers:
+        return None
+    return statistics.median(r.msg_per_s / p.msg_per_s for r, p in zip(rows, peers, strict=True))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -262,7 +276,7 @@ def main(argv: list[str] | None = None) -> None:
                         flush=True,
                     )
         shutil.rmtree(tmp, ignore_errors=True)
-    print(render([_median(rows) for rows in runs.values()]))
+    print(render(runs))
 
 
 def _median(rows: list[Result]) -> Result:
