@@ -138,14 +138,7 @@ async def serve(engine: Engine) -> None:
         if any(o.events_written for o in outcomes):
             engine.runner.nudge()
 
-    # Read models may lag the events by up to 50 ms under load: far fewer, larger projection
-    # transactions (see adapters/writer.py); a commit after a quiet spell still nudges at once.
-    writer = GroupCommitWriter(
-        engine.ingestion.ingest_many,
-        on_commit=committed,
-        notify_interval_s=0.05,
-        max_linger_s=0.004,
-    )
+    writer = GroupCommitWriter(engine.ingestion.ingest_many, on_commit=committed)
 
     async def ingest(raw: bytes, channel: str) -> IngestOutcome:
         started = time.perf_counter()
