@@ -17,6 +17,13 @@ from typing import Any
 from eventsourcing.persistence import TrackingRecorder
 from eventsourcing.projection import Projection
 
+from projections.history import (
+    HISTORY_TABLES,
+    HistoryProjection,
+    MemoryHistoryView,
+    PostgresHistoryView,
+    SQLiteHistoryView,
+)
 from projections.patients import (
     MemoryPatientView,
     PatientProjection,
@@ -64,6 +71,14 @@ CATALOG: tuple[ProjectionSpec, ...] = (
         sqlite=SQLitePatientView,
         postgres=PostgresPatientView,
         tables=PATIENT_TABLES,
+    ),
+    ProjectionSpec(
+        key="history",
+        projection=HistoryProjection,
+        memory=MemoryHistoryView,
+        sqlite=SQLiteHistoryView,
+        postgres=PostgresHistoryView,
+        tables=HISTORY_TABLES,
     ),
 )
 """The read models, in the order they are caught up."""
