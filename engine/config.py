@@ -7,7 +7,7 @@ so tests pass a dict, and every bad value raises a ConfigError naming its key.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -48,6 +48,7 @@ class Settings:
     idle_timeout_s: float = 300.0
     processing_ids: frozenset[str] = frozenset({"P"})
     timezone: str = "UTC"
+    seal_key: str = field(default="", repr=False)  # CARELOG_SEAL_KEY: HMAC key of the seals
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -84,6 +85,8 @@ class Settings:
             changes["processing_ids"] = ids
         if v := get("CARELOG_TIMEZONE"):
             changes["timezone"] = v
+        if v := get("CARELOG_SEAL_KEY"):
+            changes["seal_key"] = v
         settings = replace(s, **changes)
         settings.tzinfo()  # fail early on an unknown zone
         settings.eventsourcing_env()  # and on a malformed store URL
