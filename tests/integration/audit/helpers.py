@@ -58,3 +58,28 @@ def dump(store_url: str, spec: ProjectionSpec) -> dict[str, list[tuple[str, ...]
         state = {t: _rows(c, t) for t in spec.tables}
         state["position"] = _position(c, spec)
     return state
+
+
+def execute(store_url: str, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+    """Runs ``sql`` on the store's database directly (to tamper with it, in tests)."""
+    if store_url.startswith("sqlite:///"):
+        with contextlib.closing(sqlite3.connect(store_url[len("sqlite:///") :])) as db, db:
+            return db.execute(sql.replace("%s", "?"), params).fetchall()
+    import psycopg
+
+    with psycopg.connect(store_url) as conn:
+        cursor = conn.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def events_table(store_url: str) -> tuple[str, str]:
+    """The stored events table and its position column on this backend."""
+    if store_url.startswith("sqlite:///"):
+        return "stored_events", "rowid"
+    return "carelog_events", "notification_id"
+
+
+def position_of(engine: Engine, topic_suffix: str, nth: int = 0) -> int:
+    """The position of the ``nth`` stored record whose topic ends with ``topic_suffix``."""
+    records = engine.ingestion.recorder.select_notifications(1, 10_000)
+    return [n.id for n in records if n.topic.endswith(topic_suffix)][nth]
