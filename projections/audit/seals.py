@@ -168,10 +168,15 @@ class Sealer:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stops the loop, then seals whatever is left."""
+        """Stops the loop (if started), then seals whatever is left.
+
+        A sealer that was never started seals nothing here: commands such as
+        ``carelog verify`` must not bless records they have not checked.
+        """
+        if self._thread is None:
+            return
         self._stop.set()
         self._nudge.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        self._thread.join(timeout=10)
+        self._thread = None
         self.seal()
