@@ -51,7 +51,7 @@ Progress = Callable[[int, int], None]
 AS_OF_TABLE = "carelog_as_of"
 """One row in an as-of file: which time it shows and up to which position it read."""
 
-REBUILD_BATCH = 2000  # events per view transaction while rebuilding
+REBUILD_BATCH = 10_000  # events per view transaction while rebuilding
 
 
 def parse_time(text: str, site_timezone: tzinfo = UTC) -> datetime:

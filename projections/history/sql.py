@@ -61,13 +61,49 @@ class SQLHistoryQueries(SQLBatching):
     def _sql(self, text: str) -> str:
         return text.replace("?", self.placeholder)
 
+    # Statements by kind, in the order a batch flushes them: links before the
+    # rows whose patient they resolve.
+    _STATEMENTS = {
+        "links": "INSERT INTO history_links_v1 VALUES (?,?) ON CONFLICT (aggregate_id) "
+        "DO UPDATE SET patient_id=excluded.patient_id",
+        "merges": "INSERT INTO history_merges_v1 VALUES (?,?,?) ON CONFLICT (retired_id) "
+        "DO UPDATE SET survivor_id=excluded.survivor_id, recorded_at=excluded.recorded_at",
+        "messages": "INSERT INTO history_messages_v1 VALUES (?,?,?,?,?,?) "
+        "ON CONFLICT (message_id) DO NOTHING",
+        "rows": f"INSERT INTO history_v1 (patient_id, {_ENTRY}) VALUES (?,?,?,?,?,?,?,?,?)",
+        "linked_rows": f"INSERT INTO history_v1 (patient_id, {_ENTRY}) SELECT "
+        "COALESCE((SELECT patient_id FROM history_links_v1 WHERE aggregate_id=?), ''), "
+        "?,?,?,?,?,?,?,?",
+    }
+
+    def _write(self, c: Any, kind: str, params: tuple[Any, ...]) -> None:
+        """Executes now, or (inside a batch) buffers for one executemany at its end."""
+        if self._batch_cursor() is None:
+            c.execute(self._sql(self._STATEMENTS[kind]), params)
+            return
+        state = self._batch_state()
+        buffers = getattr(state, "history_rows", None)
+        if buffers is None:
+            buffers = state.history_rows = {k: [] for k in self._STATEMENTS}
+        buffers[kind].append(params)
+
+    def _flush_batch(self, cursor: Any) -> None:
+        buffers = getattr(self._batch_state(), "history_rows", None)
+        if not buffers:
+            return
+        for kind, statement in self._STATEMENTS.items():
+            if buffers[kind]:
+                cursor.executemany(self._sql(statement), buffers[kind])
+        self._discard_batch()
+
+    def _discard_batch(self) -> None:
+        self._batch_state().history_rows = None
+
     def record_message(self, message: MessageInfo, tracking: Tracking) -> None:
         with self._transaction(tracking) as c:
-            c.execute(
-                self._sql(
-                    "INSERT INTO history_messages_v1 VALUES (?,?,?,?,?,?) "
-                    "ON CONFLICT (message_id) DO NOTHING"
-                ),
+            self._write(
+                c,
+                "messages",
                 (
                     message.message_id,
                     message.control_id,
@@ -83,46 +119,16 @@ class SQLHistoryQueries(SQLBatching):
     ) -> None:
         with self._transaction(tracking) as c:
             if patient_id is None:
-                c.execute(
-                    self._sql(
-                        f"INSERT INTO history_v1 (patient_id, {_ENTRY}) SELECT "
-                        "COALESCE((SELECT patient_id FROM history_links_v1 WHERE aggregate_id=?),"
-                        " ''), ?,?,?,?,?,?,?,?"
-                    ),
-                    (entry.aggregate_id, *_entry_row(entry)),
-                )
+                self._write(c, "linked_rows", (entry.aggregate_id, *_entry_row(entry)))
                 return
-            c.execute(
-                self._sql(
-                    f"INSERT INTO history_v1 (patient_id, {_ENTRY}) VALUES (?,?,?,?,?,?,?,?,?)"
-                ),
-                (patient_id, *_entry_row(entry)),
-            )
+            self._write(c, "rows", (patient_id, *_entry_row(entry)))
             if link:
-                c.execute(
-                    self._sql(
-                        "INSERT INTO history_links_v1 VALUES (?,?) ON CONFLICT (aggregate_id) "
-                        "DO UPDATE SET patient_id=excluded.patient_id"
-                    ),
-                    (entry.aggregate_id, patient_id),
-                )
+                self._write(c, "links", (entry.aggregate_id, patient_id))
 
     def record_merge(self, entry: HistoryEntry, survivor_id: str, tracking: Tracking) -> None:
         with self._transaction(tracking) as c:
-            c.execute(
-                self._sql(
-                    f"INSERT INTO history_v1 (patient_id, {_ENTRY}) VALUES (?,?,?,?,?,?,?,?,?)"
-                ),
-                (entry.aggregate_id, *_entry_row(entry)),
-            )
-            c.execute(
-                self._sql(
-                    "INSERT INTO history_merges_v1 VALUES (?,?,?) ON CONFLICT (retired_id) "
-                    "DO UPDATE SET survivor_id=excluded.survivor_id, "
-                    "recorded_at=excluded.recorded_at"
-                ),
-                (entry.aggregate_id, survivor_id, entry.recorded_at),
-            )
+            self._write(c, "rows", (entry.aggregate_id, *_entry_row(entry)))
+            self._write(c, "merges", (entry.aggregate_id, survivor_id, entry.recorded_at))
 
     def history(self, patient_id: str, as_of: datetime | None = None) -> list[HistoryEvent]:
         cut = utc_text(as_of) if as_of is not None else None
