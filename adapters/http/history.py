@@ -72,10 +72,12 @@ def event_json(event: HistoryEvent) -> dict[str, Any]:
 def history_router(views: Mapping[str, Any], site_timezone: tzinfo = UTC) -> APIRouter:
     """The history route over the ``history`` and ``patients`` read models."""
     router = APIRouter()
-    history: HistoryView = views["history"]
 
     @router.get("/api/patients/{patient_id}/history")
     def patient_history(patient_id: str, as_of: str | None = None) -> JSONResponse:
+        history: HistoryView | None = views.get("history")
+        if history is None or "patients" not in views:  # an app built without them
+            return problem(503, "the patient history read model is not available")
         when: datetime | None = None
         if as_of is not None:
             try:

@@ -111,3 +111,12 @@ def test_an_event_whose_message_is_gone_is_caught(durable_store_url: str) -> Non
     assert (k + 1, "orphan") in faults(report)  # the transfer names a message not stored
     assert report.first_bad == (k + 1 if durable_store_url.startswith("postgres") else k)
     engine.close()
+
+
+def test_a_record_that_no_longer_decodes_is_caught(durable_store_url: str) -> None:
+    engine = engine_with_stay(durable_store_url)
+    table, column = events_table(durable_store_url)
+    k = position_of(engine, "Patient.Registered")
+    execute(durable_store_url, f"UPDATE {table} SET state=%s WHERE {column}=%s", (b"{not json", k))
+    assert faults(check(engine)) == [(k, "undecodable")]
+    engine.close()
