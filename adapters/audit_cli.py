@@ -137,10 +137,8 @@ def _replay(args: argparse.Namespace) -> int:
         build_sqlite,
         parse_time,
         rebuild_in_place,
-        scratch_path,
-        swap_into_sqlite,
+        rebuild_sqlite,
     )
-    from projections.runner import PollingProjectionRunner
 
     settings = _settings(args)
     specs = _specs(args.projection)
@@ -162,11 +160,7 @@ def _replay(args: argparse.Namespace) -> int:
                 raise CarelogError(str(e)) from e
         elif settings.backend == "sqlite":
             store = settings.sqlite_path()
-            with scratch_path(store, "replay") as scratch:
-                head = build_sqlite(engine.ingestion, specs, scratch, progress=progress)
-                swap_into_sqlite(store, scratch, specs)
-            views = [spec.project(engine.views[spec.key]) for spec in specs]
-            PollingProjectionRunner(engine.ingestion, *views).catch_up()  # what came meanwhile
+            head = rebuild_sqlite(engine.ingestion, specs, store, progress=progress)
         else:
             env = settings.eventsourcing_env()
             head = rebuild_in_place(

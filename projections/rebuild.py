@@ -41,6 +41,7 @@ __all__ = [
     "build_sqlite",
     "parse_time",
     "rebuild_in_place",
+    "rebuild_sqlite",
     "scratch_path",
     "swap_into_sqlite",
 ]
@@ -227,12 +228,49 @@ def _owned_tables(spec: ProjectionSpec) -> list[str]:
     return [*spec.tables, f"{spec.name}_tracking"]
 
 
-def swap_into_sqlite(store: Path, scratch: Path, specs: Sequence[ProjectionSpec]) -> None:
+def rebuild_sqlite(
+    app: Any,
+    specs: Sequence[ProjectionSpec],
+    store: Path,
+    *,
+    progress: Progress | None = None,
+) -> int:
+    """Rebuilds ``specs`` in a scratch file beside ``store``, then swaps them in; returns the head.
+
+    The scratch copy is caught up once more while the swap holds the store's
+    write lock, so it holds every event committed before the swap: a runner
+    that goes on from the swapped-in position (``carelog serve``'s) misses
+    nothing and doubles nothing, whatever it had seen before.
+    """
+    with scratch_path(store, "replay") as scratch:
+        views = _sqlite_views(specs, scratch)
+        try:
+            _feed(app, specs, views, as_of=None, progress=progress)
+            heads: list[int] = []
+
+            def catch_up() -> None:
+                heads.append(_feed(app, specs, views, as_of=None, progress=None))
+
+            swap_into_sqlite(store, scratch, specs, before_copy=catch_up)
+        finally:
+            _close(views)
+    return heads[-1]
+
+
+def swap_into_sqlite(
+    store: Path,
+    scratch: Path,
+    specs: Sequence[ProjectionSpec],
+    *,
+    before_copy: Callable[[], None] = lambda: None,
+) -> None:
     """Replaces ``specs``' tables in ``store`` with those built in ``scratch``, atomically.
 
     The old tables (and their indexes) are dropped and the scratch copy's DDL
     and rows copied in, all in one write transaction, so no reader ever sees a
     half-built read model and a crash leaves the old one whole.
+    ``before_copy`` runs once the store's write lock is held (no event can be
+    committed until the swap ends).
     """
     tables = [t for spec in specs for t in _owned_tables(spec)]
     with contextlib.closing(sqlite3.connect(store, timeout=60, isolation_level=None)) as db:
@@ -249,10 +287,15 @@ def swap_into_sqlite(store: Path, scratch: Path, specs: Sequence[ProjectionSpec]
             created = sorted(
                 (r for r in ddl if r[0] == "table"), key=lambda r: order.get(r[1], len(order))
             )
-            db.execute("BEGIN IMMEDIATE")
+            # Deferred, not IMMEDIATE: that would lock the attached scratch file too.
+            # A write on the store takes its write lock, and only the store's.
+            db.execute("BEGIN")
             try:
+                db.execute("CREATE TABLE main.carelog_rebuild_lock (x INTEGER)")
+                db.execute("DROP TABLE main.carelog_rebuild_lock")
                 for table in tables:
                     db.execute(f'DROP TABLE IF EXISTS main."{table}"')
+                before_copy()
                 for _, _, sql in created:
                     db.execute(sql)
                 for _, name, _ in created:

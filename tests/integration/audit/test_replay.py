@@ -21,7 +21,7 @@ from eventsourcing.persistence import Tracking
 from adapters.bootstrap import Engine, build, build_view
 from engine.config import Settings
 from projections.catalog import CATALOG, ProjectionSpec
-from projections.rebuild import build_sqlite, rebuild_in_place, scratch_path, swap_into_sqlite
+from projections.rebuild import build_sqlite, rebuild_in_place, rebuild_sqlite
 from projections.runner import PollingProjectionRunner
 from tests.fakes import FakeMessageValidator
 from tests.integration.audit.helpers import dump, dump_sqlite, engine_with_stay
@@ -35,11 +35,7 @@ def replay(engine: Engine, specs: list[ProjectionSpec]) -> int:
     """What `carelog replay` does, on the engine's backend."""
     settings = engine.settings
     if settings.backend == "sqlite":
-        store = settings.sqlite_path()
-        with scratch_path(store, "test") as scratch:
-            head = build_sqlite(engine.ingestion, specs, scratch)
-            swap_into_sqlite(store, scratch, specs)
-        return head
+        return rebuild_sqlite(engine.ingestion, specs, settings.sqlite_path())
     env = settings.eventsourcing_env()
     return rebuild_in_place(
         engine.ingestion, specs, engine.views, lambda s: build_view(s, settings, env)
@@ -185,4 +181,28 @@ def test_scratch_build_equals_the_sqlite_store(tmp_path: Path) -> None:
         assert dump_sqlite(out, spec) == dump_sqlite(store, spec)
     with pytest.raises(FileExistsError):  # never overwrites an earlier build
         build_sqlite(engine.ingestion, list(CATALOG), out)
+    engine.close()
+
+
+def test_events_arriving_during_a_sqlite_rebuild_are_in_the_swapped_tables(
+    tmp_path: Path,
+) -> None:
+    # The live runner applies late events to the old tables (its in-memory position
+    # moves past the rebuild's head); the swap must still hold them.
+    store = tmp_path / "carelog.db"
+    engine = engine_with_stay(f"sqlite:///{store}", STAY[:4])
+    late = list(STAY[4:])
+
+    def meanwhile(done: int, head: int) -> None:
+        while late:
+            engine.ingestion.ingest(late.pop(0), "test")
+        engine.runner.catch_up()
+
+    head = rebuild_sqlite(engine.ingestion, list(CATALOG), store, progress=meanwhile)
+    assert head == engine.ingestion.recorder.max_notification_id()
+    engine.runner.catch_up()
+    fresh = tmp_path / "fresh.db"
+    build_sqlite(engine.ingestion, list(CATALOG), fresh)
+    for spec in CATALOG:
+        assert dump_sqlite(store, spec) == dump_sqlite(fresh, spec), spec.key
     engine.close()
