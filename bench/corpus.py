@@ -13,7 +13,8 @@ def adt_messages(count: int, *, seed: int = 7, patients: int = 0, start: int = 0
     """``count`` ADT^A01/A04 messages (~600 bytes each), unique control ids.
 
     ``patients`` bounds how many distinct patients appear (0: one per message);
-    ``start`` numbers the messages from there (a corpus made in chunks).
+    ``start`` offsets control ids, visit numbers and patients, for a second corpus
+    (a warm-up) that shares nothing with the first.
     """
     rng = random.Random(seed)
     out = []
