@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -186,9 +187,7 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
-def _as_of_path(settings: Settings, when: Any) -> Path:
-    from datetime import UTC
-
+def _as_of_path(settings: Settings, when: datetime) -> Path:
     folder = settings.sqlite_path().parent if settings.backend == "sqlite" else Path("var")
     stamp = when.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     return folder / f"as-of-{stamp}.db"

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from adapters.logging import configure_logging
 from bench.corpus import adt_messages
 from engine.application.ingestion import Ingestion
 from engine.config import Settings
@@ -108,6 +109,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=1_000_000)
     args = parser.parse_args(argv)
+    configure_logging("console", "warning")
     print(f"replay into SQLite read models, {args.events} events (store cached in {CACHE})")
     # Wall time is what a user waits; CPU time is steadier on a shared machine.
     print(f"{'read model':<24} {'events':>9} {'wall s':>8} {'events/s':>10} {'per CPU s':>10}")

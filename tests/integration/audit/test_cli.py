@@ -136,3 +136,37 @@ def test_commands_refuse_a_store_that_does_not_exist(tmp_path: Path) -> None:
         result = carelog(*command, store=tmp_path / "none.db")
         assert result.returncode == 2 and "does not exist" in result.stderr
     assert not (tmp_path / "none.db").exists()
+
+
+def test_replay_draws_a_progress_bar_on_a_terminal(store: Path) -> None:
+    import pty
+
+    main, secondary = pty.openpty()
+    try:
+        result = subprocess.run(
+            [*carelog_command(), "replay"],
+            env={**os.environ, "CARELOG_STORE": f"sqlite:///{store}", "COLUMNS": "100"},
+            stdout=subprocess.PIPE,
+            stderr=secondary,
+            timeout=120,
+            cwd=store.parent,
+        )
+        os.close(secondary)
+        secondary = -1
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            drawn += chunk
+    finally:
+        if secondary >= 0:
+            os.close(secondary)
+        os.close(main)
+    assert result.returncode == 0
+    text = drawn.decode(errors="replace")
+    assert "replay" in text and "18/18" in text and "━" in text  # rich's bar, not plain lines
+    assert "events\r\n" not in text
