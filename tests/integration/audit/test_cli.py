@@ -46,7 +46,8 @@ def test_replay_rebuilds_every_read_model_with_progress(store: Path) -> None:
     before = {spec.key: dump_sqlite(store, spec) for spec in CATALOG}
     result = carelog("replay", store=store)
     assert result.returncode == 0, result.stderr
-    assert re.search(r"replayed 18 events into patients_v1, history_v1", result.stdout)
+    names = ", ".join(spec.name for spec in CATALOG)
+    assert f"replayed 18 events into {names} in " in result.stdout
     assert re.search(r"replay: 18/18 events", result.stderr)  # plain progress: not a TTY
     assert {spec.key: dump_sqlite(store, spec) for spec in CATALOG} == before
     one = carelog("replay", "--projection", "history", store=store)
@@ -54,7 +55,8 @@ def test_replay_rebuilds_every_read_model_with_progress(store: Path) -> None:
     assert list(store.parent.glob("*.rebuild.db*")) == []  # the scratch copy is gone
 
     unknown = carelog("replay", "--projection", "nope", store=store)
-    assert unknown.returncode == 2 and "known: patients, history" in unknown.stderr
+    assert unknown.returncode == 2
+    assert all(spec.key in unknown.stderr for spec in CATALOG)
 
 
 def test_replay_as_of_writes_a_separate_file(store: Path) -> None:
