@@ -10,10 +10,13 @@ so a new read model is replayable without changes here.
   recorded (or occurred) at or before that time change rows; later ones only
   move the position. That file is the ``--as-of`` answer, and the scratch copy
   of a SQLite rebuild.
-- ``swap_into_sqlite`` replaces a projection's tables and tracking table in
-  the store with the scratch copy's, in one transaction: readers (and a
-  running ``carelog serve``) see the old state until the new one is complete,
-  then the live runner goes on from the copied position.
+- ``rebuild_sqlite`` (``carelog replay`` on SQLite) builds such a scratch
+  copy beside the store, then ``swap_into_sqlite`` replaces the projections'
+  tables and tracking tables with it in one transaction, after catching the
+  copy up under the store's write lock: readers (and a running ``carelog
+  serve``) see the old state until the new one is complete, then the live
+  runner goes on from the copied position. Views must keep all their state
+  in their tables for this.
 - ``rebuild_in_place`` (PostgreSQL) drops a projection's tables and tracking
   table, recreates them through ``make_view`` and replays into them.
 """
