@@ -24,6 +24,7 @@ so a new read model is replayable without changes here.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -356,14 +357,35 @@ def rebuild_in_place(
         _close(fresh)
 
 
+def _remove(path: Path) -> None:
+    for leftover in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm"))):
+        leftover.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @contextlib.contextmanager
 def scratch_path(store: Path, label: str) -> Iterator[Path]:
-    """A scratch file beside ``store`` for a rebuild, removed afterwards."""
-    path = store.with_name(f"{store.stem}.{label}.rebuild.db")
-    for leftover in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm"))):
-        leftover.unlink(missing_ok=True)  # a crashed earlier rebuild's copy
+    """A scratch file beside ``store`` for this process's rebuild, removed afterwards.
+
+    Named after the process, so two rebuilds never share one; copies left by
+    a rebuild that was killed (its process is gone) are removed first.
+    """
+    for stale in store.parent.glob(f"{store.stem}.*.rebuild.db"):
+        pid = stale.name[len(store.stem) + 1 :].split(".")[0].rpartition("-")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            _remove(stale)
+    path = store.with_name(f"{store.stem}.{label}-{os.getpid()}.rebuild.db")
+    _remove(path)
     try:
         yield path
     finally:
-        for leftover in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm"))):
-            leftover.unlink(missing_ok=True)
+        _remove(path)

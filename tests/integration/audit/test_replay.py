@@ -21,7 +21,7 @@ from eventsourcing.persistence import Tracking
 from adapters.bootstrap import Engine, build, build_view
 from engine.config import Settings
 from projections.catalog import CATALOG, ProjectionSpec
-from projections.rebuild import build_sqlite, rebuild_in_place, rebuild_sqlite
+from projections.rebuild import build_sqlite, rebuild_in_place, rebuild_sqlite, scratch_path
 from projections.runner import PollingProjectionRunner
 from tests.fakes import FakeMessageValidator
 from tests.integration.audit.helpers import dump, dump_sqlite, engine_with_stay
@@ -210,3 +210,15 @@ def test_events_arriving_during_a_sqlite_rebuild_are_in_the_swapped_tables(
     for spec in CATALOG:
         assert dump_sqlite(store, spec) == dump_sqlite(fresh, spec), spec.key
     engine.close()
+
+
+def test_scratch_copies_are_per_process_and_stale_ones_removed(tmp_path: Path) -> None:
+    store = tmp_path / "carelog.db"
+    stale = tmp_path / "carelog.replay-999999999.rebuild.db"  # no such process
+    stale.write_bytes(b"left by a killed replay")
+    running = tmp_path / f"carelog.replay-{os.getppid()}.rebuild.db"  # a live process's
+    running.write_bytes(b"in use")
+    with scratch_path(store, "replay") as path:
+        assert str(os.getpid()) in path.name and not path.exists()
+        path.write_bytes(b"mine")
+    assert not path.exists() and not stale.exists() and running.exists()
