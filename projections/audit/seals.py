@@ -152,8 +152,13 @@ class Sealer:
         """Asks the background loop to seal now (after a commit)."""
         self._nudge.set()
 
-    def start(self, poll_interval_s: float = 1.0) -> None:
-        """Seals in a daemon thread until ``stop``."""
+    def start(self, poll_interval_s: float = 1.0, min_interval_s: float = 0.2) -> None:
+        """Seals in a daemon thread until ``stop``.
+
+        Rounds are at least ``min_interval_s`` apart, so that under load many
+        commits share one sealing transaction instead of each competing with
+        the ingest writer for the store's write lock.
+        """
 
         def loop() -> None:
             while not self._stop.is_set():
@@ -161,6 +166,7 @@ class Sealer:
                     self.seal()
                 except Exception:  # keep serving; the next round seals what is left
                     log.exception("seal.failed")
+                self._stop.wait(min_interval_s)
                 self._nudge.wait(poll_interval_s)
                 self._nudge.clear()
 
