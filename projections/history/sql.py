@@ -78,10 +78,10 @@ class SQLHistoryQueries(SQLBatching):
 
     def _write(self, c: Any, kind: str, params: tuple[Any, ...]) -> None:
         """Executes now, or (inside a batch) buffers for one executemany at its end."""
-        if self._batch_cursor() is None:
+        state = self._batch_state()
+        if getattr(state, "cursor", None) is None:
             c.execute(self._sql(self._STATEMENTS[kind]), params)
             return
-        state = self._batch_state()
         buffers = getattr(state, "history_rows", None)
         if buffers is None:
             buffers = state.history_rows = {k: [] for k in self._STATEMENTS}
