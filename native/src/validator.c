@@ -315,6 +315,75 @@ static size_t escape(walk *w, size_t i, size_t end, locator *l)
     return i + 1;
 }
 
+/* Field `field`, [start, end), has been walked: its length, capture and what the rules see. */
+static void close_field(walk *w, size_t start, size_t end, uint32_t field, span *capture,
+                        fields_seen *seen)
+{
+    if (__builtin_expect(end - start > w->max_field_len, 0)) {
+        where whole = {field, 0, 0, 0};
+        emit(w, CARELOG_RULE_FIELD_TOO_LONG, 0, &whole, start, end - start);
+    }
+    if (field < CARELOG_I_CAPTURED) {
+        capture[field].start = start;
+        capture[field].end = end;
+        capture[field].present = 1;
+    }
+    seen->last = field;
+    if (end > start) {
+        seen->last_filled = field;
+        seen->last_filled_at = start;
+    }
+}
+
+#if defined(__SSE2__)
+/*
+ * The common case first: fields with no escape and no control byte are just
+ * the runs between field separators, so 16 bytes at a time the separators'
+ * bit mask closes one field per bit, with no per-field scan. At the first
+ * escape or control byte (or the last < 16 bytes) it hands over to the full
+ * walk, at the separator opening the field that holds it: nothing of that
+ * field has been reported yet, so the faults and their order are the full
+ * walk's. Returns that separator's index; *field is its field number.
+ */
+static size_t walk_plain_fields(walk *w, size_t pos, size_t end, uint32_t *field, span *capture,
+                                fields_seen *seen)
+{
+    const unsigned char *buf = w->buf;
+    const __m128i fs = _mm_set1_epi8((char)w->fs);
+    const __m128i es = _mm_set1_epi8((char)w->es);
+    const __m128i low = _mm_set1_epi8(0x1F);
+    const __m128i tab = _mm_set1_epi8('\t');
+    const __m128i del = _mm_set1_epi8(0x7F);
+    size_t start = pos + 1;
+    size_t i = start;
+    uint32_t f = *field;
+    while (i + 16 <= end) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(buf + i));
+        __m128i control = _mm_andnot_si128(_mm_cmpeq_epi8(v, tab),
+                                           _mm_cmpeq_epi8(_mm_min_epu8(v, low), v));
+        unsigned special = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, es), _mm_cmpeq_epi8(v, del)), control));
+        unsigned seps = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, fs));
+        if (__builtin_expect(special != 0, 0)) {
+            seps &= (1u << __builtin_ctz(special)) - 1u;
+        }
+        while (seps != 0) {
+            size_t e = i + (size_t)__builtin_ctz(seps);
+            close_field(w, start, e, f, capture, seen);
+            start = e + 1;
+            f = inc(f);
+            seps &= seps - 1u;
+        }
+        if (special != 0) {
+            break;
+        }
+        i += 16;
+    }
+    *field = f;
+    return start - 1;
+}
+#endif
+
 /*
  * Walk the fields of a segment that ends at end, starting at pos where
  * buf[pos] is the field separator opening field number `field` (pos == end:
@@ -326,6 +395,11 @@ static void walk_fields(walk *w, size_t pos, size_t end, uint32_t field, span *c
 {
     const unsigned char *buf = w->buf;
     scanner sc;
+#if defined(__SSE2__)
+    if (pos < end) {
+        pos = walk_plain_fields(w, pos, end, &field, capture, seen);
+    }
+#endif
     scanner_init(w, &sc);
     while (pos < end) {
         size_t start = pos + 1;
@@ -353,20 +427,7 @@ static void walk_fields(walk *w, size_t pos, size_t end, uint32_t field, span *c
                 i++;
             }
         }
-        if (i - start > w->max_field_len) {
-            where whole = {field, 0, 0, 0};
-            emit(w, CARELOG_RULE_FIELD_TOO_LONG, 0, &whole, start, i - start);
-        }
-        if (field < CARELOG_I_CAPTURED) {
-            capture[field].start = start;
-            capture[field].end = i;
-            capture[field].present = 1;
-        }
-        seen->last = field;
-        if (i > start) {
-            seen->last_filled = field;
-            seen->last_filled_at = start;
-        }
+        close_field(w, start, i, field, capture, seen);
         pos = i;
         field = inc(field);
     }
@@ -731,8 +792,8 @@ int carelog_validate_batch(const char *buf, size_t buf_len, const size_t *offset
     size_t with_faults = 0;
     carelog_i_profile profile;
     int has;
-    if ((buf == NULL && buf_len != 0) ||
-        (n != 0 && (offsets == NULL || lengths == NULL || results == NULL)) ||
+    size_t at = 0;
+    if ((buf == NULL && buf_len != 0) || (n != 0 && (lengths == NULL || results == NULL)) ||
         (n != 0 && max_faults_per_message != 0 && faults == NULL) ||
         (max_faults_per_message != 0 && n > SIZE_MAX / max_faults_per_message)) {
         return CARELOG_E_ARGS;
@@ -744,18 +805,24 @@ int carelog_validate_batch(const char *buf, size_t buf_len, const size_t *offset
     if (has < 0) {
         return CARELOG_E_PROFILE;
     }
-    /* Check every range first, so that an error leaves no result half-written. */
+    /* Check every range first, so that an error leaves no result half-written.
+     * Without offsets the messages lie back to back: their lengths must fit. */
     for (i = 0; i < n; i++) {
-        if (offsets[i] > buf_len || lengths[i] > buf_len - offsets[i]) {
+        size_t start = offsets == NULL ? at : offsets[i];
+        if (start > buf_len || lengths[i] > buf_len - start) {
             return CARELOG_E_RANGE;
         }
+        at = start + lengths[i];
     }
+    at = 0;
     for (i = 0; i < n; i++) {
-        const unsigned char *msg = buf == NULL ? NULL : (const unsigned char *)buf + offsets[i];
+        size_t start = offsets == NULL ? at : offsets[i];
+        const unsigned char *msg = buf == NULL ? NULL : (const unsigned char *)buf + start;
         carelog_fault *slots = faults == NULL ? NULL : faults + i * max_faults_per_message;
         run(msg, lengths[i], opts, has ? &profile : NULL, slots, max_faults_per_message,
             &results[i]);
         with_faults += results[i].fault_count != 0;
+        at = start + lengths[i];
     }
     if (faulty != NULL) {
         *faulty = with_faults;
