@@ -385,6 +385,8 @@ static size_t walk_plain_fields(walk *w, size_t pos, size_t end, uint32_t *field
     size_t start = pos + 1;
     size_t i = start;
     uint32_t f = *field;
+    /* A local copy: stores to capture might alias *seen, a local's cannot. */
+    fields_seen s = *seen;
     while (i + 16 <= end) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(buf + i));
         __m128i control = _mm_andnot_si128(_mm_cmpeq_epi8(v, tab),
@@ -397,7 +399,7 @@ static size_t walk_plain_fields(walk *w, size_t pos, size_t end, uint32_t *field
         }
         while (seps != 0) {
             size_t e = i + (size_t)__builtin_ctz(seps);
-            close_field(w, start, e, f, capture, seen);
+            close_field(w, start, e, f, capture, &s);
             start = e + 1;
             f = inc(f);
             seps &= seps - 1u;
@@ -408,6 +410,7 @@ static size_t walk_plain_fields(walk *w, size_t pos, size_t end, uint32_t *field
         i += 16;
     }
     *field = f;
+    *seen = s;
     return start - 1;
 }
 #endif
