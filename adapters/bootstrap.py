@@ -26,12 +26,14 @@ from eventsourcing.utils import Environment
 from adapters.http.app import create_app
 from adapters.metrics import Metrics
 from adapters.mllp.server import MLLPServer
+from adapters.sqlite_store import RECORDER_TOPIC, relax_read_model_sync
 from adapters.writer import GroupCommitWriter
 from engine.application.ingestion import Ingestion
 from engine.application.outcome import IngestOutcome
 from engine.config import Settings
 from engine.errors import ConfigError
 from engine.ports import MessageValidator
+from projections.audit import Sealer
 from projections.catalog import CATALOG, ProjectionSpec
 from projections.patients import PatientView
 from projections.runner import PollingProjectionRunner
@@ -57,6 +59,7 @@ class Engine:
     views: dict[str, Any]
     runner: PollingProjectionRunner
     metrics: Metrics
+    sealer: Sealer | None = None  # None on the memory store: nothing to seal
 
     @property
     def patients(self) -> PatientView:
@@ -67,6 +70,8 @@ class Engine:
     def close(self) -> None:
         """Stops the runner and closes the store's connections."""
         self.runner.stop()
+        if self.sealer is not None:
+            self.sealer.stop()
         self.ingestion.close()
         for view in self.views.values():
             datastore = getattr(view, "datastore", None)  # memory views have none
@@ -78,7 +83,8 @@ def build_view(spec: ProjectionSpec, settings: Settings, env: dict[str, str]) ->
     """``spec``'s view on the store's backend, in the same database as the events."""
     module = env["PERSISTENCE_MODULE"]
     if module == "eventsourcing.sqlite":
-        return SQLiteFactory(env).tracking_recorder(spec.sqlite)  # type: ignore[arg-type]
+        view = SQLiteFactory(env).tracking_recorder(spec.sqlite)  # type: ignore[arg-type]
+        return relax_read_model_sync(view)
     if module == "eventsourcing.postgres":
         # Named environment: the tracking table becomes <projection name>_tracking.
         factory = PostgresFactory(Environment(spec.name, env))
@@ -97,6 +103,7 @@ def build(settings: Settings, *, validator: MessageValidator | None = None) -> E
     env = settings.eventsourcing_env()
     if settings.backend == "sqlite":
         settings.sqlite_path().parent.mkdir(parents=True, exist_ok=True)
+        env["APPLICATION_RECORDER_TOPIC"] = RECORDER_TOPIC  # reads a batch's aggregates at once
     if validator is None:
         from native import NativeMessageValidator  # the compiled module loads only here
         from native.profiles import DEFAULT_SCHEMAS
@@ -116,7 +123,10 @@ def build(settings: Settings, *, validator: MessageValidator | None = None) -> E
     runner = PollingProjectionRunner(
         ingestion, *(spec.project(views[spec.key]) for spec in CATALOG)
     )
-    return Engine(settings, ingestion, views, runner, Metrics())
+    sealer = None
+    if settings.backend != "memory":
+        sealer = Sealer(ingestion.recorder, settings.seal_key.encode() or None)
+    return Engine(settings, ingestion, views, runner, Metrics(), sealer)
 
 
 class _QuietServer(uvicorn.Server):
@@ -134,6 +144,8 @@ async def serve(engine: Engine) -> None:
     def committed(outcomes: list[IngestOutcome]) -> None:
         if any(o.events_written for o in outcomes):
             engine.runner.nudge()
+            if engine.sealer is not None:
+                engine.sealer.nudge()
 
     writer = GroupCommitWriter(engine.ingestion.ingest_many, on_commit=committed)
 
@@ -144,6 +156,8 @@ async def serve(engine: Engine) -> None:
         return outcome
 
     engine.runner.start()
+    if engine.sealer is not None:
+        engine.sealer.start()
     mllp = MLLPServer(
         ingest,
         host=settings.mllp_host,
@@ -164,7 +178,7 @@ async def serve(engine: Engine) -> None:
     def metrics() -> str:
         return engine.metrics.render({"carelog_projection_position": engine.runner.position})
 
-    app = create_app(engine.views, health=health, metrics=metrics)
+    app = create_app(engine.views, health=health, metrics=metrics, site_timezone=settings.tzinfo())
     http = _QuietServer(
         uvicorn.Config(
             app,
