@@ -159,7 +159,7 @@ async def serve(engine: Engine) -> None:
     def metrics() -> str:
         return engine.metrics.render({"carelog_projection_position": engine.runner.position})
 
-    app = create_app(engine.views, health=health, metrics=metrics)
+    app = create_app(engine.views, health=health, metrics=metrics, site_timezone=settings.tzinfo())
     http = _QuietServer(
         uvicorn.Config(
             app,

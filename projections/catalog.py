@@ -17,6 +17,13 @@ from typing import Any
 from eventsourcing.persistence import TrackingRecorder
 from eventsourcing.projection import Projection
 
+from projections.encounters import (
+    ENCOUNTER_TABLES,
+    EncounterProjection,
+    MemoryEncounterView,
+    PostgresEncounterView,
+    SQLiteEncounterView,
+)
 from projections.patients import (
     MemoryPatientView,
     PatientProjection,
@@ -24,6 +31,13 @@ from projections.patients import (
     SQLitePatientView,
 )
 from projections.patients.sql import PATIENT_TABLES
+from projections.queue import (
+    QUEUE_TABLES,
+    MemoryQueueView,
+    PostgresQueueView,
+    QueueProjection,
+    SQLiteQueueView,
+)
 
 __all__ = ["CATALOG", "ProjectionSpec", "spec_for"]
 
@@ -64,6 +78,22 @@ CATALOG: tuple[ProjectionSpec, ...] = (
         sqlite=SQLitePatientView,
         postgres=PostgresPatientView,
         tables=PATIENT_TABLES,
+    ),
+    ProjectionSpec(
+        key="encounters",
+        projection=EncounterProjection,
+        memory=MemoryEncounterView,
+        sqlite=SQLiteEncounterView,
+        postgres=PostgresEncounterView,
+        tables=ENCOUNTER_TABLES,
+    ),
+    ProjectionSpec(
+        key="queue",
+        projection=QueueProjection,
+        memory=MemoryQueueView,
+        sqlite=SQLiteQueueView,
+        postgres=PostgresQueueView,
+        tables=QUEUE_TABLES,
     ),
 )
 """The read models, in the order they are caught up."""

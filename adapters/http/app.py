@@ -7,6 +7,7 @@ result; every error under /fhir answers an OperationOutcome with its status.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,8 +15,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from adapters.http.fhir_encounter import encounter_router
 from adapters.http.fhir_patient import AUTHORITY_SYSTEM_PREFIX, patient_resource
 from adapters.http.problem import problem
+from adapters.http.queue import queue_router
 from projections.patients.view import PatientView
 
 __all__ = ["FHIR_JSON", "create_app"]
@@ -49,10 +52,13 @@ def create_app(
     *,
     health: Callable[[], dict[str, Any]],
     metrics: Callable[[], str] = lambda: "",
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    site_timezone: tzinfo = UTC,
 ) -> FastAPI:
     """The ASGI app over the read models ``views`` (keyed as in projections.catalog).
 
-    ``health`` returns a dict with ``ready`` and details.
+    ``health`` returns a dict with ``ready`` and details; ``now`` is the clock
+    waits are measured with; ``site_timezone`` is where a day starts (queue stats).
     """
     app = FastAPI(title="carelog", docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     patients: PatientView = views["patients"]
@@ -130,6 +136,10 @@ def create_app(
             }
         )
 
+    if "queue" in views:  # apps built over a subset of the read models (tests) skip it
+        app.include_router(queue_router(views, now, site_timezone))
+    if "encounters" in views:
+        app.include_router(encounter_router(views))
     return app
 
 
@@ -159,7 +169,16 @@ def _capability_statement() -> dict[str, Any]:
                         "type": "Patient",
                         "interaction": [{"code": "read"}, {"code": "search-type"}],
                         "searchParam": [{"name": "identifier", "type": "token"}],
-                    }
+                    },
+                    {
+                        "type": "Encounter",
+                        "interaction": [{"code": "read"}, {"code": "search-type"}],
+                        "searchParam": [
+                            {"name": "patient", "type": "reference"},
+                            {"name": "subject", "type": "reference"},
+                            {"name": "status", "type": "token"},
+                        ],
+                    },
                 ],
             }
         ],
