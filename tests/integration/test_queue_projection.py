@@ -1,0 +1,162 @@
+"""The queue read model on every backend: order, moves, waits, stats, replay, merges."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from eventsourcing.persistence import IntegrityError, Tracking
+
+from adapters.bootstrap import Engine, build
+from engine.config import Settings
+from projections.catalog import spec_for
+from projections.queue import MemoryQueueView, QueueVisit, priority_of
+from projections.runner import PollingProjectionRunner
+from tests.fakes import FakeMessageValidator
+from tests.integration import visit_scenario as s
+
+
+def _engine(store_url: str) -> Engine:
+    return build(Settings(store=store_url), validator=FakeMessageValidator())
+
+
+def _send(engine: Engine, messages: list[bytes]) -> None:
+    for m in messages:
+        outcome = engine.ingestion.ingest(m, "test")
+        assert outcome.ack_code == "AA", outcome.faults
+    engine.runner.catch_up()
+
+
+def _order(view: Any, location: str = "ED") -> list[str]:
+    return [e.visit_number for e in view.waiting(location, s.NOON)]
+
+
+def test_the_queue_follows_the_visits_in_priority_then_arrival_order(store_url: str) -> None:
+    engine = _engine(store_url)
+    queue = engine.views["queue"]
+    _send(engine, s.ARRIVALS)
+    assert _order(queue) == ["V3", "V4", "V5", "V2", "V1"]  # V6 is only pre-admitted
+    _send(engine, s.ARRIVED)
+    assert _order(queue) == ["V3", "V4", "V5", "V2", "V6", "V1"]
+
+    _send(engine, s.MOVES[:1])  # V1 transferred to XRAY
+    assert _order(queue) == ["V3", "V4", "V5", "V2", "V6"]
+    assert _order(queue, "XRAY") == ["V1"]
+    _send(engine, s.MOVES[1:2])  # transfer cancelled: back to ED with its wait
+    assert _order(queue, "XRAY") == []
+    assert _order(queue)[-1] == "V1"
+    _send(engine, s.MOVES[2:3])  # V2 discharged
+    assert "V2" not in _order(queue)
+    _send(engine, s.MOVES[3:])  # discharge cancelled, V5 cancelled, V3 and V4 discharged, merge
+    entries = queue.waiting("ED", s.NOON)
+    assert [e.visit_number for e in entries] == ["V2", "V6", "V1"]
+    assert [e.position for e in entries] == [1, 2, 3]
+    v2, v6, v1 = entries
+    assert (v2.priority, v2.rank, v2.arrived_at) == ("U", 1, s.at("1005"))
+    assert v2.wait_seconds == 115 * 60  # since 10:05: the discharge was undone
+    assert (v6.arrived_at, v6.wait_seconds) == (s.at("1030"), 90 * 60)
+    assert (v1.priority, v1.rank, v1.arrived_at) == ("R", 2, s.at("1000"))
+    assert v1.patient_id == s.patient("M7")  # merged: listed under the survivor
+    assert v1.encounter_id == s.visit("V1")
+    engine.close()
+
+
+def test_daily_stats_count_waits_of_those_who_left_and_arrivals_per_hour(store_url: str) -> None:
+    engine = _engine(store_url)
+    _send(engine, s.ALL)
+    queue = engine.views["queue"]
+    stats = queue.stats("ED", s.DAY, s.NOON.tzinfo)
+    assert stats.left == 3  # V5 (cancelled), V3 and V4 (discharged); V2 came back
+    assert stats.average_wait_seconds == (3600 + 4800 + 5100) / 3
+    assert stats.p90_wait_seconds == 5100
+    assert stats.arrivals == 6
+    assert stats.arrivals_per_hour[10] == 6 and sum(stats.arrivals_per_hour) == 6
+    xray = queue.stats("XRAY", s.DAY, s.NOON.tzinfo)  # the cancelled transfer never happened
+    assert (xray.left, xray.arrivals, xray.average_wait_seconds) == (0, 0, None)
+    other_day = queue.stats("ED", s.DAY.replace(day=2), s.NOON.tzinfo)
+    assert (other_day.left, other_day.arrivals, other_day.p90_wait_seconds) == (0, 0, None)
+    engine.close()
+
+
+def test_days_are_cut_in_the_given_time_zone(store_url: str) -> None:
+    from zoneinfo import ZoneInfo
+
+    engine = _engine(store_url)
+    _send(engine, s.ALL)
+    queue = engine.views["queue"]
+    tokyo = queue.stats("ED", s.DAY, ZoneInfo("Asia/Tokyo"))  # 10:xx UTC is 19:xx in Tokyo
+    assert tokyo.arrivals == 6 and tokyo.arrivals_per_hour[19] == 6
+    new_york = queue.stats("ED", s.DAY, ZoneInfo("America/New_York"))  # 05:xx there
+    assert new_york.arrivals == 6 and new_york.arrivals_per_hour[5] == 6
+    kiritimati = queue.stats("ED", s.DAY, ZoneInfo("Pacific/Kiritimati"))  # UTC+14: Jan 2
+    assert (kiritimati.arrivals, kiritimati.left) == (0, 0)
+    assert queue.stats("ED", s.DAY.replace(day=2), ZoneInfo("Pacific/Kiritimati")).left == 3
+    engine.close()
+
+
+def _snapshot(view: Any) -> dict[str, Any]:
+    visits = {n: view.visit(s.visit(n)) for n in ("V1", "V2", "V3", "V4", "V5", "V6")}
+    stays = {(n, seq): view.stay(s.visit(n), seq) for n in visits for seq in range(0, 4)}
+    return {
+        "queues": {loc: view.waiting(loc, s.NOON) for loc in ("ED", "XRAY")},
+        "stats": {loc: view.stats(loc, s.DAY, s.NOON.tzinfo) for loc in ("ED", "XRAY")},
+        "visits": visits,
+        "stays": stays,
+    }
+
+
+def test_replay_from_zero_equals_live_and_twice_changes_nothing(store_url: str) -> None:
+    engine = _engine(store_url)
+    _send(engine, s.ARRIVALS)  # live: caught up in several runs
+    _send(engine, s.ARRIVED)
+    _send(engine, s.MOVES)
+    live = _snapshot(engine.views["queue"])
+    spec = spec_for("queue")
+
+    fresh = MemoryQueueView()
+    runner = PollingProjectionRunner(engine.ingestion, spec.project(fresh))
+    assert runner.catch_up() > 0
+    assert _snapshot(fresh) == live
+    again = PollingProjectionRunner(engine.ingestion, spec.project(fresh))
+    assert again.catch_up() == 0
+    assert _snapshot(fresh) == live
+    # The live view, fed the whole history again, applies nothing twice.
+    rerun = PollingProjectionRunner(engine.ingestion, spec.project(engine.views["queue"]))
+    assert rerun.catch_up() == 0
+    assert _snapshot(engine.views["queue"]) == live
+    engine.close()
+
+
+def test_a_crash_in_a_batch_leaves_neither_rows_nor_position(store_url: str) -> None:
+    engine = _engine(store_url)
+    view = engine.views["queue"]
+    visit = QueueVisit("e1", "p1", "V1", "E", 0, "ED", True, s.at("1000"), 1, "in-progress")
+    with pytest.raises(RuntimeError), view.batch():
+        view.save_visit(visit, (), (), Tracking("carelog", 1))
+        raise RuntimeError("crash between the rows and the next position")
+    if not isinstance(view, MemoryQueueView):  # memory commands are atomic one by one
+        assert view.visit("e1") is None and view.max_tracking_id("carelog") is None
+        view.save_visit(visit, (), (), Tracking("carelog", 1))
+    assert view.visit("e1") == visit and view.max_tracking_id("carelog") == 1
+    with pytest.raises(IntegrityError):  # applied once, never twice
+        view.save_visit(visit, (), (), Tracking("carelog", 1))
+    engine.close()
+
+
+@pytest.mark.parametrize(
+    ("priority", "admission_type", "expected"),
+    [
+        ("", "E", ("E", 0)),
+        ("", "U", ("U", 1)),
+        ("", "R", ("R", 2)),
+        ("", "", ("", 2)),
+        ("1", "R", ("1", 0)),
+        ("2", "E", ("2", 1)),  # PV2-25 wins when sent
+        ("3", "E", ("3", 2)),
+        ("e", "", ("E", 0)),
+    ],
+)
+def test_priority_comes_from_pv2_25_else_pv1_4(
+    priority: str, admission_type: str, expected: tuple[str, int]
+) -> None:
+    assert priority_of(priority, admission_type) == expected
