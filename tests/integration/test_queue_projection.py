@@ -14,6 +14,7 @@ from projections.queue import MemoryQueueView, QueueVisit, priority_of
 from projections.runner import PollingProjectionRunner
 from tests.fakes import FakeMessageValidator
 from tests.integration import visit_scenario as s
+from tests.messages import adt
 
 
 def _engine(store_url: str) -> Engine:
@@ -160,3 +161,35 @@ def test_priority_comes_from_pv2_25_else_pv1_4(
     priority: str, admission_type: str, expected: tuple[str, int]
 ) -> None:
     assert priority_of(priority, admission_type) == expected
+
+
+def test_a_class_change_to_another_point_of_care_moves_the_queue(store_url: str) -> None:
+    engine = _engine(store_url)
+    queue = engine.views["queue"]
+    _send(
+        engine, [adt("A04", "C1", location="ED^1", patient_class="O", event_time="20240101100000")]
+    )
+    _send(
+        engine,
+        [adt("A06", "C2", location="WARD2^7", patient_class="I", event_time="20240101103000")],
+    )
+    assert (_order(queue), _order(queue, "WARD2")) == ([], ["V1"])
+    (entry,) = queue.waiting("WARD2", s.NOON)
+    assert entry.arrived_at == s.at("1030")
+    # A bed move within the same point of care keeps the place and the wait.
+    _send(engine, [adt("A02", "C3", location="WARD2^9", event_time="20240101110000")])
+    assert queue.waiting("WARD2", s.NOON) == [entry]
+    stats = queue.stats("ED", s.DAY, s.NOON.tzinfo)
+    assert (stats.left, stats.average_wait_seconds) == (1, 1800.0)
+    engine.close()
+
+
+def test_arrival_order_is_by_instant_whatever_offset_the_feed_sent(store_url: str) -> None:
+    engine = _engine(store_url)
+    # 10:30 in New York (UTC-5) is 15:30 UTC: after 15:00 UTC sent without an offset.
+    early = adt("A04", "O1", mrn="M1", visit="V1", location="ED", event_time="20240101150000")
+    late = adt("A04", "O2", mrn="M2", visit="V2", location="ED", event_time="20240101103000-0500")
+    _send(engine, [late, early])
+    entries = engine.views["queue"].waiting("ED", s.at("1600"))
+    assert [(e.visit_number, e.wait_seconds) for e in entries] == [("V1", 3600.0), ("V2", 1800.0)]
+    engine.close()
