@@ -180,12 +180,11 @@ class QueueProjection(Projection[QueueView]):
         self.view.save_visit(entered, (stay,), (), tracking)
 
     def _close(self, visit: QueueVisit, when: datetime, left_by: str) -> list[QueueStay]:
-        if not visit.present:
+        if not visit.present or visit.entered_at is None:
             return []
-        stay = self.view.stay(visit.encounter_id, visit.stay_seq)
-        if stay is None:
-            return []
-        wait = max((when - stay.entered_at).total_seconds(), 0.0)
+        # The visit row mirrors its open stay, so the stay need not be read back.
+        wait = max((when - visit.entered_at).total_seconds(), 0.0)
+        stay = QueueStay(visit.encounter_id, visit.stay_seq, visit.location, visit.entered_at)
         return [replace(stay, left_at=when, wait_seconds=wait, left_by=left_by)]
 
     def _move(
