@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
+from itertools import pairwise
 
 from eventsourcing.persistence import Tracking
 from eventsourcing.popo import POPOTrackingRecorder
@@ -73,10 +74,7 @@ class MemoryQueueView(MemoryBatching, QueueView, POPOTrackingRecorder):
                 and start <= s.left_at < end
             ]
 
-    def entries_between(self, location: str, start: datetime, end: datetime) -> list[datetime]:
+    def entries_counted(self, location: str, bounds: Sequence[datetime]) -> list[int]:
         with self._database_lock:
-            return [
-                s.entered_at
-                for s in self._stays.values()
-                if s.location == location and start <= s.entered_at < end
-            ]
+            entered = [s.entered_at for s in self._stays.values() if s.location == location]
+        return [sum(1 for e in entered if lo <= e < hi) for lo, hi in pairwise(bounds)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 from eventsourcing.persistence import Tracking
@@ -174,16 +175,25 @@ class SQLQueueQueries(SQLBatching):
             )
             return [float(r["wait_seconds"]) for r in c.fetchall()]
 
-    def entries_between(self, location: str, start: datetime, end: datetime) -> list[datetime]:
+    def entries_counted(self, location: str, bounds: Sequence[datetime]) -> list[int]:
+        # One pass over the day's rows in the (location, entered_at) index, counted in SQL.
+        texts = [to_text(b) for b in bounds]
+        sums = ", ".join(
+            f"COALESCE(SUM(CASE WHEN entered_at >= ? AND entered_at < ? THEN 1 ELSE 0 END), 0) "
+            f"AS h{n}"
+            for n in range(len(texts) - 1)
+        )
+        params: list[Any] = [t for pair in pairwise(texts) for t in pair]
         with self._reading() as c:
             c.execute(
                 self._sql(
-                    "SELECT entered_at FROM queue_stays_v1 "
+                    f"SELECT {sums} FROM queue_stays_v1 "
                     "WHERE location=? AND entered_at >= ? AND entered_at < ?"
                 ),
-                (location, to_text(start), to_text(end)),
+                (*params, location, texts[0], texts[-1]),
             )
-            return [from_text(r["entered_at"]) for r in c.fetchall()]  # type: ignore[misc]
+            row = c.fetchone()
+        return [int(row[f"h{n}"]) for n in range(len(texts) - 1)]
 
 
 def _visit(row: Any) -> QueueVisit:

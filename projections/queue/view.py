@@ -14,7 +14,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
@@ -25,6 +25,7 @@ __all__ = [
     "QueueView",
     "QueueVisit",
     "day_bounds",
+    "hour_bounds",
     "percentile",
 ]
 
@@ -103,6 +104,18 @@ def percentile(values: Sequence[float], fraction: float) -> float | None:
     return ordered[max(math.ceil(fraction * len(ordered)) - 1, 0)]
 
 
+def hour_bounds(day: date, zone: tzinfo) -> list[datetime]:
+    """25 instants: the start of each local hour of ``day`` in ``zone``, then the next midnight.
+
+    On a day the clocks go back, the repeated hour counts in the first one; on a
+    day they go forward, the skipped hour is empty.
+    """
+    start, end = day_bounds(day, zone)
+    bounds = [datetime.combine(day, time(h), tzinfo=zone) for h in range(24)]
+    bounds = [min(max(b.astimezone(UTC), start), end) for b in bounds]
+    return [*bounds, end.astimezone(UTC)]
+
+
 def day_bounds(day: date, zone: tzinfo) -> tuple[datetime, datetime]:
     """The first instant of ``day`` in ``zone`` and of the next day (aware)."""
     start = datetime.combine(day, time(0), tzinfo=zone)
@@ -144,8 +157,8 @@ class QueueView(TrackingRecorder, ABC):
         """Waits (s) of the stays at ``location`` that ended in [start, end)."""
 
     @abstractmethod
-    def entries_between(self, location: str, start: datetime, end: datetime) -> list[datetime]:
-        """When stays at ``location`` began, for those that began in [start, end)."""
+    def entries_counted(self, location: str, bounds: Sequence[datetime]) -> list[int]:
+        """How many stays at ``location`` began in each [bounds[i], bounds[i + 1])."""
 
     def waiting(self, location: str, now: datetime) -> list[QueueEntry]:
         """Who waits at ``location``, in order, each with the wait so far at ``now``."""
@@ -171,16 +184,13 @@ class QueueView(TrackingRecorder, ABC):
         """
         start, end = day_bounds(day, zone)
         waits = self.waits_left_between(location, start, end)
-        hours = [0] * 24
-        entries = self.entries_between(location, start, end)
-        for entered in entries:
-            hours[entered.astimezone(zone).hour] += 1
+        hours = self.entries_counted(location, hour_bounds(day, zone))
         return QueueStats(
             location=location,
             day=day,
             left=len(waits),
             average_wait_seconds=sum(waits) / len(waits) if waits else None,
             p90_wait_seconds=percentile(waits, 0.9),
-            arrivals=len(entries),
+            arrivals=sum(hours),
             arrivals_per_hour=tuple(hours),
         )

@@ -193,3 +193,18 @@ def test_arrival_order_is_by_instant_whatever_offset_the_feed_sent(store_url: st
     entries = engine.views["queue"].waiting("ED", s.at("1600"))
     assert [(e.visit_number, e.wait_seconds) for e in entries] == [("V1", 3600.0), ("V2", 1800.0)]
     engine.close()
+
+
+def test_hours_of_a_day_when_the_clocks_change() -> None:
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    from projections.queue.view import hour_bounds
+
+    zone = ZoneInfo("America/New_York")
+    spring = hour_bounds(date(2024, 3, 10), zone)  # 02:00 does not exist
+    assert len(spring) == 25 and spring[2] == spring[3]  # the skipped hour is empty
+    assert (spring[-1] - spring[0]).total_seconds() == 23 * 3600
+    autumn = hour_bounds(date(2024, 11, 3), zone)  # 01:00 happens twice
+    assert (autumn[2] - autumn[1]).total_seconds() == 2 * 3600  # both count in hour 1
+    assert (autumn[-1] - autumn[0]).total_seconds() == 25 * 3600
