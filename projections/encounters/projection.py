@@ -94,7 +94,20 @@ class EncounterProjection(Projection[EncounterView]):
             updated_at=event.occurred_at,
         )
         location = event.location if not event.location.is_empty() else record.location
-        self._move(record, location, event.occurred_at, "arrived", tracking, force=True)
+        when = event.occurred_at
+        current = record.current_stay
+        stays = []
+        if current is not None and current.location == location:
+            seq = current.seq  # the planned place, taken now
+            stays.append(replace(current, started_at=when, cause="arrived"))
+        else:
+            if current is not None:  # the planned place was never taken
+                stays.append(replace(current, ended_at=when, cancelled=True))
+            seq = _next_seq(record)
+            if not location.is_empty():
+                stays.append(LocationStay(seq, location, when, None, "arrived"))
+        record = replace(record, location=location, location_seq=0 if location.is_empty() else seq)
+        self.view.save_encounter(record, stays, tracking)
 
     @process_event.register
     def _transferred(self, event: Encounter.Transferred, tracking: Tracking) -> None:
@@ -186,19 +199,13 @@ class EncounterProjection(Projection[EncounterView]):
         when: Any,
         cause: str,
         tracking: Tracking,
-        *,
-        force: bool = False,
     ) -> None:
         """Ends the current location row and opens one at ``location`` when it differs."""
         current = record.current_stay
-        if current is not None and current.location == location and not force:
+        if current is not None and current.location == location:
             self.view.save_encounter(replace(record, location=location), [], tracking)
             return
         stays = []
-        if current is not None and current.location == location:  # arrival where planned
-            stays.append(replace(current, started_at=when, cause=cause))
-            self.view.save_encounter(replace(record, location=location), stays, tracking)
-            return
         if current is not None:
             stays.append(replace(current, ended_at=when))
         seq = _next_seq(record)

@@ -128,3 +128,26 @@ def test_replay_from_zero_equals_live_and_twice_changes_nothing(store_url: str) 
     assert rerun.catch_up() == 0
     assert _snapshot(engine.views["encounters"]) == live
     engine.close()
+
+
+def test_an_arrival_elsewhere_than_planned_drops_the_planned_place(store_url: str) -> None:
+    planned = adt("A05", "P1", location="WARD1^1", patient_class="P", event_time="20240101080000")
+    arrived = adt("A01", "P2", location="ICU^2", event_time="20240101100000")
+    engine = _engine(store_url, [planned])
+    view = engine.views["encounters"]
+    record = view.encounter(s.visit("V1"))
+    assert (record.status, record.arrived_at, record.location.point_of_care) == (
+        "planned",
+        None,
+        "WARD1",
+    )
+    assert engine.ingestion.ingest(arrived, "test").ack_code == "AA"
+    engine.runner.catch_up()
+    record = view.encounter(s.visit("V1"))
+    assert (record.status, record.arrived_at) == ("in-progress", s.at("1000"))
+    assert [(st.location.point_of_care, st.cancelled) for st in record.locations] == [
+        ("WARD1", True),
+        ("ICU", False),
+    ]
+    assert record.current_stay is not None and record.current_stay.location.point_of_care == "ICU"
+    engine.close()
