@@ -16,7 +16,7 @@ __all__ = ["from_text", "to_text"]
 
 def to_text(moment: datetime) -> str:
     """``moment`` (aware) as fixed-width UTC ISO 8601 text."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def from_text(text: str | datetime | None) -> datetime | None:

@@ -32,7 +32,10 @@ class MemoryEncounterView(MemoryBatching, EncounterView, POPOTrackingRecorder):
     ) -> None:
         with self._database_lock:
             self._track(tracking)
-            self._encounters[record.encounter_id] = replace(record, locations=())
+            subject = self._merges.get(record.subject_id, record.subject_id)
+            self._encounters[record.encounter_id] = replace(
+                record, subject_id=subject, locations=()
+            )
             rows = self._stays.setdefault(record.encounter_id, {})
             for stay in stays:
                 rows[stay.seq] = stay

@@ -64,7 +64,7 @@ class EncounterProjection(Projection[EncounterView]):
         record = EncounterRecord(
             encounter_id=str(event.originator_id),
             patient_id=patient_id,
-            subject_id=self.view.survivor_of(patient_id),
+            subject_id=patient_id,  # the view follows merges it knows of
             visit_number=event.visit_number,
             status=PLANNED if planned else IN_PROGRESS,
             patient_class=event.patient_class,

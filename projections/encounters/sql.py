@@ -100,14 +100,16 @@ class SQLEncounterQueries(SQLBatching):
         row = _encounter_row(record)
         columns = ", ".join(_ENCOUNTER_COLUMNS)
         updates = ", ".join(f"{c}=excluded.{c}" for c in _ENCOUNTER_COLUMNS[1:])
-        marks = ",".join("?" * len(_ENCOUNTER_COLUMNS))
+        # subject_id (third) goes through the merges known so far, in the same statement.
+        marks = "?,?,COALESCE((SELECT survivor_id FROM encounter_merges_v1 WHERE retired_id=?),?),"
+        marks += ",".join("?" * (len(_ENCOUNTER_COLUMNS) - 3))
         with self._transaction(tracking) as c:
             c.execute(
                 self._sql(
                     f"INSERT INTO encounters_v1 ({columns}) VALUES ({marks}) "
                     f"ON CONFLICT (encounter_id) DO UPDATE SET {updates}"
                 ),
-                row,
+                (*row[:3], row[2], *row[3:]),
             )
             for stay in stays:
                 c.execute(

@@ -84,7 +84,10 @@ class EncounterView(TrackingRecorder, ABC):
     def save_encounter(
         self, record: EncounterRecord, stays: Sequence[LocationStay], tracking: Tracking
     ) -> None:
-        """Stores ``record`` (insert or replace) and the location rows in ``stays``."""
+        """Stores ``record`` (insert or replace) and the location rows in ``stays``.
+
+        ``subject_id`` is stored as the survivor of the merges the view knows of.
+        """
 
     @abstractmethod
     def merge_patient(self, retired_id: str, survivor_id: str, tracking: Tracking) -> None:

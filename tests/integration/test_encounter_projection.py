@@ -151,3 +151,21 @@ def test_an_arrival_elsewhere_than_planned_drops_the_planned_place(store_url: st
     ]
     assert record.current_stay is not None and record.current_stay.location.point_of_care == "ICU"
     engine.close()
+
+
+def test_a_visit_saved_for_a_retired_patient_goes_to_the_survivor(store_url: str) -> None:
+    from dataclasses import replace
+
+    from eventsourcing.persistence import Tracking
+
+    engine = _engine(store_url, s.ARRIVALS[:1])
+    view = engine.views["encounters"]
+    position = view.max_tracking_id("carelog")
+    view.merge_patient("retired", "survivor", Tracking("carelog", position + 1))
+    template = view.encounter(s.visit("V1"))
+    late = replace(template, encounter_id="late", patient_id="retired", subject_id="retired")
+    view.save_encounter(late, (), Tracking("carelog", position + 2))
+    saved = view.encounter("late")
+    assert (saved.patient_id, saved.subject_id) == ("retired", "survivor")
+    assert [r.encounter_id for r in view.visits("survivor")] == ["late"]
+    engine.close()
