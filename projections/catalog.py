@@ -17,6 +17,13 @@ from typing import Any
 from eventsourcing.persistence import TrackingRecorder
 from eventsourcing.projection import Projection
 
+from projections.billing import (
+    BillingProjection,
+    MemoryBillingView,
+    PostgresBillingView,
+    SQLiteBillingView,
+)
+from projections.billing.sql import BILLING_TABLES
 from projections.encounters import (
     ENCOUNTER_TABLES,
     EncounterProjection,
@@ -24,6 +31,13 @@ from projections.encounters import (
     PostgresEncounterView,
     SQLiteEncounterView,
 )
+from projections.observations import (
+    MemoryObservationView,
+    ObservationProjection,
+    PostgresObservationView,
+    SQLiteObservationView,
+)
+from projections.observations.sql import OBSERVATION_TABLES
 from projections.patients import (
     MemoryPatientView,
     PatientProjection,
@@ -78,6 +92,22 @@ CATALOG: tuple[ProjectionSpec, ...] = (
         sqlite=SQLitePatientView,
         postgres=PostgresPatientView,
         tables=PATIENT_TABLES,
+    ),
+    ProjectionSpec(
+        key="billing",
+        projection=BillingProjection,
+        memory=MemoryBillingView,
+        sqlite=SQLiteBillingView,
+        postgres=PostgresBillingView,
+        tables=BILLING_TABLES,
+    ),
+    ProjectionSpec(
+        key="observations",
+        projection=ObservationProjection,
+        memory=MemoryObservationView,
+        sqlite=SQLiteObservationView,
+        postgres=PostgresObservationView,
+        tables=OBSERVATION_TABLES,
     ),
     ProjectionSpec(
         key="encounters",
