@@ -166,12 +166,14 @@ class SQLEncounterQueries(SQLBatching):
             return self._survivor(c, patient_id)
 
     def encounter(self, encounter_id: str) -> EncounterRecord | None:
+        # One statement for the visit and its places: this runs before most writes.
         with self._reading() as c:
-            c.execute(
-                self._sql("SELECT * FROM encounters_v1 WHERE encounter_id=?"), (encounter_id,)
-            )
-            row = c.fetchone()
-            return self._record(c, row) if row else None
+            c.execute(self._sql(_ONE_ENCOUNTER), (encounter_id,))
+            rows = c.fetchall()
+        if not rows:
+            return None
+        stays = tuple(_stay(r, "l_") for r in rows if r["l_seq"] is not None)
+        return _record_of(rows[0], stays)
 
     def visits(self, patient_id: str, statuses: Sequence[str] = ()) -> list[EncounterRecord]:
         where = "(subject_id=? OR patient_id=?)"
@@ -195,44 +197,67 @@ class SQLEncounterQueries(SQLBatching):
             self._sql("SELECT * FROM encounter_locations_v1 WHERE encounter_id=? ORDER BY seq"),
             (row["encounter_id"],),
         )
-        stays = tuple(
-            LocationStay(
-                seq=int(s["seq"]),
-                location=_location(s, ""),
-                started_at=from_text(s["started_at"]),  # type: ignore[arg-type]
-                ended_at=from_text(s["ended_at"]),
-                cause=s["cause"],
-                cancelled=bool(s["cancelled"]),
-            )
-            for s in c.fetchall()
+        return _record_of(row, tuple(_stay(s, "") for s in c.fetchall()))
+
+
+_STAY_COLUMNS = (
+    "seq",
+    "point_of_care",
+    "room",
+    "bed",
+    "facility",
+    "started_at",
+    "ended_at",
+    "cause",
+    "cancelled",
+)
+_ONE_ENCOUNTER = (
+    "SELECT e.*, "
+    + ", ".join(f"l.{c} AS l_{c}" for c in _STAY_COLUMNS)
+    + " FROM encounters_v1 e LEFT JOIN encounter_locations_v1 l "
+    "ON l.encounter_id = e.encounter_id WHERE e.encounter_id=? ORDER BY l.seq"
+)
+
+
+def _stay(row: Any, prefix: str) -> LocationStay:
+    return LocationStay(
+        seq=int(row[f"{prefix}seq"]),
+        location=_location(row, prefix),
+        started_at=from_text(row[f"{prefix}started_at"]),  # type: ignore[arg-type]
+        ended_at=from_text(row[f"{prefix}ended_at"]),
+        cause=row[f"{prefix}cause"],
+        cancelled=bool(row[f"{prefix}cancelled"]),
+    )
+
+
+def _record_of(row: Any, stays: tuple[LocationStay, ...]) -> EncounterRecord:
+    visit = None
+    if row["visit_number"]:
+        visit = Identifier(
+            value=row["visit_number"],
+            authority=row["visit_authority"],
+            type_code=row["visit_type_code"],
+            authority_id=row["visit_authority_id"],
+            authority_id_type=row["visit_authority_id_type"],
         )
-        visit = None
-        if row["visit_number"]:
-            visit = Identifier(
-                value=row["visit_number"],
-                authority=row["visit_authority"],
-                type_code=row["visit_type_code"],
-                authority_id=row["visit_authority_id"],
-                authority_id_type=row["visit_authority_id_type"],
-            )
-        return EncounterRecord(
-            encounter_id=row["encounter_id"],
-            patient_id=row["patient_id"],
-            subject_id=row["subject_id"],
-            visit_number=visit,
-            status=row["status"],
-            patient_class=row["patient_class"],
-            location=_location(row, ""),
-            prior_location=_location(row, "prior_"),
-            admission_type=row["admission_type"],
-            priority=row["priority"],
-            admitted_at=from_text(row["admitted_at"]),
-            arrived_at=from_text(row["arrived_at"]),
-            discharged_at=from_text(row["discharged_at"]),
-            updated_at=from_text(row["updated_at"]),  # type: ignore[arg-type]
-            location_seq=int(row["location_seq"]),
-            locations=stays,
-        )
+    return EncounterRecord(
+        encounter_id=row["encounter_id"],
+        patient_id=row["patient_id"],
+        subject_id=row["subject_id"],
+        visit_number=visit,
+        status=row["status"],
+        patient_class=row["patient_class"],
+        location=_location(row, ""),
+        prior_location=_location(row, "prior_"),
+        admission_type=row["admission_type"],
+        priority=row["priority"],
+        admitted_at=from_text(row["admitted_at"]),
+        arrived_at=from_text(row["arrived_at"]),
+        discharged_at=from_text(row["discharged_at"]),
+        updated_at=from_text(row["updated_at"]),  # type: ignore[arg-type]
+        location_seq=int(row["location_seq"]),
+        locations=stays,
+    )
 
 
 def _location_row(location: Location) -> tuple[str, str, str, str]:
