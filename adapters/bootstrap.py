@@ -33,6 +33,7 @@ from engine.application.outcome import IngestOutcome
 from engine.config import Settings
 from engine.errors import ConfigError
 from engine.ports import MessageValidator
+from projections.audit import Sealer
 from projections.catalog import CATALOG, ProjectionSpec
 from projections.patients import PatientView
 from projections.runner import PollingProjectionRunner
@@ -58,6 +59,7 @@ class Engine:
     views: dict[str, Any]
     runner: PollingProjectionRunner
     metrics: Metrics
+    sealer: Sealer | None = None  # None on the memory store: nothing to seal
 
     @property
     def patients(self) -> PatientView:
@@ -68,6 +70,8 @@ class Engine:
     def close(self) -> None:
         """Stops the runner and closes the store's connections."""
         self.runner.stop()
+        if self.sealer is not None:
+            self.sealer.stop()
         self.ingestion.close()
         for view in self.views.values():
             datastore = getattr(view, "datastore", None)  # memory views have none
@@ -119,7 +123,10 @@ def build(settings: Settings, *, validator: MessageValidator | None = None) -> E
     runner = PollingProjectionRunner(
         ingestion, *(spec.project(views[spec.key]) for spec in CATALOG)
     )
-    return Engine(settings, ingestion, views, runner, Metrics())
+    sealer = None
+    if settings.backend != "memory":
+        sealer = Sealer(ingestion.recorder, settings.seal_key.encode() or None)
+    return Engine(settings, ingestion, views, runner, Metrics(), sealer)
 
 
 class _QuietServer(uvicorn.Server):
@@ -137,6 +144,8 @@ async def serve(engine: Engine) -> None:
     def committed(outcomes: list[IngestOutcome]) -> None:
         if any(o.events_written for o in outcomes):
             engine.runner.nudge()
+            if engine.sealer is not None:
+                engine.sealer.nudge()
 
     writer = GroupCommitWriter(engine.ingestion.ingest_many, on_commit=committed)
 
@@ -147,6 +156,8 @@ async def serve(engine: Engine) -> None:
         return outcome
 
     engine.runner.start()
+    if engine.sealer is not None:
+        engine.sealer.start()
     mllp = MLLPServer(
         ingest,
         host=settings.mllp_host,

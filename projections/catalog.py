@@ -31,6 +31,13 @@ from projections.encounters import (
     PostgresEncounterView,
     SQLiteEncounterView,
 )
+from projections.history import (
+    HISTORY_TABLES,
+    HistoryProjection,
+    MemoryHistoryView,
+    PostgresHistoryView,
+    SQLiteHistoryView,
+)
 from projections.observations import (
     MemoryObservationView,
     ObservationProjection,
@@ -124,6 +131,14 @@ CATALOG: tuple[ProjectionSpec, ...] = (
         sqlite=SQLiteQueueView,
         postgres=PostgresQueueView,
         tables=QUEUE_TABLES,
+    ),
+    ProjectionSpec(
+        key="history",
+        projection=HistoryProjection,
+        memory=MemoryHistoryView,
+        sqlite=SQLiteHistoryView,
+        postgres=PostgresHistoryView,
+        tables=HISTORY_TABLES,
     ),
 )
 """The read models, in the order they are caught up."""

@@ -19,6 +19,7 @@ from adapters.http.billing import billing_router
 from adapters.http.fhir_encounter import encounter_router
 from adapters.http.fhir_observation import observation_router
 from adapters.http.fhir_patient import AUTHORITY_SYSTEM_PREFIX, patient_resource
+from adapters.http.history import history_router
 from adapters.http.problem import problem
 from adapters.http.queue import queue_router
 from projections.patients.view import PatientView
@@ -97,6 +98,8 @@ def create_app(
     @app.get("/metrics")
     def get_metrics() -> PlainTextResponse:
         return PlainTextResponse(metrics(), media_type="text/plain; version=0.0.4")
+
+    app.include_router(history_router(views, site_timezone))
 
     @app.get("/fhir/metadata")
     def get_metadata() -> FhirResponse:
