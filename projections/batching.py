@@ -7,9 +7,11 @@ of events and every command inside it joins that one transaction. Exactly-once
 holds as before: the positions are written in the same transaction as the
 rows, and if any command fails the whole batch rolls back (the runner then
 applies those events one by one). With the library's single-row tracking,
-only a batch's first position is checked and its last one written: the
-first write holds the write lock (SQLite) or the tracking row's lock
-(PostgreSQL) until the commit, so no other runner can move in between.
+only a batch's first position per tracking name is checked and its last one
+written: the first write holds the write lock (SQLite) or the tracking row's
+lock (PostgreSQL) until the commit, so no other runner can move in between.
+Names are kept apart because a Kafka worker's batch mixes partitions, each
+tracked under its own name with its own increasing positions.
 """
 
 from __future__ import annotations
@@ -50,16 +52,16 @@ class SQLBatching:
             return
         with self.datastore.transaction(commit=True) as c:
             state.cursor = c
-            state.tracked = 0
-            state.pending = None
+            state.tracked = {}
+            state.pending = {}
             try:
                 yield
                 self._flush_batch(c)
-                if state.pending is not None:
-                    self._insert_tracking(c, state.pending)
+                for tracking in state.pending.values():
+                    self._insert_tracking(c, tracking)
             finally:
                 state.cursor = None
-                state.pending = None
+                state.pending = {}
                 self._discard_batch()
 
     def _flush_batch(self, cursor: Any) -> None:
@@ -88,14 +90,16 @@ class SQLBatching:
         cursor = getattr(state, "cursor", None)
         if cursor is not None:
             single_row = getattr(self.datastore, "single_row_tracking", False)
-            if single_row and state.tracked and tracking.notification_id > state.tracked:
-                # The batch's first position was checked and written in this write
-                # transaction, which no other runner can pass now: later positions
-                # only need the highest one written, once, before the commit.
-                state.pending = tracking
+            name = tracking.application_name
+            tracked = state.tracked.get(name, 0)
+            if single_row and tracked and tracking.notification_id > tracked:
+                # This name's first position in the batch was checked and written in
+                # this write transaction, which no other runner can pass now: later
+                # positions only need the highest one written, once, before the commit.
+                state.pending[name] = tracking
             else:
                 self._insert_tracking(cursor, tracking)
-            state.tracked = max(state.tracked, tracking.notification_id)
+            state.tracked[name] = max(tracked, tracking.notification_id)
             yield cursor
             return
         with self.datastore.transaction(commit=True) as c:

@@ -99,3 +99,29 @@ def test_a_failed_batch_leaves_neither_rows_nor_position(tmp_path: Path) -> None
     with pytest.raises(IntegrityError):  # applied once, never twice
         view.register_patient("p2", (), name, "", "F", when, Tracking("carelog", 2))
     engine.close()
+
+
+def test_a_batch_keeps_each_tracking_name_apart(tmp_path: Path) -> None:
+    """A Kafka worker's batch mixes partitions, each tracked under its own name."""
+    engine = build(
+        Settings(store=f"sqlite:///{tmp_path / 'c.db'}"), validator=FakeMessageValidator()
+    )
+    view = engine.patients
+    name = PersonName(family="DOE", given="JANE")
+    when = datetime(2024, 1, 1, tzinfo=UTC)
+    order = [("carelog#0", 10), ("carelog#1", 15), ("carelog#0", 12), ("carelog#0", 16)]
+    with view.batch():
+        for i, (tracking_name, position) in enumerate(order):
+            view.register_patient(
+                f"p{i}", (), name, "", "F", when, Tracking(tracking_name, position)
+            )
+    assert view.max_tracking_id("carelog#0") == 16
+    assert view.max_tracking_id("carelog#1") == 15
+    # A redelivered first position of either name is refused, in a batch too.
+    for tracking_name, position in (("carelog#1", 15), ("carelog#0", 16)):
+        with pytest.raises(IntegrityError), view.batch():
+            view.register_patient(
+                "again", (), name, "", "F", when, Tracking(tracking_name, position)
+            )
+    assert view.get_patient("again") is None
+    engine.close()
