@@ -42,6 +42,9 @@ class Settings:
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     kafka: str = ""
+    kafka_topic: str = "carelog.events"
+    kafka_partitions: int = 8
+    kafka_group: str = "carelog-projections"
     log_format: str = "json"
     log_level: str = "info"
     max_frame_bytes: int = 1 << 20
@@ -67,6 +70,12 @@ class Settings:
             changes["http_host"], changes["http_port"] = parse_host_port(v, "CARELOG_HTTP")
         if v := get("CARELOG_KAFKA"):
             changes["kafka"] = v
+        if v := get("CARELOG_KAFKA_TOPIC"):
+            changes["kafka_topic"] = v
+        if v := get("CARELOG_KAFKA_PARTITIONS"):
+            changes["kafka_partitions"] = _positive_int(v, "CARELOG_KAFKA_PARTITIONS")
+        if v := get("CARELOG_KAFKA_GROUP"):
+            changes["kafka_group"] = v
         if v := get("CARELOG_LOG_FORMAT"):
             if v not in ("json", "console"):
                 raise ConfigError(f"CARELOG_LOG_FORMAT: expected json or console, got {v!r}")
