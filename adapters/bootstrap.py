@@ -31,16 +31,11 @@ from engine.application.outcome import IngestOutcome
 from engine.config import Settings
 from engine.errors import ConfigError
 from engine.ports import MessageValidator
-from projections.patients import (
-    MemoryPatientView,
-    PatientProjection,
-    PatientView,
-    PostgresPatientView,
-    SQLitePatientView,
-)
+from projections.catalog import CATALOG, ProjectionSpec
+from projections.patients import PatientView
 from projections.runner import PollingProjectionRunner
 
-__all__ = ["Engine", "SystemClock", "build", "serve"]
+__all__ = ["Engine", "SystemClock", "build", "build_view", "serve"]
 
 log = structlog.get_logger(__name__)
 
@@ -58,30 +53,37 @@ class Engine:
 
     settings: Settings
     ingestion: Ingestion
-    patients: PatientView
+    views: dict[str, Any]
     runner: PollingProjectionRunner
     metrics: Metrics
+
+    @property
+    def patients(self) -> PatientView:
+        """The patient index."""
+        view: PatientView = self.views["patients"]
+        return view
 
     def close(self) -> None:
         """Stops the runner and closes the store's connections."""
         self.runner.stop()
         self.ingestion.close()
-        datastore = getattr(self.patients, "datastore", None)  # the memory view has none
-        if datastore is not None:
-            datastore.close()
+        for view in self.views.values():
+            datastore = getattr(view, "datastore", None)  # memory views have none
+            if datastore is not None:
+                datastore.close()
 
 
-def _patient_view(settings: Settings, env: dict[str, str]) -> PatientView:
-    """The patient index on the store's backend, in the same database as the events."""
+def build_view(spec: ProjectionSpec, settings: Settings, env: dict[str, str]) -> Any:
+    """``spec``'s view on the store's backend, in the same database as the events."""
     module = env["PERSISTENCE_MODULE"]
     if module == "eventsourcing.sqlite":
-        return SQLiteFactory(env).tracking_recorder(SQLitePatientView)
+        return SQLiteFactory(env).tracking_recorder(spec.sqlite)  # type: ignore[arg-type]
     if module == "eventsourcing.postgres":
-        # Named environment: the tracking table becomes patients_v1_tracking.
-        factory = PostgresFactory(Environment(PatientProjection.name, env))
-        return factory.tracking_recorder(PostgresPatientView)
+        # Named environment: the tracking table becomes <projection name>_tracking.
+        factory = PostgresFactory(Environment(spec.name, env))
+        return factory.tracking_recorder(spec.postgres)  # type: ignore[arg-type]
     if module == "eventsourcing.popo":
-        return MemoryPatientView()
+        return spec.memory()
     raise ConfigError(f"CARELOG_STORE: no read models for {settings.backend}")
 
 
@@ -105,9 +107,11 @@ def build(settings: Settings, *, validator: MessageValidator | None = None) -> E
         site_timezone=settings.tzinfo(),
         processing_ids=settings.processing_ids,
     )
-    patients = _patient_view(settings, env)
-    runner = PollingProjectionRunner(ingestion, PatientProjection(patients))
-    return Engine(settings, ingestion, patients, runner, Metrics())
+    views = {spec.key: build_view(spec, settings, env) for spec in CATALOG}
+    runner = PollingProjectionRunner(
+        ingestion, *(spec.project(views[spec.key]) for spec in CATALOG)
+    )
+    return Engine(settings, ingestion, views, runner, Metrics())
 
 
 class _QuietServer(uvicorn.Server):
@@ -149,12 +153,13 @@ async def serve(engine: Engine) -> None:
             "ready": engine.runner.error is None,
             "store": settings.backend,
             "projection_position": engine.runner.position,
+            "projections": engine.runner.positions(),
         }
 
     def metrics() -> str:
         return engine.metrics.render({"carelog_projection_position": engine.runner.position})
 
-    app = create_app(engine.patients, health=health, metrics=metrics)
+    app = create_app(engine.views, health=health, metrics=metrics)
     http = _QuietServer(
         uvicorn.Config(
             app,

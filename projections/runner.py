@@ -1,9 +1,12 @@
 """Feeding stored events to projections: catch-up by polling, the same for every backend.
 
 eventsourcing's SQLite recorder cannot subscribe, so the runner reads the
-notification log in batches from the projection's tracking position + 1 and
-calls ``process_event``. The in-process server nudges it after each commit,
-so the patient index trails the ACK by milliseconds, not a polling interval.
+notification log in batches from the lowest tracking position of its
+projections + 1 and hands each event to every projection that has not yet
+applied it and subscribes to its topic. One read serves all read models; each
+projection still records its own position with its own rows. The in-process
+server nudges the runner after each commit, so read models trail the ACK by
+milliseconds, not a polling interval.
 """
 
 from __future__ import annotations
@@ -23,62 +26,91 @@ log = structlog.get_logger(__name__)
 
 
 class PollingProjectionRunner:
-    """Keeps one projection caught up with one application's notification log."""
+    """Keeps one or more projections caught up with one application's notification log."""
 
     def __init__(
         self,
         app: Application[Any],
-        projection: Projection[Any],
-        *,
+        *projections: Projection[Any],
         batch_size: int = 500,
         poll_interval_s: float = 1.0,
     ) -> None:
+        if not projections:
+            raise ValueError("PollingProjectionRunner needs at least one projection")
         self.app = app
-        self.projection = projection
+        self.projections: tuple[Projection[Any], ...] = projections
         self.batch_size = batch_size
         self.poll_interval_s = poll_interval_s
         self._nudge = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._scanned = 0  # highest notification id read, matching the topics or not
+        self._scanned = 0  # highest notification id read by every projection
         self._scanned_changed = threading.Condition()
         self.error: BaseException | None = None
 
     @property
+    def projection(self) -> Projection[Any]:
+        """The first projection (the only one, for a single-projection runner)."""
+        return self.projections[0]
+
+    @property
     def position(self) -> int:
-        """The highest notification id this projection has seen (0 before any)."""
-        tracked = self.projection.view.max_tracking_id(self.app.name) or 0
-        return max(tracked, self._scanned)
+        """The highest notification id all projections have seen (0 before any)."""
+        return max(min(self._tracked(p) for p in self.projections), self._scanned)
+
+    def positions(self) -> dict[str, int]:
+        """Each projection's own tracked position, by projection name."""
+        return {p.name: max(self._tracked(p), self._scanned) for p in self.projections}
+
+    def _tracked(self, projection: Projection[Any]) -> int:
+        return projection.view.max_tracking_id(self.app.name) or 0
 
     def catch_up(self) -> int:
-        """Processes every notification not yet tracked; returns how many it applied."""
+        """Processes every notification not yet tracked; returns how many events it applied.
+
+        An event counts once per projection that applied it.
+        """
         applied = 0
         with self._lock:
             # Read the head first: everything up to it is scanned below, so it is
             # safe to remember it as seen even where no notification matched.
             head = self.app.recorder.max_notification_id() or 0
-            start = max(self.projection.view.max_tracking_id(self.app.name) or 0, self._scanned) + 1
+            done = {p.name: max(self._tracked(p), self._scanned) for p in self.projections}
+            wanted = {p.name: frozenset(p.topics) for p in self.projections}
+            # An empty topics tuple means "every event" for eventsourcing projections.
+            topics: tuple[str, ...] = ()
+            if all(wanted.values()):
+                topics = tuple(sorted(frozenset().union(*wanted.values())))
+            start = min(done.values()) + 1
             while start <= head:
                 batch = self.app.recorder.select_notifications(
-                    start, self.batch_size, stop=head, topics=self.projection.topics
+                    start, self.batch_size, stop=head, topics=topics
                 )
                 for notification in batch:
-                    event = self.app.mapper.to_domain_event(notification)
-                    tracking = Tracking(self.app.name, notification.id)
-                    try:
-                        self.projection.process_event(event, tracking)
-                    except IntegrityError:
-                        pass  # already applied by an earlier run: exactly-once holds
-                    else:
-                        applied += 1
-                    self._mark_scanned(notification.id)
+                    event = None
+                    for projection in self.projections:
+                        name = projection.name
+                        if notification.id <= done[name]:
+                            continue
+                        if wanted[name] and notification.topic not in wanted[name]:
+                            continue
+                        if event is None:
+                            event = self.app.mapper.to_domain_event(notification)
+                        tracking = Tracking(self.app.name, notification.id)
+                        try:
+                            projection.process_event(event, tracking)
+                        except IntegrityError:
+                            pass  # already applied by an earlier run: exactly-once holds
+                        else:
+                            applied += 1
                 if len(batch) < self.batch_size:
                     break
                 start = batch[-1].id + 1
             self._mark_scanned(head)
         if applied:
-            log.debug("projection.caught_up", projection=self.projection.name, applied=applied)
+            names = [p.name for p in self.projections]
+            log.debug("projection.caught_up", projection=",".join(names), applied=applied)
         return applied
 
     def _mark_scanned(self, notification_id: int) -> None:
@@ -92,7 +124,7 @@ class PollingProjectionRunner:
         self._nudge.set()
 
     def wait_for(self, notification_id: int, timeout: float = 5.0) -> bool:
-        """Blocks until the projection has seen ``notification_id``; False on timeout."""
+        """Blocks until every projection has seen ``notification_id``; False on timeout."""
         deadline = time.monotonic() + timeout
         with self._scanned_changed:
             while self._scanned < notification_id:
@@ -105,9 +137,7 @@ class PollingProjectionRunner:
 
     def start(self) -> None:
         """Runs catch-up in a daemon thread until ``stop``."""
-        self._thread = threading.Thread(
-            target=self._loop, name=f"projection-{self.projection.name}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._loop, name="projections", daemon=True)
         self._thread.start()
 
     def _loop(self) -> None:
@@ -116,10 +146,15 @@ class PollingProjectionRunner:
                 self.catch_up()
             except Exception as e:  # keep serving reads; report and retry later
                 self.error = e
-                log.exception("projection.failed", projection=self.projection.name)
+                log.exception("projection.failed", projection=self._names())
                 self._stop.wait(self.poll_interval_s)
+            else:
+                self.error = None
             self._nudge.wait(self.poll_interval_s)
             self._nudge.clear()
+
+    def _names(self) -> str:
+        return ",".join(p.name for p in self.projections)
 
     def stop(self) -> None:
         """Stops the loop after its current batch, then applies whatever is left."""

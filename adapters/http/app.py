@@ -6,7 +6,7 @@ result; every error under /fhir answers an OperationOutcome with its status.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters.http.fhir_patient import AUTHORITY_SYSTEM_PREFIX, patient_resource
+from adapters.http.problem import problem
 from projections.patients.view import PatientView
 
 __all__ = ["FHIR_JSON", "create_app"]
@@ -44,13 +45,17 @@ _ISSUE_FOR_STATUS = {400: "invalid", 404: "not-found", 405: "not-supported", 422
 
 
 def create_app(
-    patients: PatientView,
+    views: Mapping[str, Any],
     *,
     health: Callable[[], dict[str, Any]],
     metrics: Callable[[], str] = lambda: "",
 ) -> FastAPI:
-    """The ASGI app; ``health`` returns a dict with ``ready`` and details."""
+    """The ASGI app over the read models ``views`` (keyed as in projections.catalog).
+
+    ``health`` returns a dict with ``ready`` and details.
+    """
     app = FastAPI(title="carelog", docs_url=None, redoc_url=None, openapi_url="/openapi.json")
+    patients: PatientView = views["patients"]
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -60,11 +65,16 @@ def create_app(
                 _ISSUE_FOR_STATUS.get(exc.status_code, "exception"),
                 str(exc.detail),
             )
+        if request.url.path.startswith("/api"):
+            return problem(exc.status_code, str(exc.detail))
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return operation_outcome(400, "invalid", "; ".join(str(e["msg"]) for e in exc.errors()))
+        detail = "; ".join(str(e["msg"]) for e in exc.errors())
+        if request.url.path.startswith("/api"):
+            return problem(400, detail)
+        return operation_outcome(400, "invalid", detail)
 
     @app.get("/health")
     def get_health() -> JSONResponse:

@@ -1,0 +1,82 @@
+"""Every read model carelog maintains, and how to build its view on each backend.
+
+The composition root (``adapters/bootstrap.py``), ``carelog replay`` and the
+Kafka workers all take their list of projections from ``CATALOG``, so a new
+read model is added here once and is then built live, replayed and served by
+workers without further wiring. Views are classes, not instances: which
+backend's class is used, and with which connection settings, is decided by
+the composition root from Settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.persistence import TrackingRecorder
+from eventsourcing.projection import Projection
+
+from projections.patients import (
+    MemoryPatientView,
+    PatientProjection,
+    PostgresPatientView,
+    SQLitePatientView,
+)
+from projections.patients.sql import PATIENT_TABLES
+
+__all__ = ["CATALOG", "ProjectionSpec", "spec_for"]
+
+
+@dataclass(frozen=True)
+class ProjectionSpec:
+    """One read model: its projection and its view class per backend.
+
+    ``key`` is the short name used on the command line (``carelog replay
+    --projection patients``) and by HTTP handlers to find the view; the
+    projection's versioned ``name`` (``patients_v1``) names its tables and its
+    tracking table. ``tables`` lists those tables, children first, so that a
+    rebuild can drop them in order.
+    """
+
+    key: str
+    projection: type[Projection[Any]]
+    memory: Callable[[], TrackingRecorder]
+    sqlite: type[TrackingRecorder]
+    postgres: type[TrackingRecorder]
+    tables: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        """The projection's versioned name (``patients_v1``)."""
+        return str(self.projection.name)
+
+    def project(self, view: TrackingRecorder) -> Projection[Any]:
+        """The projection writing into ``view``."""
+        return self.projection(view)
+
+
+CATALOG: tuple[ProjectionSpec, ...] = (
+    ProjectionSpec(
+        key="patients",
+        projection=PatientProjection,
+        memory=MemoryPatientView,
+        sqlite=SQLitePatientView,
+        postgres=PostgresPatientView,
+        tables=PATIENT_TABLES,
+    ),
+)
+"""The read models, in the order they are caught up."""
+
+
+def spec_for(key: str) -> ProjectionSpec:
+    """The spec named ``key`` (or by its versioned name).
+
+    Raises:
+        KeyError: no such projection; the message lists the known ones.
+    """
+    for spec in CATALOG:
+        if key in (spec.key, spec.name):
+            return spec
+    known = ", ".join(s.key for s in CATALOG)
+    raise KeyError(f"no projection named {key!r} (known: {known})")
