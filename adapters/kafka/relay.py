@@ -26,9 +26,10 @@ take over when it goes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -79,7 +80,7 @@ class PatientKeys:
 
     def key_for(self, event: Any) -> UUID:
         originator = event.originator_id
-        if isinstance(event, Patient.Event) or isinstance(event, InboundMessage.Event):
+        if isinstance(event, (Patient.Event, InboundMessage.Event)):
             return UUID(str(originator))
         patient = getattr(event, "patient_id", None)
         if patient is None:
@@ -108,6 +109,7 @@ class OutboxRelay:
         *,
         topic: str,
         lease: Lease | None = None,
+        prepare: Callable[[], Awaitable[None]] | None = None,
         batch_size: int = 500,
         poll_interval_s: float = 0.05,
         retry_s: float = 1.0,
@@ -117,6 +119,7 @@ class OutboxRelay:
         self.producer_factory = producer_factory
         self.topic = topic
         self.lease = lease
+        self.prepare = prepare  # e.g. create the topic with its partition count
         self.batch_size = batch_size
         self.poll_interval_s = poll_interval_s
         self.retry_s = retry_s
@@ -168,6 +171,8 @@ class OutboxRelay:
         return True
 
     async def _publish_until(self, stop: asyncio.Event) -> None:
+        if self.prepare is not None:
+            await self.prepare()
         producer = self.producer_factory()
         await producer.start()
         try:
@@ -218,10 +223,8 @@ class OutboxRelay:
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass
 
 
 async def _wait_either(nudge: asyncio.Event, stop: asyncio.Event, seconds: float) -> None:
