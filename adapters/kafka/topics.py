@@ -28,9 +28,12 @@ async def ensure_topic(servers: str, topic: str, partitions: int) -> None:
     try:
         if topic in await admin.list_topics():
             return
+        # Three copies where the cluster has three brokers (one on a test broker).
+        cluster = await admin.describe_cluster()
+        replicas = max(1, min(3, len(cluster.get("brokers", ()))))
         try:
             await admin.create_topics(
-                [NewTopic(topic, num_partitions=partitions, replication_factor=-1)]
+                [NewTopic(topic, num_partitions=partitions, replication_factor=replicas)]
             )
             log.info("kafka.topic_created", topic=topic, partitions=partitions)
         except TopicAlreadyExistsError:
