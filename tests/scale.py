@@ -30,7 +30,8 @@ def patient_story(n: int) -> list[bytes]:
     mrn = f"P{n:06d}"
     visit = f"V{n:06d}^^^HOSP^VN"
     day = f"202403{n % 28 + 1:02d}"
-    pid = f"PID|1||{mrn}^^^HOSP^MR||FAM{n}^GIVEN{n % 17}||19{50 + n % 40}0{n % 9 + 1}15|{'FM'[n % 2]}"
+    born = f"19{50 + n % 40}0{n % 9 + 1}15|{'FM'[n % 2]}"
+    pid = f"PID|1||{mrn}^^^HOSP^MR||FAM{n}^GIVEN{n % 17}||{born}"
     pid_updated = (
         f"PID|1||{mrn}^^^HOSP^MR~{900000000 + n}^^^SSA^SS||FAM{n}-NEW^GIVEN{n % 17}"
         f"||19{50 + n % 40}0{n % 9 + 1}15|{'FM'[n % 2]}|||||||||ACC{n:06d}^^^HOSP^AN"
@@ -63,14 +64,29 @@ def patient_story(n: int) -> list[bytes]:
             pv1(location),
             segment(
                 "OBR",
-                {1: "1", 2: f"PL{n}", 3: f"FL{n}^LAB", 4: "24331-1^Lipid panel^LN", 7: f"{day}120000",
-                 25: "F"},
-            ),  # fmt: skip
+                {
+                    1: "1",
+                    2: f"PL{n}",
+                    3: f"FL{n}^LAB",
+                    4: "24331-1^Lipid panel^LN",
+                    7: f"{day}120000",
+                    25: "F",
+                },
+            ),
             segment(
                 "OBX",
-                {1: "1", 2: "NM", 3: "2093-3^Cholesterol^LN", 5: str(150 + n % 90), 6: "mg/dL",
-                 7: "<200", 8: "N", 11: "F", 14: f"{day}120000"},
-            ),  # fmt: skip
+                {
+                    1: "1",
+                    2: "NM",
+                    3: "2093-3^Cholesterol^LN",
+                    5: str(150 + n % 90),
+                    6: "mg/dL",
+                    7: "<200",
+                    8: "N",
+                    11: "F",
+                    14: f"{day}120000",
+                },
+            ),
         ]
     )
     dft = "\r".join(
@@ -81,13 +97,21 @@ def patient_story(n: int) -> list[bytes]:
             pv1(location),
             segment(
                 "FT1",
-                {1: "1", 2: f"T{n}", 4: day, 6: "CG", 7: "99213^Office visit^CPT", 10: "1",
-                 11: f"{100 + n % 50}.25&USD", 12: f"{100 + n % 50}.25&USD"},
-            ),  # fmt: skip
+                {
+                    1: "1",
+                    2: f"T{n}",
+                    4: day,
+                    6: "CG",
+                    7: "99213^Office visit^CPT",
+                    10: "1",
+                    11: f"{100 + n % 50}.25&USD",
+                    12: f"{100 + n % 50}.25&USD",
+                },
+            ),
         ]
     )
     return [
-        adt("A04", 1, 8, pid, f"ED^1^A^HOSP"),
+        adt("A04", 1, 8, pid, "ED^1^A^HOSP"),
         adt("A01", 2, 9, pid, location),
         adt("A08", 3, 10, pid_updated, location),
         (oru + "\r").encode(),
@@ -139,7 +163,10 @@ def dump_sqlite(path: str, tables: Iterable[str] | None = None) -> dict[str, lis
         return {t: _rows(conn.cursor(), t) for t in tables or catalog_tables()}
 
 
-def dump_postgres(dsn: str, tables: Iterable[str] | None = None) -> dict[str, list[tuple[Any, ...]]]:
+Rows = dict[str, list[tuple[Any, ...]]]
+
+
+def dump_postgres(dsn: str, tables: Iterable[str] | None = None) -> Rows:
     """Every read-model row of a PostgreSQL store, normalised and sorted."""
     import psycopg
 
