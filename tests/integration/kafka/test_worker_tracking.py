@@ -45,7 +45,9 @@ def test_partitions_out_of_store_order_apply_once_each(postgres_url: str, tmp_pa
     settings = Settings(store=postgres_url)
     env = settings.eventsourcing_env()
     views = [build_view(spec, settings, env) for spec in CATALOG]
-    applier = ProjectionApplier(app.mapper, [s.project(v) for s, v in zip(CATALOG, views)])
+    applier = ProjectionApplier(
+        app.mapper, [s.project(v) for s, v in zip(CATALOG, views, strict=True)]
+    )
     for partition in (1, 0):  # partition 1's later ids first: out of global order
         for record in partitions[partition]:
             applier.apply(record, partition)  # type: ignore[arg-type]
