@@ -1,0 +1,139 @@
+"""Scale-out benchmark: MLLP ingest into PostgreSQL (one and two `carelog serve`) vs SQLite.
+
+All runs use the same corpus, the same number of stop-and-wait connections
+(16 by default, split across the processes) and the same machine, in one
+run, so the ratios mean something even where the absolute figures are noisy.
+The last run adds ``--kafka`` and reports the relay's lag from commit to
+the broker's acknowledgement (p99 over the run, from /metrics).
+
+Needs the test services: ``bash .ci/services.sh up && set -a && . var/services/env``
+(or ``make bench-scale``, which does that).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+from adapters.mllp.client import MLLPClient, ack_code_of
+from bench.corpus import adt_messages
+from tests.e2e.server import ServeProcess
+
+
+def _reset(dsn: str) -> None:
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+
+
+def _metric(base_url: str, name: str) -> float:
+    with urllib.request.urlopen(f"{base_url}/metrics", timeout=10) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    return float("nan")
+
+
+def run(
+    store: str, processes: int, count: int, connections: int, kafka: str = ""
+) -> dict[str, float]:
+    """Sends ``count`` messages over ``connections`` spread over ``processes`` servers."""
+    messages = adt_messages(count)
+    env = {"CARELOG_KAFKA_TOPIC": f"bench-{uuid.uuid4().hex[:8]}"} if kafka else {}
+    extra = ("--kafka", kafka) if kafka else ()
+    servers = [ServeProcess(store, *extra, env=env).start() for _ in range(processes)]
+    latencies: list[float] = []
+    codes: list[str] = []
+    lock = threading.Lock()
+
+    def worker(port: int, chunk: list[bytes]) -> None:
+        with MLLPClient("127.0.0.1", port, timeout_s=60) as client:
+            for m in chunk:
+                t0 = time.perf_counter()
+                code = ack_code_of(client.send(m))
+                dt = time.perf_counter() - t0
+                with lock:
+                    latencies.append(dt)
+                    codes.append(code)
+
+    chunks = [messages[i::connections] for i in range(connections)]
+    threads = [
+        threading.Thread(target=worker, args=(servers[i % processes].mllp_port, c))
+        for i, c in enumerate(chunks)
+    ]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    lag = float("nan")
+    if kafka:
+        time.sleep(1.0)  # the last batch reaches the broker
+        lags = [_metric(s.base_url, "carelog_relay_lag_p99_seconds") for s in servers]
+        lag = max(x for x in lags if x == x)  # the leader's; the others publish nothing
+    for s in servers:
+        s.stop()
+    latencies.sort()
+    return {
+        "accepted": codes.count("AA") + codes.count("CA"),
+        "msg_per_s": count / elapsed,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "relay_lag_p99_ms": lag * 1000,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=3000)
+    parser.add_argument("--connections", type=int, default=16)
+    args = parser.parse_args()
+    dsn = os.environ.get("CARELOG_TEST_POSTGRES_DSN", "")
+    kafka = os.environ.get("CARELOG_TEST_KAFKA", "")
+    if not dsn or not kafka:
+        raise SystemExit("set CARELOG_TEST_POSTGRES_DSN and CARELOG_TEST_KAFKA (make bench-scale)")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        rows.append(
+            (
+                "sqlite, 1 serve",
+                run(f"sqlite:///{Path(tmp) / 'b.db'}", 1, args.count, args.connections),
+            )
+        )
+    for processes in (1, 2):
+        _reset(dsn)
+        rows.append(
+            (f"postgres, {processes} serve", run(dsn, processes, args.count, args.connections))
+        )
+    for processes in (1, 2):
+        _reset(dsn)
+        rows.append(
+            (
+                f"postgres+kafka, {processes} serve",
+                run(dsn, processes, args.count, args.connections, kafka),
+            )
+        )
+    base = rows[0][1]["msg_per_s"]
+    print(f"{args.count} messages, {args.connections} connections")
+    header = ("run", "ok", "msg/s", "vs sqlite", "p50 ms", "p99 ms", "relay p99 ms")
+    print("{:<24} {:>6} {:>8} {:>9} {:>8} {:>8} {:>12}".format(*header))
+    for name, r in rows:
+        print(
+            f"{name:<24} {r['accepted']:>6.0f} {r['msg_per_s']:>8.0f} "
+            f"{r['msg_per_s'] / base:>9.2f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
+            f"{r['relay_lag_p99_ms']:>12.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
