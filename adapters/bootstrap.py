@@ -207,6 +207,7 @@ def run_worker(settings: Settings) -> None:
         group=settings.kafka_group,
         partitions=settings.kafka_partitions,
         applier=applier,
+        heartbeat=settings.worker_heartbeat,
     )
     import faust
 

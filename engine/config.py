@@ -45,6 +45,7 @@ class Settings:
     kafka_topic: str = "carelog.events"
     kafka_partitions: int = 8
     kafka_group: str = "carelog-projections"
+    worker_heartbeat: str = ""  # a file `carelog worker` touches while it runs (health checks)
     log_format: str = "json"
     log_level: str = "info"
     max_frame_bytes: int = 1 << 20
@@ -76,6 +77,8 @@ class Settings:
             changes["kafka_partitions"] = _positive_int(v, "CARELOG_KAFKA_PARTITIONS")
         if v := get("CARELOG_KAFKA_GROUP"):
             changes["kafka_group"] = v
+        if v := get("CARELOG_WORKER_HEARTBEAT"):
+            changes["worker_heartbeat"] = v
         if v := get("CARELOG_LOG_FORMAT"):
             if v not in ("json", "console"):
                 raise ConfigError(f"CARELOG_LOG_FORMAT: expected json or console, got {v!r}")

@@ -24,6 +24,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -97,6 +98,7 @@ def create_worker_app(
     group: str,
     partitions: int,
     applier: ProjectionApplier,
+    heartbeat: str = "",
 ) -> Any:
     """The faust app: one agent reading ``topic`` in consumer group ``group``."""
     import faust
@@ -150,5 +152,7 @@ def create_worker_app(
     @app.timer(interval=5.0)
     async def report() -> None:
         log.info("worker.progress", applied=applier.applied, duplicates=applier.duplicates)
+        if heartbeat:  # a container health check reads its age
+            Path(heartbeat).touch()
 
     return app
