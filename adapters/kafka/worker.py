@@ -71,24 +71,35 @@ class ProjectionApplier:
             while True:
                 try:
                     projection.process_event(event, tracking)
-                except IntegrityError:
-                    self.duplicates += 1
+                except IntegrityError as e:
+                    if projection.view.has_tracking_id(
+                        tracking.application_name, tracking.notification_id
+                    ):
+                        self.duplicates += 1  # applied before: a redelivery
+                        break
+                    # A constraint of the rows themselves, not the position: retried
+                    # like any failure (a visible stall, never a silent loss).
+                    self._failed(projection, record, e)
+                    continue
                 except Exception as e:
-                    if self.stopping.is_set():
-                        raise
-                    log.warning(
-                        "worker.apply_failed",
-                        projection=projection.name,
-                        notification_id=record.notification_id,
-                        error=type(e).__name__,
-                    )
-                    time.sleep(self.retry_s)
+                    self._failed(projection, record, e)
                     continue
                 else:
                     taken += 1
                     self.applied += 1
                 break
         return taken
+
+    def _failed(self, projection: Projection[Any], record: EventRecord, error: Exception) -> None:
+        if self.stopping.is_set():
+            raise error
+        log.warning(
+            "worker.apply_failed",
+            projection=projection.name,
+            notification_id=record.notification_id,
+            error=type(error).__name__,
+        )
+        time.sleep(self.retry_s)
 
 
 def create_worker_app(
