@@ -69,8 +69,11 @@ class Engine:
         if self.relay is None:  # with Kafka the workers own the read models
             self.runner.stop()
         self.ingestion.close()
-        for view in self.views.values():
-            datastore = getattr(view, "datastore", None)  # memory views have none
+        recorders = [*self.views.values()]
+        if self.relay is not None:
+            recorders.append(self.relay.position.recorder)
+        for recorder in recorders:
+            datastore = getattr(recorder, "datastore", None)  # memory views have none
             if datastore is not None:
                 datastore.close()
 
