@@ -87,23 +87,18 @@ class PollingProjectionRunner:
                 batch = self.app.recorder.select_notifications(
                     start, self.batch_size, stop=head, topics=topics
                 )
-                for notification in batch:
-                    event = None
-                    for projection in self.projections:
-                        name = projection.name
-                        if notification.id <= done[name]:
-                            continue
-                        if wanted[name] and notification.topic not in wanted[name]:
-                            continue
-                        if event is None:
-                            event = self.app.mapper.to_domain_event(notification)
-                        tracking = Tracking(self.app.name, notification.id)
-                        try:
-                            projection.process_event(event, tracking)
-                        except IntegrityError:
-                            pass  # already applied by an earlier run: exactly-once holds
-                        else:
-                            applied += 1
+                events: dict[int, Any] = {}
+                for projection in self.projections:
+                    name = projection.name
+                    todo = [
+                        n
+                        for n in batch
+                        if n.id > done[name] and (not wanted[name] or n.topic in wanted[name])
+                    ]
+                    for n in todo:
+                        if n.id not in events:
+                            events[n.id] = self.app.mapper.to_domain_event(n)
+                    applied += self._apply(projection, [(n.id, events[n.id]) for n in todo])
                 if len(batch) < self.batch_size:
                     break
                 start = batch[-1].id + 1
@@ -111,6 +106,34 @@ class PollingProjectionRunner:
         if applied:
             names = [p.name for p in self.projections]
             log.debug("projection.caught_up", projection=",".join(names), applied=applied)
+        return applied
+
+    def _apply(self, projection: Projection[Any], events: list[tuple[int, Any]]) -> int:
+        """Applies ``events`` in one view transaction; one by one if that batch fails.
+
+        A batch fails on IntegrityError when another runner applied some of these
+        events first; one by one, those are skipped and the rest applied.
+        """
+        if not events:
+            return 0
+        batch = getattr(projection.view, "batch", None)
+        if batch is not None and len(events) > 1:
+            try:
+                with batch():
+                    for notification_id, event in events:
+                        projection.process_event(event, Tracking(self.app.name, notification_id))
+            except IntegrityError:
+                pass
+            else:
+                return len(events)
+        applied = 0
+        for notification_id, event in events:
+            try:
+                projection.process_event(event, Tracking(self.app.name, notification_id))
+            except IntegrityError:
+                pass  # already applied by an earlier run: exactly-once holds
+            else:
+                applied += 1
         return applied
 
     def _mark_scanned(self, notification_id: int) -> None:

@@ -10,12 +10,13 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.popo import POPOTrackingRecorder
 
 from engine.domain.values import Identifier, PersonName
+from projections.batching import MemoryBatching
 from projections.patients.view import PatientRecord, PatientView
 
 __all__ = ["MemoryPatientView"]
 
 
-class MemoryPatientView(PatientView, POPOTrackingRecorder):
+class MemoryPatientView(MemoryBatching, PatientView, POPOTrackingRecorder):
     """Dicts guarded by the recorder's lock; tracking checked as in the SQL views."""
 
     def __init__(self) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 
 from engine.domain.values import Identifier, PersonName
+from projections.batching import SQLBatching
 from projections.patients.view import PatientRecord
 
 __all__ = ["PATIENT_TABLES", "SQLPatientQueries"]
@@ -40,16 +41,15 @@ def create_statements(timestamp_type: str) -> list[str]:
     ]
 
 
-class SQLPatientQueries:
+class SQLPatientQueries(SQLBatching):
     """Commands and queries of PatientView over a DB-API cursor with named rows.
 
     Mixed into a library tracking recorder, which provides ``datastore`` (whose
-    ``transaction`` yields a cursor) and ``_insert_tracking`` (same transaction).
+    ``transaction`` yields a cursor) and ``_insert_tracking`` (same transaction);
+    commands join the runner's batch when one is open (projections.batching).
     """
 
     placeholder = "?"
-    datastore: Any
-    _insert_tracking: Any  # from the recorder base: writes tracking in the same transaction
 
     def _sql(self, text: str) -> str:
         return text.replace("?", self.placeholder)
@@ -64,8 +64,7 @@ class SQLPatientQueries:
         updated_at: datetime,
         tracking: Tracking,
     ) -> None:
-        with self.datastore.transaction(commit=True) as c:
-            self._insert_tracking(c, tracking)
+        with self._transaction(tracking) as c:
             c.execute(
                 self._sql(
                     "INSERT INTO patients_v1 (patient_id, family, given, middle, suffix, prefix, "
@@ -85,8 +84,7 @@ class SQLPatientQueries:
         updated_at: datetime,
         tracking: Tracking,
     ) -> None:
-        with self.datastore.transaction(commit=True) as c:
-            self._insert_tracking(c, tracking)
+        with self._transaction(tracking) as c:
             c.execute(
                 self._sql(
                     "UPDATE patients_v1 SET family=?, given=?, middle=?, suffix=?, prefix=?, "
@@ -98,16 +96,14 @@ class SQLPatientQueries:
     def mark_merged(
         self, patient_id: str, survivor_id: str, updated_at: datetime, tracking: Tracking
     ) -> None:
-        with self.datastore.transaction(commit=True) as c:
-            self._insert_tracking(c, tracking)
+        with self._transaction(tracking) as c:
             c.execute(
                 self._sql("UPDATE patients_v1 SET merged_into=?, updated_at=? WHERE patient_id=?"),
                 (survivor_id, updated_at.isoformat(), patient_id),
             )
 
     def add_identifier(self, patient_id: str, identifier: Identifier, tracking: Tracking) -> None:
-        with self.datastore.transaction(commit=True) as c:
-            self._insert_tracking(c, tracking)
+        with self._transaction(tracking) as c:
             self._claim_identifier(c, patient_id, identifier)
 
     def _claim_identifier(self, c: Any, patient_id: str, identifier: Identifier) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from eventsourcing.sqlite import SQLiteFactory
 
 from adapters.bootstrap import build
 from engine.config import Settings
+from engine.domain.values import PersonName
 from projections.catalog import CATALOG, spec_for
 from projections.patients import MemoryPatientView, PatientProjection
 from projections.runner import PollingProjectionRunner
@@ -76,3 +78,24 @@ def test_the_catalog_names_each_read_model_once() -> None:
     for spec in CATALOG:
         tracking = getattr(spec.sqlite, "tracking_table", "")
         assert tracking == f"{spec.name}_tracking", spec.key
+
+
+def test_a_failed_batch_leaves_neither_rows_nor_position(tmp_path: Path) -> None:
+    engine = build(
+        Settings(store=f"sqlite:///{tmp_path / 'c.db'}"), validator=FakeMessageValidator()
+    )
+    view = engine.patients
+    name = PersonName(family="DOE", given="JANE")
+    when = datetime(2024, 1, 1, tzinfo=UTC)
+    with pytest.raises(RuntimeError), view.batch():
+        view.register_patient("p1", (), name, "", "F", when, Tracking("carelog", 1))
+        view.register_patient("p2", (), name, "", "F", when, Tracking("carelog", 2))
+        raise RuntimeError("crash between the rows and the next position")
+    assert view.get_patient("p1") is None and view.max_tracking_id("carelog") is None
+    with view.batch():
+        view.register_patient("p1", (), name, "", "F", when, Tracking("carelog", 1))
+        view.register_patient("p2", (), name, "", "F", when, Tracking("carelog", 2))
+    assert view.get_patient("p2") is not None and view.max_tracking_id("carelog") == 2
+    with pytest.raises(IntegrityError):  # applied once, never twice
+        view.register_patient("p2", (), name, "", "F", when, Tracking("carelog", 2))
+    engine.close()
