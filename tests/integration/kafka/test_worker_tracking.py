@@ -48,15 +48,18 @@ def test_partitions_out_of_store_order_apply_once_each(postgres_url: str, tmp_pa
     applier = ProjectionApplier(
         app.mapper, [s.project(v) for s, v in zip(CATALOG, views, strict=True)]
     )
-    for partition in (1, 0):  # partition 1's later ids first: out of global order
-        for record in partitions[partition]:
-            applier.apply(record, partition)  # type: ignore[arg-type]
+    # Partition 1's later ids first (out of global order), in rounds as faust hands them over.
+    ordered = [(r, p) for p in (1, 0) for r in partitions[p]]
+    for start in range(0, len(ordered), 50):
+        applier.apply_batch(ordered[start : start + 50])  # type: ignore[arg-type]
     applied = applier.applied
     assert applied > 0 and applier.duplicates == 0
-    for partition in (0, 1):  # everything again, as after a crash before the offset commit
-        for record in partitions[partition]:
-            applier.apply(record, partition)  # type: ignore[arg-type]
-    assert applier.applied == applied and applier.duplicates == applied
+    # Everything again, as after a crash before the offset commit: one round, then one by one.
+    for partition in (0, 1):
+        applier.apply_batch([(r, partition) for r in partitions[partition]])  # type: ignore[misc]
+    for record, partition in ordered[:5]:
+        applier.apply(record, partition)  # type: ignore[arg-type]
+    assert applier.applied == applied and applier.duplicates >= applied
 
     assert dump_postgres(postgres_url) == dump_sqlite(str(db))
 
