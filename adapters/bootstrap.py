@@ -57,6 +57,10 @@ class Engine:
     runner: PollingProjectionRunner
     metrics: Metrics
     relay: Any = None  # adapters.kafka.OutboxRelay with --kafka: serve publishes, workers project
+    # PostgreSQL without Kafka: several `serve` may share the database, and only the
+    # holder of this lease runs the in-process projections (the others would redo them).
+    projection_lease: Any = None
+    projecting: bool = True
 
     @property
     def patients(self) -> PatientView:
@@ -66,7 +70,7 @@ class Engine:
 
     def close(self) -> None:
         """Stops the runner and closes the store's connections."""
-        if self.relay is None:  # with Kafka the workers own the read models
+        if self.relay is None and self.projecting:  # with Kafka the workers own them
             self.runner.stop()
         self.ingestion.close()
         recorders = [*self.views.values()]
@@ -116,11 +120,19 @@ def build(settings: Settings, *, validator: MessageValidator | None = None) -> E
         processing_ids=settings.processing_ids,
     )
     views = {spec.key: build_view(spec, settings, env) for spec in CATALOG}
+    shared = settings.backend == "postgres"  # other processes may commit: poll more often
     runner = PollingProjectionRunner(
-        ingestion, *(spec.project(views[spec.key]) for spec in CATALOG)
+        ingestion,
+        *(spec.project(views[spec.key]) for spec in CATALOG),
+        poll_interval_s=0.2 if shared else 1.0,
     )
     relay = _relay(settings, env, ingestion) if settings.kafka else None
-    return Engine(settings, ingestion, views, runner, Metrics(), relay)
+    lease = None
+    if shared and relay is None:
+        from adapters.kafka.lease import PostgresLease
+
+        lease = PostgresLease(env, f"carelog-projections:{ingestion.name}")
+    return Engine(settings, ingestion, views, runner, Metrics(), relay, lease)
 
 
 def _relay(settings: Settings, env: dict[str, str], ingestion: Ingestion) -> Any:
@@ -232,6 +244,22 @@ class _NoValidator:
         raise NotImplementedError("carelog worker does not ingest messages")
 
 
+async def _project_when_leading(engine: Engine, stop: asyncio.Event) -> None:
+    """Starts the in-process projections once this process holds the projection lease."""
+    lease = engine.projection_lease
+    engine.projecting = False
+    while not stop.is_set():
+        if await asyncio.to_thread(lease.acquire):
+            engine.projecting = True
+            engine.runner.start()
+            log.info("projection.leading")
+            break
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=1.0)
+    await stop.wait()
+    await asyncio.to_thread(lease.release)
+
+
 class _QuietServer(uvicorn.Server):
     """uvicorn without its own signal handlers: `serve` owns shutdown order."""
 
@@ -266,6 +294,8 @@ async def serve(engine: Engine) -> None:
     relay_task: asyncio.Task[None] | None = None
     if relay is not None:  # with Kafka, read models are built by `carelog worker`
         relay_task = asyncio.create_task(relay.run(relay_stop))
+    elif engine.projection_lease is not None:
+        relay_task = asyncio.create_task(_project_when_leading(engine, relay_stop))
     else:
         engine.runner.start()
     mllp = MLLPServer(
@@ -347,10 +377,11 @@ async def serve(engine: Engine) -> None:
     http.should_exit = True
     await http_task
     writer.close()
-    if relay_task is not None:
+    if relay is not None:
         relay.nudge()
         await asyncio.sleep(0)
-        relay_stop.set()
+    relay_stop.set()
+    if relay_task is not None:
         await relay_task
     engine.close()
     log.info("serve.stopped")
