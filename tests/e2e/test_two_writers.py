@@ -48,12 +48,13 @@ def test_two_processes_on_one_database_store_each_message_once(postgres_url: str
             t.start()
         for t in threads:
             t.join(120)
+        leading = sorted(len(s.events("projection.leading")) for s in serves)
     finally:
         for serve in serves:
             serve.stop()
     assert Counter(codes) == {"AA": 4 * PER_LANE}
     # One process ran the projections; the other left them to it (no duplicate work).
-    assert sorted(len(s.events("projection.leading")) for s in serves) == [0, 1]
+    assert leading == [0, 1]
 
     with psycopg.connect(postgres_url) as conn:
         topics = Counter(
