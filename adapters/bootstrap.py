@@ -137,7 +137,10 @@ def build(settings: Settings, *, validator: MessageValidator | None = None) -> E
 
 def _relay(settings: Settings, env: dict[str, str], ingestion: Ingestion) -> Any:
     """The outbox relay to ``settings.kafka``, its position in the event store."""
-    from aiokafka import AIOKafkaProducer
+    try:
+        from aiokafka import AIOKafkaProducer
+    except ImportError as e:  # installed without the extra
+        raise ConfigError("--kafka needs the kafka extra: pip install 'carelog[kafka]'") from e
 
     from adapters.kafka.lease import PostgresLease
     from adapters.kafka.relay import OutboxRelay, RelayPosition

@@ -1,7 +1,9 @@
 """Scale-out end to end: two `carelog serve` on one PostgreSQL, two `carelog worker` on one topic.
 
 5,000 messages go in over both listeners while the Kafka broker is stopped and
-restarted and one worker is killed (SIGKILL) and restarted. Every message
+restarted and one worker is killed (SIGKILL) and restarted; then the serve
+that holds the relay lease is killed and 70 more messages go to the other,
+which must take over publishing. Every message
 must be acknowledged, and the workers' read models in PostgreSQL must equal,
 row for row, those of a single-process SQLite run on the same messages.
 """
@@ -21,13 +23,14 @@ from adapters.mllp.client import MLLPClient, ack_code_of
 from engine.config import Settings
 from tests.e2e.server import ServeProcess
 from tests.e2e.workers import WorkerProcess
-from tests.scale import corpus, dump_postgres, dump_sqlite
+from tests.scale import STORY, corpus, dump_postgres, dump_sqlite, patient_story
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.kafka]
 
 ROOT = Path(__file__).resolve().parents[2]
 MESSAGES = 5_000
 CONNECTIONS_PER_LISTENER = 4
+LATE = 10 * STORY  # sent after the publishing serve is killed: the other takes over
 
 
 def services(command: str) -> None:
@@ -59,7 +62,8 @@ def test_two_serves_two_workers_survive_broker_restart_and_worker_kill(
     postgres_url: str, kafka_servers: str, tmp_path: Path
 ) -> None:
     stories = corpus(MESSAGES)
-    expected = reference(stories, tmp_path)
+    late = [patient_story(n) for n in range(len(stories), len(stories) + LATE // STORY)]
+    expected = reference(stories + late, tmp_path)
     assert all(expected[t] for t in expected), "the corpus leaves a read model empty"
 
     env = {
@@ -104,6 +108,15 @@ def test_two_serves_two_workers_survive_broker_restart_and_worker_kill(
             t.join(300)
         assert len(codes) == MESSAGES and set(codes) == {"AA"}, set(codes)
 
+        # The relay's lease holder dies; the other serve takes the lease and publishes on.
+        leading = [s for s in serves if s.events("relay.leading")]
+        assert len(leading) == 1, [len(s.events("relay.leading")) for s in serves]
+        assert leading[0].events("relay.failed"), "the broker outage went unnoticed"
+        leading[0].kill()
+        survivor = next(s for s in serves if s is not leading[0])
+        send_stories(survivor.mllp_port, late, codes, sent)
+        assert len(codes) == MESSAGES + LATE and set(codes) == {"AA"}
+
         deadline = time.monotonic() + 240
         actual = dump_postgres(postgres_url)
         while actual != expected and time.monotonic() < deadline:
@@ -112,10 +125,7 @@ def test_two_serves_two_workers_survive_broker_restart_and_worker_kill(
         for table in expected:
             assert len(actual[table]) == len(expected[table]), table
             assert actual[table] == expected[table], table
-        # One relay published (the lease holder), and it rode out the broker outage.
-        leading = [s for s in serves if s.events("relay.leading")]
-        assert len(leading) == 1, [len(s.events("relay.leading")) for s in serves]
-        assert leading[0].events("relay.failed"), "the broker outage went unnoticed"
+        assert survivor.events("relay.leading"), "no takeover"
         restarted = workers[0].logs + workers[1].logs
         assert any(r.get("event") == "worker.progress" for r in restarted)
     finally:
