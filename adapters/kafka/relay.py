@@ -128,7 +128,9 @@ class OutboxRelay:
         self.last_published = 0
         self.leader = False
         self.error: BaseException | None = None
-        self.lags_s: deque[float] = deque(maxlen=10_000)  # commit -> broker ack, recent events
+        # Recent lags from each event's creation (just before its commit, so an upper
+        # bound of commit-to-broker) to the broker's acknowledgement.
+        self.lags_s: deque[float] = deque(maxlen=10_000)
         self._nudge = asyncio.Event()
 
     def nudge(self) -> None:
