@@ -95,42 +95,45 @@ def run(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=3000)
+    parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--repeat", type=int, default=3, help="rounds; medians are reported")
     args = parser.parse_args()
     dsn = os.environ.get("CARELOG_TEST_POSTGRES_DSN", "")
     kafka = os.environ.get("CARELOG_TEST_KAFKA", "")
     if not dsn or not kafka:
         raise SystemExit("set CARELOG_TEST_POSTGRES_DSN and CARELOG_TEST_KAFKA (make bench-scale)")
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        rows.append(
-            (
-                "sqlite, 1 serve",
-                run(f"sqlite:///{Path(tmp) / 'b.db'}", 1, args.count, args.connections),
-            )
-        )
-    for processes in (1, 2):
-        _reset(dsn)
-        rows.append(
-            (f"postgres, {processes} serve", run(dsn, processes, args.count, args.connections))
-        )
-    for processes in (1, 2):
-        _reset(dsn)
-        rows.append(
-            (
-                f"postgres+kafka, {processes} serve",
-                run(dsn, processes, args.count, args.connections, kafka),
-            )
-        )
-    base = rows[0][1]["msg_per_s"]
-    print(f"{args.count} messages, {args.connections} connections")
-    header = ("run", "ok", "msg/s", "vs sqlite", "p50 ms", "p99 ms", "relay p99 ms")
-    print("{:<24} {:>6} {:>8} {:>9} {:>8} {:>8} {:>12}".format(*header))
-    for name, r in rows:
+    runs = [
+        ("sqlite, 1 serve", "sqlite", 1, ""),
+        ("postgres, 1 serve", dsn, 1, ""),
+        ("postgres, 2 serve", dsn, 2, ""),
+        ("postgres+kafka, 1 serve", dsn, 1, kafka),
+        ("postgres+kafka, 2 serve", dsn, 2, kafka),
+    ]
+    results: dict[str, list[dict[str, float]]] = {name: [] for name, *_ in runs}
+    # Round-robin, so that a burst of load on a shared machine hits every setup alike.
+    for _ in range(args.repeat):
+        for name, store, processes, servers in runs:
+            with tempfile.TemporaryDirectory() as tmp:
+                if store == "sqlite":
+                    store = f"sqlite:///{Path(tmp) / 'b.db'}"
+                else:
+                    _reset(dsn)
+                results[name].append(run(store, processes, args.count, args.connections, servers))
+    med = {
+        name: {k: statistics.median(r[k] for r in rs) for k in rs[0]}
+        for name, rs in results.items()
+    }
+    base = med["sqlite, 1 serve"]["msg_per_s"]
+    print(f"{args.count} messages, {args.connections} connections, median of {args.repeat} rounds")
+    header = ("run", "ok", "msg/s", "range", "vs sqlite", "p50 ms", "p99 ms", "relay p99 ms")
+    print("{:<24} {:>5} {:>6} {:>11} {:>9} {:>7} {:>7} {:>12}".format(*header))
+    for name, r in med.items():
+        rates = sorted(x["msg_per_s"] for x in results[name])
+        span = f"{rates[0]:.0f}-{rates[-1]:.0f}"
         print(
-            f"{name:<24} {r['accepted']:>6.0f} {r['msg_per_s']:>8.0f} "
-            f"{r['msg_per_s'] / base:>9.2f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
+            f"{name:<24} {r['accepted']:>5.0f} {r['msg_per_s']:>6.0f} {span:>11} "
+            f"{r['msg_per_s'] / base:>9.2f} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} "
             f"{r['relay_lag_p99_ms']:>12.1f}"
         )
 
