@@ -17,6 +17,20 @@ from typing import Any
 from eventsourcing.persistence import TrackingRecorder
 from eventsourcing.projection import Projection
 
+from projections.billing import (
+    BillingProjection,
+    MemoryBillingView,
+    PostgresBillingView,
+    SQLiteBillingView,
+)
+from projections.billing.sql import BILLING_TABLES
+from projections.observations import (
+    MemoryObservationView,
+    ObservationProjection,
+    PostgresObservationView,
+    SQLiteObservationView,
+)
+from projections.observations.sql import OBSERVATION_TABLES
 from projections.patients import (
     MemoryPatientView,
     PatientProjection,
@@ -64,6 +78,22 @@ CATALOG: tuple[ProjectionSpec, ...] = (
         sqlite=SQLitePatientView,
         postgres=PostgresPatientView,
         tables=PATIENT_TABLES,
+    ),
+    ProjectionSpec(
+        key="billing",
+        projection=BillingProjection,
+        memory=MemoryBillingView,
+        sqlite=SQLiteBillingView,
+        postgres=PostgresBillingView,
+        tables=BILLING_TABLES,
+    ),
+    ProjectionSpec(
+        key="observations",
+        projection=ObservationProjection,
+        memory=MemoryObservationView,
+        sqlite=SQLiteObservationView,
+        postgres=PostgresObservationView,
+        tables=OBSERVATION_TABLES,
     ),
 )
 """The read models, in the order they are caught up."""

@@ -62,11 +62,12 @@ def oru(
     order: str = "FL1",
     status: str = "F",
     version: str = "2.5.1",
+    mrn: str = "MRN1",
 ) -> bytes:
-    """An ORU^R01 with one OBR (filler order ``order``) and the given OBX fields."""
+    """An ORU^R01 for ``mrn`` with one OBR (filler order ``order``) and the given OBX fields."""
     segments = [
         f"MSH|^~\\&|LAB|HOSP|CARELOG|HOSP|20240101130000||ORU^R01^ORU_R01|{control_id}|P|{version}",
-        "PID|1||MRN1^^^HOSP^MR||DOE^JANE||19800101|F",
+        f"PID|1||{mrn}^^^HOSP^MR||DOE^JANE||19800101|F",
         segment("PV1", {1: "1", 2: "I", 3: "WARD1", 19: "V1^^^HOSP^VN"}),
         segment(
             "OBR",
@@ -85,17 +86,31 @@ def oru(
 
 
 def dft(
-    control_id: str, ft1s: list[dict[int, str]], *, account: str = "ACC9", version: str = "2.5.1"
+    control_id: str,
+    ft1s: list[dict[int, str]],
+    *,
+    account: str = "ACC9",
+    version: str = "2.5.1",
+    visit: str = "V1",
+    mrn: str = "MRN1",
 ) -> bytes:
-    """A DFT^P03 for MRN1 on ``account`` (PID-18) with the given FT1 fields."""
-    pid = {1: "1", 3: "MRN1^^^HOSP^MR", 5: "DOE^JANE", 7: "19800101", 8: "F"}
+    """A DFT^P03 for ``mrn`` on ``account`` (PID-18), visit ``visit``, with the given FT1s."""
+    pid = {1: "1", 3: f"{mrn}^^^HOSP^MR", 5: "DOE^JANE", 7: "19800101", 8: "F"}
     if account:
         pid[18] = f"{account}^^^HOSP^AN"
     segments = [
         f"MSH|^~\\&|BILL|HOSP|CARELOG|HOSP|20240101130000||DFT^P03^DFT_P03|{control_id}|P|{version}",
         "EVN|P03|20240101130000",
         segment("PID", pid),
-        segment("PV1", {1: "1", 2: "I", 3: "WARD1", 19: "V1^^^HOSP^VN"}),
+        segment("PV1", {1: "1", 2: "I", 3: "WARD1", 19: f"{visit}^^^HOSP^VN"}),
         *(segment("FT1", ft1) for ft1 in ft1s),
     ]
     return ("\r".join(segments) + "\r").encode()
+
+
+def a40(control_id: str, *, survivor: str, retired: str) -> bytes:
+    """An ADT^A40 merging patient ``retired`` (MRG-1) into ``survivor`` (PID-3)."""
+    return (
+        f"MSH|^~\\&|HIS|HOSP|CARELOG|HOSP|20240102||ADT^A40^ADT_A39|{control_id}|P|2.5.1\r"
+        f"EVN|A40|20240102\rPID|1||{survivor}^^^HOSP^MR||DOE^JANE\rMRG|{retired}^^^HOSP^MR\r"
+    ).encode()

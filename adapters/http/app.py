@@ -14,6 +14,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from adapters.http.billing import billing_router
+from adapters.http.fhir_observation import observation_router
 from adapters.http.fhir_patient import AUTHORITY_SYSTEM_PREFIX, patient_resource
 from adapters.http.problem import problem
 from projections.patients.view import PatientView
@@ -75,6 +77,11 @@ def create_app(
         if request.url.path.startswith("/api"):
             return problem(400, detail)
         return operation_outcome(400, "invalid", detail)
+
+    if "billing" in views:
+        app.include_router(billing_router(views))
+    if "observations" in views:
+        app.include_router(observation_router(views))
 
     @app.get("/health")
     def get_health() -> JSONResponse:
@@ -142,6 +149,15 @@ def _authority_from_system(system: str) -> str:
     return system
 
 
+def _patient_search_resource(resource_type: str) -> dict[str, Any]:
+    """A resource searchable only by ``patient`` (a reference or a bare id)."""
+    return {
+        "type": resource_type,
+        "interaction": [{"code": "search-type"}],
+        "searchParam": [{"name": "patient", "type": "reference"}],
+    }
+
+
 def _capability_statement() -> dict[str, Any]:
     return {
         "resourceType": "CapabilityStatement",
@@ -159,7 +175,9 @@ def _capability_statement() -> dict[str, Any]:
                         "type": "Patient",
                         "interaction": [{"code": "read"}, {"code": "search-type"}],
                         "searchParam": [{"name": "identifier", "type": "token"}],
-                    }
+                    },
+                    _patient_search_resource("ChargeItem"),
+                    _patient_search_resource("Observation"),
                 ],
             }
         ],

@@ -1,7 +1,10 @@
 """Detailed financial transactions (DFT^P03) as decisions on Account aggregates.
 
 The account is PID-18 (patient account number), else the visit number PV1-19;
-each FT1 becomes one posted or credited transaction. Amounts are Decimal.
+each FT1 becomes one event on the account by its FT1-6 type (HL7 table 0017):
+ChargePosted (CG), ChargeCredited (CD, or a CG reversal with a negative
+quantity or amount), PaymentPosted (PY), AdjustmentPosted (AJ). Amounts are
+Decimal, never float.
 """
 
 from __future__ import annotations
@@ -19,10 +22,10 @@ from engine.application.adt import (
 )
 from engine.domain.account import Account
 from engine.domain.ids import CARELOG_NAMESPACE
-from engine.domain.values import FinancialTransaction
+from engine.domain.values import FinancialTransaction, Money
 from engine.errors import ValidationError
 from engine.hl7.datatypes import read_cwe, read_cx, read_datetime, read_decimal, read_money
-from engine.hl7.message import Message, component_of
+from engine.hl7.message import Message, Separators, component_of
 from engine.ports import Fault
 
 __all__ = ["post_transactions"]
@@ -42,6 +45,13 @@ def _number(msg: Message, position: int, field: int, text: str, fallback: Decima
     except ValueError as e:
         raise _data_error(position, field, str(e)) from e
     return fallback if value is None else value
+
+
+def _money(position: int, field: int, text: str, seps: Separators) -> Money | None:
+    try:
+        return read_money(text, seps)
+    except ValueError as e:
+        raise _data_error(position, field, str(e)) from e
 
 
 def _data_error(position: int, field: int, detail: str) -> ValidationError:
@@ -71,11 +81,8 @@ def _transaction(
                 )
             ],
         )
-    try:
-        extended = read_money(f(11), seps)
-        unit = read_money(f(12), seps)
-    except ValueError as e:
-        raise _data_error(position, 11, str(e)) from e
+    extended = _money(position, 11, f(11), seps)
+    unit = _money(position, 12, f(12), seps)
     procedure = read_cwe(f(25), seps)
     return FinancialTransaction(
         transaction_id=component_of(f(2), seps),
@@ -112,10 +119,12 @@ def post_transactions(msg: Message, ctx: MessageContext, load: Loader) -> list[A
             source_message_id=ctx.message_id,
         )
     encounter_id: UUID | None = visit_id(msg) if msg.has("PV1") else None
+    visit_number = read_cx(msg.field("PV1", 19), msg.separators).value if encounter_id else ""
     for transaction in transactions:
         account.post(
             transaction,
             encounter_id=encounter_id,
+            visit_number=visit_number,
             occurred_at=ctx.occurred_at,
             source_message_id=ctx.message_id,
         )

@@ -1,0 +1,64 @@
+"""What the patient-compartment FHIR searches share: ``?patient=`` and the searchset Bundle."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+
+from adapters.http.fhir_json import DecimalFhirResponse
+
+__all__ = ["patient_search", "searchset"]
+
+_ALLOWED = {"patient", "_format"}
+
+
+def _outcome(status: int, code: str, text: str) -> DecimalFhirResponse:
+    return DecimalFhirResponse(
+        {
+            "resourceType": "OperationOutcome",
+            "issue": [{"severity": "error", "code": code, "diagnostics": text}],
+        },
+        status_code=status,
+    )
+
+
+def patient_search(request: Request) -> tuple[str, DecimalFhirResponse | None]:
+    """The patient id a ``?patient=`` search names, or an OperationOutcome to answer.
+
+    Accepts ``patient={id}``, ``patient=Patient/{id}`` and an absolute
+    ``.../Patient/{id}`` reference; any other search parameter is refused (400).
+    """
+    unknown = set(request.query_params) - _ALLOWED
+    if unknown:
+        return "", _outcome(
+            400, "not-supported", f"unsupported search parameter(s): {', '.join(sorted(unknown))}"
+        )
+    values = request.query_params.getlist("patient")
+    if len(values) != 1 or not values[0].strip():
+        return "", _outcome(400, "required", "this search needs exactly one patient={id}")
+    reference = values[0].strip()
+    _, slash, tail = reference.rpartition("Patient/")
+    patient_id = tail if slash else reference
+    if not patient_id or "/" in patient_id:
+        return "", _outcome(400, "invalid", f"patient={reference} is not a Patient reference")
+    return patient_id, None
+
+
+def searchset(request: Request, resource_type: str, resources: list[dict[str, Any]]) -> Any:
+    """A searchset Bundle of ``resources``, each with its fullUrl, as JSON-ready data."""
+    base = str(request.base_url).rstrip("/")
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(resources),
+        "link": [{"relation": "self", "url": str(request.url)}],
+        "entry": [
+            {
+                "fullUrl": f"{base}/fhir/{resource_type}/{r['id']}",
+                "resource": r,
+                "search": {"mode": "match"},
+            }
+            for r in resources
+        ],
+    }

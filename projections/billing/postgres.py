@@ -1,0 +1,23 @@
+"""The billing read model in PostgreSQL, in the same database as the events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.postgres import PostgresTrackingRecorder
+from psycopg.sql import SQL
+
+from projections.billing.sql import SQLBillingQueries, create_statements
+from projections.billing.view import BillingView
+
+__all__ = ["PostgresBillingView"]
+
+
+class PostgresBillingView(SQLBillingQueries, BillingView, PostgresTrackingRecorder):
+    """The same tables as on SQLite; cents are BIGINT."""
+
+    placeholder = "%s"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sql_create_statements.extend(SQL(s) for s in create_statements("BIGINT"))  # type: ignore[arg-type]

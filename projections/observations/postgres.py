@@ -1,0 +1,23 @@
+"""The observation read model in PostgreSQL, in the same database as the events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.postgres import PostgresTrackingRecorder
+from psycopg.sql import SQL
+
+from projections.observations.sql import SQLObservationQueries, create_statements
+from projections.observations.view import ObservationView
+
+__all__ = ["PostgresObservationView"]
+
+
+class PostgresObservationView(SQLObservationQueries, ObservationView, PostgresTrackingRecorder):
+    """The same tables as on SQLite."""
+
+    placeholder = "%s"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sql_create_statements.extend(SQL(s) for s in create_statements())  # type: ignore[arg-type]
