@@ -2,9 +2,12 @@
 
 The corpus gives each patient a whole story (registration, admission, update with
 a new identifier, a lab result, a charge, a transfer, a discharge), so every
-read model in the catalog has rows. Messages of one patient must be sent in
-order (one connection each); patients may interleave freely, since every read
-model depends only on each patient's own order.
+read model in the catalog has rows, except those that record merges: a merge
+(A40) relates two patients, whose events travel on different Kafka partitions,
+and the scale-out README section says what that does to identifier claims.
+Messages of one patient must be sent in order (one connection each); patients
+may interleave freely, since every read model depends only on each patient's
+own order.
 """
 
 from __future__ import annotations
@@ -106,6 +109,7 @@ def patient_story(n: int) -> list[bytes]:
                     10: "1",
                     11: f"{100 + n % 50}.25&USD",
                     12: f"{100 + n % 50}.25&USD",
+                    19: "I10^Hypertension^I10C",
                 },
             ),
         ]
