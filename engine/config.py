@@ -6,6 +6,7 @@ so tests pass a dict, and every bad value raises a ConfigError naming its key.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -72,6 +73,8 @@ class Settings:
         if v := get("CARELOG_KAFKA"):
             changes["kafka"] = v
         if v := get("CARELOG_KAFKA_TOPIC"):
+            if not re.fullmatch(r"[A-Za-z0-9._-]{1,249}", v) or v in (".", ".."):
+                raise ConfigError(f"CARELOG_KAFKA_TOPIC: not a Kafka topic name: {v!r}")
             changes["kafka_topic"] = v
         if v := get("CARELOG_KAFKA_PARTITIONS"):
             changes["kafka_partitions"] = _positive_int(v, "CARELOG_KAFKA_PARTITIONS")

@@ -35,6 +35,12 @@ def test_a_bad_partition_count_is_refused(value: str) -> None:
         Settings.from_env({"CARELOG_KAFKA_PARTITIONS": value})
 
 
+@pytest.mark.parametrize("value", ["a topic", "x/y", "..", "t" * 250])
+def test_a_bad_topic_name_is_refused(value: str) -> None:
+    with pytest.raises(ConfigError, match="CARELOG_KAFKA_TOPIC"):
+        Settings.from_env({"CARELOG_KAFKA_TOPIC": value})
+
+
 def test_worker_needs_kafka_and_a_durable_store(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["worker", "--store", "memory:", "--kafka", "127.0.0.1:1"]) == 2
     assert "--store must be postgresql://" in capsys.readouterr().err
