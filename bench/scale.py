@@ -21,6 +21,7 @@ import time
 import urllib.request
 import uuid
 from pathlib import Path
+from typing import Any
 
 from adapters.mllp.client import MLLPClient, ack_code_of
 from bench.corpus import adt_messages
@@ -93,6 +94,58 @@ def run(
     }
 
 
+def worker_catch_up(dsn: str, kafka: str, count: int, workers: int) -> float:
+    """Events per second that ``workers`` fresh `carelog worker` apply from a full topic.
+
+    The clock runs from the first patient row to the last (faust start-up and
+    the group join excluded); events are counted pro rata of the patients.
+    """
+    import psycopg
+
+    from tests.e2e.workers import WorkerProcess
+
+    _reset(dsn)
+    env = {
+        "CARELOG_KAFKA_TOPIC": f"bench-{uuid.uuid4().hex[:8]}",
+        "CARELOG_KAFKA_GROUP": f"bench-{uuid.uuid4().hex[:8]}",
+    }
+    server = ServeProcess(dsn, "--kafka", kafka, env=env).start()
+    with MLLPClient("127.0.0.1", server.mllp_port, timeout_s=60) as client:
+        for m in adt_messages(count):
+            client.send(m)
+    deadline = time.monotonic() + 60
+    while _metric(server.base_url, "carelog_relay_lag_p99_seconds") == 0.0:
+        time.sleep(0.1)  # until the relay has published something
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        head = conn.execute("SELECT max(notification_id) FROM carelog_events").fetchone()[0]
+        while time.monotonic() < deadline:
+            (published,) = conn.execute(
+                "SELECT max(notification_id) FROM carelog_relay_tracking "
+                "WHERE application_name LIKE 'carelog>%'"
+            ).fetchone()
+            if published == head:
+                break
+            time.sleep(0.1)
+        server.stop()
+        procs = [WorkerProcess(dsn, kafka, env=env).start() for _ in range(workers)]
+        first, started = 0, time.perf_counter()
+        while (rows := _count(conn, "patients_v1")) < count:
+            if rows and not first:
+                first, started = rows, time.perf_counter()
+            time.sleep(0.02)
+        elapsed = time.perf_counter() - started
+    for w in procs:
+        w.stop()
+    return float(head) * (count - first) / count / elapsed
+
+
+def _count(conn: Any, table: str) -> int:
+    try:
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    except Exception:  # the worker has not created its tables yet
+        return 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=2000)
@@ -136,6 +189,9 @@ def main() -> None:
             f"{r['msg_per_s'] / base:>9.2f} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} "
             f"{r['relay_lag_p99_ms']:>12.1f}"
         )
+    for workers in (1, 2):
+        rate = worker_catch_up(dsn, kafka, args.count, workers)
+        print(f"worker catch-up, {workers} worker(s): {rate:.0f} events/s")
 
 
 if __name__ == "__main__":
