@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.carelog-installed
 NATIVE := $(wildcard native/src/*.c native/include/*.h) native/build_validator.py
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint services-up services-down clean bench bench-scale
+.PHONY: install run test lint services-up services-down clean bench bench-scale sanitize fuzz
 
 $(STAMP): pyproject.toml setup.py $(NATIVE)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,8 @@ services-down:
 # The services are stopped whatever pytest's outcome; pytest's exit code is kept.
 test: install
 	$(BIN)/ruff check .
+	bash native/sanitize.sh
+	bash native/fuzz.sh
 	bash .ci/services.sh up
 	set -a; . var/services/env; set +a; \
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
@@ -50,6 +52,15 @@ bench-scale: install
 	set -a; . var/services/env; set +a; \
 	$(BIN)/python -m bench.scale; rc=$$?; \
 	bash .ci/services.sh down; exit $$rc
+
+# The C validator under ASan+UBSan: its C tests and the Python native tests
+# (native/sanitize.sh); libFuzzer for FUZZ_SECONDS, default 60 (native/fuzz.sh,
+# installs clang from Debian when missing). Both run inside `make test`.
+sanitize: install
+	bash native/sanitize.sh
+
+fuzz: install
+	bash native/fuzz.sh
 
 clean:
 	-bash .ci/services.sh down

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -25,6 +26,7 @@ from eventsourcing.utils import Environment
 from adapters.http.app import create_app
 from adapters.metrics import Metrics
 from adapters.mllp.server import MLLPServer
+from adapters.sqlite_store import RECORDER_TOPIC, relax_read_model_sync
 from adapters.writer import GroupCommitWriter
 from engine.application.ingestion import Ingestion
 from engine.application.outcome import IngestOutcome
@@ -86,7 +88,8 @@ def build_view(spec: ProjectionSpec, settings: Settings, env: dict[str, str]) ->
     """``spec``'s view on the store's backend, in the same database as the events."""
     module = env["PERSISTENCE_MODULE"]
     if module == "eventsourcing.sqlite":
-        return SQLiteFactory(env).tracking_recorder(spec.sqlite)  # type: ignore[arg-type]
+        view = SQLiteFactory(env).tracking_recorder(spec.sqlite)  # type: ignore[arg-type]
+        return relax_read_model_sync(view)
     if module == "eventsourcing.postgres":
         # Named environment: the tracking table becomes <projection name>_tracking.
         # Views read and write one transaction at a time: a small pool each, so that
@@ -108,10 +111,15 @@ def build(settings: Settings, *, validator: MessageValidator | None = None) -> E
     env = settings.eventsourcing_env()
     if settings.backend == "sqlite":
         settings.sqlite_path().parent.mkdir(parents=True, exist_ok=True)
+        env["APPLICATION_RECORDER_TOPIC"] = RECORDER_TOPIC  # reads a batch's aggregates at once
     if validator is None:
         from native import NativeMessageValidator  # the compiled module loads only here
+        from native.profiles import DEFAULT_SCHEMAS
 
-        validator = NativeMessageValidator()
+        validator = NativeMessageValidator(
+            strict=settings.validation == "strict",
+            profiles=Path(settings.schemas) if settings.schemas else DEFAULT_SCHEMAS,
+        )
     ingestion = Ingestion(
         env,
         validator=validator,

@@ -45,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
 
     validate = sub.add_parser("validate", help="check HL7 files with the native validator")
     validate.add_argument("files", nargs="+", type=Path)
+    validate.add_argument(
+        "--strict", action="store_true", help="the strict level (schemas/README.md)"
+    )
     return parser
 
 
@@ -108,7 +111,7 @@ def _send(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from native import NativeMessageValidator
 
-    validator = NativeMessageValidator()
+    validator = NativeMessageValidator(strict=args.strict)
     bad = 0
     total = 0
     for path in args.files:

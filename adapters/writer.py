@@ -4,23 +4,28 @@ Connections hand their messages to ``submit`` and await the outcome. While
 the writer commits one batch, the next queues up behind it, so under load a
 commit (one fsync) serves many messages, and with one connection it serves
 one with no added wait. Each message is still answered only after the
-commit that holds it.
+commit that holds it. The outcomes of a batch go back to the event loop in
+one wake-up (one ``call_soon_threadsafe``), not one per message.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+
+import structlog
 
 from engine.application.outcome import IngestOutcome
 
 __all__ = ["GroupCommitWriter"]
 
 IngestMany = Callable[[Sequence[tuple[bytes, str]]], list[IngestOutcome]]
-_Item = tuple[bytes, str, "Future[IngestOutcome]"]
+_Item = tuple[bytes, str, "asyncio.Future[IngestOutcome]"]
+
+log = structlog.get_logger(__name__)
 
 
 class GroupCommitWriter:
@@ -44,14 +49,15 @@ class GroupCommitWriter:
 
     async def submit(self, raw: bytes, channel: str) -> IngestOutcome:
         """Queues one message and waits for its committed (or rejected) outcome."""
-        future: Future[IngestOutcome] = Future()
+        future: asyncio.Future[IngestOutcome] = asyncio.get_running_loop().create_future()
         self._queue.put((raw, channel, future))
-        return await asyncio.wrap_future(future)
+        return await future
 
     def close(self) -> None:
         """Finishes everything already submitted, then stops the thread."""
         self._queue.put(None)
         self._thread.join()
+        log.info("writer.stopped", batches=self.batches, messages=self.messages)
 
     def _run(self) -> None:
         stopping = False
@@ -72,14 +78,43 @@ class GroupCommitWriter:
             self._commit(batch)
 
     def _commit(self, batch: list[_Item]) -> None:
+        futures = [future for _, _, future in batch]
         try:
             outcomes = self._ingest_many([(raw, channel) for raw, channel, _ in batch])
         except Exception as e:  # the whole commit failed: nothing stored, every message says so
-            for _, _, future in batch:
-                future.set_exception(e)
+            _call_soon(futures, None, e)
             return
         self.batches += 1
         self.messages += len(batch)
-        for (_, _, future), outcome in zip(batch, outcomes, strict=True):
-            future.set_result(outcome)
+        _call_soon(futures, outcomes)
         self._on_commit(outcomes)
+
+
+def _call_soon(
+    futures: list[asyncio.Future[IngestOutcome]],
+    outcomes: list[IngestOutcome] | None,
+    error: Exception | None = None,
+) -> None:
+    """Settles the futures on the loop that owns them: one wake-up per loop and batch."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[int]] = {}
+    for index, future in enumerate(futures):
+        by_loop.setdefault(future.get_loop(), []).append(index)
+    for loop, indexes in by_loop.items():
+        mine = [futures[i] for i in indexes]
+        results = [outcomes[i] for i in indexes] if outcomes is not None else None
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(_settle, mine, results, error)
+
+
+def _settle(
+    futures: list[asyncio.Future[IngestOutcome]],
+    outcomes: list[IngestOutcome] | None,
+    error: Exception | None,
+) -> None:
+    for index, future in enumerate(futures):
+        if future.done():  # the connection gave up (cancelled) meanwhile
+            continue
+        if outcomes is not None:
+            future.set_result(outcomes[index])
+        else:
+            future.set_exception(error or RuntimeError("commit failed"))

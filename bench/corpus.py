@@ -9,14 +9,16 @@ GIVEN = ["JAMES", "MARY", "ROBERT", "PATRICIA", "JOHN", "JENNIFER", "MICHAEL", "
 WARDS = ["ED", "WARD1", "WARD2", "ICU", "ONC", "PEDS"]
 
 
-def adt_messages(count: int, *, seed: int = 7, patients: int = 0) -> list[bytes]:
+def adt_messages(count: int, *, seed: int = 7, patients: int = 0, start: int = 0) -> list[bytes]:
     """``count`` ADT^A01/A04 messages (~600 bytes each), unique control ids.
 
-    ``patients`` bounds how many distinct patients appear (0: one per message).
+    ``patients`` bounds how many distinct patients appear (0: one per message);
+    ``start`` offsets control ids, visit numbers and patients, for a second corpus
+    (a warm-up) that shares nothing with the first.
     """
     rng = random.Random(seed)
     out = []
-    for n in range(count):
+    for n in range(start, start + count):
         pid = rng.randrange(patients) if patients else n
         trigger = rng.choice(["A01", "A04"])
         ward = rng.choice(WARDS)

@@ -1,74 +1,287 @@
-"""End-to-end MLLP ingest: `carelog serve` on SQLite, N messages over C connections.
+"""End-to-end MLLP ingest: carelog against two reference servers, same corpus, same client.
 
-Each connection sends its next message only after the ACK of the previous one
-(stop-and-wait, as real senders do). Reports messages/s and p50/p99 latency.
+Targets, each in its own process, started fresh for every row:
+
+- ``carelog``: `carelog serve` on a new SQLite file (validate, parse, commit, ACK);
+- ``carelog@REF`` (with ``--baseline REF``): the same at an older commit, exported
+  to a temporary directory and run from there, so before/after share one run;
+- ``python-hl7``: python-hl7's asyncio MLLP server, ACK after ``hl7.parse``, stores nothing;
+- ``bare``: a bare asyncio server answering a fixed ACK without parsing.
+
+Every connection sends its next message only after the ACK of the previous one
+(stop-and-wait, as real senders do). The client is one asyncio process, the
+same for every target, so ratios compare the servers and not the load.
+Reports messages/s, p50/p99 latency and ratios to the peers.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import collections
+import json
+import os
+import shutil
+import signal
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from adapters.mllp.client import MLLPClient, ack_code_of
 from bench.corpus import adt_messages
-from tests.e2e.server import ServeProcess
+
+__all__ = ["Result", "Target", "main", "run_load"]
+
+_ROOT = Path(__file__).resolve().parent.parent
+_START, _END = b"\x0b", b"\x1c\r"
 
 
-def run(count: int, connections: int) -> dict[str, float]:
-    messages = adt_messages(count)
-    with tempfile.TemporaryDirectory() as tmp:
-        server = ServeProcess(f"sqlite:///{Path(tmp) / 'bench.db'}")
-        server.start()
-        latencies: list[float] = []
-        codes: list[str] = []
-        lock = threading.Lock()
+@dataclass
+class Result:
+    """One row of the table."""
 
-        def worker(chunk: list[bytes]) -> None:
-            with MLLPClient("127.0.0.1", server.mllp_port, timeout_s=30) as client:
-                for m in chunk:
-                    t0 = time.perf_counter()
-                    code = ack_code_of(client.send(m))
-                    dt = time.perf_counter() - t0
-                    with lock:
-                        latencies.append(dt)
-                        codes.append(code)
-
-        chunks = [messages[i::connections] for i in range(connections)]
-        threads = [threading.Thread(target=worker, args=(c,)) for c in chunks]
-        started = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        elapsed = time.perf_counter() - started
-        server.stop()
-    latencies.sort()
-    return {
-        "messages": count,
-        "connections": connections,
-        "aa": codes.count("AA") + codes.count("CA"),  # the corpus asks for accept ACKs
-        "msg_per_s": count / elapsed,
-        "p50_ms": statistics.median(latencies) * 1000,
-        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
-    }
+    target: str
+    connections: int
+    messages: int
+    accepted: int
+    msg_per_s: float
+    p50_ms: float
+    p99_ms: float
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--count", type=int, default=2000)
-    parser.add_argument("--connections", type=int, nargs="+", default=[1, 16])
-    args = parser.parse_args()
-    print(f"{'conns':>5} {'msgs':>6} {'AA/CA':>6} {'msg/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
-    for c in args.connections:
-        r = run(args.count, c)
-        print(
-            f"{c:>5} {r['messages']:>6} {r['aa']:>6} {r['msg_per_s']:>9.0f} "
-            f"{r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f}"
+@dataclass
+class Target:
+    """How to start one server: a command, its working directory and environment."""
+
+    name: str
+    command: list[str]
+    cwd: Path = _ROOT
+    env: dict[str, str] | None = None
+    store: bool = False  # carelog: add --store/--mllp/--http for a fresh database
+
+
+class _Process:
+    """A server subprocess whose stderr is drained (carelog logs a line per message)."""
+
+    def __init__(self, target: Target, tmp: Path) -> None:
+        cmd = list(target.command)
+        if target.store:
+            cmd += [
+                "serve",
+                "--store",
+                f"sqlite:///{tmp / 'bench.db'}",
+                "--mllp",
+                "127.0.0.1:0",
+                "--http",
+                "127.0.0.1:0",
+            ]
+        env = {**os.environ, **(target.env or {})}
+        self.proc = subprocess.Popen(
+            cmd, cwd=target.cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
+        self.port = 0
+        self._ready = threading.Event()
+        self._head: list[bytes] = []
+        self.tail: collections.deque[bytes] = collections.deque(maxlen=20)
+        threading.Thread(target=self._drain, daemon=True).start()
+        if not self._ready.wait(60) or not self.port:
+            self.stop()
+            raise RuntimeError(f"{target.name} did not start:\n" + b"".join(self._head).decode())
+
+    def _drain(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.tail.append(line)
+            if self.port:
+                continue
+            if len(self._head) < 50:
+                self._head.append(line)
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if record.get("event") == "serve.ready":
+                self.port = int(record["mllp_port"])
+                self._ready.set()
+        self._ready.set()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def _msa_code(ack: bytes) -> str:
+    at = ack.find(b"MSA")
+    return ack[at + 4 : at + 6].decode("ascii", "replace") if at >= 0 else "?"
+
+
+async def _connection(
+    port: int, chunk: list[bytes], latencies: list[float], codes: list[str]
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
+    try:
+        for message in chunk:
+            t0 = time.perf_counter()
+            writer.write(_START + message + _END)
+            ack = await reader.readuntil(_END)
+            latencies.append(time.perf_counter() - t0)
+            codes.append(_msa_code(ack))
+    finally:
+        writer.close()
+
+
+async def run_load(
+    port: int, messages: list[bytes], connections: int
+) -> tuple[float, list[float], list[str]]:
+    """Sends ``messages`` over stop-and-wait connections: (seconds, latencies, ack codes)."""
+    latencies: list[float] = []
+    codes: list[str] = []
+    chunks = [messages[i::connections] for i in range(connections)]
+    started = time.perf_counter()
+    await asyncio.gather(*(_connection(port, c, latencies, codes) for c in chunks))
+    return time.perf_counter() - started, latencies, codes
+
+
+def _measure(
+    target: Target, messages: list[bytes], warmup: list[bytes], connections: int
+) -> Result:
+    with tempfile.TemporaryDirectory() as tmp:
+        server = _Process(target, Path(tmp))
+        try:
+            asyncio.run(run_load(server.port, warmup, 1))
+            elapsed, latencies, codes = asyncio.run(run_load(server.port, messages, connections))
+        finally:
+            server.stop()
+    latencies.sort()
+    return Result(
+        target.name,
+        connections,
+        len(messages),
+        codes.count("AA") + codes.count("CA"),  # the corpus asks for accept ACKs (MSH-15 AL)
+        len(messages) / elapsed,
+        statistics.median(latencies) * 1000,
+        latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000,
+    )
+
+
+def _carelog() -> Target:
+    script = Path(sys.executable).parent / "carelog"
+    return Target("carelog", [str(script)], store=True)
+
+
+def _baseline(ref: str, tmp: Path) -> Target:
+    """carelog at ``ref``, exported and built (its own native validator) under ``tmp``."""
+    archive = subprocess.run(
+        ["git", "-C", str(_ROOT), "archive", "--format=tar", ref],
+        check=True,
+        capture_output=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
+    subprocess.run(
+        [sys.executable, "native/build_validator.py"], cwd=tmp, check=True, capture_output=True
+    )
+    return Target(
+        f"carelog@{ref}",
+        [sys.executable, "-m", "adapters.cli"],
+        cwd=tmp,
+        env={"PYTHONPATH": str(tmp)},
+        store=True,
+    )
+
+
+def _peer(kind: str, name: str) -> Target:
+    return Target(name, [sys.executable, "-m", "bench.peers", kind])
+
+
+def render(runs: dict[tuple[str, int], list[Result]]) -> str:
+    """The table: per row the median round, and ratios to the peers taken round by round.
+
+    Each ratio compares two rows of the same round (measured minutes apart at
+    most), and the median of those is shown: on a machine whose load swings,
+    that is steadier than a ratio of two medians.
+    """
+    lines = [
+        f"{'target':<22} {'conns':>5} {'msgs':>6} {'AA/CA':>6} {'msg/s':>8} {'p50 ms':>8} "
+        f"{'p99 ms':>8} {'x hl7':>6} {'% bare':>7} {'x before':>8}"
+    ]
+    baseline = next((name for name, _ in runs if name.startswith("carelog@")), None)
+    for (name, connections), rows in runs.items():
+        r = _median(rows)
+        before = _ratios(rows, runs.get((baseline or "", connections)))
+        speedup = f" {before:8.2f}" if before is not None and name == "carelog" else ""
+        hl7 = _ratios(rows, runs.get(("python-hl7", connections)))
+        bare = _ratios(rows, runs.get(("bare", connections)))
+        ratio = f"{hl7:6.2f}" if hl7 is not None else f"{'':6}"
+        share = f"{100 * bare:6.1f}%" if bare is not None else f"{'':7}"
+        lines.append(
+            f"{name:<22} {connections:>5} {r.messages:>6} {r.accepted:>6} "
+            f"{r.msg_per_s:>8.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {ratio} {share}{speedup}"
+        )
+    return "\n".join(lines)
+
+
+def _ratios(rows: list[Result], peers: list[Result] | None) -> float | None:
+    if not peers:
+        return None
+    return statistics.median(r.msg_per_s / p.msg_per_s for r, p in zip(rows, peers, strict=True))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=4000, help="messages per row")
+    parser.add_argument("--connections", type=int, nargs="+", default=[1, 16])
+    parser.add_argument(
+        "--targets",
+        nargs="+",
+        default=["carelog", "python-hl7", "bare"],
+        help="carelog, python-hl7, bare (and the baseline when --baseline is given)",
+    )
+    parser.add_argument("--baseline", metavar="REF", help="also run carelog at this git ref")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="repeat every row, interleaved; report medians"
+    )
+    args = parser.parse_args(argv)
+    messages = adt_messages(args.count)
+    warmup = adt_messages(200, seed=11, start=50_000_000)
+    with tempfile.TemporaryDirectory() as tmp:
+        targets = []
+        if args.baseline:
+            targets.append(_baseline(args.baseline, Path(tmp)))
+        for name in args.targets:
+            targets.append(
+                {
+                    "carelog": _carelog,
+                    "python-hl7": lambda: _peer("hl7", "python-hl7"),
+                    "bare": lambda: _peer("bare", "bare"),
+                }[name]()
+            )
+        runs: dict[tuple[str, int], list[Result]] = {}
+        for _ in range(args.rounds):
+            for connections in args.connections:
+                for target in targets:
+                    result = _measure(target, messages, warmup, connections)
+                    runs.setdefault((target.name, connections), []).append(result)
+                    print(
+                        f"# {result.target} x{connections}: {result.msg_per_s:.0f} msg/s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(render(runs))
+
+
+def _median(rows: list[Result]) -> Result:
+    """The row whose throughput is the median of the rounds (its latencies come with it)."""
+    return sorted(rows, key=lambda r: r.msg_per_s)[len(rows) // 2]
 
 
 if __name__ == "__main__":

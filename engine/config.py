@@ -53,6 +53,8 @@ class Settings:
     idle_timeout_s: float = 300.0
     processing_ids: frozenset[str] = frozenset({"P"})
     timezone: str = "UTC"
+    schemas: str = ""  # directory of the HL7 v2 message profiles; "" = the checkout's schemas/hl7v2
+    validation: str = "tolerant"  # the validator's level: tolerant or strict (schemas/README.md)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -99,6 +101,12 @@ class Settings:
             changes["processing_ids"] = ids
         if v := get("CARELOG_TIMEZONE"):
             changes["timezone"] = v
+        if v := get("CARELOG_SCHEMAS"):
+            changes["schemas"] = v
+        if v := get("CARELOG_VALIDATION"):
+            if v not in ("tolerant", "strict"):
+                raise ConfigError(f"CARELOG_VALIDATION: expected tolerant or strict, got {v!r}")
+            changes["validation"] = v
         settings = replace(s, **changes)
         settings.tzinfo()  # fail early on an unknown zone
         settings.eventsourcing_env()  # and on a malformed store URL

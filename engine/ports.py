@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
+from uuid import UUID
 
-__all__ = ["Clock", "Fault", "MessageValidator", "Severity"]
+__all__ = ["BulkEventReader", "Clock", "Fault", "MessageValidator", "Severity"]
 
 Severity = str  # "E" error, "W" warning, "I" information (HL7 table 0516)
 
@@ -79,4 +80,17 @@ class Clock(Protocol):
 
     def now(self) -> datetime:
         """The current time, timezone-aware."""
+        ...
+
+
+@runtime_checkable
+class BulkEventReader(Protocol):
+    """A recorder that reads the stored events of many aggregates in one round trip.
+
+    Ingestion reads every patient and visit a batch of messages names with one
+    call instead of one store read each. Recorders without it are read per id.
+    """
+
+    def select_events_many(self, originator_ids: Sequence[UUID]) -> Sequence[Any]:
+        """The ``StoredEvent`` records of all those aggregates, each in version order."""
         ...

@@ -34,7 +34,9 @@ _END = "/* CARELOG_CDEF_END */"
 SOURCES = [
     "native/src/datetime.c",
     "native/src/escape.c",
+    "native/src/profile.c",
     "native/src/rules.c",
+    "native/src/structure.c",
     "native/src/validator.c",
 ]
 INCLUDE_DIRS = ["native/include"]
@@ -63,7 +65,49 @@ ffibuilder.set_source(
 )
 
 
+SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
+_SANITIZE_COMPILE = [
+    "-O1",
+    "-g",
+    "-fno-omit-frame-pointer",
+    *EXTRA_COMPILE_ARGS[1:],
+    *SANITIZE_FLAGS,
+]
+
+
+def sanitized(out: Path) -> Path:
+    """Build an ASan/UBSan variant of the extension under out; return the package dir.
+
+    native/sanitize.sh puts out/pkg first on PYTHONPATH, so the Python tests
+    import this build (out/pkg/native links back to the real .py files).
+    """
+    builder = FFI()
+    builder.cdef(read_cdef())
+    builder.set_source(
+        "native._validator",
+        '#include "carelog_validator.h"',
+        sources=[str(_ROOT / s) for s in SOURCES],
+        include_dirs=[str(_ROOT / d) for d in INCLUDE_DIRS],
+        extra_compile_args=_SANITIZE_COMPILE,
+        extra_link_args=SANITIZE_FLAGS,
+    )
+    built = Path(builder.compile(tmpdir=str(out / "build")))
+    package = out / "pkg" / "native"
+    package.mkdir(parents=True, exist_ok=True)
+    for source in (_ROOT / "native").glob("*.py"):
+        link = package / source.name
+        link.unlink(missing_ok=True)
+        link.symlink_to(source)
+    target = package / built.name
+    target.unlink(missing_ok=True)
+    built.rename(target)
+    return package
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--sanitize":
+        print(sanitized(Path(sys.argv[2]).resolve()))
+        sys.exit(0)
     # cffi resolves the relative sources against tmpdir, so build from the root
     # itself; the module lands in native/ and the objects are removed after.
     os.chdir(_ROOT)

@@ -10,8 +10,13 @@ accidents, were checked. It is slow and is never a fallback for production
 The fault order is the one documented in ``native/src/validator.c``: per
 segment the id fault, the segment length fault, then per field its in-field
 faults in byte order followed by the field length fault; after the first MSH's
-fields, the MSH checks in the order MSH-7, 9, 10, 11, 12. A bad header (no
-MSH, bad MSH-1 or MSH-2) or an over-long message stops the walk.
+fields, the MSH checks in the order MSH-7, 9, 10, 11, 12, then 200/201. A bad
+header (no MSH, bad MSH-1 or MSH-2) or an over-long message stops the walk.
+
+With profiles (read here straight from the JSON in ``schemas/hl7v2``, not
+from the compiled blob) each segment's field rules follow its envelope faults
+(``native/src/profile.c`` describes them), and the structure faults
+(``native/src/structure.c``) come after the last segment.
 """
 
 from __future__ import annotations
@@ -23,9 +28,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RULES", "VECTORS", "RefFault", "fault_key", "load_vectors", "validate"]
+__all__ = [
+    "ENVELOPE",
+    "PROFILES",
+    "RULES",
+    "VECTORS",
+    "RefFault",
+    "RefProfiles",
+    "fault_key",
+    "load_vectors",
+    "validate",
+]
 
 VECTORS = Path(__file__).parent / "data" / "hl7" / "validator"
+PROFILES = Path(__file__).parent.parent / "schemas" / "hl7v2"
 
 # name -> (HL7 table 0357 code, severity): the same table as native/src/rules.c.
 RULES: dict[str, tuple[int, str]] = {
@@ -45,6 +61,18 @@ RULES: dict[str, tuple[int, str]] = {
     "UNSUPPORTED_PROCESSING_ID": (202, "E"),
     "UNSUPPORTED_VERSION": (203, "E"),
     "FAULTS_TRUNCATED": (0, "I"),
+    "UNSUPPORTED_MESSAGE_TYPE": (200, "E"),
+    "UNSUPPORTED_EVENT": (201, "E"),
+    "SEGMENT_MISSING": (100, "E"),
+    "SEGMENT_UNEXPECTED": (100, "E"),
+    "SEGMENT_UNKNOWN": (100, "W"),
+    "BAD_DATE": (102, "E"),
+    "BAD_TIME": (102, "E"),
+    "BAD_NUMBER": (102, "E"),
+    "BAD_SEQUENCE_ID": (102, "E"),
+    "TABLE_VALUE": (103, "E"),
+    "VALUE_TOO_LONG": (102, "W"),
+    "FIELD_NOT_DEFINED": (102, "E"),
 }
 
 DEFAULT_MAX_MESSAGE_LEN = 1 << 20
@@ -68,6 +96,110 @@ _ESCAPE_BODY = (
     rb"|\.(?:br|fi|nf|ce)|\.(?:sp|sk)(?: ?[0-9]+)?|\.(?:in|ti)(?: ?[+-]?[0-9]+)?"
 )
 _CONTROL = rb"\x00-\x08\x0a-\x1f\x7f"  # TAB is data; CR/LF never reach a field
+_DT = re.compile(rb"(\d{4})(?:(\d\d)(\d\d)?)?")
+_TM = re.compile(rb"(\d\d)(?:(\d\d)(?:(\d\d)(?:\.\d{1,4})?)?)?(?:[+-](\d\d)(\d\d))?")
+_NM = re.compile(rb"[+-]?(?:\d+\.?\d*|\.\d+)")
+_SI = re.compile(rb"\d+")
+_VERSION_ORDER = [
+    "2.3", "2.3.1", "2.4", "2.5", "2.5.1", "2.6", "2.7", "2.7.1", "2.8", "2.8.1", "2.8.2"
+]  # fmt: skip
+
+
+def _vkey(version: str) -> int:
+    return _VERSION_ORDER.index(version)
+
+
+def _at(value: Any, version: str) -> Any:
+    """A per-version JSON value ({"2.3": a, "2.7": b}) at version."""
+    if not isinstance(value, dict):
+        return value
+    best = None
+    for since in sorted(value, key=_vkey):
+        if _vkey(since) <= _vkey(version):
+            best = value[since]
+    return best
+
+
+def _in_version(obj: dict[str, Any], version: str) -> bool:
+    return _vkey(obj.get("since", "2.3")) <= _vkey(version) <= _vkey(obj.get("until", "2.8.2"))
+
+
+@dataclass(frozen=True)
+class _Node:
+    segment: str  # a group: the segment that names it when missing
+    group: bool
+    low: int
+    high: int  # 0 = unbounded
+    children: tuple[_Node, ...]
+    leads: frozenset[str]
+
+
+class RefProfiles:
+    """The JSON profiles, read the plain way: dicts resolved per version on use."""
+
+    def __init__(self, directory: Path = PROFILES) -> None:
+        self.tables = {
+            k: v["values"]
+            for k, v in json.loads((directory / "tables.json").read_text()).items()
+            if not k.startswith("_")
+        }
+        self.segments = json.loads((directory / "segments.json").read_text())
+        self.messages = [
+            json.loads(p.read_text()) for p in sorted((directory / "messages").glob("*.json"))
+        ]
+        self.types = {m["message_type"] for m in self.messages}
+
+    def message(self, type_: bytes, trigger: bytes) -> dict[str, Any] | None:
+        for m in self.messages:
+            if m["message_type"].encode() == type_ and trigger.decode("latin-1") in m["triggers"]:
+                return m
+        return None
+
+    def tree(self, items: list[Any], version: str) -> tuple[_Node, ...]:
+        out = []
+        for item in items:
+            if isinstance(item, str):
+                core = item.strip("[]")
+                item = {
+                    "segment": core.strip("{}"),
+                    "min": 0 if item.startswith("[") else 1,
+                    "max": "*" if core.startswith("{") else 1,
+                }
+            if not _in_version(item, version):
+                continue
+            low = item.get("min", 1)
+            high = 0 if item.get("max", 1) == "*" else item["max"]
+            if "group" in item:
+                kids = self.tree(item["segments"], version)
+                required = [k for k in kids if k.low > 0]
+                name = (required or list(kids))[0].segment
+                first: list[str] = []
+                for k in kids:
+                    first.extend(k.leads)
+                    if k.low > 0:
+                        break
+                out.append(_Node(name, True, low, high, kids, frozenset(first)))
+            else:
+                seg = item["segment"]
+                out.append(_Node(seg, False, low, high, (), frozenset([seg])))
+        return tuple(out)
+
+    def rules(self, segment: str, version: str) -> tuple[list[dict[str, Any]], int] | None:
+        spec = self.segments.get(segment)
+        if spec is None or segment.startswith("_"):
+            return None
+        rules = [r for r in spec.get("fields", []) if _in_version(r, version)]
+        rules.sort(key=lambda r: r["field"])
+        return rules, _at(spec.get("max_fields", 0), version) or 0
+
+
+_DEFAULT_PROFILES: list[RefProfiles] = []
+
+
+def _default_profiles() -> RefProfiles:
+    if not _DEFAULT_PROFILES:
+        _DEFAULT_PROFILES.append(RefProfiles())
+    return _DEFAULT_PROFILES[0]
 
 
 @dataclass(frozen=True)
@@ -116,16 +248,53 @@ def dtm_valid(value: bytes) -> bool:
     return not (tz_h is not None and (tz_h > 14 or (tz_m or 0) > 59))
 
 
+def dt_valid(value: bytes) -> bool:
+    """HL7 DT: YYYY[MM[DD]] on the calendar."""
+    m = _DT.fullmatch(value)
+    if m is None:
+        return False
+    return dtm_valid(value)
+
+
+def tm_valid(value: bytes) -> bool:
+    """HL7 TM: HH[MM[SS[.S{1,4}]]][+/-ZZZZ]."""
+    m = _TM.fullmatch(value)
+    if m is None:
+        return False
+    hour, minute, second, tz_h, tz_m = (int(g) if g is not None else 0 for g in m.groups())
+    return hour <= 23 and minute <= 59 and second <= 59 and tz_h <= 14 and tz_m <= 59
+
+
+_CHECKS = {
+    "DT": ("BAD_DATE", dt_valid),
+    "DTM": ("BAD_DATETIME", dtm_valid),
+    "TM": ("BAD_TIME", tm_valid),
+    "NM": ("BAD_NUMBER", lambda v: _NM.fullmatch(v) is not None),
+    "SI": ("BAD_SEQUENCE_ID", lambda v: _SI.fullmatch(v) is not None),
+}
+
+
 class _Message:
     """One validation run: the message, its options and the faults so far."""
 
-    def __init__(self, msg: bytes, strict: bool, max_segment_len: int, max_field_len: int):
+    def __init__(
+        self,
+        msg: bytes,
+        strict: bool,
+        max_segment_len: int,
+        max_field_len: int,
+        profiles: RefProfiles | None,
+    ):
         self.msg = msg
         self.strict = strict
         self.max_segment_len = max_segment_len
         self.max_field_len = max_field_len
+        self.profiles = profiles
         self.faults: list[RefFault] = []
         self.seg = ("", 0)
+        self.version: str | None = None
+        self.profile: dict[str, Any] | None = None
+        self.first_data = 1
 
     def fault(
         self,
@@ -133,9 +302,12 @@ class _Message:
         offset: int,
         where: tuple[int, int, int, int] = (0, 0, 0, 0),
         fatal: bool = False,
+        severity: str = "",
     ) -> None:
-        code, severity = RULES[rule]
-        self.faults.append(RefFault(code, rule, *self.seg, *where, offset, severity, fatal))
+        code, default = RULES[rule]
+        self.faults.append(
+            RefFault(code, rule, *self.seg, *where, offset, severity or default, fatal)
+        )
 
     def set_delimiters(self, fs: int, enc: bytes) -> None:
         self.fs = bytes([fs])
@@ -206,9 +378,10 @@ class _Message:
             value, offset = component(f, 7, 1, False)
             if value and not dtm_valid(value):
                 self.fault("BAD_DATETIME", offset, (7, 1, 1, 0))
+        type_ = trigger = None
         if (f := field(9, True)) is not None:
-            component(f, 9, 1, True)
-            component(f, 9, 2, True)
+            type_ = component(f, 9, 1, True)
+            trigger = component(f, 9, 2, True)
         field(10, True)
         if (f := field(11, False)) is not None:
             value, offset = component(f, 11, 1, False)
@@ -216,8 +389,157 @@ class _Message:
                 self.fault("UNSUPPORTED_PROCESSING_ID", offset, (11, 1, 1, 0))
         if (f := field(12, False)) is not None:
             value, offset = component(f, 12, 1, False)
-            if value and value not in VERSIONS:
+            if value in VERSIONS:
+                self.version = value.decode()
+            elif value:
                 self.fault("UNSUPPORTED_VERSION", offset, (12, 1, 1, 0))
+        if self.profiles is not None and type_ is not None and type_[0]:
+            has_trigger = trigger is not None and trigger[0] != b""
+            known = type_[0].decode("latin-1") in self.profiles.types
+            found = None
+            if has_trigger and self.version is not None:
+                assert trigger is not None
+                found = self.profiles.message(type_[0], trigger[0])
+            if not known:
+                self.fault("UNSUPPORTED_MESSAGE_TYPE", type_[1], (9, 1, 1, 0))
+            elif found is None and has_trigger and self.version is not None:
+                assert trigger is not None
+                self.fault("UNSUPPORTED_EVENT", trigger[1], (9, 1, 2, 0))
+            else:
+                self.profile = found
+
+    def apply_rules(
+        self, seg_id: bytes, fields: dict[int, tuple[bytes, int]], seg_end: int
+    ) -> None:
+        """The profile's field rules of one segment (native/src/profile.c)."""
+        if self.profiles is None or self.version is None:
+            return
+        found = self.profiles.rules(seg_id.decode("latin-1"), self.version)
+        if found is None:
+            return
+        rules, max_fields = found
+        lenient = "E" if self.strict else "W"
+        for r in rules:
+            number, comp = r["field"], r.get("component", 0)
+            required = bool(_at(r.get("required", False), self.version))
+            max_len = _at(r.get("max_length", 0), self.version) or 0
+            kind = r.get("type", "")
+            f = fields.get(number)
+            if f is None or f[0] == b"":
+                if required:
+                    self.fault(
+                        "REQUIRED_FIELD_MISSING", seg_end if f is None else f[1], (number, 0, 0, 0)
+                    )
+                continue
+            start = f[1]
+            for k, rep in enumerate(f[0].split(self.rs), 1):
+                rep_start, start = start, start + len(rep) + 1
+                if max_len and len(rep) > max_len and rep != b'""':
+                    self.fault("VALUE_TOO_LONG", rep_start, (number, k, 0, 0), severity=lenient)
+                if rep == b"":
+                    continue
+                comps = rep.split(self.cs)
+                if comp == 0:
+                    value, at = rep, rep_start
+                elif comp <= len(comps):
+                    value = comps[comp - 1]
+                    at = rep_start + sum(len(c) + 1 for c in comps[: comp - 1])
+                else:
+                    value, at = b"", rep_start + len(rep)
+                if comp and required and value == b"":
+                    self.fault("REQUIRED_FIELD_MISSING", at, (number, k, comp, 0))
+                    continue
+                if value in (b"", b'""'):
+                    continue
+                checked = kind
+                if kind == "VARIES":
+                    by = fields.get(r["by_field"])
+                    if by is None or by[0] == b"":
+                        continue
+                    named = by[0].split(self.rs)[0].split(self.cs)[0]
+                    checked = {b"NM": "NM", b"DT": "DT", b"TM": "TM", b"DTM": "DTM"}.get(named, "")
+                    if named == b"TS":
+                        checked, value = "DTM", comps[0]
+                        if value == b"":
+                            continue
+                shown = (number, k, comp or 1, 0)
+                if checked in ("ID", "IS"):
+                    if value.decode("latin-1") not in self.profiles.tables[r["table"]]:
+                        sev = "E" if checked == "ID" else lenient
+                        self.fault("TABLE_VALUE", at, shown, severity=sev)
+                elif checked in _CHECKS:
+                    rule, ok = _CHECKS[checked]
+                    if not ok(value):
+                        self.fault(rule, at, shown)
+        if self.strict and max_fields:
+            filled = [(n, off) for n, (v, off) in fields.items() if v and n >= self.first_data]
+            if filled and filled[-1][0] > max_fields:
+                self.fault("FIELD_NOT_DEFINED", filled[-1][1], (filled[-1][0], 0, 0, 0))
+
+    def check_structure(self, pieces: list[tuple[int, int]]) -> None:
+        """Segment order and cardinality, greedily (native/src/structure.c)."""
+        assert self.profiles is not None and self.profile is not None and self.version
+        tree = self.profiles.tree(self.profile["segments"], self.version)
+        alphabet: set[str] = set()
+
+        def collect(nodes: tuple[_Node, ...]) -> None:
+            for n in nodes:
+                if n.group:
+                    collect(n.children)
+                else:
+                    alphabet.add(n.segment)
+
+        collect(tree)
+        listed = []
+        index = 0
+        for start, end in pieces:
+            if start == end:
+                continue
+            index += 1
+            seg_id = self.msg[start:end].split(self.fs)[0]
+            listed.append((index, seg_id, start))
+        rest = iter(listed[1:])
+        cur: list[Any] = [(1, b"MSH", 0)]
+        lenient = "E" if self.strict else "W"
+
+        def advance() -> None:
+            for index, seg_id, start in rest:
+                if not _SEGMENT_ID.fullmatch(seg_id):
+                    continue
+                if seg_id.decode() in alphabet:
+                    cur[0] = (index, seg_id, start)
+                    return
+                if not seg_id.startswith(b"Z") or self.strict:
+                    self.seg = (seg_id.decode(), index)
+                    self.fault("SEGMENT_UNKNOWN", start, severity=lenient)
+            cur[0] = None
+
+        def match(nodes: tuple[_Node, ...]) -> None:
+            for node in nodes:
+                taken = 0
+                while (
+                    cur[0] is not None
+                    and (node.high == 0 or taken < node.high)
+                    and cur[0][1].decode() in node.leads
+                ):
+                    before = cur[0][2]
+                    if node.group:
+                        match(node.children)
+                    else:
+                        advance()
+                    taken += 1
+                    if cur[0] is not None and cur[0][2] == before:
+                        break
+                if taken < node.low:
+                    self.seg = (node.segment, 0)
+                    self.fault("SEGMENT_MISSING", len(self.msg) if cur[0] is None else cur[0][2])
+
+        match(tree)
+        while cur[0] is not None:
+            index, seg_id, start = cur[0]
+            self.seg = (seg_id.decode(), index)
+            self.fault("SEGMENT_UNEXPECTED", start)
+            advance()
 
     def check_segment(self, index: int, start: int, end: int) -> None:
         """Any segment after the first."""
@@ -230,8 +552,25 @@ class _Message:
         if len(parts) > 1 and parts[0] in (b"MSH", b"FHS", b"BHS"):
             # Field 1 is the separator, field 2 the encoding characters: not data.
             self.check_fields(parts[2:], start + len(parts[0]) + len(parts[1]) + 2, 3)
-        else:
-            self.check_fields(parts[1:], start + len(parts[0]) + 1, 1)
+            return  # a header inside a message: the structure check reports it
+        self.check_fields(parts[1:], start + len(parts[0]) + 1, 1)
+        if _SEGMENT_ID.fullmatch(parts[0]):
+            self.first_data = 1
+            self.apply_rules(parts[0], _numbered(parts[1:], start + len(parts[0]) + 1, 1), end)
+
+
+def _numbered(fields: list[bytes], start: int, first: int) -> dict[int, tuple[bytes, int]]:
+    """Field number -> (value, absolute offset) for fields[0] numbered first at start."""
+    out = {}
+    for i, value in enumerate(fields):
+        out[first + i] = (value, start)
+        start += len(value) + 1
+    return out
+
+
+_USE_DEFAULT: Any = object()
+ENVELOPE: dict[str, Any] = {"profiles": None}
+"""Keywords for both validators that turn the profiles off (envelope rules only)."""
 
 
 def validate(
@@ -241,14 +580,22 @@ def validate(
     max_message_len: int = 0,
     max_segment_len: int = 0,
     max_field_len: int = 0,
+    profiles: RefProfiles | Any | None = _USE_DEFAULT,
 ) -> list[RefFault]:
-    """Every fault of msg, as native.NativeMessageValidator reports them (no cap)."""
+    """Every fault of msg, as native.NativeMessageValidator reports them (no cap).
+
+    ``profiles`` defaults to schemas/hl7v2 as the native validator's does; None
+    checks the envelope only.
+    """
+    if profiles is _USE_DEFAULT:
+        profiles = _default_profiles()
     max_message_len = max_message_len or DEFAULT_MAX_MESSAGE_LEN
     m = _Message(
         msg,
         strict,
         max_segment_len or DEFAULT_MAX_SEGMENT_LEN,
         max_field_len or DEFAULT_MAX_FIELD_LEN,
+        profiles,
     )
     if not msg:
         m.fault("EMPTY_MESSAGE", 0, fatal=True)
@@ -285,6 +632,8 @@ def validate(
         m.fault("SEGMENT_TOO_LONG", 0)
     m.check_fields(parts[2:], len(parts[0]) + len(parts[1]) + 2, 3)
     m.check_msh(parts, first_start, first_end)
+    m.first_data = 3
+    m.apply_rules(b"MSH", _numbered(parts[1:], 4, 2), first_end)
 
     index = 1
     for start, end in pieces[1:]:
@@ -295,6 +644,8 @@ def validate(
             continue
         index += 1
         m.check_segment(index, start, end)
+    if m.profile is not None:
+        m.check_structure(pieces)
     return m.faults
 
 
@@ -322,9 +673,16 @@ def fault_key(fault: Any) -> tuple[Any, ...]:
 
 
 def load_vectors() -> dict[str, Any]:
-    """vectors.json (see README.md beside it), with each case's message bytes as "data"."""
+    """vectors.json (see README.md beside it), with each case's message bytes as "data".
+
+    A case's options are NativeMessageValidator keywords, except that
+    ``"profiles": false`` (envelope rules only) becomes ``profiles=None``.
+    """
     vectors: dict[str, Any] = json.loads((VECTORS / "vectors.json").read_text("utf-8"))
     for case in vectors["cases"]:
         case["data"] = (VECTORS / case["file"]).read_bytes()
-        case.setdefault("options", {})
+        options = dict(case.get("options", {}))
+        if options.get("profiles", True) is False:
+            options["profiles"] = None
+        case["options"] = options
     return vectors

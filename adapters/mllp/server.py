@@ -1,5 +1,9 @@
 """The asyncio MLLP listener: frames in, one ACK out per message, after the commit.
 
+A frame holding an HL7 batch (FHS/BHS ... BTS/FTS) is split into its messages,
+which are ingested together, and answered with one batch ACK frame
+(engine/hl7/batch.py).
+
 Each connection is stop-and-wait: a message is ingested (on the single writer
 thread, off the event loop) and its ACK written before the next frame is
 read from the buffer. ACK codes come from the engine's outcome; unexpected
@@ -22,6 +26,7 @@ from adapters.mllp.framing import FrameReader, Oversize, frame
 from engine.application.outcome import IngestOutcome
 from engine.errors import MessageRejectedError
 from engine.hl7.ack import acknowledgement_code, build_ack, build_reject_ack
+from engine.hl7.batch import Batch, build_batch_ack, is_batch, read_batch
 from engine.hl7.message import parse_message
 from engine.ports import Fault
 
@@ -73,6 +78,7 @@ class MLLPServer:
         self._clock = clock
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        self._idle: set[asyncio.Task[None]] = set()  # connections waiting in read
         self._stopping = asyncio.Event()
 
     async def start(self) -> None:
@@ -86,6 +92,8 @@ class MLLPServer:
         self._stopping.set()
         if self._server is not None:
             self._server.close()
+        for task in list(self._idle):
+            task.cancel()
         if self._connections:
             _, pending = await asyncio.wait(self._connections, timeout=grace_s)
             for task in pending:
@@ -117,36 +125,37 @@ class MLLPServer:
     async def _converse(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, channel: str
     ) -> None:
+        # A plain read under asyncio.timeout: no task and no wait() per message.
+        # stop() wakes a connection idle in read by cancelling it; one busy with
+        # a frame is left to finish and answer it, then sees _stopping and ends.
         framer = FrameReader(self.max_frame_bytes)
-        stop_wait = asyncio.ensure_future(self._stopping.wait())
-        try:
-            while not self._stopping.is_set():
-                read = asyncio.ensure_future(reader.read(65536))
-                done, _ = await asyncio.wait(
-                    {read, stop_wait},
-                    timeout=self.idle_timeout_s,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                if read not in done:
-                    read.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await read
-                    if not done:
-                        log.info("mllp.idle_timeout", idle_timeout_s=self.idle_timeout_s)
-                    return
-                data = read.result()
-                if not data:
-                    return
-                noise_before = framer.noise_bytes
-                for item in framer.feed(data):
-                    ack = await self._answer(item, channel)
-                    if ack is not None:
-                        writer.write(frame(ack))
-                        await writer.drain()
-                if framer.noise_bytes > noise_before:
-                    log.warning("mllp.noise_skipped", bytes=framer.noise_bytes - noise_before)
-        finally:
-            stop_wait.cancel()
+        task = asyncio.current_task()
+        assert task is not None
+        while not self._stopping.is_set():
+            self._idle.add(task)
+            try:
+                async with asyncio.timeout(self.idle_timeout_s):
+                    data = await reader.read(65536)
+            except TimeoutError:
+                log.info("mllp.idle_timeout", idle_timeout_s=self.idle_timeout_s)
+                return
+            except asyncio.CancelledError:
+                if self._stopping.is_set() and task.cancelling() <= 1:
+                    task.uncancel()
+                    return  # stopped while idle: nothing was in flight
+                raise
+            finally:
+                self._idle.discard(task)
+            if not data:
+                return
+            noise_before = framer.noise_bytes
+            for item in framer.feed(data):
+                ack = await self._answer(item, channel)
+                if ack is not None:
+                    writer.write(frame(ack))
+                    await writer.drain()
+            if framer.noise_bytes > noise_before:
+                log.warning("mllp.noise_skipped", bytes=framer.noise_bytes - noise_before)
 
     async def _answer(self, item: bytes | Oversize, channel: str) -> bytes | None:
         started = time.perf_counter()
@@ -158,11 +167,20 @@ class MLLPServer:
                 "mllp.message_handled", ack_code="AR", reason="too_large", duration_ms=_ms(started)
             )
             return ack
+        if is_batch(item):
+            return await self._answer_batch(item, channel, started)
+        ack, _ = await self._handle(item, channel, started)
+        return ack
+
+    async def _handle(
+        self, raw: bytes, channel: str, started: float, **context: object
+    ) -> tuple[bytes | None, str]:
+        """Ingests one message and logs it; its ACK (``None``: none asked for) and ACK code."""
         try:
-            outcome = await self._ingest(item, channel)
+            outcome = await self._ingest(raw, channel)
         except Exception:
-            log.exception("mllp.ingest_failed", ack_code="AE", duration_ms=_ms(started))
-            return _internal_error_ack(item, self._clock())
+            log.exception("mllp.ingest_failed", ack_code="AE", duration_ms=_ms(started), **context)
+            return _internal_error_ack(raw, self._clock()), "AE"
         ack = ack_for(outcome, self._clock())
         log.info(
             "mllp.message_handled",
@@ -174,8 +192,50 @@ class MLLPServer:
             events=outcome.events_written,
             faults=len(outcome.faults),
             duration_ms=_ms(started),
+            **context,
         )
-        return ack
+        return ack, outcome.ack_code
+
+    async def _answer_batch(self, item: bytes, channel: str, started: float) -> bytes:
+        """A batch in one frame: every message ingested (group commit), one batch ACK back.
+
+        All messages are submitted at once, in order, so the writer commits
+        them together and keeps their order; each is decided on its own, so a
+        bad message is answered AE/AR in its place and the others still commit.
+        """
+        file = read_batch(item)
+        results = await asyncio.gather(
+            *(
+                self._handle(raw, channel, started, batch_index=n)
+                for n, raw in enumerate(file.messages, 1)
+            )
+        )
+        acks: list[list[bytes | None]] = []
+        summaries: list[str] = []
+        position = 0
+        for batch in file.batches:
+            mine = results[position : position + len(batch.messages)]
+            position += len(batch.messages)
+            acks.append([ack for ack, _ in mine])
+            summaries.append(_batch_summary(batch, [code for _, code in mine]))
+        log.info(
+            "mllp.batch_handled",
+            messages=len(results),
+            accepted=sum(code == "AA" for _, code in results),
+            duration_ms=_ms(started),
+        )
+        return build_batch_ack(file, acks, summaries, now=self._clock())
+
+
+def _batch_summary(batch: Batch, codes: list[str]) -> str:
+    """BTS-2 of the answer: how many were accepted, and which message numbers were not."""
+    failed = [f"{n}:{code}" for n, code in enumerate(codes, 1) if code != "AA"]
+    text = f"{len(codes) - len(failed)} of {len(codes)} accepted"
+    if failed:
+        text += "; not accepted (message:code): " + " ".join(failed)
+    if batch.trailer_count and batch.trailer_count != str(len(codes)):
+        text += f"; BTS-1 said {batch.trailer_count} messages"
+    return text
 
 
 def _internal_error_ack(raw: bytes, now: datetime) -> bytes:

@@ -8,7 +8,6 @@ never run ahead of the commit.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -17,16 +16,17 @@ from typing import Any
 from uuid import UUID
 
 import structlog
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
 from engine.application.adt import HANDLERS as ADT_HANDLERS
-from engine.application.adt import Handler, MessageContext
+from engine.application.adt import Handler, MessageContext, primary_identifier, visit_id
 from engine.application.billing import post_transactions
+from engine.application.cache import EventCache, project
 from engine.application.outcome import IngestOutcome
 from engine.application.results import report_results
 from engine.application.transcodings import register_value_transcodings
-from engine.domain.ids import message_id_for
+from engine.domain.ids import message_id_for, patient_id_for
 from engine.domain.message import InboundMessage
 from engine.errors import (
     ConcurrencyError,
@@ -35,9 +35,9 @@ from engine.errors import (
     UnknownPatientError,
     UnknownVisitError,
 )
-from engine.hl7.datatypes import read_datetime
-from engine.hl7.message import parse_message
-from engine.ports import Clock, Fault, MessageValidator
+from engine.hl7.datatypes import read_cx, read_datetime
+from engine.hl7.message import Message, parse_message
+from engine.ports import BulkEventReader, Clock, Fault, MessageValidator
 
 __all__ = ["Ingestion"]
 
@@ -75,8 +75,11 @@ class Ingestion(Application[UUID]):
         site_timezone: tzinfo = UTC,
         processing_ids: frozenset[str] = frozenset({"P"}),
         max_attempts: int = 5,
+        cache_size: int = 10_000,
     ) -> None:
         super().__init__(env)
+        self._cache = EventCache(cache_size)
+        self._bulk = isinstance(self.recorder, BulkEventReader)
         self.validator = validator
         self.clock = clock
         self.site_timezone = site_timezone
@@ -102,58 +105,162 @@ class Ingestion(Application[UUID]):
         """Applies several messages in one transaction (group commit), in order.
 
         Each message is decided as if the ones before it were already stored: a
-        staging area lends it copies of the aggregates they changed, and keeps
-        its own changes only if it is accepted, so a rejected message leaves no
-        trace. All accepted messages' events are saved together; every outcome
-        is AA only after that single commit. If the commit conflicts with another
-        writer, the messages are retried one by one.
+        staging area lends it the aggregates they changed, rebuilt from events,
+        and keeps its changes only if it is accepted, so a rejected message
+        leaves no trace. All accepted messages' events are saved together; every
+        outcome is AA only after that single commit.
+
+        The first attempt does not look the messages up: a message already
+        stored makes the commit conflict on its InboundMessage (version 1
+        exists), and so does any other writer that got in first. After a
+        conflict the messages are settled one by one, looked up first.
 
         Raises:
             ConcurrencyError: other writers kept changing the same aggregates.
         """
         all_faults = self.validator.validate_many([raw for raw, _ in items])
+        read = [self._read(raw, faults) for (raw, _), faults in zip(items, all_faults, strict=True)]
+        careful = False
         for _ in range(self.max_attempts):
-            staging = _Staging(self._load, self.repository)
+            head = self._check_cache()
+            self._prefetch(read)
+            staging = _Staging(self._committed_events, self._message_stored, careful=careful)
             decided = [
-                self._decide(raw, channel, faults, staging)
-                for (raw, channel), faults in zip(items, all_faults, strict=True)
+                (msg, []) if isinstance(msg, IngestOutcome) else self._decide(msg, raw, ch, staging)
+                for (raw, ch), msg in zip(items, read, strict=True)
             ]
             events = [event for _, message_events in decided for event in message_events]
             if not events:
                 return [outcome for outcome, _ in decided]
             try:
-                recordings = self.save(*events)
+                recordings = self.events.put(events)
             except IntegrityError:
-                if len(items) > 1:  # another writer got in first: settle each on its own
-                    return [self.ingest(raw, channel) for raw, channel in items]
+                self._cache.clear()
+                if len(items) > 1:  # a resend, or another writer got in first: one by one
+                    return [self._ingest_one(raw, channel) for raw, channel in items]
+                careful = True
                 continue  # reload and decide again
+            self._remember(events, recordings, head)
             return _with_positions(decided, recordings)
         raise ConcurrencyError(f"gave up after {self.max_attempts} conflicting saves")
 
-    def _decide(
-        self, raw: bytes, channel: str, faults: tuple[Fault, ...], staging: _Staging
-    ) -> tuple[IngestOutcome, list[Any]]:
-        """The outcome of one message and the events it would store (none unless AA)."""
+    def _ingest_one(self, raw: bytes, channel: str) -> IngestOutcome:
+        """One message, looked up before it is decided (after a conflicting group commit)."""
+        msg = self._read(raw, self.validator.validate_many([raw])[0])
+        if isinstance(msg, IngestOutcome):
+            return msg
+        for _ in range(self.max_attempts):
+            head = self._check_cache()
+            staging = _Staging(self._committed_events, self._message_stored, careful=True)
+            outcome, events = self._decide(msg, raw, channel, staging)
+            if not events:
+                return outcome
+            try:
+                recordings = self.events.put(events)
+            except IntegrityError:
+                self._cache.clear()
+                continue
+            self._remember(events, recordings, head)
+            return _with_positions([(outcome, events)], recordings)[0]
+        raise ConcurrencyError(f"gave up after {self.max_attempts} conflicting saves")
+
+    def current(self, aggregate_id: UUID) -> Any:
+        """An aggregate as ingestion would decide on it now (cache or store); None if absent.
+
+        A fresh copy each call: changing it changes nothing stored.
+        """
+        self._check_cache()
+        return project(self._committed_events(aggregate_id))
+
+    def _check_cache(self) -> int | None:
+        """The store's head; empties the cache when someone else has written since we looked."""
+        if self._cache.maxsize <= 0:
+            return None
+        head = self.recorder.max_notification_id() or 0
+        self._cache.check_head(head)
+        return head
+
+    def _remember(self, events: list[Any], recordings: Sequence[Any], head: int | None) -> None:
+        """Adds a commit to the cache (which starts afresh if another writer slipped in first)."""
+        if head is None or not recordings:
+            return
+        self._cache.committed(
+            events,
+            head=head,
+            first=recordings[0].notification.id,
+            last=recordings[-1].notification.id,
+            skip=InboundMessage.Received,
+        )
+
+    def _committed_events(self, aggregate_id: UUID) -> tuple[Any, ...]:
+        """The stored events of an aggregate, from the cache when it knows them."""
+        events = self._cache.get(aggregate_id)
+        if events is None:
+            generation = self._cache.generation
+            events = tuple(self.events.get(aggregate_id))
+            self._cache.put_read(generation, {aggregate_id: events})
+        return events
+
+    def _prefetch(self, read: Sequence[Message | IngestOutcome]) -> None:
+        """Reads, in one round trip, the patients and visits the batch names and the cache lacks.
+
+        Only when the recorder can read many aggregates at once (``BulkEventReader``);
+        an aggregate not guessed here is still read when a handler loads it.
+        """
+        if self._cache.maxsize <= 0 or not self._bulk:
+            return
+        wanted = {
+            aggregate_id
+            for msg in read
+            if not isinstance(msg, IngestOutcome)
+            for aggregate_id in _named_aggregates(msg)
+            if aggregate_id not in self._cache
+        }
+        if not wanted:
+            return
+        found: dict[UUID, list[Any]] = {aggregate_id: [] for aggregate_id in wanted}
+        generation = self._cache.generation
+        reader: BulkEventReader = self.recorder  # type: ignore[assignment]
+        for stored in reader.select_events_many(list(wanted)):
+            found[stored.originator_id].append(self.mapper.to_domain_event(stored))
+        self._cache.put_read(generation, {i: tuple(events) for i, events in found.items()})
+
+    def _message_stored(self, message_id: UUID) -> bool:
+        return bool(self.recorder.select_events(message_id, limit=1))
+
+    def _read(self, raw: bytes, faults: tuple[Fault, ...]) -> Message | IngestOutcome:
+        """The parsed message, or the outcome of one refused before any store is read."""
         code = ack_code_for(faults)
         if code == "AR" and any(f.fatal for f in faults):
-            return IngestOutcome("AR", None, raw, faults=faults, text="message rejected"), []
+            return IngestOutcome("AR", None, raw, faults=faults, text="message rejected")
         try:
             msg = parse_message(raw)
         except MessageRejectedError as e:
-            outcome = IngestOutcome("AR", None, raw, faults=e.faults, text=e.reason, error_code=100)
-            return outcome, []
+            return IngestOutcome("AR", None, raw, faults=e.faults, text=e.reason, error_code=100)
         if code != "AA":
             text = "message rejected" if code == "AR" else "message has data errors"
             errors = tuple(f for f in faults if f.severity == "E")
-            return IngestOutcome(code, msg, raw, faults=errors, text=text), []
+            return IngestOutcome(code, msg, raw, faults=errors, text=text)
         refusal = self._refuse_unsupported(msg)
         if refusal is not None:
-            return IngestOutcome("AR", msg, raw, faults=(refusal,), text=refusal.text), []
+            return IngestOutcome("AR", msg, raw, faults=(refusal,), text=refusal.text)
+        return msg
+
+    def _decide(
+        self, msg: Message, raw: bytes, channel: str, staging: _Staging
+    ) -> tuple[IngestOutcome, list[Any]]:
+        """The outcome of one readable, supported message and the events it would store."""
+        message_id = message_id_for(msg.field("MSH", 3), msg.field("MSH", 4), msg.field("MSH", 10))
+        if staging.has_message(message_id):
+            return IngestOutcome("AA", msg, raw, message_id=message_id, duplicate=True), []
         try:
-            return self._apply(msg, raw, channel, staging)
-        except MessageRejectedError as e:
-            return IngestOutcome(e.ack_code, msg, raw, faults=e.faults, text=e.reason), []
-        except DomainError as e:
+            return self._apply(msg, raw, channel, message_id, staging)
+        except (MessageRejectedError, DomainError) as e:
+            # A resend of a stored message is AA, even if applying it again would be refused.
+            if not staging.careful and staging.stored(message_id):
+                return IngestOutcome("AA", msg, raw, message_id=message_id, duplicate=True), []
+            if isinstance(e, MessageRejectedError):
+                return IngestOutcome(e.ack_code, msg, raw, faults=e.faults, text=e.reason), []
             fault = _domain_fault(e, msg)
             return IngestOutcome("AE", msg, raw, faults=(fault,), text=fault.text), []
         except Exception:  # a bug must not take the other messages of the batch down
@@ -196,11 +303,8 @@ class Ingestion(Application[UUID]):
         return None
 
     def _apply(
-        self, msg: Any, raw: bytes, channel: str, staging: _Staging
+        self, msg: Any, raw: bytes, channel: str, message_id: UUID, staging: _Staging
     ) -> tuple[IngestOutcome, list[Any]]:
-        message_id = message_id_for(msg.field("MSH", 3), msg.field("MSH", 4), msg.field("MSH", 10))
-        if staging.has_message(message_id):
-            return IngestOutcome("AA", msg, raw, message_id=message_id, duplicate=True), []
         handler = HANDLERS[(msg.message_code, msg.trigger_event)]
         occurred_at = (
             read_datetime(msg.get("EVN", 2), self.site_timezone)
@@ -221,14 +325,24 @@ class Ingestion(Application[UUID]):
             sha256=hashlib.sha256(raw).hexdigest(),
         )
         events = [e for aggregate in (inbound, *changed) for e in aggregate.collect_events()]
-        staging.keep(message_id, changed)
+        staging.keep(message_id, events)
         return IngestOutcome("AA", msg, raw, message_id=message_id), events
 
-    def _load(self, aggregate_id: UUID) -> Any:
-        try:
-            return self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
+
+def _named_aggregates(msg: Message) -> list[UUID]:
+    """The patients (PID-3, MRG-1) and visit (PV1-19) a message names: what it will load."""
+    seps = msg.separators
+    ids = []
+    for segment, field in (("PID", 3), ("MRG", 1)):
+        identifiers = [
+            i for i in (read_cx(r, seps) for r in msg.repetitions(segment, field)) if i.value
+        ]
+        if identifiers:
+            ids.append(patient_id_for(primary_identifier(identifiers)))
+    visit = visit_id(msg)
+    if visit is not None:
+        ids.append(visit)
+    return ids
 
 
 # Domain refusals as ERR: table 0357 code and the field that names the thing refused.
@@ -251,31 +365,45 @@ def _domain_fault(error: DomainError, msg: Any) -> Fault:
 
 
 class _Staging:
-    """The aggregates a batch has changed so far, lent out as copies.
+    """What a batch has decided so far: aggregates are lent out rebuilt from events.
 
-    A handler may change an aggregate and then reject its message; because it
-    worked on a copy, the staged original stays as the previous message left it.
+    Each load rebuilds a fresh aggregate from the committed events (cache or
+    store) plus those of the messages accepted earlier in the batch. A handler
+    may change it and then reject its message; nothing staged is touched.
+    ``careful`` says whether messages are looked up in the store before they
+    are decided (after a conflict) or only when applying one was refused.
     """
 
-    def __init__(self, load: Callable[[UUID], Any], repository: Any) -> None:
-        self._load = load
-        self._repository = repository
-        self._aggregates: dict[UUID, Any] = {}
+    def __init__(
+        self,
+        committed: Callable[[UUID], tuple[Any, ...]],
+        stored: Callable[[UUID], bool],
+        *,
+        careful: bool,
+    ) -> None:
+        self._committed = committed
+        self.stored = stored
+        self.careful = careful
+        self._pending: dict[UUID, tuple[Any, ...]] = {}  # committed + accepted in this batch
         self._messages: set[UUID] = set()
 
     def has_message(self, message_id: UUID) -> bool:
-        return message_id in self._messages or message_id in self._repository
+        """Accepted earlier in this batch, or (when careful) already in the store."""
+        return message_id in self._messages or (self.careful and self.stored(message_id))
 
     def load(self, aggregate_id: UUID) -> Any:
-        staged = self._aggregates.get(aggregate_id)
-        if staged is not None:
-            return copy.deepcopy(staged)
-        return self._load(aggregate_id)
+        events = self._pending.get(aggregate_id)
+        if events is None:
+            events = self._pending[aggregate_id] = self._committed(aggregate_id)
+        return project(events)
 
-    def keep(self, message_id: UUID, aggregates: Sequence[Any]) -> None:
+    def keep(self, message_id: UUID, events: Sequence[Any]) -> None:
+        """Stages an accepted message's events on the aggregates they belong to."""
         self._messages.add(message_id)
-        for aggregate in aggregates:
-            self._aggregates[aggregate.id] = aggregate
+        for event in events:
+            base = self._pending.get(event.originator_id)
+            if base is not None:  # else never loaded here (the InboundMessage): nothing reads it
+                self._pending[event.originator_id] = (*base, event)
 
 
 def _with_positions(

@@ -7,6 +7,7 @@ the same database all compute the same id; the store's uniqueness of
 
 from __future__ import annotations
 
+from functools import lru_cache
 from uuid import UUID, uuid5
 
 from engine.domain.values import Identifier
@@ -17,20 +18,24 @@ __all__ = ["encounter_id_for", "message_id_for", "patient_id_for"]
 CARELOG_NAMESPACE = UUID("6f1c3a52-8e0b-4f57-9c59-1f2d0c8a4b11")
 
 
+@lru_cache(maxsize=16384)
+def _named(name: str) -> UUID:
+    """uuid5 in carelog's namespace; memoised, since a batch derives the same ids repeatedly."""
+    return uuid5(CARELOG_NAMESPACE, name)
+
+
 def message_id_for(sending_application: str, sending_facility: str, control_id: str) -> UUID:
     """The id of an inbound message: HL7 says MSH-3, MSH-4 and MSH-10 identify it."""
-    return uuid5(
-        CARELOG_NAMESPACE, f"message\x1f{sending_application}\x1f{sending_facility}\x1f{control_id}"
-    )
+    return _named(f"message\x1f{sending_application}\x1f{sending_facility}\x1f{control_id}")
 
 
 def patient_id_for(identifier: Identifier) -> UUID:
     """The id of the patient that an identifier (value plus authority) names."""
-    return uuid5(CARELOG_NAMESPACE, f"patient\x1f{identifier.key()}")
+    return _named(f"patient\x1f{identifier.key()}")
 
 
 def encounter_id_for(visit_number: Identifier | None, fallback: UUID) -> UUID:
     """The id of a visit: from its visit number, else unique to ``fallback`` (the message)."""
     if visit_number is None or not visit_number.value:
-        return uuid5(CARELOG_NAMESPACE, f"encounter\x1fmessage\x1f{fallback}")
-    return uuid5(CARELOG_NAMESPACE, f"encounter\x1f{visit_number.key()}")
+        return _named(f"encounter\x1fmessage\x1f{fallback}")
+    return _named(f"encounter\x1f{visit_number.key()}")

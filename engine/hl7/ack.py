@@ -22,6 +22,7 @@ __all__ = [
     "build_ack",
     "build_reject_ack",
     "format_hl7_datetime",
+    "next_control_id",
 ]
 
 # Texts of HL7 table 0357, for ERR-3.2 / ERR-1.4.2.
@@ -58,7 +59,8 @@ _PREFIX = os.urandom(4).hex()
 _COUNTER = itertools.count(1)
 
 
-def _next_control_id() -> str:
+def next_control_id() -> str:
+    """A control id for a message carelog sends (MSH-10, BHS-11, FHS-11): unique per process."""
     return f"{_PREFIX}{next(_COUNTER):012d}"
 
 
@@ -143,7 +145,7 @@ def build_ack(
         format_hl7_datetime(now),
         "",
         msg_type,
-        _next_control_id(),
+        next_control_id(),
         raw_hdr(11) or "P",
         raw_hdr(12) or version,
     ]
@@ -196,7 +198,7 @@ def build_reject_ack(
         format_hl7_datetime(now),
         "",
         "ACK",
-        _next_control_id(),
+        next_control_id(),
         "P",
         version or "2.5",
     ]

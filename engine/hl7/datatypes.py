@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
+from functools import lru_cache
 
 from engine.domain.values import Coded, Identifier, Location, Money, PersonName
 from engine.hl7.message import Separators, component_of
@@ -72,8 +73,13 @@ def read_date(text: str) -> str:
     return "-".join(p for p in parts if p)
 
 
+@lru_cache(maxsize=4096)
 def read_cx(text: str, seps: Separators) -> Identifier:
-    """A CX value (``id^check^scheme^authority^type``) as an Identifier."""
+    """A CX value (``id^check^scheme^authority^type``) as an Identifier.
+
+    Memoised (a pure function of frozen values): ingestion reads a message's
+    PID-3 and PV1-19 once to prefetch what it names and again in the handler.
+    """
     return Identifier(
         value=component_of(text, seps, 1),
         authority=component_of(text, seps, 4, 1),

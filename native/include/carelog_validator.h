@@ -37,7 +37,8 @@ enum carelog_error {
     CARELOG_E_ARGS = 1,     /* a NULL pointer where a buffer was required */
     CARELOG_E_OPTIONS = 2,  /* an option is out of range */
     CARELOG_E_RANGE = 3,    /* a batch offset/length points outside the buffer */
-    CARELOG_E_COUNT = 4     /* number of codes; not a code */
+    CARELOG_E_PROFILE = 4,  /* the profile blob is malformed (carelog_profile_check) */
+    CARELOG_E_COUNT = 5     /* number of codes; not a code */
 };
 
 /* Rule ids, append-only. carelog_rule_name/carelog_rule_text describe each. */
@@ -59,7 +60,20 @@ enum carelog_rule {
     CARELOG_RULE_UNSUPPORTED_PROCESSING_ID = 14,
     CARELOG_RULE_UNSUPPORTED_VERSION = 15,
     CARELOG_RULE_FAULTS_TRUNCATED = 16,
-    CARELOG_RULE_COUNT = 17  /* number of rule ids; not a rule */
+    /* Profile rules (active when options carry a profile, see schemas/README.md). */
+    CARELOG_RULE_UNSUPPORTED_MESSAGE_TYPE = 17,
+    CARELOG_RULE_UNSUPPORTED_EVENT = 18,
+    CARELOG_RULE_SEGMENT_MISSING = 19,
+    CARELOG_RULE_SEGMENT_UNEXPECTED = 20,
+    CARELOG_RULE_SEGMENT_UNKNOWN = 21,
+    CARELOG_RULE_BAD_DATE = 22,
+    CARELOG_RULE_BAD_TIME = 23,
+    CARELOG_RULE_BAD_NUMBER = 24,
+    CARELOG_RULE_BAD_SEQUENCE_ID = 25,
+    CARELOG_RULE_TABLE_VALUE = 26,
+    CARELOG_RULE_VALUE_TOO_LONG = 27,
+    CARELOG_RULE_FIELD_NOT_DEFINED = 28,
+    CARELOG_RULE_COUNT = 29  /* number of rule ids; not a rule */
 };
 
 /* Defaults used when an option is 0. */
@@ -69,12 +83,28 @@ enum carelog_defaults {
     CARELOG_DEFAULT_MAX_FIELD_LEN = 65536      /* 64 KiB */
 };
 
-/* Options; a NULL pointer means all defaults. A zero size means the default. */
+/*
+ * Options; a NULL pointer means all defaults. A zero size means the default.
+ *
+ * profile/profile_len: a compiled message-profile blob (native/profiles.py
+ * builds it from schemas/hl7v2); NULL means envelope rules only. The blob
+ * must have passed carelog_profile_check once: the entry points re-check
+ * only its header and size, never its indices, to stay cheap per call. The
+ * C code only reads it, so one blob may serve any number of threads.
+ *
+ * strict: 0 tolerant, 1 strict. Strict also reports blank lines (W), turns
+ * unknown segments (Z segments included), user-defined table values (IS) and
+ * profile lengths into errors, and reports fields past the segment's
+ * definition. Tolerant skips Z segments, warns on other unknown segments, on
+ * IS table values and on lengths, and ignores extra fields.
+ */
 typedef struct carelog_options {
     size_t max_message_len;
     size_t max_segment_len;
     size_t max_field_len;
-    int strict;              /* 0 tolerant, 1 strict (extra warnings); others reserved */
+    int strict;
+    const unsigned char *profile;
+    size_t profile_len;
 } carelog_options;
 
 /*
@@ -123,12 +153,20 @@ int carelog_validate_message(const char *buf, size_t len, const carelog_options 
  * buf[offsets[i] + lengths[i]). Message i's faults go to
  * faults[i * max_faults_per_message ...] and its result to results[i]. Every
  * range is checked against buf_len before any validation starts
- * (CARELOG_E_RANGE if one is outside).
+ * (CARELOG_E_RANGE if one is outside). *faulty (if not NULL) receives how
+ * many messages had at least one fault, so that a caller can skip reading
+ * the results of an all-valid batch.
  */
 int carelog_validate_batch(const char *buf, size_t buf_len, const size_t *offsets,
                            const size_t *lengths, size_t n, const carelog_options *opts,
                            carelog_fault *faults, size_t max_faults_per_message,
-                           carelog_result *results);
+                           carelog_result *results, size_t *faulty);
+
+/*
+ * Check a compiled profile blob completely: header, sizes, every index and
+ * nesting depth. CARELOG_OK or CARELOG_E_PROFILE. Call once per blob.
+ */
+int carelog_profile_check(const unsigned char *profile, size_t len);
 
 /* Static English text for an error code ("unknown error" if out of range). */
 const char *carelog_strerror(int error);

@@ -6,7 +6,10 @@
  * Values must exist on the calendar: month 1-12, a day that the month has
  * (Gregorian leap years), hour < 24, minute < 60, second < 60 (no leap
  * second), time-zone hours <= 14 and minutes < 60. The fraction is allowed
- * only after the seconds. Later work (DT, TM, NM tables) adds siblings here.
+ * only after the seconds. Its siblings check the other primitive types the
+ * profiles name: DT (a date), TM (a time of day), NM (a number), SI (a
+ * sequence id). tests/reference_validator.py holds the same grammars as
+ * regular expressions.
  */
 #include "internal.h"
 
@@ -92,4 +95,109 @@ int carelog_i_dtm_valid(const unsigned char *s, size_t n)
         i += 5;
     }
     return i == n;
+}
+
+/* An offset +/-HHMM at s[0..n) (n == 5 checked by the caller). */
+static int zone_ok(const unsigned char *s)
+{
+    return is_digit(s[1]) && is_digit(s[2]) && is_digit(s[3]) && is_digit(s[4]) &&
+           two(s + 1) <= 14 && two(s + 3) <= 59;
+}
+
+int carelog_i_dt_valid(const unsigned char *s, size_t n)
+{
+    size_t i;
+    int month = 1;
+    if (n != 4 && n != 6 && n != 8) {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        if (!is_digit(s[i])) {
+            return 0;
+        }
+    }
+    if (n >= 6) {
+        month = two(s + 4);
+        if (month < 1 || month > 12) {
+            return 0;
+        }
+    }
+    if (n == 8) {
+        int day = two(s + 6);
+        if (day < 1 || day > days_in_month(two(s) * 100 + two(s + 2), month)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int carelog_i_tm_valid(const unsigned char *s, size_t n)
+{
+    size_t digits = 0;
+    size_t i;
+    while (digits < n && is_digit(s[digits])) {
+        digits++;
+    }
+    if (digits != 2 && digits != 4 && digits != 6) {
+        return 0;
+    }
+    if (two(s) > 23 || (digits >= 4 && two(s + 2) > 59) || (digits == 6 && two(s + 4) > 59)) {
+        return 0;
+    }
+    i = digits;
+    if (i < n && s[i] == '.') {
+        size_t k = 0;
+        if (digits != 6) {
+            return 0;
+        }
+        i++;
+        while (i + k < n && is_digit(s[i + k])) {
+            k++;
+        }
+        if (k < 1 || k > 4) {
+            return 0;
+        }
+        i += k;
+    }
+    if (i < n && (s[i] == '+' || s[i] == '-')) {
+        if (n - i != 5 || !zone_ok(s + i)) {
+            return 0;
+        }
+        i += 5;
+    }
+    return i == n;
+}
+
+int carelog_i_nm_valid(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    size_t digits = 0;
+    int point = 0;
+    if (i < n && (s[i] == '+' || s[i] == '-')) {
+        i++;
+    }
+    for (; i < n; i++) {
+        if (is_digit(s[i])) {
+            digits++;
+        } else if (s[i] == '.' && !point) {
+            point = 1;
+        } else {
+            return 0;
+        }
+    }
+    return digits > 0;
+}
+
+int carelog_i_si_valid(const unsigned char *s, size_t n)
+{
+    size_t i;
+    if (n == 0) {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        if (!is_digit(s[i])) {
+            return 0;
+        }
+    }
+    return 1;
 }

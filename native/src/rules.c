@@ -5,7 +5,7 @@
 #include "internal.h"
 
 /* The ABI version; native/validator.py refuses to load any other. */
-#define CARELOG_VALIDATOR_VERSION "0.1.0"
+#define CARELOG_VALIDATOR_VERSION "0.2.0"
 
 /* Indexed by enum carelog_rule; keep in the enum's order (append-only). */
 static const carelog_i_rule_info RULES[CARELOG_RULE_COUNT] = {
@@ -35,6 +35,24 @@ static const carelog_i_rule_info RULES[CARELOG_RULE_COUNT] = {
     {"UNSUPPORTED_VERSION", "the HL7 version (MSH-12.1) is not one of 2.3 to 2.8.2", 203,
      'E'},
     {"FAULTS_TRUNCATED", "more faults were found than are listed", 0, 'I'},
+    {"UNSUPPORTED_MESSAGE_TYPE", "no message profile for this message type (MSH-9.1)", 200,
+     'E'},
+    {"UNSUPPORTED_EVENT",
+     "no message profile for this trigger event (MSH-9.2) of the type in this version", 201,
+     'E'},
+    {"SEGMENT_MISSING", "a required segment is missing", 100, 'E'},
+    {"SEGMENT_UNEXPECTED", "segment out of order or repeated more often than allowed", 100,
+     'E'},
+    {"SEGMENT_UNKNOWN", "segment not defined for this message structure", 100, 'W'},
+    {"BAD_DATE", "not a valid HL7 date YYYY[MM[DD]]", 102, 'E'},
+    {"BAD_TIME", "not a valid HL7 time HH[MM[SS[.S[S[S[S]]]]]][+/-ZZZZ]", 102, 'E'},
+    {"BAD_NUMBER", "not an HL7 number (NM): optional sign, digits, optional decimal point",
+     102, 'E'},
+    {"BAD_SEQUENCE_ID", "not an HL7 sequence id (SI): a non-negative integer", 102, 'E'},
+    {"TABLE_VALUE", "value not found in the HL7 table", 103, 'E'},
+    {"VALUE_TOO_LONG", "the value is longer than the profile's maximum length", 102, 'W'},
+    {"FIELD_NOT_DEFINED", "field beyond the last one the segment defines in this version",
+     102, 'E'},
 };
 
 static const char *const ERRORS[CARELOG_E_COUNT] = {
@@ -42,6 +60,7 @@ static const char *const ERRORS[CARELOG_E_COUNT] = {
     "invalid argument: a required pointer is NULL or a size overflows",
     "invalid option value",
     "a message range lies outside the batch buffer",
+    "the profile blob is malformed or was built for another validator",
 };
 
 const carelog_i_rule_info *carelog_i_rule(int rule)

@@ -10,56 +10,33 @@
  * header fault (no MSH, bad MSH-1 or MSH-2) or an over-long message stops the
  * walk, since nothing after it can be located; any other fault does not.
  *
+ * With a profile, each segment's field rules (profile.c) run once its fields
+ * are walked (for the first MSH: after the MSH checks, which name the
+ * version and the message profile), and after the last segment the segment
+ * structure is matched (structure.c). So per segment: envelope faults, then
+ * rule faults; after all segments: structure faults.
+ *
  * All state lives in a `walk` on the caller's stack: no globals, no malloc.
- * Later rules (profiles, data types, required segments) hook in where a
- * segment or field is closed, with the positions already computed here.
  */
+#include <stddef.h>
 #include <string.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "internal.h"
 
-/* What a byte is to the walk, read from the message's own MSH-1 and MSH-2. */
-enum byte_kind {
-    K_DATA = 0,
-    K_FIELD,
-    K_COMPONENT,
-    K_REPETITION,
-    K_ESCAPE,
-    K_SUBCOMPONENT,
-    K_CONTROL
-};
+typedef carelog_i_walk walk;
+typedef carelog_i_span span;
+typedef carelog_i_where where;
 
-/* Fields of the first MSH kept for the checks made after its walk. */
-#define MSH_CAPTURED 13
-
-typedef struct span {
-    size_t start;
-    size_t end;
-    int present;
-} span;
-
-typedef struct where {
-    uint32_t field;
-    uint32_t repetition;
-    uint32_t component;
-    uint32_t subcomponent;
-} where;
-
-typedef struct walk {
-    const unsigned char *buf;
-    size_t len;
-    carelog_fault *faults;
-    size_t max_faults;
-    carelog_result *out;
-    size_t max_segment_len;
-    size_t max_field_len;
-    int strict;
-    unsigned char fs;
-    int has_truncation;
-    uint32_t seg_index;
-    char seg_id[4];
-    unsigned char kind[256];
-} walk;
+/* What walk_fields saw of a segment's fields, for the rules. */
+typedef struct fields_seen {
+    uint32_t last;          /* number of the last field */
+    uint32_t last_filled;   /* number of the last non-empty field, 0 none */
+    size_t last_filled_at;  /* its start */
+} fields_seen;
 
 static const where NOWHERE = {0, 0, 0, 0};
 
@@ -69,14 +46,18 @@ static uint32_t inc(uint32_t v)
     return v == UINT32_MAX ? v : v + 1;
 }
 
-static void emit(walk *w, int rule, int fatal, const where *at, size_t offset, size_t detail)
+void carelog_i_emit(walk *w, int rule, char severity, int fatal, const where *at, size_t offset,
+                    size_t detail)
 {
     const carelog_i_rule_info *info = carelog_i_rule(rule);
     carelog_result *out = w->out;
 
-    if (info->severity == 'E') {
+    if (severity == 0) {
+        severity = info->severity;
+    }
+    if (severity == 'E') {
         out->error_count++;
-    } else if (info->severity == 'W') {
+    } else if (severity == 'W') {
         out->warning_count++;
     }
     if (fatal) {
@@ -86,7 +67,7 @@ static void emit(walk *w, int rule, int fatal, const where *at, size_t offset, s
         carelog_fault *f = &w->faults[out->fault_count];
         f->code = info->code;
         f->rule = rule;
-        f->severity = info->severity;
+        f->severity = severity;
         f->fatal = (unsigned char)(fatal ? 1 : 0);
         memcpy(f->segment_id, w->seg_id, sizeof f->segment_id);
         f->segment_index = w->seg_index;
@@ -101,8 +82,12 @@ static void emit(walk *w, int rule, int fatal, const where *at, size_t offset, s
     out->fault_count++;
 }
 
-/* Name the current segment: its 1-based index and up to 3 bytes of its id. */
-static void enter_segment(walk *w, uint32_t index, size_t start, size_t id_len)
+static void emit(walk *w, int rule, int fatal, const where *at, size_t offset, size_t detail)
+{
+    carelog_i_emit(w, rule, 0, fatal, at, offset, detail);
+}
+
+void carelog_i_enter_segment(walk *w, uint32_t index, size_t start, size_t id_len)
 {
     size_t i;
     memset(w->seg_id, 0, sizeof w->seg_id);
@@ -116,10 +101,12 @@ static void enter_segment(walk *w, uint32_t index, size_t start, size_t id_len)
 /* Index of the first CR or LF at or after pos, or len. */
 static size_t end_of_segment(const unsigned char *buf, size_t pos, size_t len)
 {
-    while (pos < len && buf[pos] != '\r' && buf[pos] != '\n') {
-        pos++;
-    }
-    return pos;
+    /* memchr is much faster than a byte loop; the LF search is bounded by the
+     * CR found, so a CR-only message is still read once. */
+    const unsigned char *cr = memchr(buf + pos, '\r', len - pos);
+    size_t end = cr == NULL ? len : (size_t)(cr - buf);
+    const unsigned char *lf = memchr(buf + pos, '\n', end - pos);
+    return lf == NULL ? end : (size_t)(lf - buf);
 }
 
 /* A delimiter: one printable, non-space, non-alphanumeric ASCII character. */
@@ -150,7 +137,7 @@ static int encoding_ok(const unsigned char *s, size_t n)
     return 1;
 }
 
-static int segment_id_ok(const unsigned char *s, size_t n)
+int carelog_i_segment_id_ok(const unsigned char *s, size_t n)
 {
     size_t i;
     if (n != 3 || s[0] < 'A' || s[0] > 'Z') {
@@ -191,6 +178,47 @@ static void build_kinds(walk *w, const unsigned char *enc)
     w->kind[enc[1]] = K_REPETITION;
     w->kind[enc[2]] = K_ESCAPE;
     w->kind[enc[3]] = K_SUBCOMPONENT;
+    memcpy(w->stop, w->kind, sizeof w->stop);
+    w->stop[enc[0]] = K_DATA;
+    w->stop[enc[1]] = K_DATA;
+    w->stop[enc[3]] = K_DATA;
+}
+
+/*
+ * Where byte i of a field lies (repetition, component, subcomponent), found
+ * only when a fault needs it: the walk's loop stops at field separators,
+ * escapes and control bytes alone, which is what makes it fast. The locator
+ * moves forward only, so one field costs one pass however many faults it has.
+ * Escape sequences hold only data bytes, so counting the delimiters before i
+ * gives the positions a delimiter-by-delimiter walk would have.
+ */
+typedef struct locator {
+    size_t pos;
+    where at;
+} locator;
+
+static const where *locate(const walk *w, locator *l, size_t i)
+{
+    while (l->pos < i) {
+        switch (w->kind[w->buf[l->pos]]) {
+        case K_REPETITION:
+            l->at.repetition = inc(l->at.repetition);
+            l->at.component = 1;
+            l->at.subcomponent = 1;
+            break;
+        case K_COMPONENT:
+            l->at.component = inc(l->at.component);
+            l->at.subcomponent = 1;
+            break;
+        case K_SUBCOMPONENT:
+            l->at.subcomponent = inc(l->at.subcomponent);
+            break;
+        default:
+            break;
+        }
+        l->pos++;
+    }
+    return &l->at;
 }
 
 /*
@@ -199,7 +227,78 @@ static void build_kinds(walk *w, const unsigned char *enc)
  * after the closing escape character, or (unterminated) just after the opening
  * one, so that the delimiter that cut it is still counted.
  */
-static size_t escape(walk *w, size_t i, size_t end, const where *at)
+/*
+ * Finding the next byte that stops the walk (field separator, escape,
+ * control byte: w->stop) is the validator's inner loop. Fields are short,
+ * so a byte loop spends its time on mispredicted exits; with SSE2 (every
+ * x86-64) the scanner tests 16 bytes at once and keeps the bit mask of the
+ * stop bytes in them, so consecutive fields in one block cost a bit scan
+ * each. Loads stay inside [i, end); the tail and other CPUs use the loop.
+ */
+typedef struct scanner {
+    size_t base;   /* the block is [base, base + 16) */
+    unsigned mask; /* bit k: buf[base + k] is a stop byte */
+    int valid;
+#if defined(__SSE2__)
+    __m128i fs, es, low, tab, del;
+#endif
+} scanner;
+
+static void scanner_init(const walk *w, scanner *sc)
+{
+    sc->valid = 0;
+    sc->base = 0;
+    sc->mask = 0;
+#if defined(__SSE2__)
+    sc->fs = _mm_set1_epi8((char)w->fs);
+    sc->es = _mm_set1_epi8((char)w->es);
+    sc->low = _mm_set1_epi8(0x1F);
+    sc->tab = _mm_set1_epi8('\t');
+    sc->del = _mm_set1_epi8(0x7F);
+#else
+    (void)w;
+#endif
+}
+
+/* The index of the first stop byte in [i, end), or end. */
+static size_t next_stop(const walk *w, scanner *sc, size_t i, size_t end)
+{
+    const unsigned char *buf = w->buf;
+#if defined(__SSE2__)
+    for (;;) {
+        if (sc->valid && i >= sc->base && i < sc->base + 16) {
+            unsigned m = sc->mask & (0xFFFFu << (i - sc->base));
+            if (m != 0) {
+                return sc->base + (size_t)__builtin_ctz(m);
+            }
+            i = sc->base + 16;
+        }
+        if (i + 16 > end) {
+            break;
+        }
+        {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(buf + i));
+            /* v <= 0x1F (unsigned) except TAB, or DEL, or a separator or escape */
+            __m128i control = _mm_andnot_si128(_mm_cmpeq_epi8(v, sc->tab),
+                                               _mm_cmpeq_epi8(_mm_min_epu8(v, sc->low), v));
+            __m128i hit = _mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(v, sc->fs), _mm_cmpeq_epi8(v, sc->es)),
+                _mm_or_si128(control, _mm_cmpeq_epi8(v, sc->del)));
+            sc->base = i;
+            sc->mask = (unsigned)_mm_movemask_epi8(hit);
+            sc->valid = 1;
+        }
+    }
+#else
+    (void)sc;
+#endif
+    while (i < end && w->stop[buf[i]] == K_DATA) {
+        i++;
+    }
+    return i;
+}
+
+static size_t escape(walk *w, size_t i, size_t end, locator *l)
 {
     const unsigned char *buf = w->buf;
     size_t j = i + 1;
@@ -208,75 +307,79 @@ static size_t escape(walk *w, size_t i, size_t end, const where *at)
     }
     if (j < end && w->kind[buf[j]] == K_ESCAPE) {
         if (!carelog_i_escape_valid(buf + i + 1, j - i - 1, w->has_truncation)) {
-            emit(w, CARELOG_RULE_BAD_ESCAPE, 0, at, i, j - i + 1);
+            emit(w, CARELOG_RULE_BAD_ESCAPE, 0, locate(w, l, i), i, j - i + 1);
         }
         return j + 1;
     }
-    emit(w, CARELOG_RULE_BAD_ESCAPE, 0, at, i, 0);
+    emit(w, CARELOG_RULE_BAD_ESCAPE, 0, locate(w, l, i), i, 0);
     return i + 1;
 }
 
 /*
  * Walk the fields of a segment that ends at end, starting at pos where
  * buf[pos] is the field separator opening field number `field` (pos == end:
- * no more fields). capture, when given, receives fields 0..MSH_CAPTURED-1.
+ * no more fields). capture receives the fields numbered below
+ * CARELOG_I_CAPTURED that are present; seen what the rules need of the rest.
  */
-static void walk_fields(walk *w, size_t pos, size_t end, uint32_t field, span *capture)
+static void walk_fields(walk *w, size_t pos, size_t end, uint32_t field, span *capture,
+                        fields_seen *seen)
 {
     const unsigned char *buf = w->buf;
+    scanner sc;
+    scanner_init(w, &sc);
     while (pos < end) {
         size_t start = pos + 1;
         size_t i = start;
-        where at;
-        at.field = field;
-        at.repetition = 1;
-        at.component = 1;
-        at.subcomponent = 1;
+        locator l;
+        l.pos = start;
+        l.at.field = field;
+        l.at.repetition = 1;
+        l.at.component = 1;
+        l.at.subcomponent = 1;
         while (i < end) {
-            unsigned char k = w->kind[buf[i]];
-            if (k == K_DATA) {
-                i++;
-                continue;
+            unsigned char k;
+            i = next_stop(w, &sc, i, end);
+            if (i >= end) {
+                break;
             }
+            k = w->stop[buf[i]];
             if (k == K_FIELD) {
                 break;
             }
-            switch (k) {
-            case K_REPETITION:
-                at.repetition = inc(at.repetition);
-                at.component = 1;
-                at.subcomponent = 1;
+            if (k == K_ESCAPE) {
+                i = escape(w, i, end, &l);
+            } else { /* K_CONTROL */
+                emit(w, CARELOG_RULE_CONTROL_CHARACTER, 0, locate(w, &l, i), i, buf[i]);
                 i++;
-                break;
-            case K_COMPONENT:
-                at.component = inc(at.component);
-                at.subcomponent = 1;
-                i++;
-                break;
-            case K_SUBCOMPONENT:
-                at.subcomponent = inc(at.subcomponent);
-                i++;
-                break;
-            case K_ESCAPE:
-                i = escape(w, i, end, &at);
-                break;
-            default: /* K_CONTROL */
-                emit(w, CARELOG_RULE_CONTROL_CHARACTER, 0, &at, i, buf[i]);
-                i++;
-                break;
             }
         }
         if (i - start > w->max_field_len) {
             where whole = {field, 0, 0, 0};
             emit(w, CARELOG_RULE_FIELD_TOO_LONG, 0, &whole, start, i - start);
         }
-        if (capture != NULL && field < MSH_CAPTURED) {
+        if (field < CARELOG_I_CAPTURED) {
             capture[field].start = start;
             capture[field].end = i;
             capture[field].present = 1;
         }
+        seen->last = field;
+        if (i > start) {
+            seen->last_filled = field;
+            seen->last_filled_at = start;
+        }
         pos = i;
         field = inc(field);
+    }
+}
+
+/* The rules of the segment whose fields were just walked, if a profile is in force. */
+static void rules_for(walk *w, const unsigned char *id, const span *fields, const fields_seen *seen,
+                      size_t seg_end)
+{
+    uint32_t captured = seen->last < CARELOG_I_CAPTURED ? seen->last + 1 : CARELOG_I_CAPTURED;
+    if (w->has_profile && w->version != 0) {
+        carelog_i_apply_rules(w, id, fields, captured, seen->last, seen->last_filled,
+                              seen->last_filled_at, seg_end);
     }
 }
 
@@ -339,14 +442,16 @@ static int equals(const unsigned char *s, size_t n, const char *text)
     return n == m && memcmp(s, text, m) == 0;
 }
 
-static int version_ok(const unsigned char *s, size_t n)
+/* MSH-12.1 as a number (2.5.1 -> 251), 0 when not a supported version. */
+static unsigned version_code(const unsigned char *s, size_t n)
 {
     static const char *const VERSIONS[] = {"2.3", "2.3.1", "2.4",   "2.5",   "2.5.1", "2.6",
                                            "2.7", "2.7.1", "2.8",   "2.8.1", "2.8.2"};
+    static const unsigned CODES[] = {230, 231, 240, 250, 251, 260, 270, 271, 280, 281, 282};
     size_t i;
     for (i = 0; i < sizeof VERSIONS / sizeof VERSIONS[0]; i++) {
         if (equals(s, n, VERSIONS[i])) {
-            return 1;
+            return CODES[i];
         }
     }
     return 0;
@@ -355,11 +460,17 @@ static int version_ok(const unsigned char *s, size_t n)
 /*
  * The MSH fields an engine needs to answer at all. MSH-9 (type and trigger)
  * and MSH-10 (control id) are fatal: without them no ACK can be addressed.
+ * With a profile, MSH-9.1/9.2 must name a message profile: 200 for an
+ * unknown type, 201 for a trigger the type has not in this version.
  */
 static void check_msh(walk *w, const span *msh, size_t seg_end)
 {
     const unsigned char *buf = w->buf;
     span c;
+    span type = {0, 0, 0};
+    span trigger = {0, 0, 0};
+    int have_type = 0;
+    int have_trigger = 0;
 
     if (require_field(w, &msh[7], 7, 0, seg_end) &&
         require_component(w, msh[7], 7, 1, 0, &c) &&
@@ -368,8 +479,8 @@ static void check_msh(walk *w, const span *msh, size_t seg_end)
         emit(w, CARELOG_RULE_BAD_DATETIME, 0, &at, c.start, 0);
     }
     if (require_field(w, &msh[9], 9, 1, seg_end)) {
-        require_component(w, msh[9], 9, 1, 1, &c);
-        require_component(w, msh[9], 9, 2, 1, &c);
+        have_type = require_component(w, msh[9], 9, 1, 1, &type);
+        have_trigger = require_component(w, msh[9], 9, 2, 1, &trigger);
     }
     require_field(w, &msh[10], 10, 1, seg_end);
     if (require_field(w, &msh[11], 11, 0, seg_end) &&
@@ -381,10 +492,27 @@ static void check_msh(walk *w, const span *msh, size_t seg_end)
         emit(w, CARELOG_RULE_UNSUPPORTED_PROCESSING_ID, 0, &at, c.start, 0);
     }
     if (require_field(w, &msh[12], 12, 0, seg_end) &&
-        require_component(w, msh[12], 12, 1, 0, &c) &&
-        !version_ok(buf + c.start, c.end - c.start)) {
-        where at = {12, 1, 1, 0};
-        emit(w, CARELOG_RULE_UNSUPPORTED_VERSION, 0, &at, c.start, 0);
+        require_component(w, msh[12], 12, 1, 0, &c)) {
+        w->version = version_code(buf + c.start, c.end - c.start);
+        if (w->version == 0) {
+            where at = {12, 1, 1, 0};
+            emit(w, CARELOG_RULE_UNSUPPORTED_VERSION, 0, &at, c.start, 0);
+        }
+    }
+    if (w->has_profile && have_type) {
+        int found = carelog_i_find_message(w, buf + type.start, type.end - type.start,
+                                           buf + trigger.start,
+                                           have_trigger ? trigger.end - trigger.start : 0);
+        if (found == -2) {
+            where at = {9, 1, 1, 0};
+            emit(w, CARELOG_RULE_UNSUPPORTED_MESSAGE_TYPE, 0, &at, type.start, 0);
+        } else if (found == -1 && have_trigger && w->version != 0) {
+            /* 201 needs a version: which triggers a type has depends on it. */
+            where at = {9, 1, 2, 0};
+            emit(w, CARELOG_RULE_UNSUPPORTED_EVENT, 0, &at, trigger.start, 0);
+        } else if (found >= 0) {
+            w->msg = found;
+        }
     }
 }
 
@@ -394,12 +522,14 @@ static void walk_segment(walk *w, uint32_t index, size_t start, size_t end)
     const unsigned char *buf = w->buf;
     size_t id_len = 0;
     size_t pos;
+    span fields[CARELOG_I_CAPTURED];
+    fields_seen seen = {0, 0, 0};
 
     while (start + id_len < end && buf[start + id_len] != w->fs) {
         id_len++;
     }
-    enter_segment(w, index, start, id_len);
-    if (!segment_id_ok(buf + start, id_len)) {
+    carelog_i_enter_segment(w, index, start, id_len);
+    if (!carelog_i_segment_id_ok(buf + start, id_len)) {
         emit(w, CARELOG_RULE_BAD_SEGMENT_ID, 0, &NOWHERE, start, id_len);
     }
     if (end - start > w->max_segment_len) {
@@ -407,14 +537,19 @@ static void walk_segment(walk *w, uint32_t index, size_t start, size_t end)
     }
     pos = start + id_len;
     if (id_len == 3 && is_header_segment(buf + start) && pos < end) {
-        /* buf[pos] is field 1 itself; field 2 holds encoding characters, not data. */
+        /* buf[pos] is field 1 itself; field 2 holds encoding characters, not data.
+         * A header inside a message gets no field rules: the structure check
+         * reports it as out of place. */
         pos++;
         while (pos < end && buf[pos] != w->fs) {
             pos++;
         }
-        walk_fields(w, pos, end, 3, NULL);
-    } else {
-        walk_fields(w, pos, end, 1, NULL);
+        walk_fields(w, pos, end, 3, fields, &seen);
+        return;
+    }
+    walk_fields(w, pos, end, 1, fields, &seen);
+    if (carelog_i_segment_id_ok(buf + start, id_len)) {
+        rules_for(w, buf + start, fields, &seen, end);
     }
 }
 
@@ -425,22 +560,27 @@ static size_t or_default(size_t value, size_t fallback)
 
 /* Validate one message; arguments have been checked by the caller. */
 static void run(const unsigned char *buf, size_t len, const carelog_options *opts,
-                carelog_fault *faults, size_t max_faults, carelog_result *out)
+                const carelog_i_profile *profile, carelog_fault *faults, size_t max_faults,
+                carelog_result *out)
 {
     walk w;
-    span msh[MSH_CAPTURED];
+    span msh[CARELOG_I_CAPTURED];
+    fields_seen seen = {2, 0, 0};
     size_t max_message_len = CARELOG_DEFAULT_MAX_MESSAGE_LEN;
     size_t seg_end, enc_end, pos;
     uint32_t count;
 
     memset(out, 0, sizeof *out);
-    memset(&w, 0, sizeof w);
+    /* Not the whole walk: the kind table is built below and the segment
+     * bounds are written before they are read, so only the head is cleared. */
+    memset(&w, 0, offsetof(walk, seg_start));
     memset(msh, 0, sizeof msh);
     w.buf = buf;
     w.len = len;
     w.faults = faults;
     w.max_faults = max_faults;
     w.out = out;
+    w.msg = -1;
     w.max_segment_len = CARELOG_DEFAULT_MAX_SEGMENT_LEN;
     w.max_field_len = CARELOG_DEFAULT_MAX_FIELD_LEN;
     if (opts != NULL) {
@@ -448,6 +588,10 @@ static void run(const unsigned char *buf, size_t len, const carelog_options *opt
         w.max_segment_len = or_default(opts->max_segment_len, w.max_segment_len);
         w.max_field_len = or_default(opts->max_field_len, w.max_field_len);
         w.strict = opts->strict;
+    }
+    if (profile != NULL) {
+        w.has_profile = 1;
+        w.profile = *profile;
     }
     out->message_length = len;
 
@@ -465,7 +609,10 @@ static void run(const unsigned char *buf, size_t len, const carelog_options *opt
 
     seg_end = end_of_segment(buf, 0, len);
     out->segment_count = 1;
-    enter_segment(&w, 1, 0, seg_end);
+    w.seg_start[0] = 0;
+    w.seg_end[0] = seg_end;
+    w.kept = 1;
+    carelog_i_enter_segment(&w, 1, 0, seg_end);
     if (seg_end < 3 || memcmp(buf, "MSH", 3) != 0) {
         emit(&w, CARELOG_RULE_MSH_NOT_FIRST, 1, &NOWHERE, 0, 0);
         out->stopped = 1;
@@ -489,13 +636,23 @@ static void run(const unsigned char *buf, size_t len, const carelog_options *opt
         return;
     }
     w.has_truncation = enc_end - 4 == 5;
+    w.cs = buf[4];
+    w.rs = buf[5];
+    w.es = buf[6];
     build_kinds(&w, buf + 4);
 
     if (seg_end > w.max_segment_len) {
         emit(&w, CARELOG_RULE_SEGMENT_TOO_LONG, 0, &NOWHERE, 0, seg_end);
     }
-    walk_fields(&w, enc_end, seg_end, 3, msh);
+    msh[1].start = 3;
+    msh[1].end = 4;
+    msh[1].present = 1;
+    msh[2].start = 4;
+    msh[2].end = enc_end;
+    msh[2].present = 1;
+    walk_fields(&w, enc_end, seg_end, 3, msh, &seen);
     check_msh(&w, msh, seg_end);
+    rules_for(&w, buf, msh, &seen, seg_end);
 
     count = 1;
     pos = seg_end;
@@ -512,16 +669,24 @@ static void run(const unsigned char *buf, size_t len, const carelog_options *opt
         seg_end = end_of_segment(buf, pos, len);
         if (seg_end == pos) {
             if (w.strict) {
-                enter_segment(&w, 0, pos, 0);
+                carelog_i_enter_segment(&w, 0, pos, 0);
                 emit(&w, CARELOG_RULE_BLANK_LINE, 0, &NOWHERE, pos, 0);
             }
             continue;
         }
         count = inc(count);
+        if (w.kept < CARELOG_I_KEPT_SEGMENTS) {
+            w.seg_start[w.kept] = pos;
+            w.seg_end[w.kept] = seg_end;
+            w.kept++;
+        }
         walk_segment(&w, count, pos, seg_end);
         pos = seg_end;
     }
     out->segment_count = count;
+    if (w.msg >= 0 && w.version != 0) {
+        carelog_i_check_structure(&w);
+    }
 }
 
 static int options_ok(const carelog_options *opts)
@@ -529,25 +694,43 @@ static int options_ok(const carelog_options *opts)
     return opts == NULL || opts->strict == 0 || opts->strict == 1;
 }
 
+/* The profile named by opts: 0 none, 1 opened into *p, -1 malformed header. */
+static int open_profile(const carelog_options *opts, carelog_i_profile *p)
+{
+    if (opts == NULL || opts->profile == NULL) {
+        return 0;
+    }
+    return carelog_i_profile_open(opts->profile, opts->profile_len, p) ? 1 : -1;
+}
+
 int carelog_validate_message(const char *buf, size_t len, const carelog_options *opts,
                              carelog_fault *faults, size_t max_faults, carelog_result *out)
 {
+    carelog_i_profile profile;
+    int has;
     if (out == NULL || (buf == NULL && len != 0) || (faults == NULL && max_faults != 0)) {
         return CARELOG_E_ARGS;
     }
     if (!options_ok(opts)) {
         return CARELOG_E_OPTIONS;
     }
-    run((const unsigned char *)buf, len, opts, faults, max_faults, out);
+    has = open_profile(opts, &profile);
+    if (has < 0) {
+        return CARELOG_E_PROFILE;
+    }
+    run((const unsigned char *)buf, len, opts, has ? &profile : NULL, faults, max_faults, out);
     return CARELOG_OK;
 }
 
 int carelog_validate_batch(const char *buf, size_t buf_len, const size_t *offsets,
                            const size_t *lengths, size_t n, const carelog_options *opts,
                            carelog_fault *faults, size_t max_faults_per_message,
-                           carelog_result *results)
+                           carelog_result *results, size_t *faulty)
 {
     size_t i;
+    size_t with_faults = 0;
+    carelog_i_profile profile;
+    int has;
     if ((buf == NULL && buf_len != 0) ||
         (n != 0 && (offsets == NULL || lengths == NULL || results == NULL)) ||
         (n != 0 && max_faults_per_message != 0 && faults == NULL) ||
@@ -556,6 +739,10 @@ int carelog_validate_batch(const char *buf, size_t buf_len, const size_t *offset
     }
     if (!options_ok(opts)) {
         return CARELOG_E_OPTIONS;
+    }
+    has = open_profile(opts, &profile);
+    if (has < 0) {
+        return CARELOG_E_PROFILE;
     }
     /* Check every range first, so that an error leaves no result half-written. */
     for (i = 0; i < n; i++) {
@@ -566,7 +753,12 @@ int carelog_validate_batch(const char *buf, size_t buf_len, const size_t *offset
     for (i = 0; i < n; i++) {
         const unsigned char *msg = buf == NULL ? NULL : (const unsigned char *)buf + offsets[i];
         carelog_fault *slots = faults == NULL ? NULL : faults + i * max_faults_per_message;
-        run(msg, lengths[i], opts, slots, max_faults_per_message, &results[i]);
+        run(msg, lengths[i], opts, has ? &profile : NULL, slots, max_faults_per_message,
+            &results[i]);
+        with_faults += results[i].fault_count != 0;
+    }
+    if (faulty != NULL) {
+        *faulty = with_faults;
     }
     return CARELOG_OK;
 }

@@ -172,3 +172,74 @@ def test_no_ack_when_the_sender_asks_for_none(tmp_path: Path) -> None:
         engine.close()  # type: ignore[attr-defined]
 
     asyncio.run(scenario())
+
+
+def test_a_batch_in_one_frame_gets_one_batch_ack_and_bad_messages_do_not_sink_it(
+    tmp_path: Path,
+) -> None:
+    from adapters.writer import GroupCommitWriter
+    from tests.messages import adt
+
+    messages = [
+        adt("A01", "B1", mrn="M1", visit="V1"),
+        adt("A08", "B2", mrn="M1", name="DOE^JOAN"),
+        adt("A03", "B3", mrn="M1", visit="NOSUCHVISIT"),  # AE 204: unknown visit
+        b"MSH^broken\r",  # AR: no usable header
+        adt("A01", "B5", mrn="M2", visit="V2"),
+    ]
+    batch = (
+        b"FHS|^~\\&|LAB|HOSP|CARELOG|HOSP|20240101120000||||FILE-9\r"
+        b"BHS|^~\\&|LAB|HOSP|CARELOG|HOSP|20240101120000||||BATCH-7\r"
+        + b"".join(messages)
+        + b"BTS|5\rFTS|1\r"
+    )
+
+    async def scenario() -> tuple[list[bytes], int, int]:
+        engine = build(
+            Settings(store=f"sqlite:///{tmp_path / 'c.db'}"), validator=FakeMessageValidator()
+        )
+        writer = GroupCommitWriter(engine.ingestion.ingest_many)
+        server = MLLPServer(writer.submit, host="127.0.0.1", port=0)
+        await server.start()
+
+        def client() -> list[bytes]:
+            with socket.create_connection(("127.0.0.1", server.port)) as s:
+                s.settimeout(10)
+                s.sendall(frame(batch))
+                answer = read_frames(s, 1)
+                s.sendall(frame(adt("A08", "B6", mrn="M2")))  # the connection goes on
+                return answer + read_frames(s, 1)
+
+        frames = await asyncio.to_thread(client)
+        await server.stop()
+        writer.close()
+        stored = [
+            engine.ingestion.mapper.to_domain_event(n).control_id
+            for n in engine.ingestion.recorder.select_notifications(1, 100)
+            if n.topic.endswith("InboundMessage.Received")
+        ]
+        engine.close()
+        return frames, writer.batches, len(stored) and stored  # type: ignore[return-value]
+
+    frames, batches, stored = asyncio.run(scenario())
+    assert len(frames) == 2
+    lines = [line.split("|") for line in frames[0].decode().split("\r") if line]
+    assert [line[0] for line in lines][:2] == ["FHS", "BHS"]
+    assert (lines[0][11], lines[1][11]) == ("FILE-9", "BATCH-7")  # FHS-12, BHS-12 echo them
+    assert (lines[1][2], lines[1][4]) == ("CARELOG", "LAB")  # sender and receiver swapped
+    msas = [line for line in lines if line[0] == "MSA"]
+    assert [(m[1], m[2]) for m in msas] == [
+        ("AA", "B1"),
+        ("AA", "B2"),
+        ("AE", "B3"),
+        ("AR", ""),
+        ("AA", "B5"),
+    ]
+    errs = [line for line in lines if line[0] == "ERR"]
+    assert errs[0][3].startswith("204^")  # the unknown visit, located
+    bts = next(line for line in lines if line[0] == "BTS")
+    assert bts[1] == "5" and "3 of 5 accepted" in bts[2] and "3:AE 4:AR" in bts[2]
+    assert [line[0] for line in lines][-1] == "FTS"
+    assert stored == ["B1", "B2", "B5", "B6"]  # the good ones committed, in order
+    assert batches < 5  # group commit: the batch's messages shared commits
+    assert parse_message(frames[1]).get("MSA", 2) == "B6"

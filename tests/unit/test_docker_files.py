@@ -35,7 +35,7 @@ def test_compose_commands_are_cli_subcommands() -> None:
 
 def test_image_builds_the_validator_and_runs_unprivileged() -> None:
     assert "FROM python:3.11-slim AS build" in DOCKERFILE
-    assert "NativeMessageValidator()" in DOCKERFILE
+    assert "NativeMessageValidator(" in DOCKERFILE and "COPY schemas" in DOCKERFILE
     assert re.search(r"^USER carelog$", DOCKERFILE, re.M)
     assert "HEALTHCHECK" in DOCKERFILE and "/health" in DOCKERFILE
     assert COMPOSE.count("healthcheck:") == 3  # postgres, kafka, worker (serve: the image's)

@@ -8,7 +8,7 @@ import pytest
 
 from native import NativeMessageValidator
 from native._validator import ffi, lib
-from tests.reference_validator import fault_key, load_vectors
+from tests.reference_validator import ENVELOPE, fault_key, load_vectors, validate
 
 pytestmark = pytest.mark.native
 
@@ -30,6 +30,12 @@ def test_vector(case: dict[str, Any]) -> None:
     assert all(f.text for f in faults)
 
 
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_reference_agrees_on_vector(case: dict[str, Any]) -> None:
+    faults = validate(case["data"], **case["options"])
+    assert [fault_key(f) for f in faults] == [fault_key(f) for f in case["faults"]]
+
+
 def test_every_rule_has_a_failing_vector() -> None:
     names = {ffi.string(lib.carelog_rule_name(i)).decode() for i in range(lib.CARELOG_RULE_COUNT)}
     covered = {f["rule"] for case in CASES for f in case["faults"]}
@@ -37,17 +43,35 @@ def test_every_rule_has_a_failing_vector() -> None:
     assert names - covered == {"NONE", "FAULTS_TRUNCATED"}
 
 
+def test_every_profile_rule_is_shown_with_the_profiles_off() -> None:
+    # Each profile vector that has faults has none when the profiles are off:
+    # the rules, not the envelope, found them.
+    profiled = [c for c in CASES if c["file"].startswith("profile_") and c["faults"]]
+    assert len(profiled) >= 15
+    for case in profiled:
+        options = {**case["options"], **ENVELOPE}
+        assert NativeMessageValidator(**options).validate(case["data"]) == (), case["file"]
+
+
 def test_every_valid_vector_is_valid_in_strict_mode() -> None:
-    valid = [c for c in CASES if c["file"].startswith("valid_")]
-    assert len(valid) >= 5
+    valid = [c for c in CASES if c["file"].startswith(("valid_", "profile_valid_"))]
+    assert len(valid) >= 9
     for case in valid:
-        assert NativeMessageValidator(strict=True).validate(case["data"]) == (), case["file"]
+        options = {k: v for k, v in case["options"].items() if k == "profiles"}
+        faults = NativeMessageValidator(strict=True, **options).validate(case["data"])
+        if case["file"] == "profile_valid_v23_sft.hl7":  # SFT is a 2.5 segment
+            assert [f.rule for f in faults] == ["SEGMENT_UNKNOWN"]
+        else:
+            assert faults == (), case["file"]
 
 
 def _with_msh7(value: bytes) -> bytes:
     fields = MSH.split(b"|")
     fields[6] = value
     return SAMPLE.replace(MSH, b"|".join(fields))
+
+
+ENVELOPE_ONLY = NativeMessageValidator(**ENVELOPE)
 
 
 @pytest.mark.parametrize("value", VECTORS["datetimes"]["valid"])
@@ -68,12 +92,12 @@ def _with_escape(body: str, encoding: bytes = b"^~\\&") -> bytes:
 
 @pytest.mark.parametrize("body", VECTORS["escapes"]["valid"])
 def test_valid_escape(body: str) -> None:
-    assert NativeMessageValidator().validate(_with_escape(body)) == ()
+    assert ENVELOPE_ONLY.validate(_with_escape(body)) == ()
 
 
 @pytest.mark.parametrize("body", VECTORS["escapes"]["invalid"])
 def test_invalid_escape(body: str) -> None:
-    faults = NativeMessageValidator().validate(_with_escape(body))
+    faults = ENVELOPE_ONLY.validate(_with_escape(body))
     assert [(f.rule, f.location(), f.offset) for f in faults] == [
         ("BAD_ESCAPE", "NTE[2]-3.1.1", len(MSH) + 9)
     ]
@@ -81,13 +105,13 @@ def test_invalid_escape(body: str) -> None:
 
 
 def test_truncation_escape_needs_a_truncation_character() -> None:
-    assert NativeMessageValidator().validate(_with_escape("P", b"^~\\&#")) == ()
-    assert [f.rule for f in NativeMessageValidator().validate(_with_escape("P"))] == ["BAD_ESCAPE"]
+    assert ENVELOPE_ONLY.validate(_with_escape("P", b"^~\\&#")) == ()
+    assert [f.rule for f in ENVELOPE_ONLY.validate(_with_escape("P"))] == ["BAD_ESCAPE"]
 
 
 def test_escape_cut_by_a_delimiter_keeps_positions() -> None:
     message = MSH + b"\rNTE|1||a\\F^b\\S\\~c\r"
-    faults = NativeMessageValidator().validate(message)
+    faults = ENVELOPE_ONLY.validate(message)
     assert [(f.rule, f.repetition, f.component, f.text[-14:]) for f in faults] == [
         ("BAD_ESCAPE", 1, 1, "(unterminated)")
     ]
@@ -95,11 +119,11 @@ def test_escape_cut_by_a_delimiter_keeps_positions() -> None:
 
 def test_fault_cap_ends_with_a_truncation_note() -> None:
     message = MSH + b"\rNTE|1||" + b"\x01" * 250 + b"\r"
-    faults = NativeMessageValidator(max_faults=5).validate(message)
+    faults = NativeMessageValidator(max_faults=5, **ENVELOPE).validate(message)
     assert [f.rule for f in faults] == ["CONTROL_CHARACTER"] * 5 + ["FAULTS_TRUNCATED"]
     assert faults[-1].severity == "I" and faults[-1].code == 0
     assert "250 found, 5 listed" in faults[-1].text
-    assert len(NativeMessageValidator().validate(message)) == 101
+    assert len(ENVELOPE_ONLY.validate(message)) == 101
 
 
 def test_batch_matches_single_calls_even_past_the_batch_fault_allowance() -> None:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import native
-from engine.errors import NativeValidatorError
+from engine.errors import ConfigError, NativeValidatorError
 from engine.ports import MessageValidator
 from native import NativeMessageValidator
 from native import validator as wrapper
 from native._validator import ffi, lib
+from native.validator import load_profiles
 from tests.reference_validator import RULES, VECTORS
 
 pytestmark = pytest.mark.native
@@ -91,20 +94,86 @@ def test_c_batch_rejects_ranges_outside_the_buffer() -> None:
     offsets = ffi.new("size_t[]", [0, 10])
     lengths = ffi.new("size_t[]", [10, len(SAMPLE)])
     rc = lib.carelog_validate_batch(
-        SAMPLE, len(SAMPLE), offsets, lengths, 2, ffi.NULL, faults, 4, results
+        SAMPLE, len(SAMPLE), offsets, lengths, 2, ffi.NULL, faults, 4, results, ffi.NULL
     )
     assert rc == lib.CARELOG_E_RANGE
     huge = ffi.cast("size_t", -1)
     rc = lib.carelog_validate_batch(
-        SAMPLE, len(SAMPLE), offsets, lengths, 2, ffi.NULL, faults, huge, results
+        SAMPLE, len(SAMPLE), offsets, lengths, 2, ffi.NULL, faults, huge, results, ffi.NULL
     )
     assert rc == lib.CARELOG_E_ARGS
     assert (
         lib.carelog_validate_batch(
-            ffi.NULL, 0, ffi.NULL, ffi.NULL, 0, ffi.NULL, ffi.NULL, 0, ffi.NULL
+            ffi.NULL, 0, ffi.NULL, ffi.NULL, 0, ffi.NULL, ffi.NULL, 0, ffi.NULL, ffi.NULL
         )
         == lib.CARELOG_OK
     )
+
+
+def test_c_batch_counts_the_messages_with_faults() -> None:
+    bad = SAMPLE.replace(b"|P|", b"|X|")
+    buf = SAMPLE + bad + SAMPLE
+    offsets = ffi.new("size_t[]", [0, len(SAMPLE), len(SAMPLE) + len(bad)])
+    lengths = ffi.new("size_t[]", [len(SAMPLE), len(bad), len(SAMPLE)])
+    results = ffi.new("carelog_result[]", 3)
+    faulty = ffi.new("size_t *", 99)
+    rc = lib.carelog_validate_batch(
+        buf, len(buf), offsets, lengths, 3, ffi.NULL, ffi.NULL, 0, results, faulty
+    )
+    assert rc == lib.CARELOG_OK and faulty[0] == 1
+    assert [results[i].fault_count for i in range(3)] == [0, 1, 0]
+
+
+def _blob() -> bytes:
+    return load_profiles().blob
+
+
+def test_compiled_profiles_pass_the_c_check() -> None:
+    blob = _blob()
+    assert blob[:4] == b"CLPF"
+    assert lib.carelog_profile_check(blob, len(blob)) == lib.CARELOG_OK
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda b: b[:-1],  # short
+        lambda b: b + b"\0",  # long
+        lambda b: b"XLPF" + b[4:],  # magic
+        lambda b: b[:4] + b"\x02\x00" + b[6:],  # format
+        lambda b: b[:6] + b"\xff\xff" + b[8:],  # message count
+        # the first message's root points past the nodes
+        lambda b: b[:42] + b"\xff\xff" + b[44:],
+    ],
+)
+def test_damaged_profiles_are_refused(damage: Any) -> None:
+    blob = damage(_blob())
+    assert lib.carelog_profile_check(blob, len(blob)) == lib.CARELOG_E_PROFILE
+
+
+def test_damaged_header_is_refused_per_call() -> None:
+    validator = NativeMessageValidator()
+    validator._options.profile_len = 10  # only reachable by poking at the private struct
+    with pytest.raises(NativeValidatorError, match="profile blob is malformed"):
+        validator.validate(SAMPLE)
+    with pytest.raises(NativeValidatorError, match="profile blob is malformed"):
+        validator.validate_many([SAMPLE])
+
+
+def test_profile_json_errors_are_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read the message profiles"):
+        NativeMessageValidator(profiles=tmp_path)
+    (tmp_path / "messages").mkdir()
+    (tmp_path / "tables.json").write_text("{}")
+    (tmp_path / "segments.json").write_text("{}")
+    with pytest.raises(ConfigError, match="no message profiles"):
+        NativeMessageValidator(profiles=tmp_path)
+
+
+def test_profiles_off_checks_the_envelope_only() -> None:
+    unknown = SAMPLE.replace(b"ADT^A01", b"ZZZ^Z01")
+    assert [f.code for f in NativeMessageValidator().validate(unknown)] == [200]
+    assert NativeMessageValidator(profiles=None).validate(unknown) == ()
 
 
 def test_c_errors_become_native_validator_error() -> None:
@@ -136,3 +205,47 @@ def test_one_validator_shared_by_threads() -> None:
     for t in threads:
         t.join()
     assert failures == []
+
+
+def test_the_gil_is_released_during_c_work() -> None:
+    # One long C call (the same message 200,000 times, one batch): a Python
+    # thread that only counts must keep counting while it runs. Were the GIL
+    # held, the counter could not move until the call returned.
+    n = 200_000
+    validator = NativeMessageValidator()
+    offsets = ffi.new("size_t[]", [0] * n)
+    lengths = ffi.new("size_t[]", [len(SAMPLE)] * n)
+    results = ffi.new("carelog_result[]", n)
+    counted = [0]
+    running = threading.Event()
+    stop = threading.Event()
+
+    def count() -> None:
+        running.set()
+        while not stop.is_set():
+            counted[0] += 1
+
+    counter = threading.Thread(target=count)
+    counter.start()
+    running.wait()
+    before = counted[0]
+    started = time.perf_counter()
+    rc = lib.carelog_validate_batch(
+        SAMPLE,
+        len(SAMPLE),
+        offsets,
+        lengths,
+        n,
+        validator._options,
+        ffi.NULL,
+        0,
+        results,
+        ffi.NULL,
+    )
+    seconds = time.perf_counter() - started
+    during = counted[0] - before
+    stop.set()
+    counter.join()
+    assert rc == lib.CARELOG_OK and results[n - 1].fault_count == 0
+    assert seconds > 0.02, "the call was too short to tell"
+    assert during > 1000, f"the counter moved {during} times in a {seconds:.3f} s C call"
