@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.cli import main
+from adapters.bootstrap import run_worker
+from adapters.cli import _parser
 from engine.config import Settings
 from engine.errors import ConfigError
 
@@ -41,8 +42,10 @@ def test_a_bad_topic_name_is_refused(value: str) -> None:
         Settings.from_env({"CARELOG_KAFKA_TOPIC": value})
 
 
-def test_worker_needs_kafka_and_a_durable_store(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["worker", "--store", "memory:", "--kafka", "127.0.0.1:1"]) == 2
-    assert "--store must be postgresql://" in capsys.readouterr().err
-    assert main(["worker", "--store", "postgresql://u@h/db"]) == 2
-    assert "--kafka SERVERS" in capsys.readouterr().err
+def test_worker_needs_kafka_and_a_durable_store() -> None:
+    # run_worker, not main(): main configures logging once per process, for good.
+    with pytest.raises(ConfigError, match="--store must be postgresql://"):
+        run_worker(Settings(store="memory:", kafka="127.0.0.1:1"))
+    with pytest.raises(ConfigError, match="--kafka SERVERS"):
+        run_worker(Settings(store="postgresql://u@h/db"))
+    assert _parser().parse_args(["worker", "--kafka", "k:1"]).kafka == "k:1"
