@@ -112,6 +112,10 @@ def build(settings: Settings, *, validator: MessageValidator | None = None) -> E
     if settings.backend == "sqlite":
         settings.sqlite_path().parent.mkdir(parents=True, exist_ok=True)
         env["APPLICATION_RECORDER_TOPIC"] = RECORDER_TOPIC  # reads a batch's aggregates at once
+    if settings.backend == "postgres":
+        from adapters.postgres_store import RECORDER_TOPIC as POSTGRES_RECORDER
+
+        env["APPLICATION_RECORDER_TOPIC"] = POSTGRES_RECORDER  # the same, on PostgreSQL
     if validator is None:
         from native import NativeMessageValidator  # the compiled module loads only here
         from native.profiles import DEFAULT_SCHEMAS
