@@ -33,6 +33,7 @@ from engine.application.outcome import IngestOutcome
 from engine.config import Settings
 from engine.errors import ConfigError
 from engine.ports import MessageValidator
+from projections.audit import Sealer
 from projections.catalog import CATALOG, ProjectionSpec
 from projections.patients import PatientView
 from projections.runner import PollingProjectionRunner
@@ -63,6 +64,7 @@ class Engine:
     # holder of this lease runs the in-process projections (the others would redo them).
     projection_lease: Any = None
     projecting: bool = True
+    sealer: Sealer | None = None  # None on the memory store: nothing to seal
 
     @property
     def patients(self) -> PatientView:
@@ -74,6 +76,8 @@ class Engine:
         """Stops the runner and closes the store's connections."""
         if self.relay is None and self.projecting:  # with Kafka the workers own them
             self.runner.stop()
+        if self.sealer is not None:
+            self.sealer.stop()
         self.ingestion.close()
         recorders = [*self.views.values()]
         if self.relay is not None:
@@ -144,7 +148,19 @@ def build(settings: Settings, *, validator: MessageValidator | None = None) -> E
         from adapters.kafka.lease import PostgresLease
 
         lease = PostgresLease(env, f"carelog-projections:{ingestion.name}")
-    return Engine(settings, ingestion, views, runner, Metrics(), relay, lease)
+    sealer = None
+    if settings.backend != "memory":
+        sealer = Sealer(ingestion.recorder, settings.seal_key.encode() or None)
+    return Engine(
+        settings,
+        ingestion,
+        views,
+        runner,
+        Metrics(),
+        relay=relay,
+        projection_lease=lease,
+        sealer=sealer,
+    )
 
 
 def _relay(settings: Settings, env: dict[str, str], ingestion: Ingestion) -> Any:
@@ -296,6 +312,8 @@ async def serve(engine: Engine) -> None:
                 loop.call_soon_threadsafe(relay.nudge)
             else:
                 engine.runner.nudge()
+            if engine.sealer is not None:
+                engine.sealer.nudge()
 
     writer = GroupCommitWriter(engine.ingestion.ingest_many, on_commit=committed)
 
@@ -313,6 +331,8 @@ async def serve(engine: Engine) -> None:
         relay_task = asyncio.create_task(_project_when_leading(engine, relay_stop))
     else:
         engine.runner.start()
+    if engine.sealer is not None:
+        engine.sealer.start()
     mllp = MLLPServer(
         ingest,
         host=settings.mllp_host,
@@ -352,7 +372,7 @@ async def serve(engine: Engine) -> None:
             )
         return engine.metrics.render({"carelog_projection_position": engine.runner.position})
 
-    app = create_app(engine.views, health=health, metrics=metrics)
+    app = create_app(engine.views, health=health, metrics=metrics, site_timezone=settings.tzinfo())
     http = _QuietServer(
         uvicorn.Config(
             app,

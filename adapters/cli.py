@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from adapters.audit_cli import HANDLERS as AUDIT_HANDLERS
+from adapters.audit_cli import add_parsers as add_audit_parsers
 from engine.config import Settings, parse_host_port
 from engine.errors import CarelogError
 from engine.hl7.stream import split_messages
@@ -48,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument(
         "--strict", action="store_true", help="the strict level (schemas/README.md)"
     )
+    add_audit_parsers(sub)  # replay, history, verify
     return parser
 
 
@@ -132,7 +135,13 @@ def _validate(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``carelog`` console script."""
     args = _parser().parse_args(argv)
-    handlers = {"serve": _serve, "send": _send, "validate": _validate, "worker": _worker}
+    handlers = {
+        "serve": _serve,
+        "send": _send,
+        "validate": _validate,
+        "worker": _worker,
+        **AUDIT_HANDLERS,
+    }
     try:
         return handlers[args.command](args)
     except CarelogError as e:

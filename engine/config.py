@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -55,6 +55,7 @@ class Settings:
     timezone: str = "UTC"
     schemas: str = ""  # directory of the HL7 v2 message profiles; "" = the checkout's schemas/hl7v2
     validation: str = "tolerant"  # the validator's level: tolerant or strict (schemas/README.md)
+    seal_key: str = field(default="", repr=False)  # CARELOG_SEAL_KEY: HMAC key of the seals
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -107,6 +108,8 @@ class Settings:
             if v not in ("tolerant", "strict"):
                 raise ConfigError(f"CARELOG_VALIDATION: expected tolerant or strict, got {v!r}")
             changes["validation"] = v
+        if v := get("CARELOG_SEAL_KEY"):
+            changes["seal_key"] = v
         settings = replace(s, **changes)
         settings.tzinfo()  # fail early on an unknown zone
         settings.eventsourcing_env()  # and on a malformed store URL

@@ -6,7 +6,10 @@ Committing once per event caps a replay at a few thousand events per second
 of events and every command inside it joins that one transaction. Exactly-once
 holds as before: the positions are written in the same transaction as the
 rows, and if any command fails the whole batch rolls back (the runner then
-applies those events one by one).
+applies those events one by one). With the library's single-row tracking,
+only a batch's first position is checked and its last one written: the
+first write holds the write lock (SQLite) or the tracking row's lock
+(PostgreSQL) until the commit, so no other runner can move in between.
 """
 
 from __future__ import annotations
@@ -47,10 +50,27 @@ class SQLBatching:
             return
         with self.datastore.transaction(commit=True) as c:
             state.cursor = c
+            state.tracked = 0
+            state.pending = None
             try:
                 yield
+                self._flush_batch(c)
+                if state.pending is not None:
+                    self._insert_tracking(c, state.pending)
             finally:
                 state.cursor = None
+                state.pending = None
+                self._discard_batch()
+
+    def _flush_batch(self, cursor: Any) -> None:
+        """Writes rows a view buffered during the batch (executemany); none by default."""
+
+    def _discard_batch(self) -> None:
+        """Forgets rows buffered during a batch that ended (committed or rolled back)."""
+
+    def _batch_cursor(self) -> Any:
+        """The open batch's cursor on this thread, or None outside a batch."""
+        return getattr(self._batch_state(), "cursor", None)
 
     def insert_tracking(self, tracking: Tracking) -> None:
         """Records a position alone (an event the view ignores), inside the batch if open."""
@@ -64,9 +84,18 @@ class SQLBatching:
         The tracking record goes first, so a second delivery fails before any
         row is written.
         """
-        cursor = getattr(self._batch_state(), "cursor", None)
+        state = self._batch_state()
+        cursor = getattr(state, "cursor", None)
         if cursor is not None:
-            self._insert_tracking(cursor, tracking)
+            single_row = getattr(self.datastore, "single_row_tracking", False)
+            if single_row and state.tracked and tracking.notification_id > state.tracked:
+                # The batch's first position was checked and written in this write
+                # transaction, which no other runner can pass now: later positions
+                # only need the highest one written, once, before the commit.
+                state.pending = tracking
+            else:
+                self._insert_tracking(cursor, tracking)
+            state.tracked = max(state.tracked, tracking.notification_id)
             yield cursor
             return
         with self.datastore.transaction(commit=True) as c:

@@ -24,6 +24,13 @@ from projections.billing import (
     SQLiteBillingView,
 )
 from projections.billing.sql import BILLING_TABLES
+from projections.history import (
+    HISTORY_TABLES,
+    HistoryProjection,
+    MemoryHistoryView,
+    PostgresHistoryView,
+    SQLiteHistoryView,
+)
 from projections.observations import (
     MemoryObservationView,
     ObservationProjection,
@@ -94,6 +101,14 @@ CATALOG: tuple[ProjectionSpec, ...] = (
         sqlite=SQLiteObservationView,
         postgres=PostgresObservationView,
         tables=OBSERVATION_TABLES,
+    ),
+    ProjectionSpec(
+        key="history",
+        projection=HistoryProjection,
+        memory=MemoryHistoryView,
+        sqlite=SQLiteHistoryView,
+        postgres=PostgresHistoryView,
+        tables=HISTORY_TABLES,
     ),
 )
 """The read models, in the order they are caught up."""

@@ -7,6 +7,7 @@ result; every error under /fhir answers an OperationOutcome with its status.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import UTC, tzinfo
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from adapters.http.billing import billing_router
 from adapters.http.fhir_observation import observation_router
 from adapters.http.fhir_patient import AUTHORITY_SYSTEM_PREFIX, patient_resource
+from adapters.http.history import history_router
 from adapters.http.problem import problem
 from projections.patients.view import PatientView
 
@@ -51,6 +53,7 @@ def create_app(
     *,
     health: Callable[[], dict[str, Any]],
     metrics: Callable[[], str] = lambda: "",
+    site_timezone: tzinfo = UTC,
 ) -> FastAPI:
     """The ASGI app over the read models ``views`` (keyed as in projections.catalog).
 
@@ -91,6 +94,8 @@ def create_app(
     @app.get("/metrics")
     def get_metrics() -> PlainTextResponse:
         return PlainTextResponse(metrics(), media_type="text/plain; version=0.0.4")
+
+    app.include_router(history_router(views, site_timezone))
 
     @app.get("/fhir/metadata")
     def get_metadata() -> FhirResponse:

@@ -31,6 +31,12 @@ class _DataclassAsDict(Transcoding):
         self.type = cls
         self.name = name
         self._fields = tuple(f.name for f in dataclasses.fields(cls))
+        # Required fields dropped by encode when empty (a DFT without FT1-2) come back as "".
+        self._required = {
+            f.name: ""
+            for f in dataclasses.fields(cls)
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        }
 
     def encode(self, obj: Any) -> dict[str, Any]:
         # Empty values are dropped to keep stored events small; decode restores the defaults.
@@ -38,7 +44,8 @@ class _DataclassAsDict(Transcoding):
 
     def decode(self, data: dict[str, Any]) -> Any:
         # JSON has no tuples: sequences come back as lists and are made tuples again.
-        return self.type(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return self.type(**{**self._required, **values})
 
 
 def register_value_transcodings(transcoder: JSONTranscoder) -> None:
