@@ -5,7 +5,7 @@ ORU^R01 (6 OBX) and DFT^P03 (3 FT1), all valid against carelog's profiles.
 Rows, each on the same bytes and in the same process:
 
 - carelog batch / single: NativeMessageValidator.validate_many (one C call per
-  1024 messages) and validate() per message, every rule on (tolerant; the
+  128 messages) and validate() per message, every rule on (tolerant; the
   strict level for comparison), results converted to Python values;
 - hl7apy parse_message in its TOLERANT and STRICT validation levels;
 - python-hl7 hl7.parse;

@@ -40,7 +40,7 @@ SOURCES = [
     "native/src/validator.c",
 ]
 INCLUDE_DIRS = ["native/include"]
-EXTRA_COMPILE_ARGS = ["-O2", "-Wall", "-Wextra", "-Werror", "-std=c99"]
+EXTRA_COMPILE_ARGS = ["-O3", "-Wall", "-Wextra", "-Werror", "-std=c99"]
 
 
 def read_cdef(header: Path = _HEADER) -> str:

@@ -24,6 +24,13 @@ from projections.billing import (
     SQLiteBillingView,
 )
 from projections.billing.sql import BILLING_TABLES
+from projections.encounters import (
+    ENCOUNTER_TABLES,
+    EncounterProjection,
+    MemoryEncounterView,
+    PostgresEncounterView,
+    SQLiteEncounterView,
+)
 from projections.history import (
     HISTORY_TABLES,
     HistoryProjection,
@@ -45,6 +52,13 @@ from projections.patients import (
     SQLitePatientView,
 )
 from projections.patients.sql import PATIENT_TABLES
+from projections.queue import (
+    QUEUE_TABLES,
+    MemoryQueueView,
+    PostgresQueueView,
+    QueueProjection,
+    SQLiteQueueView,
+)
 
 __all__ = ["CATALOG", "ProjectionSpec", "spec_for"]
 
@@ -101,6 +115,22 @@ CATALOG: tuple[ProjectionSpec, ...] = (
         sqlite=SQLiteObservationView,
         postgres=PostgresObservationView,
         tables=OBSERVATION_TABLES,
+    ),
+    ProjectionSpec(
+        key="encounters",
+        projection=EncounterProjection,
+        memory=MemoryEncounterView,
+        sqlite=SQLiteEncounterView,
+        postgres=PostgresEncounterView,
+        tables=ENCOUNTER_TABLES,
+    ),
+    ProjectionSpec(
+        key="queue",
+        projection=QueueProjection,
+        memory=MemoryQueueView,
+        sqlite=SQLiteQueueView,
+        postgres=PostgresQueueView,
+        tables=QUEUE_TABLES,
     ),
     ProjectionSpec(
         key="history",

@@ -7,7 +7,7 @@ result; every error under /fhir answers an OperationOutcome with its status.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,10 +16,12 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters.http.billing import billing_router
+from adapters.http.fhir_encounter import encounter_router
 from adapters.http.fhir_observation import observation_router
 from adapters.http.fhir_patient import AUTHORITY_SYSTEM_PREFIX, patient_resource
 from adapters.http.history import history_router
 from adapters.http.problem import problem
+from adapters.http.queue import queue_router
 from projections.patients.view import PatientView
 
 __all__ = ["FHIR_JSON", "create_app"]
@@ -53,11 +55,13 @@ def create_app(
     *,
     health: Callable[[], dict[str, Any]],
     metrics: Callable[[], str] = lambda: "",
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
     site_timezone: tzinfo = UTC,
 ) -> FastAPI:
     """The ASGI app over the read models ``views`` (keyed as in projections.catalog).
 
-    ``health`` returns a dict with ``ready`` and details.
+    ``health`` returns a dict with ``ready`` and details; ``now`` is the clock
+    waits are measured with; ``site_timezone`` is where a day starts (queue stats).
     """
     app = FastAPI(title="carelog", docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     patients: PatientView = views["patients"]
@@ -142,6 +146,10 @@ def create_app(
             }
         )
 
+    if "queue" in views:  # apps built over a subset of the read models (tests) skip it
+        app.include_router(queue_router(views, now, site_timezone))
+    if "encounters" in views:
+        app.include_router(encounter_router(views))
     return app
 
 
@@ -183,6 +191,15 @@ def _capability_statement() -> dict[str, Any]:
                     },
                     _patient_search_resource("ChargeItem"),
                     _patient_search_resource("Observation"),
+                    {
+                        "type": "Encounter",
+                        "interaction": [{"code": "read"}, {"code": "search-type"}],
+                        "searchParam": [
+                            {"name": "patient", "type": "reference"},
+                            {"name": "subject", "type": "reference"},
+                            {"name": "status", "type": "token"},
+                        ],
+                    },
                 ],
             }
         ],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Aggregate
 
 from engine.domain.values import FinancialTransaction
 
@@ -23,59 +23,43 @@ class Account(Aggregate):
         occurred_at: datetime
         source_message_id: UUID
 
-    class ChargePosted(Aggregate.Event):
+    class TransactionRecorded(Aggregate.Event):
+        """Base of the events one FT1 transaction records; not emitted itself."""
+
+        encounter_id: UUID | None
+        visit_number: str
+        transaction: FinancialTransaction
+        occurred_at: datetime
+        source_message_id: UUID
+
+        def apply(self, aggregate: Account) -> None:  # type: ignore[override]
+            aggregate.transactions += 1
+
+    class _VisitNumberAdded(TransactionRecorded):
+        """Base of the line events stored before visit numbers were kept (version 1)."""
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            """Version 1 (before visit numbers were kept) had no ``visit_number``."""
+            state["visit_number"] = ""
+
+    class ChargePosted(_VisitNumberAdded):
         """Emitted per FT1 charge (CG, or a type outside table 0017) that adds to the account.
 
         Events stored before PaymentPosted and AdjustmentPosted existed also carry
         PY and AJ transactions: read models classify by ``transaction.transaction_type``.
         """
 
-        encounter_id: UUID | None
-        visit_number: str
-        transaction: FinancialTransaction
-        occurred_at: datetime
-        source_message_id: UUID
-
-        class_version = 2
-
-        @staticmethod
-        def upcast_v1_v2(state: dict[str, object]) -> None:
-            """Version 1 (before visit numbers were kept) had no ``visit_number``."""
-            state["visit_number"] = ""
-
-    class ChargeCredited(Aggregate.Event):
+    class ChargeCredited(_VisitNumberAdded):
         """Emitted per FT1 that reverses a charge (credit CD, or a negative quantity/amount)."""
 
-        encounter_id: UUID | None
-        visit_number: str
-        transaction: FinancialTransaction
-        occurred_at: datetime
-        source_message_id: UUID
-
-        class_version = 2
-
-        @staticmethod
-        def upcast_v1_v2(state: dict[str, object]) -> None:
-            """Version 1 (before visit numbers were kept) had no ``visit_number``."""
-            state["visit_number"] = ""
-
-    class PaymentPosted(Aggregate.Event):
+    class PaymentPosted(TransactionRecorded):
         """Emitted per FT1 payment (PY); a negative quantity or amount reverses a payment."""
 
-        encounter_id: UUID | None
-        visit_number: str
-        transaction: FinancialTransaction
-        occurred_at: datetime
-        source_message_id: UUID
-
-    class AdjustmentPosted(Aggregate.Event):
+    class AdjustmentPosted(TransactionRecorded):
         """Emitted per FT1 adjustment (AJ); the amount's sign says which way the balance moves."""
-
-        encounter_id: UUID | None
-        visit_number: str
-        transaction: FinancialTransaction
-        occurred_at: datetime
-        source_message_id: UUID
 
     def __init__(
         self, account_number: str, patient_id: UUID, occurred_at: datetime, source_message_id: UUID
@@ -120,62 +104,25 @@ class Account(Aggregate):
         else is a charge.
         """
         kind = transaction.transaction_type.upper()
-        if kind == "PY":
-            self._paid(encounter_id, visit_number, transaction, occurred_at, source_message_id)
-            return
-        if kind == "AJ":
-            self._adjusted(encounter_id, visit_number, transaction, occurred_at, source_message_id)
-            return
         amount = transaction.extended_amount.amount if transaction.extended_amount else None
-        if (
+        recorded: type[Account.TransactionRecorded]
+        if kind == "PY":
+            recorded = self.PaymentPosted
+        elif kind == "AJ":
+            recorded = self.AdjustmentPosted
+        elif (
             kind == "CD"
             or transaction.quantity < 0
             or (amount is not None and amount < 0 and kind == "CG")
         ):
-            self._credited(encounter_id, visit_number, transaction, occurred_at, source_message_id)
+            recorded = self.ChargeCredited
         else:
-            self._posted(encounter_id, visit_number, transaction, occurred_at, source_message_id)
-
-    @event(ChargePosted)
-    def _posted(
-        self,
-        encounter_id: UUID | None,
-        visit_number: str,
-        transaction: FinancialTransaction,
-        occurred_at: datetime,
-        source_message_id: UUID,
-    ) -> None:
-        self.transactions += 1
-
-    @event(ChargeCredited)
-    def _credited(
-        self,
-        encounter_id: UUID | None,
-        visit_number: str,
-        transaction: FinancialTransaction,
-        occurred_at: datetime,
-        source_message_id: UUID,
-    ) -> None:
-        self.transactions += 1
-
-    @event(PaymentPosted)
-    def _paid(
-        self,
-        encounter_id: UUID | None,
-        visit_number: str,
-        transaction: FinancialTransaction,
-        occurred_at: datetime,
-        source_message_id: UUID,
-    ) -> None:
-        self.transactions += 1
-
-    @event(AdjustmentPosted)
-    def _adjusted(
-        self,
-        encounter_id: UUID | None,
-        visit_number: str,
-        transaction: FinancialTransaction,
-        occurred_at: datetime,
-        source_message_id: UUID,
-    ) -> None:
-        self.transactions += 1
+            recorded = self.ChargePosted
+        self.trigger_event(
+            recorded,
+            encounter_id=encounter_id,
+            visit_number=visit_number,
+            transaction=transaction,
+            occurred_at=occurred_at,
+            source_message_id=source_message_id,
+        )

@@ -150,7 +150,9 @@ int carelog_validate_message(const char *buf, size_t len, const carelog_options 
 
 /*
  * Validate n messages held in one buffer: message i is buf[offsets[i]] ..
- * buf[offsets[i] + lengths[i]). Message i's faults go to
+ * buf[offsets[i] + lengths[i]); with offsets NULL the messages lie back to
+ * back (message i starts where message i - 1 ends, the first at buf), which
+ * spares a caller building the offsets. Message i's faults go to
  * faults[i * max_faults_per_message ...] and its result to results[i]. Every
  * range is checked against buf_len before any validation starts
  * (CARELOG_E_RANGE if one is outside). *faulty (if not NULL) receives how

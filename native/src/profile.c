@@ -223,8 +223,15 @@ static int in_table(const carelog_i_profile *p, unsigned table, const unsigned c
     unsigned first = carelog_i_u16(t + 2), count = carelog_i_u16(t + 4), i;
     for (i = first; i < first + count; i++) {
         const unsigned char *value = p->values + (size_t)i * CARELOG_I_VALUE_LEN;
-        if (value[0] == n && value[1] == v[0] && memcmp(value + 1, v, n) == 0) {
-            return 1;
+        if (value[0] == n && value[1] == v[0]) {
+            /* n <= 7: a byte loop, not a memcmp call */
+            size_t k = 1;
+            while (k < n && value[1 + k] == v[k]) {
+                k++;
+            }
+            if (k == n) {
+                return 1;
+            }
         }
     }
     return 0;

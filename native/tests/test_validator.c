@@ -105,6 +105,17 @@ static void validate_file(const unsigned char *msg, size_t len, const carelog_op
         CHECK(same_answer(f1, &r1, fb + i * MAX_FAULTS, &rb[i]));
     }
     CHECK(faulty == (r1.fault_count ? 3u : 0u));
+    /* Without offsets the same messages are read back to back: same answers. */
+    CHECK(carelog_validate_batch((const char *)joined, 3 * len, NULL, lengths, 3, opts, fb,
+                                 MAX_FAULTS, rb, &faulty) == CARELOG_OK);
+    for (i = 0; i < 3; i++) {
+        CHECK(same_answer(f1, &r1, fb + i * MAX_FAULTS, &rb[i]));
+    }
+    CHECK(faulty == (r1.fault_count ? 3u : 0u));
+    /* ... and lengths adding up past the buffer are refused before any is read. */
+    CHECK(len == 0 || carelog_validate_batch((const char *)joined, 3 * len - 1, NULL, lengths,
+                                             3, opts, fb, MAX_FAULTS, rb, &faulty) ==
+                          CARELOG_E_RANGE);
     free(joined);
 }
 

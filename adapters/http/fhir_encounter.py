@@ -1,0 +1,204 @@
+"""Encounter read-model records as FHIR R4 Encounter resources, and their routes.
+
+Mapping (HL7 v2-to-FHIR IG, PV1/PV2 -> Encounter): PV1-19 -> ``identifier``
+(type VN from v2-0203); PV1-2 -> ``class`` (table 0004 to v3 ActCode: E EMER,
+I IMP, O AMB, P PRENC; other codes stay in the v2-0004 system); PV1-3 ->
+``location`` (every place the visit was, current one ``active``); PV1-4 ->
+``type`` (v2-0007); PV2-25 -> ``priority`` (v2-0217); PV1-44/45 -> ``period``;
+the patient -> ``subject``. Departures (README): ``location.location`` is a
+Reference with only a display and a PL identifier, not a Location resource,
+since carelog keeps no location master; a visit with no PV1-2 gets the
+v3-NullFlavor ``UNK`` class, since FHIR requires one; ``subject`` names the
+surviving patient when the visit's patient was merged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from fhir.resources.R4B.encounter import Encounter as FhirEncounter
+
+from adapters.http.fhir_patient import identifier_system
+from engine.domain.values import Location
+from projections.encounters.view import EncounterRecord, EncounterView
+
+__all__ = ["encounter_resource", "encounter_router"]
+
+FHIR_JSON = "application/fhir+json"
+V3_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+V2_0004 = "http://terminology.hl7.org/CodeSystem/v2-0004"
+V2_0007 = "http://terminology.hl7.org/CodeSystem/v2-0007"
+V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
+V2_0217 = "http://terminology.hl7.org/CodeSystem/v2-0217"
+NULL_FLAVOR = "http://terminology.hl7.org/CodeSystem/v3-NullFlavor"
+LOCATION_SYSTEM = "urn:carelog:location"
+
+# HL7 table 0004 -> v3 ActCode (the IG's ConceptMap table-hl70004-to-v3-actcode).
+_CLASS = {
+    "E": ("EMER", "emergency"),
+    "I": ("IMP", "inpatient encounter"),
+    "O": ("AMB", "ambulatory"),
+    "P": ("PRENC", "pre-admission"),
+}
+ENCOUNTER_STATUSES = frozenset(
+    {
+        "planned",
+        "arrived",
+        "triaged",
+        "in-progress",
+        "onleave",
+        "finished",
+        "cancelled",
+        "entered-in-error",
+        "unknown",
+    }
+)
+
+
+class _FhirResponse(JSONResponse):
+    """JSON with the FHIR media type (app.py has the same; importing it would be circular)."""
+
+    media_type = FHIR_JSON
+
+
+def _outcome(status: int, code: str, text: str) -> _FhirResponse:
+    return _FhirResponse(
+        {
+            "resourceType": "OperationOutcome",
+            "issue": [{"severity": "error", "code": code, "diagnostics": text}],
+        },
+        status_code=status,
+    )
+
+
+def _class(patient_class: str) -> dict[str, str]:
+    code = patient_class.strip().upper()
+    if code in _CLASS:
+        v3, display = _CLASS[code]
+        return {"system": V3_ACT_CODE, "code": v3, "display": display}
+    if code:
+        return {"system": V2_0004, "code": code}
+    return {"system": NULL_FLAVOR, "code": "UNK", "display": "unknown"}
+
+
+def _place(location: Location) -> dict[str, Any]:
+    parts = [location.point_of_care, location.room, location.bed, location.facility]
+    text = "^".join(parts).rstrip("^")
+    display = " ".join(p for p in parts if p)
+    return {"identifier": {"system": LOCATION_SYSTEM, "value": text}, "display": display}
+
+
+def _period(start: Any, end: Any) -> dict[str, str]:
+    period = {}
+    if start is not None:
+        period["start"] = start.isoformat()
+    if end is not None:
+        period["end"] = end.isoformat()
+    return period
+
+
+def encounter_resource(record: EncounterRecord) -> dict[str, Any]:
+    """The FHIR Encounter for a visit, validated by fhir.resources, as JSON-ready data."""
+    data: dict[str, Any] = {
+        "resourceType": "Encounter",
+        "id": record.encounter_id,
+        "meta": {"lastUpdated": record.updated_at.isoformat()},
+        "status": record.status,
+        "class": _class(record.patient_class),
+        "subject": {"reference": f"Patient/{record.subject_id}"},
+    }
+    if (visit := record.visit_number) is not None and visit.value:
+        identifier: dict[str, Any] = {
+            "value": visit.value,
+            "type": {"coding": [{"system": V2_0203, "code": visit.type_code or "VN"}]},
+        }
+        if system := identifier_system(visit):
+            identifier["system"] = system
+        data["identifier"] = [identifier]
+    if record.admission_type:
+        data["type"] = [{"coding": [{"system": V2_0007, "code": record.admission_type}]}]
+    if record.priority:
+        data["priority"] = {"coding": [{"system": V2_0217, "code": record.priority}]}
+    end = record.discharged_at if record.status == "finished" else None
+    if period := _period(record.admitted_at, end):
+        data["period"] = period
+    locations = []
+    for stay in record.locations:
+        if stay.cancelled:
+            continue  # undone by a cancelled transfer (A12): it never happened
+        current = stay.seq == record.location_seq and record.status in ("in-progress", "planned")
+        status = "active" if current else "completed"
+        if record.status == "planned" and current:
+            status = "planned"
+        locations.append(
+            {
+                "location": _place(stay.location),
+                "status": status,
+                "period": _period(stay.started_at, stay.ended_at),
+            }
+        )
+    if locations:
+        data["location"] = locations
+    resource = FhirEncounter.model_validate(data)
+    return resource.model_dump(mode="json", exclude_none=True, by_alias=True)
+
+
+def encounter_router(views: Mapping[str, Any]) -> APIRouter:
+    """``GET /fhir/Encounter/{id}`` and ``GET /fhir/Encounter?patient=&status=``."""
+    router = APIRouter()
+    encounters: EncounterView = views["encounters"]
+
+    @router.get("/fhir/Encounter/{encounter_id}")
+    def read_encounter(encounter_id: str) -> JSONResponse:
+        record = encounters.encounter(encounter_id)
+        if record is None:
+            return _outcome(404, "not-found", f"Encounter/{encounter_id} is not known")
+        return _FhirResponse(encounter_resource(record))
+
+    @router.get("/fhir/Encounter")
+    def search_encounters(request: Request) -> JSONResponse:
+        params = request.query_params
+        unknown = set(params) - {"patient", "subject", "status", "_format"}
+        if unknown:
+            return _outcome(
+                400,
+                "not-supported",
+                f"unsupported search parameter(s): {', '.join(sorted(unknown))}",
+            )
+        references = params.getlist("patient") + params.getlist("subject")
+        if len(references) != 1 or not references[0]:
+            return _outcome(400, "required", "Encounter search needs one patient={id}")
+        patient_id = references[0].removeprefix("Patient/")
+        if not patient_id or "/" in patient_id:
+            return _outcome(
+                400, "invalid", f"patient must be an id or Patient/id: {references[0]!r}"
+            )
+        statuses: list[str] = []
+        for value in params.getlist("status"):
+            statuses.extend(s for s in value.split(",") if s)
+        wrong = sorted(set(statuses) - ENCOUNTER_STATUSES)
+        if wrong:
+            return _outcome(400, "invalid", f"unknown Encounter status: {', '.join(wrong)}")
+        base = str(request.base_url).rstrip("/")
+        entries = [
+            {
+                "fullUrl": f"{base}/fhir/Encounter/{r.encounter_id}",
+                "resource": encounter_resource(r),
+                "search": {"mode": "match"},
+            }
+            for r in encounters.visits(patient_id, tuple(statuses))
+        ]
+        return _FhirResponse(
+            {
+                "resourceType": "Bundle",
+                "type": "searchset",
+                "total": len(entries),
+                "link": [{"relation": "self", "url": str(request.url)}],
+                "entry": entries,
+            }
+        )
+
+    return router

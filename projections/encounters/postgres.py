@@ -1,0 +1,23 @@
+"""The encounter read model in PostgreSQL, in the same database as the events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.postgres import PostgresTrackingRecorder
+from psycopg.sql import SQL
+
+from projections.encounters.sql import SQLEncounterQueries, create_statements
+from projections.encounters.view import EncounterView
+
+__all__ = ["PostgresEncounterView"]
+
+
+class PostgresEncounterView(SQLEncounterQueries, EncounterView, PostgresTrackingRecorder):
+    """Tables ``encounters_v1``, ``encounter_locations_v1``, ``encounter_merges_v1``."""
+
+    placeholder = "%s"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sql_create_statements.extend(SQL(s) for s in create_statements())  # type: ignore[arg-type]

@@ -1,0 +1,23 @@
+"""The queue read model in PostgreSQL, in the same database as the events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.postgres import PostgresTrackingRecorder
+from psycopg.sql import SQL
+
+from projections.queue.sql import SQLQueueQueries, create_statements
+from projections.queue.view import QueueView
+
+__all__ = ["PostgresQueueView"]
+
+
+class PostgresQueueView(SQLQueueQueries, QueueView, PostgresTrackingRecorder):
+    """Tables ``queue_visits_v1`` and ``queue_stays_v1`` (see README for SQL)."""
+
+    placeholder = "%s"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sql_create_statements.extend(SQL(s) for s in create_statements())  # type: ignore[arg-type]

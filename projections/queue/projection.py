@@ -1,0 +1,209 @@
+"""Encounter events to queue moves: who enters, leaves and comes back to which location.
+
+A visit enters its point of care's queue when registered or admitted there
+(A04, A01) or when a pre-admitted visit arrives; it moves on a transfer (A02)
+or a class change that names a new point of care (A06/A07), leaves on
+discharge (A03) or cancelled admission (A11), comes back on a cancelled
+discharge (A13), and goes back to where it was on a cancelled transfer (A12),
+with the wait it had there. A pre-admission (A05) and updates (A08) move no
+one. Handlers read only the event and the view: no clock, so a replay rebuilds
+the same queues.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from functools import singledispatchmethod
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.projection import Projection
+from eventsourcing.utils import get_topic
+
+from engine.domain.encounter import CANCELLED, FINISHED, IN_PROGRESS, PLANNED, Encounter
+from engine.domain.patient import Patient
+from projections.queue.view import QueueStay, QueueView, QueueVisit
+
+__all__ = ["QueueProjection", "priority_of"]
+
+# PV2-25 visit priority (HL7 table 0217: 1 emergency, 2 urgent, 3 elective) and
+# PV1-4 admission type (table 0007: E emergency, U urgent, R routine, C elective...).
+_PV2_25_RANK = {"1": 0, "2": 1}
+_PV1_4_RANK = {"E": 0, "U": 1}
+REST = 2
+
+
+def priority_of(priority: str, admission_type: str) -> tuple[str, int]:
+    """The code a visit is ordered by and its rank (0 emergency, 1 urgent, 2 the rest).
+
+    PV2-25 wins when the feed sent it; feeds that put table 0007 letters there
+    (E, U) are read the same way. Otherwise PV1-4 decides.
+    """
+    code = priority.strip().upper()
+    if code:
+        return code, _PV2_25_RANK.get(code, _PV1_4_RANK.get(code, REST))
+    code = admission_type.strip().upper()
+    return code, _PV1_4_RANK.get(code, REST)
+
+
+class QueueProjection(Projection[QueueView]):
+    """Maintains ``queue_v1``; bump the suffix to rebuild beside the old tables."""
+
+    name = "queue_v1"
+    topics = (
+        get_topic(Encounter.Admitted),
+        get_topic(Encounter.Registered),
+        get_topic(Encounter.PreAdmitted),
+        get_topic(Encounter.Arrived),
+        get_topic(Encounter.Transferred),
+        get_topic(Encounter.TransferCancelled),
+        get_topic(Encounter.Discharged),
+        get_topic(Encounter.DischargeCancelled),
+        get_topic(Encounter.AdmissionCancelled),
+        get_topic(Encounter.ClassChanged),
+        get_topic(Patient.Merged),
+    )
+
+    @singledispatchmethod
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        # Unknown events still move the position, so catch-up never stalls on them.
+        self.view.insert_tracking(tracking)
+
+    @process_event.register
+    def _started(self, event: Encounter.Started, tracking: Tracking) -> None:
+        code, rank = priority_of(event.priority, event.admission_type)
+        visit = QueueVisit(
+            encounter_id=str(event.originator_id),
+            patient_id=str(event.patient_id),
+            visit_number=event.visit_number.value if event.visit_number else "",
+            priority=code,
+            rank=rank,
+            location=event.location.point_of_care,
+            present=False,
+            entered_at=None,
+            stay_seq=0,
+            status=PLANNED,
+        )
+        if isinstance(event, Encounter.PreAdmitted):  # planned: nobody is there yet
+            self.view.save_visit(visit, (), (), tracking)
+            return
+        self._enter(replace(visit, status=IN_PROGRESS), visit.location, event.occurred_at, tracking)
+
+    @process_event.register
+    def _arrived(self, event: Encounter.Arrived, tracking: Tracking) -> None:
+        visit = self._visit(event, tracking)
+        if visit is None:
+            return
+        location = event.location.point_of_care or visit.location
+        self._enter(replace(visit, status=IN_PROGRESS), location, event.occurred_at, tracking)
+
+    @process_event.register
+    def _transferred(self, event: Encounter.Transferred, tracking: Tracking) -> None:
+        visit = self._visit(event, tracking)
+        if visit is not None:
+            location = event.location.point_of_care
+            self._move(visit, location, event.occurred_at, "transferred", tracking)
+
+    @process_event.register
+    def _class_changed(self, event: Encounter.ClassChanged, tracking: Tracking) -> None:
+        visit = self._visit(event, tracking)
+        if visit is not None:
+            location = event.location.point_of_care
+            self._move(visit, location, event.occurred_at, "class-changed", tracking)
+
+    @process_event.register
+    def _transfer_cancelled(self, event: Encounter.TransferCancelled, tracking: Tracking) -> None:
+        visit = self._visit(event, tracking)
+        if visit is None:
+            return
+        back = event.location.point_of_care
+        if not visit.present or back == visit.location:
+            self.view.save_visit(visit, (), (), tracking)  # a bed move within one queue
+            return
+        before = self.view.stay(visit.encounter_id, visit.stay_seq - 1)
+        if before is not None and before.location == back and before.left_by == "transferred":
+            # The transfer never happened: the stay it made goes, the one it ended reopens.
+            reopened = replace(before, left_at=None, wait_seconds=None, left_by="")
+            restored = replace(
+                visit, location=back, entered_at=before.entered_at, stay_seq=before.seq
+            )
+            self.view.save_visit(restored, (reopened,), (visit.stay_seq,), tracking)
+            return
+        self._move(visit, back, event.occurred_at, "transfer-cancelled", tracking)
+
+    @process_event.register
+    def _discharged(self, event: Encounter.Discharged, tracking: Tracking) -> None:
+        visit = self._visit(event, tracking)
+        if visit is not None:
+            self._leave(visit, FINISHED, event.occurred_at, "discharged", tracking)
+
+    @process_event.register
+    def _admission_cancelled(self, event: Encounter.AdmissionCancelled, tracking: Tracking) -> None:
+        visit = self._visit(event, tracking)
+        if visit is not None:
+            self._leave(visit, CANCELLED, event.occurred_at, "cancelled", tracking)
+
+    @process_event.register
+    def _discharge_cancelled(self, event: Encounter.DischargeCancelled, tracking: Tracking) -> None:
+        visit = self._visit(event, tracking)
+        if visit is None:
+            return
+        last = self.view.stay(visit.encounter_id, visit.stay_seq)
+        if last is None or last.left_by != "discharged":
+            self.view.save_visit(replace(visit, status=IN_PROGRESS), (), (), tracking)
+            return
+        # Back in the queue with the wait it had: the discharge was a mistake.
+        reopened = replace(last, left_at=None, wait_seconds=None, left_by="")
+        back = replace(visit, status=IN_PROGRESS, present=True, entered_at=last.entered_at)
+        self.view.save_visit(back, (reopened,), (), tracking)
+
+    @process_event.register
+    def _merged(self, event: Patient.Merged, tracking: Tracking) -> None:
+        self.view.merge_patient(str(event.originator_id), str(event.survivor_id), tracking)
+
+    # Helpers ----------------------------------------------------------------
+
+    def _visit(self, event: Any, tracking: Tracking) -> QueueVisit | None:
+        visit = self.view.visit(str(event.originator_id))
+        if visit is None:  # the visit's opening event is not in this history
+            self.view.insert_tracking(tracking)
+        return visit
+
+    def _enter(self, visit: QueueVisit, location: str, when: datetime, tracking: Tracking) -> None:
+        if not location:  # no point of care sent: in no queue
+            self.view.save_visit(replace(visit, location="", present=False), (), (), tracking)
+            return
+        seq = visit.stay_seq + 1
+        stay = QueueStay(visit.encounter_id, seq, location, when)
+        entered = replace(visit, location=location, present=True, entered_at=when, stay_seq=seq)
+        self.view.save_visit(entered, (stay,), (), tracking)
+
+    def _close(self, visit: QueueVisit, when: datetime, left_by: str) -> list[QueueStay]:
+        if not visit.present or visit.entered_at is None:
+            return []
+        # The visit row mirrors its open stay, so the stay need not be read back.
+        wait = max((when - visit.entered_at).total_seconds(), 0.0)
+        stay = QueueStay(visit.encounter_id, visit.stay_seq, visit.location, visit.entered_at)
+        return [replace(stay, left_at=when, wait_seconds=wait, left_by=left_by)]
+
+    def _move(
+        self, visit: QueueVisit, location: str, when: datetime, cause: str, tracking: Tracking
+    ) -> None:
+        if not visit.present and location and visit.status == IN_PROGRESS:
+            self._enter(visit, location, when, tracking)  # it was in no queue until now
+            return
+        if not visit.present or not location or location == visit.location:
+            self.view.save_visit(visit, (), (), tracking)  # same queue, or in none
+            return
+        closed = self._close(visit, when, cause)
+        seq = visit.stay_seq + 1
+        stay = QueueStay(visit.encounter_id, seq, location, when)
+        moved = replace(visit, location=location, entered_at=when, stay_seq=seq)
+        self.view.save_visit(moved, (*closed, stay), (), tracking)
+
+    def _leave(
+        self, visit: QueueVisit, status: str, when: datetime, cause: str, tracking: Tracking
+    ) -> None:
+        closed = self._close(visit, when, cause)
+        self.view.save_visit(replace(visit, status=status, present=False), closed, (), tracking)
