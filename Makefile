@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.carelog-installed
 NATIVE := $(wildcard native/src/*.c native/include/*.h) native/build_validator.py
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint services-up services-down clean bench sanitize fuzz
+.PHONY: install run test lint services-up services-down clean bench bench-scale sanitize fuzz
 
 $(STAMP): pyproject.toml setup.py $(NATIVE)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,13 @@ lint: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# PostgreSQL (1 and 2 serve processes) and Kafka relay lag vs SQLite, in one run.
+bench-scale: install
+	bash .ci/services.sh up
+	set -a; . var/services/env; set +a; \
+	$(BIN)/python -m bench.scale; rc=$$?; \
+	bash .ci/services.sh down; exit $$rc
 
 # The C validator under ASan+UBSan: its C tests and the Python native tests
 # (native/sanitize.sh); libFuzzer for FUZZ_SECONDS, default 60 (native/fuzz.sh,

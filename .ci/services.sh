@@ -4,6 +4,9 @@
 #   bash .ci/services.sh up     start both (install/fetch what is missing), write var/services/env
 #   bash .ci/services.sh down   stop both, remove their data; never fails if already stopped
 #   bash .ci/services.sh status
+#   bash .ci/services.sh stop-kafka | start-kafka | restart-kafka
+#                               stop/start the running broker KEEPING its data and port
+#                               (tests of broker outages; start-kafka waits until it answers)
 #
 # up is idempotent: a service that is already running and answering is kept, anything
 # else (stale pid files, half-started runs) is cleaned up and started afresh.
@@ -385,6 +388,50 @@ kafka_wait() {
   say "Kafka answered $(elapsed "$KAFKA_LAUNCHED_AT") s after launch"
 }
 
+# Stops the broker but keeps data, port and config, so start-kafka brings the same one back.
+kafka_pause() {
+  local pid i
+  pid=$(kafka_pid)
+  [ -f "$KAFKA_STATE/server.properties" ] || die "no Kafka was started here (run up first)"
+  if kafka_pid_is_ours "$pid"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 150; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$KAFKA_STATE/pid"
+}
+
+kafka_resume() {
+  [ -f "$KAFKA_STATE/server.properties" ] || die "no Kafka was started here (run up first)"
+  if kafka_alive; then
+    say "Kafka already running"
+    return 0
+  fi
+  KAFKA_PORT=$(cat "$KAFKA_STATE/port")
+  local pid before
+  # server.log is appended to: wait for a fresh "started" line, not the old one.
+  before=$(grep -c 'Kafka Server started' "$KAFKA_STATE/server.log" 2>/dev/null || true)
+  (cd "$KAFKA_STATE" && exec java "${JAVA_OPTS[@]}" -cp "$KAFKA_HOME/libs/*" kafka.Kafka \
+    "$KAFKA_STATE/server.properties" >>"$KAFKA_STATE/server.log" 2>&1 </dev/null 9>&-) &
+  echo $! >"$KAFKA_STATE/pid"
+  KAFKA_LAUNCHED_AT=$(now)
+  KAFKA_DEADLINE=$((SECONDS + KAFKA_START_TIMEOUT))
+  pid=$(kafka_pid)
+  while :; do
+    kill -0 "$pid" 2>/dev/null || {
+      show_tail "$KAFKA_STATE/server.log" 40
+      die "Kafka exited during restart"
+    }
+    if [ "$(grep -c 'Kafka Server started' "$KAFKA_STATE/server.log" 2>/dev/null || true)" -gt "${before:-0}" ] &&
+      netutil kafka-ready 127.0.0.1 "$KAFKA_PORT"; then
+      break
+    fi
+    ((SECONDS < KAFKA_DEADLINE)) || die "Kafka did not come back within $KAFKA_START_TIMEOUT s"
+    sleep 0.2
+  done
+  say "Kafka back on 127.0.0.1:$KAFKA_PORT in $(elapsed "$KAFKA_LAUNCHED_AT") s"
+}
+
 # --------------------------------------------------------------------------- commands
 
 write_env() {
@@ -464,8 +511,9 @@ main() {
   local cmd=${1:-}
   case $cmd in
     up | down | status) ;;
+    stop-kafka | start-kafka | restart-kafka) ;;
     *)
-      echo "usage: $0 up|down|status" >&2
+      echo "usage: $0 up|down|status|stop-kafka|start-kafka|restart-kafka" >&2
       exit 2
       ;;
   esac
@@ -473,7 +521,14 @@ main() {
   # One up/down at a time per checkout. Children that outlive us get 9>&-.
   exec 9>"$STATE/.lock"
   flock -w 300 9 || die "another .ci/services.sh is running in this checkout (lock: ${STATE#"$ROOT"/}/.lock)"
-  "cmd_$cmd"
+  "cmd_${cmd//-/_}"
+}
+
+cmd_stop_kafka() { kafka_pause; }
+cmd_start_kafka() { kafka_resume; }
+cmd_restart_kafka() {
+  kafka_pause
+  kafka_resume
 }
 
 main "$@"

@@ -38,7 +38,7 @@ from projections.catalog import CATALOG, ProjectionSpec
 from projections.patients import PatientView
 from projections.runner import PollingProjectionRunner
 
-__all__ = ["Engine", "SystemClock", "build", "build_view", "serve"]
+__all__ = ["Engine", "SystemClock", "build", "build_view", "run_worker", "serve"]
 
 log = structlog.get_logger(__name__)
 
@@ -59,6 +59,11 @@ class Engine:
     views: dict[str, Any]
     runner: PollingProjectionRunner
     metrics: Metrics
+    relay: Any = None  # adapters.kafka.OutboxRelay with --kafka: serve publishes, workers project
+    # PostgreSQL without Kafka: several `serve` may share the database, and only the
+    # holder of this lease runs the in-process projections (the others would redo them).
+    projection_lease: Any = None
+    projecting: bool = True
     sealer: Sealer | None = None  # None on the memory store: nothing to seal
 
     @property
@@ -69,12 +74,16 @@ class Engine:
 
     def close(self) -> None:
         """Stops the runner and closes the store's connections."""
-        self.runner.stop()
+        if self.relay is None and self.projecting:  # with Kafka the workers own them
+            self.runner.stop()
         if self.sealer is not None:
             self.sealer.stop()
         self.ingestion.close()
-        for view in self.views.values():
-            datastore = getattr(view, "datastore", None)  # memory views have none
+        recorders = [*self.views.values()]
+        if self.relay is not None:
+            recorders.append(self.relay.position.recorder)
+        for recorder in recorders:
+            datastore = getattr(recorder, "datastore", None)  # memory views have none
             if datastore is not None:
                 datastore.close()
 
@@ -87,7 +96,10 @@ def build_view(spec: ProjectionSpec, settings: Settings, env: dict[str, str]) ->
         return relax_read_model_sync(view)
     if module == "eventsourcing.postgres":
         # Named environment: the tracking table becomes <projection name>_tracking.
-        factory = PostgresFactory(Environment(spec.name, env))
+        # Views read and write one transaction at a time: a small pool each, so that
+        # several processes with every catalog view fit in max_connections.
+        view_env = {**env, "POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "4"}
+        factory = PostgresFactory(Environment(spec.name, view_env))
         return factory.tracking_recorder(spec.postgres)  # type: ignore[arg-type]
     if module == "eventsourcing.popo":
         return spec.memory()
@@ -104,6 +116,10 @@ def build(settings: Settings, *, validator: MessageValidator | None = None) -> E
     if settings.backend == "sqlite":
         settings.sqlite_path().parent.mkdir(parents=True, exist_ok=True)
         env["APPLICATION_RECORDER_TOPIC"] = RECORDER_TOPIC  # reads a batch's aggregates at once
+    if settings.backend == "postgres":
+        from adapters.postgres_store import RECORDER_TOPIC as POSTGRES_RECORDER
+
+        env["APPLICATION_RECORDER_TOPIC"] = POSTGRES_RECORDER  # the same, on PostgreSQL
     if validator is None:
         from native import NativeMessageValidator  # the compiled module loads only here
         from native.profiles import DEFAULT_SCHEMAS
@@ -120,13 +136,159 @@ def build(settings: Settings, *, validator: MessageValidator | None = None) -> E
         processing_ids=settings.processing_ids,
     )
     views = {spec.key: build_view(spec, settings, env) for spec in CATALOG}
+    shared = settings.backend == "postgres"  # other processes may commit: poll more often
     runner = PollingProjectionRunner(
-        ingestion, *(spec.project(views[spec.key]) for spec in CATALOG)
+        ingestion,
+        *(spec.project(views[spec.key]) for spec in CATALOG),
+        poll_interval_s=0.2 if shared else 1.0,
     )
+    relay = _relay(settings, env, ingestion) if settings.kafka else None
+    lease = None
+    if shared and relay is None:
+        from adapters.kafka.lease import PostgresLease
+
+        lease = PostgresLease(env, f"carelog-projections:{ingestion.name}")
     sealer = None
     if settings.backend != "memory":
         sealer = Sealer(ingestion.recorder, settings.seal_key.encode() or None)
-    return Engine(settings, ingestion, views, runner, Metrics(), sealer)
+    return Engine(
+        settings,
+        ingestion,
+        views,
+        runner,
+        Metrics(),
+        relay=relay,
+        projection_lease=lease,
+        sealer=sealer,
+    )
+
+
+def _relay(settings: Settings, env: dict[str, str], ingestion: Ingestion) -> Any:
+    """The outbox relay to ``settings.kafka``, its position in the event store."""
+    try:
+        from aiokafka import AIOKafkaProducer
+    except ImportError as e:  # installed without the extra
+        raise ConfigError("--kafka needs the kafka extra: pip install 'carelog[kafka]'") from e
+
+    from adapters.kafka.lease import PostgresLease
+    from adapters.kafka.relay import OutboxRelay, RelayPosition
+
+    name = f"{ingestion.name}>{settings.kafka_topic}"
+    module = env["PERSISTENCE_MODULE"]
+    lease = None
+    if module == "eventsourcing.sqlite":
+        recorder: Any = SQLiteFactory(env).tracking_recorder()
+    elif module == "eventsourcing.postgres":
+        relay_env = {**env, "POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "2"}
+        recorder = PostgresFactory(Environment("carelog_relay", relay_env)).tracking_recorder()
+        lease = PostgresLease(env, f"carelog-relay:{name}")
+    else:
+        from eventsourcing.popo import POPOTrackingRecorder
+
+        recorder = POPOTrackingRecorder()
+
+    def producer() -> Any:
+        return AIOKafkaProducer(
+            bootstrap_servers=settings.kafka,
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=2,
+            request_timeout_ms=10_000,
+            retry_backoff_ms=200,
+            client_id=f"carelog-relay-{ingestion.name}",
+        )
+
+    from adapters.kafka.topics import ensure_topic
+
+    def prepare() -> Any:
+        return ensure_topic(settings.kafka, settings.kafka_topic, settings.kafka_partitions)
+
+    return OutboxRelay(
+        ingestion,
+        RelayPosition(recorder, name),
+        producer,
+        topic=settings.kafka_topic,
+        lease=lease,
+        prepare=prepare,
+    )
+
+
+def run_worker(settings: Settings) -> None:
+    """`carelog worker`: every catalog projection, fed from the Kafka topic, until SIGTERM.
+
+    Raises:
+        ConfigError: no Kafka servers, or a store without durable read models.
+    """
+    from adapters.kafka.topics import ensure_topic
+    from adapters.kafka.worker import ProjectionApplier, create_worker_app
+
+    if not settings.kafka:
+        raise ConfigError("carelog worker: --kafka SERVERS (or CARELOG_KAFKA) is required")
+    if settings.backend not in ("postgres", "sqlite"):
+        raise ConfigError("carelog worker: --store must be postgresql://... (or sqlite:///PATH)")
+    env = settings.eventsourcing_env()
+    # The mapper (transcodings, cipher, compression) is the application's; its
+    # event store is not needed, so it is built in memory.
+    decoder = Ingestion(
+        {k: v for k, v in env.items() if not k.startswith(("POSTGRES_", "SQLITE_"))}
+        | {"PERSISTENCE_MODULE": "eventsourcing.popo"},
+        validator=_NoValidator(),
+        clock=SystemClock(),
+    )
+    views = {spec.key: build_view(spec, settings, env) for spec in CATALOG}
+    applier = ProjectionApplier(decoder.mapper, [spec.project(views[spec.key]) for spec in CATALOG])
+    deadline = time.monotonic() + 60
+    while True:  # the broker may still be starting (compose, CI)
+        try:
+            topic = ensure_topic(settings.kafka, settings.kafka_topic, settings.kafka_partitions)
+            asyncio.run(topic)
+            break
+        except Exception as e:
+            if time.monotonic() > deadline:
+                raise ConfigError(f"CARELOG_KAFKA: cannot reach {settings.kafka}: {e}") from e
+            time.sleep(1)
+    app = create_worker_app(
+        servers=settings.kafka,
+        topic=settings.kafka_topic,
+        group=settings.kafka_group,
+        partitions=settings.kafka_partitions,
+        applier=applier,
+        heartbeat=settings.worker_heartbeat,
+    )
+    import faust
+
+    try:
+        worker = faust.Worker(app, loglevel="warning", quiet=True, redirect_stdouts=False)
+        worker.execute_from_commandline()
+    finally:
+        applier.stopping.set()
+        for view in views.values():
+            datastore = getattr(view, "datastore", None)
+            if datastore is not None:
+                datastore.close()
+
+
+class _NoValidator:
+    """The worker decodes events only; it never validates a message."""
+
+    def validate_many(self, messages: Any) -> Any:
+        raise NotImplementedError("carelog worker does not ingest messages")
+
+
+async def _project_when_leading(engine: Engine, stop: asyncio.Event) -> None:
+    """Starts the in-process projections once this process holds the projection lease."""
+    lease = engine.projection_lease
+    engine.projecting = False
+    while not stop.is_set():
+        if await asyncio.to_thread(lease.acquire):
+            engine.projecting = True
+            engine.runner.start()
+            log.info("projection.leading")
+            break
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=1.0)
+    await stop.wait()
+    await asyncio.to_thread(lease.release)
 
 
 class _QuietServer(uvicorn.Server):
@@ -141,9 +303,15 @@ async def serve(engine: Engine) -> None:
     """Runs MLLP and HTTP until SIGINT/SIGTERM, then shuts down without losing a message."""
     settings = engine.settings
 
+    loop = asyncio.get_running_loop()
+    relay = engine.relay
+
     def committed(outcomes: list[IngestOutcome]) -> None:
         if any(o.events_written for o in outcomes):
-            engine.runner.nudge()
+            if relay is not None:
+                loop.call_soon_threadsafe(relay.nudge)
+            else:
+                engine.runner.nudge()
             if engine.sealer is not None:
                 engine.sealer.nudge()
 
@@ -155,7 +323,14 @@ async def serve(engine: Engine) -> None:
         engine.metrics.observe(outcome.ack_code, (time.perf_counter() - started) * 1000)
         return outcome
 
-    engine.runner.start()
+    relay_stop = asyncio.Event()
+    relay_task: asyncio.Task[None] | None = None
+    if relay is not None:  # with Kafka, read models are built by `carelog worker`
+        relay_task = asyncio.create_task(relay.run(relay_stop))
+    elif engine.projection_lease is not None:
+        relay_task = asyncio.create_task(_project_when_leading(engine, relay_stop))
+    else:
+        engine.runner.start()
     if engine.sealer is not None:
         engine.sealer.start()
     mllp = MLLPServer(
@@ -168,6 +343,16 @@ async def serve(engine: Engine) -> None:
     await mllp.start()
 
     def health() -> dict[str, Any]:
+        if relay is not None:
+            return {
+                "ready": True,
+                "store": settings.backend,
+                "relay": {
+                    "leader": relay.leader,
+                    "published_position": relay.last_published,
+                    "error": type(relay.error).__name__ if relay.error else None,
+                },
+            }
         return {
             "ready": engine.runner.error is None,
             "store": settings.backend,
@@ -176,6 +361,15 @@ async def serve(engine: Engine) -> None:
         }
 
     def metrics() -> str:
+        if relay is not None:
+            return engine.metrics.render(
+                {
+                    "carelog_relay_published_position": relay.last_published,
+                    "carelog_relay_published_total": relay.published,
+                    "carelog_relay_lag_p99_seconds": relay.lag_p99_s(),
+                    "carelog_relay_leader": int(relay.leader),
+                }
+            )
         return engine.metrics.render({"carelog_projection_position": engine.runner.position})
 
     app = create_app(engine.views, health=health, metrics=metrics, site_timezone=settings.tzinfo())
@@ -210,7 +404,6 @@ async def serve(engine: Engine) -> None:
     )
 
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
@@ -219,5 +412,11 @@ async def serve(engine: Engine) -> None:
     http.should_exit = True
     await http_task
     writer.close()
+    if relay is not None:
+        relay.nudge()
+        await asyncio.sleep(0)
+    relay_stop.set()
+    if relay_task is not None:
+        await relay_task
     engine.close()
     log.info("serve.stopped")

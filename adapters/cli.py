@@ -33,6 +33,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--http", help="HOST:PORT for HTTP (env CARELOG_HTTP)")
     serve.add_argument("--kafka", help="Kafka bootstrap servers (env CARELOG_KAFKA)")
 
+    worker = sub.add_parser(
+        "worker", help="build every read model from the Kafka topic (faust consumer group)"
+    )
+    worker.add_argument("--store", help="postgresql://... for the read models (env CARELOG_STORE)")
+    worker.add_argument("--kafka", help="Kafka bootstrap servers (env CARELOG_KAFKA)")
+
     send = sub.add_parser("send", help="send HL7 files over MLLP, one message per ACK")
     send.add_argument("files", nargs="+", type=Path)
     send.add_argument("--to", required=True, help="HOST:PORT of the receiver")
@@ -53,9 +59,9 @@ def _settings(args: argparse.Namespace) -> Settings:
     changes: dict[str, object] = {}
     if args.store:
         changes["store"] = args.store
-    if args.mllp:
+    if getattr(args, "mllp", None):
         changes["mllp_host"], changes["mllp_port"] = parse_host_port(args.mllp, "--mllp")
-    if args.http:
+    if getattr(args, "http", None):
         changes["http_host"], changes["http_port"] = parse_host_port(args.http, "--http")
     if args.kafka:
         changes["kafka"] = args.kafka
@@ -70,10 +76,18 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     configure_logging(settings.log_format, settings.log_level)
-    if settings.kafka:
-        raise CarelogError("--kafka: the Kafka relay is not part of this release yet")
     engine = build(settings)
     asyncio.run(serve(engine))
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from adapters.bootstrap import run_worker
+    from adapters.logging import configure_logging
+
+    settings = _settings(args)
+    configure_logging(settings.log_format, settings.log_level)
+    run_worker(settings)
     return 0
 
 
@@ -121,7 +135,13 @@ def _validate(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``carelog`` console script."""
     args = _parser().parse_args(argv)
-    handlers = {"serve": _serve, "send": _send, "validate": _validate, **AUDIT_HANDLERS}
+    handlers = {
+        "serve": _serve,
+        "send": _send,
+        "validate": _validate,
+        "worker": _worker,
+        **AUDIT_HANDLERS,
+    }
     try:
         return handlers[args.command](args)
     except CarelogError as e:

@@ -6,6 +6,7 @@ so tests pass a dict, and every bad value raises a ConfigError naming its key.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -42,6 +43,10 @@ class Settings:
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     kafka: str = ""
+    kafka_topic: str = "carelog.events"
+    kafka_partitions: int = 8
+    kafka_group: str = "carelog-projections"
+    worker_heartbeat: str = ""  # a file `carelog worker` touches while it runs (health checks)
     log_format: str = "json"
     log_level: str = "info"
     max_frame_bytes: int = 1 << 20
@@ -70,6 +75,16 @@ class Settings:
             changes["http_host"], changes["http_port"] = parse_host_port(v, "CARELOG_HTTP")
         if v := get("CARELOG_KAFKA"):
             changes["kafka"] = v
+        if v := get("CARELOG_KAFKA_TOPIC"):
+            if not re.fullmatch(r"[A-Za-z0-9._-]{1,249}", v) or v in (".", ".."):
+                raise ConfigError(f"CARELOG_KAFKA_TOPIC: not a Kafka topic name: {v!r}")
+            changes["kafka_topic"] = v
+        if v := get("CARELOG_KAFKA_PARTITIONS"):
+            changes["kafka_partitions"] = _positive_int(v, "CARELOG_KAFKA_PARTITIONS")
+        if v := get("CARELOG_KAFKA_GROUP"):
+            changes["kafka_group"] = v
+        if v := get("CARELOG_WORKER_HEARTBEAT"):
+            changes["worker_heartbeat"] = v
         if v := get("CARELOG_LOG_FORMAT"):
             if v not in ("json", "console"):
                 raise ConfigError(f"CARELOG_LOG_FORMAT: expected json or console, got {v!r}")

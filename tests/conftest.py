@@ -81,3 +81,18 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def durable_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A CARELOG_STORE URL on each backend that outlives the process."""
     return _store_url(request.param, tmp_path)
+
+
+@pytest.fixture
+def postgres_url(tmp_path: Path) -> str:
+    """An emptied PostgreSQL database (tests that need it, such as the scale-out ones)."""
+    return _store_url("postgres", tmp_path)
+
+
+@pytest.fixture
+def kafka_servers() -> str:
+    """The Kafka broker `make test` starts (a missing one fails the test, never skips it)."""
+    servers = os.environ.get("CARELOG_TEST_KAFKA", "")
+    if not servers:
+        pytest.fail("CARELOG_TEST_KAFKA is not set: run the suite with `make test`")
+    return servers

@@ -1,0 +1,50 @@
+"""carelog's PostgreSQL specifics: an application recorder that reads many aggregates at once.
+
+``PostgresEventRecorder`` is eventsourcing's application recorder plus
+``select_events_many`` (engine.ports.BulkEventReader), as ``sqlite_store`` gives
+SQLite: one ``= ANY(...)`` query for every patient and visit a batch of
+messages names, instead of one round trip per aggregate, which on PostgreSQL
+was half the time of a group commit. Bootstrap selects it through
+eventsourcing's ``APPLICATION_RECORDER_TOPIC``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
+from psycopg.sql import SQL, Identifier
+
+__all__ = ["RECORDER_TOPIC", "PostgresEventRecorder"]
+
+RECORDER_TOPIC = "adapters.postgres_store:PostgresEventRecorder"
+_CHUNK = 1000
+
+
+class PostgresEventRecorder(PostgresApplicationRecorder):
+    """The application recorder, able to read many aggregates in one query."""
+
+    def select_events_many(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
+        """Every stored event of these aggregates, grouped by aggregate, in version order."""
+        statement = SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {0}.{1} "
+            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
+        out: list[StoredEvent] = []
+        for start in range(0, len(originator_ids), _CHUNK):
+            chunk = list(originator_ids[start : start + _CHUNK])
+            with self.datastore.get_connection() as conn, conn.cursor() as curs:
+                curs.execute(statement, (chunk,))
+                rows = curs.fetchall()
+            out.extend(
+                StoredEvent(
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+                for row in rows
+            )
+        return out
