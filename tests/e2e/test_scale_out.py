@@ -58,11 +58,6 @@ def send_stories(port: int, stories: list[list[bytes]], codes: list[str], sent: 
                 sent[0] += 1
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known gap since merging the encounter/queue/history projections: some partitions "
-    "stop advancing in the workers (no error logged); passed before those merges",
-)
 def test_two_serves_two_workers_survive_broker_restart_and_worker_kill(
     postgres_url: str, kafka_servers: str, tmp_path: Path
 ) -> None:
