@@ -36,6 +36,21 @@ class SQLBatching:
 
     datastore: Any
     _insert_tracking: Any
+    placeholder = "?"  # the backend's parameter marker; PostgreSQL views set "%s"
+
+    def _sql(self, text: str) -> str:
+        """``text`` written with ``?`` markers, in the backend's parameter style."""
+        return text.replace("?", self.placeholder)
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[Any]:
+        """The batch's cursor when one is open (to see its writes), else a read transaction."""
+        cursor = self._batch_cursor()
+        if cursor is not None:
+            yield cursor
+            return
+        with self.datastore.transaction(commit=False) as c:
+            yield c
 
     def _batch_state(self) -> threading.local:
         state: threading.local | None = self.__dict__.get("_batch_local")

@@ -76,11 +76,6 @@ def create_statements(bigint: str) -> list[str]:
 class SQLBillingQueries(SQLBatching):
     """Commands and queries of BillingView over a DB-API cursor with named rows."""
 
-    placeholder = "?"
-
-    def _sql(self, text: str) -> str:
-        return text.replace("?", self.placeholder)
-
     def open_account(self, account: AccountRecord, tracking: Tracking) -> None:
         with self._transaction(tracking) as c:
             c.execute(

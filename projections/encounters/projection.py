@@ -13,12 +13,12 @@ from typing import Any
 
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
-from eventsourcing.utils import get_topic
 
 from engine.domain.encounter import CANCELLED, FINISHED, IN_PROGRESS, PLANNED, Encounter
 from engine.domain.patient import Patient
 from engine.domain.values import Location
 from projections.encounters.view import EncounterRecord, EncounterView, LocationStay
+from projections.topics import VISIT_TOPICS
 
 __all__ = ["EncounterProjection"]
 
@@ -33,19 +33,7 @@ class EncounterProjection(Projection[EncounterView]):
     """Maintains ``encounters_v1``; bump the suffix to rebuild beside the old tables."""
 
     name = "encounters_v1"
-    topics = (
-        get_topic(Encounter.Admitted),
-        get_topic(Encounter.Registered),
-        get_topic(Encounter.PreAdmitted),
-        get_topic(Encounter.Arrived),
-        get_topic(Encounter.Transferred),
-        get_topic(Encounter.TransferCancelled),
-        get_topic(Encounter.Discharged),
-        get_topic(Encounter.DischargeCancelled),
-        get_topic(Encounter.AdmissionCancelled),
-        get_topic(Encounter.ClassChanged),
-        get_topic(Patient.Merged),
-    )
+    topics = VISIT_TOPICS
 
     @singledispatchmethod
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:

@@ -7,8 +7,7 @@ backends (``sqlite.py``, ``postgres.py``). Times are fixed-width UTC text
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.persistence import Tracking
@@ -78,21 +77,6 @@ def create_statements() -> list[str]:
 
 class SQLEncounterQueries(SQLBatching):
     """Commands and queries of EncounterView over a DB-API cursor with named rows."""
-
-    placeholder = "?"
-
-    def _sql(self, text: str) -> str:
-        return text.replace("?", self.placeholder)
-
-    @contextlib.contextmanager
-    def _reading(self) -> Iterator[Any]:
-        """The batch's cursor when one is open (to see its writes), else a read transaction."""
-        cursor = getattr(self._batch_state(), "cursor", None)
-        if cursor is not None:
-            yield cursor
-            return
-        with self.datastore.transaction(commit=False) as c:
-            yield c
 
     def save_encounter(
         self, record: EncounterRecord, stays: Sequence[LocationStay], tracking: Tracking

@@ -56,11 +56,6 @@ def _entry_row(entry: HistoryEntry) -> tuple[Any, ...]:
 class SQLHistoryQueries(SQLBatching):
     """Commands and queries of HistoryView over a DB-API cursor with named rows."""
 
-    placeholder = "?"
-
-    def _sql(self, text: str) -> str:
-        return text.replace("?", self.placeholder)
-
     # Statements by kind, in the order a batch flushes them: links before the
     # rows whose patient they resolve.
     _STATEMENTS = {

@@ -115,11 +115,6 @@ _UPSERT = (
 class SQLObservationQueries(SQLBatching):
     """Commands and queries of ObservationView over a DB-API cursor with named rows."""
 
-    placeholder = "?"
-
-    def _sql(self, text: str) -> str:
-        return text.replace("?", self.placeholder)
-
     def add_report(
         self,
         report: ReportRecord,

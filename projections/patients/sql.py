@@ -49,11 +49,6 @@ class SQLPatientQueries(SQLBatching):
     commands join the runner's batch when one is open (projections.batching).
     """
 
-    placeholder = "?"
-
-    def _sql(self, text: str) -> str:
-        return text.replace("?", self.placeholder)
-
     def register_patient(
         self,
         patient_id: str,

@@ -19,11 +19,11 @@ from typing import Any
 
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
-from eventsourcing.utils import get_topic
 
 from engine.domain.encounter import CANCELLED, FINISHED, IN_PROGRESS, PLANNED, Encounter
 from engine.domain.patient import Patient
 from projections.queue.view import QueueStay, QueueView, QueueVisit
+from projections.topics import VISIT_TOPICS
 
 __all__ = ["QueueProjection", "priority_of"]
 
@@ -51,19 +51,7 @@ class QueueProjection(Projection[QueueView]):
     """Maintains ``queue_v1``; bump the suffix to rebuild beside the old tables."""
 
     name = "queue_v1"
-    topics = (
-        get_topic(Encounter.Admitted),
-        get_topic(Encounter.Registered),
-        get_topic(Encounter.PreAdmitted),
-        get_topic(Encounter.Arrived),
-        get_topic(Encounter.Transferred),
-        get_topic(Encounter.TransferCancelled),
-        get_topic(Encounter.Discharged),
-        get_topic(Encounter.DischargeCancelled),
-        get_topic(Encounter.AdmissionCancelled),
-        get_topic(Encounter.ClassChanged),
-        get_topic(Patient.Merged),
-    )
+    topics = VISIT_TOPICS
 
     @singledispatchmethod
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:

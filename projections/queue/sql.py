@@ -8,8 +8,7 @@ text (``projections.timestamps``), so ordering and ranges on them are correct.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from itertools import pairwise
 from typing import Any
@@ -50,21 +49,6 @@ def create_statements() -> list[str]:
 
 class SQLQueueQueries(SQLBatching):
     """Commands and queries of QueueView over a DB-API cursor with named rows."""
-
-    placeholder = "?"
-
-    def _sql(self, text: str) -> str:
-        return text.replace("?", self.placeholder)
-
-    @contextlib.contextmanager
-    def _reading(self) -> Iterator[Any]:
-        """The batch's cursor when one is open (to see its writes), else a read transaction."""
-        cursor = getattr(self._batch_state(), "cursor", None)
-        if cursor is not None:
-            yield cursor
-            return
-        with self.datastore.transaction(commit=False) as c:
-            yield c
 
     def save_visit(
         self,
