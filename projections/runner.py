@@ -169,7 +169,9 @@ class PollingProjectionRunner:
                 self.catch_up()
             except Exception as e:  # keep serving reads; report and retry later
                 self.error = e
-                log.exception("projection.failed", projection=self._names())
+                # The error's type, not its text: a driver's message can quote row
+                # values (PostgreSQL's "Key (...)=(...)"), and those may be identifiers.
+                log.error("projection.failed", projection=self._names(), error=type(e).__name__)
                 self._stop.wait(self.poll_interval_s)
             else:
                 self.error = None
