@@ -34,20 +34,10 @@ static int days_in_month(int year, int month)
     return DAYS[month - 1];
 }
 
-int carelog_i_dtm_valid(const unsigned char *s, size_t n)
+/* YYYY[MM[DD]] at s, digits 4, 6 or 8 (the caller has checked they are digits). */
+static int date_ok(const unsigned char *s, size_t digits)
 {
-    size_t digits = 0;
-    size_t i;
-    int year, month = 1;
-
-    while (digits < n && is_digit(s[digits])) {
-        digits++;
-    }
-    if (digits != 4 && digits != 6 && digits != 8 && digits != 10 && digits != 12 &&
-        digits != 14) {
-        return 0;
-    }
-    year = two(s) * 100 + two(s + 2);
+    int month = 1;
     if (digits >= 6) {
         month = two(s + 4);
         if (month < 1 || month > 12) {
@@ -56,45 +46,17 @@ int carelog_i_dtm_valid(const unsigned char *s, size_t n)
     }
     if (digits >= 8) {
         int day = two(s + 6);
-        if (day < 1 || day > days_in_month(year, month)) {
+        if (day < 1 || day > days_in_month(two(s) * 100 + two(s + 2), month)) {
             return 0;
         }
     }
-    if (digits >= 10 && two(s + 8) > 23) {
-        return 0;
-    }
-    if (digits >= 12 && two(s + 10) > 59) {
-        return 0;
-    }
-    if (digits >= 14 && two(s + 12) > 59) {
-        return 0;
-    }
-    i = digits;
-    if (i < n && s[i] == '.') {
-        size_t k = 0;
-        if (digits != 14) {
-            return 0;
-        }
-        i++;
-        while (i + k < n && is_digit(s[i + k])) {
-            k++;
-        }
-        if (k < 1 || k > 4) {
-            return 0;
-        }
-        i += k;
-    }
-    if (i < n && (s[i] == '+' || s[i] == '-')) {
-        if (n - i != 5 || !is_digit(s[i + 1]) || !is_digit(s[i + 2]) ||
-            !is_digit(s[i + 3]) || !is_digit(s[i + 4])) {
-            return 0;
-        }
-        if (two(s + i + 1) > 14 || two(s + i + 3) > 59) {
-            return 0;
-        }
-        i += 5;
-    }
-    return i == n;
+    return 1;
+}
+
+/* HH[MM[SS]] at s, digits 2, 4 or 6 (the caller has checked they are digits). */
+static int time_ok(const unsigned char *s, size_t digits)
+{
+    return two(s) <= 23 && (digits < 4 || two(s + 2) <= 59) && (digits < 6 || two(s + 4) <= 59);
 }
 
 /* An offset +/-HHMM at s[0..n) (n == 5 checked by the caller). */
@@ -104,50 +66,15 @@ static int zone_ok(const unsigned char *s)
            two(s + 1) <= 14 && two(s + 3) <= 59;
 }
 
-int carelog_i_dt_valid(const unsigned char *s, size_t n)
+/*
+ * What may follow the digits of a DTM or TM, from s[i] to the end: a fraction
+ * of 1 to 4 digits (only when the seconds were given), then an offset.
+ */
+static int tail_ok(const unsigned char *s, size_t n, size_t i, int has_seconds)
 {
-    size_t i;
-    int month = 1;
-    if (n != 4 && n != 6 && n != 8) {
-        return 0;
-    }
-    for (i = 0; i < n; i++) {
-        if (!is_digit(s[i])) {
-            return 0;
-        }
-    }
-    if (n >= 6) {
-        month = two(s + 4);
-        if (month < 1 || month > 12) {
-            return 0;
-        }
-    }
-    if (n == 8) {
-        int day = two(s + 6);
-        if (day < 1 || day > days_in_month(two(s) * 100 + two(s + 2), month)) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-int carelog_i_tm_valid(const unsigned char *s, size_t n)
-{
-    size_t digits = 0;
-    size_t i;
-    while (digits < n && is_digit(s[digits])) {
-        digits++;
-    }
-    if (digits != 2 && digits != 4 && digits != 6) {
-        return 0;
-    }
-    if (two(s) > 23 || (digits >= 4 && two(s + 2) > 59) || (digits == 6 && two(s + 4) > 59)) {
-        return 0;
-    }
-    i = digits;
     if (i < n && s[i] == '.') {
         size_t k = 0;
-        if (digits != 6) {
+        if (!has_seconds) {
             return 0;
         }
         i++;
@@ -166,6 +93,50 @@ int carelog_i_tm_valid(const unsigned char *s, size_t n)
         i += 5;
     }
     return i == n;
+}
+
+static size_t leading_digits(const unsigned char *s, size_t n)
+{
+    size_t digits = 0;
+    while (digits < n && is_digit(s[digits])) {
+        digits++;
+    }
+    return digits;
+}
+
+int carelog_i_dtm_valid(const unsigned char *s, size_t n)
+{
+    size_t digits = leading_digits(s, n);
+    if (digits < 4 || digits > 14 || digits % 2 != 0) {
+        return 0;
+    }
+    if (!date_ok(s, digits < 8 ? digits : 8)) {
+        return 0;
+    }
+    if (digits > 8 && !time_ok(s + 8, digits - 8)) {
+        return 0;
+    }
+    return tail_ok(s, n, digits, digits == 14);
+}
+
+int carelog_i_dt_valid(const unsigned char *s, size_t n)
+{
+    if ((n != 4 && n != 6 && n != 8) || leading_digits(s, n) != n) {
+        return 0;
+    }
+    return date_ok(s, n);
+}
+
+int carelog_i_tm_valid(const unsigned char *s, size_t n)
+{
+    size_t digits = leading_digits(s, n);
+    if (digits != 2 && digits != 4 && digits != 6) {
+        return 0;
+    }
+    if (!time_ok(s, digits)) {
+        return 0;
+    }
+    return tail_ok(s, n, digits, digits == 6);
 }
 
 int carelog_i_nm_valid(const unsigned char *s, size_t n)
