@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters.http.billing import billing_router
 from adapters.http.fhir_encounter import encounter_router
+from adapters.http.fhir_json import FHIR_JSON, FhirResponse, operation_outcome
 from adapters.http.fhir_observation import observation_router
 from adapters.http.fhir_patient import AUTHORITY_SYSTEM_PREFIX, patient_resource
 from adapters.http.history import history_router
@@ -26,25 +27,7 @@ from projections.patients.view import PatientView
 
 __all__ = ["FHIR_JSON", "create_app"]
 
-FHIR_JSON = "application/fhir+json"
 FHIR_VERSION = "4.0.1"
-
-
-class FhirResponse(JSONResponse):
-    """JSON with the FHIR media type."""
-
-    media_type = FHIR_JSON
-
-
-def operation_outcome(status: int, code: str, text: str) -> FhirResponse:
-    """An OperationOutcome with one issue; ``code`` is from the FHIR issue-type value set."""
-    return FhirResponse(
-        {
-            "resourceType": "OperationOutcome",
-            "issue": [{"severity": "error", "code": code, "diagnostics": text}],
-        },
-        status_code=status,
-    )
 
 
 _ISSUE_FOR_STATUS = {400: "invalid", 404: "not-found", 405: "not-supported", 422: "invalid"}

@@ -200,7 +200,7 @@ def billing_router(views: Mapping[str, Any]) -> APIRouter:
         return JSONResponse(account_json(view, found[0]))
 
     @router.get("/fhir/ChargeItem")
-    def search_charge_items(request: Request) -> DecimalFhirResponse:
+    def search_charge_items(request: Request) -> JSONResponse:
         patient_id, error = patient_search(request)
         if error is not None:
             return error

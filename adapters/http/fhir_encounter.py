@@ -21,13 +21,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from fhir.resources.R4B.encounter import Encounter as FhirEncounter
 
+from adapters.http.fhir_json import FhirResponse, operation_outcome
 from adapters.http.fhir_patient import identifier_system
 from engine.domain.values import Location
 from projections.encounters.view import EncounterRecord, EncounterView
 
 __all__ = ["encounter_resource", "encounter_router"]
 
-FHIR_JSON = "application/fhir+json"
 V3_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 V2_0004 = "http://terminology.hl7.org/CodeSystem/v2-0004"
 V2_0007 = "http://terminology.hl7.org/CodeSystem/v2-0007"
@@ -56,22 +56,6 @@ ENCOUNTER_STATUSES = frozenset(
         "unknown",
     }
 )
-
-
-class _FhirResponse(JSONResponse):
-    """JSON with the FHIR media type (app.py has the same; importing it would be circular)."""
-
-    media_type = FHIR_JSON
-
-
-def _outcome(status: int, code: str, text: str) -> _FhirResponse:
-    return _FhirResponse(
-        {
-            "resourceType": "OperationOutcome",
-            "issue": [{"severity": "error", "code": code, "diagnostics": text}],
-        },
-        status_code=status,
-    )
 
 
 def _class(patient_class: str) -> dict[str, str]:
@@ -155,25 +139,25 @@ def encounter_router(views: Mapping[str, Any]) -> APIRouter:
     def read_encounter(encounter_id: str) -> JSONResponse:
         record = encounters.encounter(encounter_id)
         if record is None:
-            return _outcome(404, "not-found", f"Encounter/{encounter_id} is not known")
-        return _FhirResponse(encounter_resource(record))
+            return operation_outcome(404, "not-found", f"Encounter/{encounter_id} is not known")
+        return FhirResponse(encounter_resource(record))
 
     @router.get("/fhir/Encounter")
     def search_encounters(request: Request) -> JSONResponse:
         params = request.query_params
         unknown = set(params) - {"patient", "subject", "status", "_format"}
         if unknown:
-            return _outcome(
+            return operation_outcome(
                 400,
                 "not-supported",
                 f"unsupported search parameter(s): {', '.join(sorted(unknown))}",
             )
         references = params.getlist("patient") + params.getlist("subject")
         if len(references) != 1 or not references[0]:
-            return _outcome(400, "required", "Encounter search needs one patient={id}")
+            return operation_outcome(400, "required", "Encounter search needs one patient={id}")
         patient_id = references[0].removeprefix("Patient/")
         if not patient_id or "/" in patient_id:
-            return _outcome(
+            return operation_outcome(
                 400, "invalid", f"patient must be an id or Patient/id: {references[0]!r}"
             )
         statuses: list[str] = []
@@ -181,7 +165,9 @@ def encounter_router(views: Mapping[str, Any]) -> APIRouter:
             statuses.extend(s for s in value.split(",") if s)
         wrong = sorted(set(statuses) - ENCOUNTER_STATUSES)
         if wrong:
-            return _outcome(400, "invalid", f"unknown Encounter status: {', '.join(wrong)}")
+            return operation_outcome(
+                400, "invalid", f"unknown Encounter status: {', '.join(wrong)}"
+            )
         base = str(request.base_url).rstrip("/")
         entries = [
             {
@@ -191,7 +177,7 @@ def encounter_router(views: Mapping[str, Any]) -> APIRouter:
             }
             for r in encounters.visits(patient_id, tuple(statuses))
         ]
-        return _FhirResponse(
+        return FhirResponse(
             {
                 "resourceType": "Bundle",
                 "type": "searchset",

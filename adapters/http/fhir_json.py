@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-__all__ = ["FHIR_JSON", "DecimalFhirResponse", "dumps"]
+__all__ = ["FHIR_JSON", "DecimalFhirResponse", "FhirResponse", "dumps", "operation_outcome"]
 
 FHIR_JSON = "application/fhir+json"
 _MARK = "\x00decimal:"
@@ -45,3 +45,20 @@ class DecimalFhirResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return dumps(content).encode("utf-8")
+
+
+class FhirResponse(JSONResponse):
+    """JSON with the FHIR media type, for resources that hold no decimals."""
+
+    media_type = FHIR_JSON
+
+
+def operation_outcome(status: int, code: str, text: str) -> FhirResponse:
+    """An OperationOutcome with one issue; ``code`` is from the FHIR issue-type value set."""
+    return FhirResponse(
+        {
+            "resourceType": "OperationOutcome",
+            "issue": [{"severity": "error", "code": code, "diagnostics": text}],
+        },
+        status_code=status,
+    )

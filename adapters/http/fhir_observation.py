@@ -19,6 +19,7 @@ from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 from fhir.resources.R4B.observation import Observation
 
 from adapters.http.fhir_codes import codeable
@@ -143,7 +144,7 @@ def observation_router(views: Mapping[str, Any]) -> APIRouter:
     view: ObservationView = views["observations"]
 
     @router.get("/fhir/Observation")
-    def search_observations(request: Request) -> DecimalFhirResponse:
+    def search_observations(request: Request) -> JSONResponse:
         patient_id, error = patient_search(request)
         if error is not None:
             return error

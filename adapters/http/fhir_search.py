@@ -6,24 +6,14 @@ from typing import Any
 
 from fastapi import Request
 
-from adapters.http.fhir_json import DecimalFhirResponse
+from adapters.http.fhir_json import FhirResponse, operation_outcome
 
 __all__ = ["patient_search", "searchset"]
 
 _ALLOWED = {"patient", "_format"}
 
 
-def _outcome(status: int, code: str, text: str) -> DecimalFhirResponse:
-    return DecimalFhirResponse(
-        {
-            "resourceType": "OperationOutcome",
-            "issue": [{"severity": "error", "code": code, "diagnostics": text}],
-        },
-        status_code=status,
-    )
-
-
-def patient_search(request: Request) -> tuple[str, DecimalFhirResponse | None]:
+def patient_search(request: Request) -> tuple[str, FhirResponse | None]:
     """The patient id a ``?patient=`` search names, or an OperationOutcome to answer.
 
     Accepts ``patient={id}``, ``patient=Patient/{id}`` and an absolute
@@ -31,17 +21,19 @@ def patient_search(request: Request) -> tuple[str, DecimalFhirResponse | None]:
     """
     unknown = set(request.query_params) - _ALLOWED
     if unknown:
-        return "", _outcome(
+        return "", operation_outcome(
             400, "not-supported", f"unsupported search parameter(s): {', '.join(sorted(unknown))}"
         )
     values = request.query_params.getlist("patient")
     if len(values) != 1 or not values[0].strip():
-        return "", _outcome(400, "required", "this search needs exactly one patient={id}")
+        return "", operation_outcome(400, "required", "this search needs exactly one patient={id}")
     reference = values[0].strip()
     _, slash, tail = reference.rpartition("Patient/")
     patient_id = tail if slash else reference
     if not patient_id or "/" in patient_id:
-        return "", _outcome(400, "invalid", f"patient={reference} is not a Patient reference")
+        return "", operation_outcome(
+            400, "invalid", f"patient={reference} is not a Patient reference"
+        )
     return patient_id, None
 
 
