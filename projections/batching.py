@@ -12,14 +12,27 @@ written: the first write holds the write lock (SQLite) or the tracking row's
 lock (PostgreSQL) until the commit, so no other runner can move in between.
 Names are kept apart because a Kafka worker's batch mixes partitions, each
 tracked under its own name with its own increasing positions.
+
+Inside a batch, views also buffer their row writes (a unit of work): rows are
+kept by kind of statement in the batch and written at its end with one
+``executemany`` per kind, in the order the view declares (``_WRITES``:
+parents before children). Few round trips is what makes a batch cheap, and
+on SQLite it matters twice: eventsourcing opens connections with a statement
+cache of one, so every ``execute`` of a statement other than the previous
+one prepares it again. A keyed row (a full-row upsert) replaces the batch's
+earlier row with that key, so only the last state is written, as executing
+them in order would leave it; other rows are written in the order given.
+Reads inside a batch must see its writes: a view answers from its batch
+cache (``_batch_cache``) where it keeps one, and ``_reading`` otherwise
+writes the buffered rows first, so the database is current before it reads.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
 
 from eventsourcing.persistence import Tracking
 
@@ -37,6 +50,8 @@ class SQLBatching:
     datastore: Any
     _insert_tracking: Any
     placeholder = "?"  # the backend's parameter marker; PostgreSQL views set "%s"
+    # Buffered writes by kind, in the order a batch writes them (parents first).
+    _WRITES: ClassVar[Mapping[str, str]] = {}
 
     def _sql(self, text: str) -> str:
         """``text`` written with ``?`` markers, in the backend's parameter style."""
@@ -44,13 +59,66 @@ class SQLBatching:
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[Any]:
-        """The batch's cursor when one is open (to see its writes), else a read transaction."""
+        """The batch's cursor when one is open (its buffered rows written first), else a read.
+
+        Inside a batch the buffered rows are written before the read, so it
+        sees every write of the batch so far.
+        """
         cursor = self._batch_cursor()
         if cursor is not None:
+            self._write_buffered(cursor)
             yield cursor
             return
         with self.datastore.transaction(commit=False) as c:
             yield c
+
+    def _write(self, c: Any, kind: str, params: tuple[Any, ...], key: Any = None) -> None:
+        """Executes ``_WRITES[kind]`` now, or (inside a batch) buffers it for the batch's end.
+
+        With ``key`` (a full-row upsert's primary key) a later row with the same
+        key replaces the buffered one: the last state is what order would leave.
+        """
+        state = self._batch_state()
+        if getattr(state, "cursor", None) is None:
+            c.execute(self._sql(self._WRITES[kind]), params)
+            return
+        rows = state.rows.get(kind)
+        if key is None:
+            if rows is None:
+                rows = state.rows[kind] = []
+            rows.append(params)
+        else:
+            if rows is None:
+                rows = state.rows[kind] = {}
+            rows[key] = params
+
+    def _buffered(self, kind: str) -> Any:
+        """The batch's buffered rows of ``kind`` (a dict when keyed), or None."""
+        rows = getattr(self._batch_state(), "rows", None)
+        return None if rows is None else rows.get(kind)
+
+    def _batch_cache(self) -> dict[Any, Any] | None:
+        """Objects a view keeps for reads inside the open batch; None outside one.
+
+        Emptied whenever the buffered rows are written (the database is then
+        current) and when the batch ends.
+        """
+        return getattr(self._batch_state(), "cache", None)
+
+    def _write_buffered(self, cursor: Any) -> None:
+        """Writes the batch's buffered rows, one executemany per kind, and forgets them."""
+        state = self._batch_state()
+        rows = getattr(state, "rows", None)
+        if rows:
+            for kind, statement in self._WRITES.items():
+                buffered = rows.get(kind)
+                if buffered:
+                    values = buffered.values() if isinstance(buffered, dict) else buffered
+                    cursor.executemany(self._sql(statement), list(values))
+            state.rows = {}
+        cache = getattr(state, "cache", None)
+        if cache:
+            cache.clear()
 
     def _batch_state(self) -> threading.local:
         state: threading.local | None = self.__dict__.get("_batch_local")
@@ -69,6 +137,8 @@ class SQLBatching:
             state.cursor = c
             state.tracked = {}
             state.pending = {}
+            state.rows = {}
+            state.cache = {}
             try:
                 yield
                 self._flush_batch(c)
@@ -77,13 +147,16 @@ class SQLBatching:
             finally:
                 state.cursor = None
                 state.pending = {}
+                state.rows = None
+                state.cache = None
                 self._discard_batch()
 
     def _flush_batch(self, cursor: Any) -> None:
-        """Writes rows a view buffered during the batch (executemany); none by default."""
+        """Writes rows a view buffered during the batch (executemany per kind)."""
+        self._write_buffered(cursor)
 
     def _discard_batch(self) -> None:
-        """Forgets rows buffered during a batch that ended (committed or rolled back)."""
+        """Forgets anything else a view kept for a batch that ended (committed or not)."""
 
     def _batch_cursor(self) -> Any:
         """The open batch's cursor on this thread, or None outside a batch."""

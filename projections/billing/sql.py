@@ -76,13 +76,23 @@ def create_statements(bigint: str) -> list[str]:
 class SQLBillingQueries(SQLBatching):
     """Commands and queries of BillingView over a DB-API cursor with named rows."""
 
+    # In the order a batch writes them: parents before the rows referring to them.
+    _WRITES = {
+        "accounts": "INSERT INTO billing_accounts_v1 VALUES (?,?,?,?,?) "
+        "ON CONFLICT (account_id) DO NOTHING",
+        "lines": f"INSERT INTO billing_lines_v1 ({_LINE_COLUMNS}) "
+        f"VALUES ({','.join('?' * 25)}) ON CONFLICT (account_id, seq) DO NOTHING",
+        "diagnoses": "INSERT INTO billing_diagnoses_v1 VALUES (?,?,?,?,?,?) "
+        "ON CONFLICT (account_id, seq, ordinal) DO NOTHING",
+        "merges": "INSERT INTO billing_merges_v1 VALUES (?,?) "
+        "ON CONFLICT (retired_id) DO UPDATE SET survivor_id=excluded.survivor_id",
+    }
+
     def open_account(self, account: AccountRecord, tracking: Tracking) -> None:
         with self._transaction(tracking) as c:
-            c.execute(
-                self._sql(
-                    "INSERT INTO billing_accounts_v1 VALUES (?,?,?,?,?) "
-                    "ON CONFLICT (account_id) DO NOTHING"
-                ),
+            self._write(
+                c,
+                "accounts",
                 (
                     account.account_id,
                     account.account_number,
@@ -94,34 +104,15 @@ class SQLBillingQueries(SQLBatching):
 
     def add_line(self, line: BillingLine, tracking: Tracking) -> None:
         with self._transaction(tracking) as c:
-            c.execute(
-                self._sql(
-                    f"INSERT INTO billing_lines_v1 ({_LINE_COLUMNS}) "
-                    f"VALUES ({','.join('?' * 25)}) ON CONFLICT (account_id, seq) DO NOTHING"
-                ),
-                _line_row(line),
-            )
-            if line.diagnoses:
-                c.executemany(
-                    self._sql(
-                        "INSERT INTO billing_diagnoses_v1 VALUES (?,?,?,?,?,?) "
-                        "ON CONFLICT (account_id, seq, ordinal) DO NOTHING"
-                    ),
-                    [
-                        (line.account_id, line.seq, n, d.code, d.text, d.system)
-                        for n, d in enumerate(line.diagnoses, 1)
-                    ],
+            self._write(c, "lines", _line_row(line))
+            for n, d in enumerate(line.diagnoses, 1):
+                self._write(
+                    c, "diagnoses", (line.account_id, line.seq, n, d.code, d.text, d.system)
                 )
 
     def record_merge(self, retired_id: str, survivor_id: str, tracking: Tracking) -> None:
         with self._transaction(tracking) as c:
-            c.execute(
-                self._sql(
-                    "INSERT INTO billing_merges_v1 VALUES (?,?) "
-                    "ON CONFLICT (retired_id) DO UPDATE SET survivor_id=excluded.survivor_id"
-                ),
-                (retired_id, survivor_id),
-            )
+            self._write(c, "merges", (retired_id, survivor_id), retired_id)
 
     def find_accounts(self, account: str) -> list[AccountRecord]:
         with self.datastore.transaction(commit=False) as c:

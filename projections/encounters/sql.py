@@ -8,6 +8,7 @@ backends (``sqlite.py``, ``postgres.py``). Times are fixed-width UTC text
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from eventsourcing.persistence import Tracking
@@ -78,35 +79,35 @@ def create_statements() -> list[str]:
 class SQLEncounterQueries(SQLBatching):
     """Commands and queries of EncounterView over a DB-API cursor with named rows."""
 
+    _WRITES = {
+        # subject_id (third) goes through the merges known so far, in the same statement.
+        "encounters": f"INSERT INTO encounters_v1 ({', '.join(_ENCOUNTER_COLUMNS)}) VALUES (?,?,"
+        "COALESCE((SELECT survivor_id FROM encounter_merges_v1 WHERE retired_id=?),?),"
+        f"{','.join('?' * (len(_ENCOUNTER_COLUMNS) - 3))}) "
+        "ON CONFLICT (encounter_id) DO UPDATE SET "
+        f"{', '.join(f'{c}=excluded.{c}' for c in _ENCOUNTER_COLUMNS[1:])}",
+        "locations": "INSERT INTO encounter_locations_v1 VALUES (?,?,?,?,?,?,?,?,?,?) "
+        "ON CONFLICT (encounter_id, seq) DO UPDATE SET "
+        "point_of_care=excluded.point_of_care, room=excluded.room, "
+        "bed=excluded.bed, facility=excluded.facility, "
+        "started_at=excluded.started_at, ended_at=excluded.ended_at, "
+        "cause=excluded.cause, cancelled=excluded.cancelled",
+    }
+
     def save_encounter(
         self, record: EncounterRecord, stays: Sequence[LocationStay], tracking: Tracking
     ) -> None:
         row = _encounter_row(record)
-        columns = ", ".join(_ENCOUNTER_COLUMNS)
-        updates = ", ".join(f"{c}=excluded.{c}" for c in _ENCOUNTER_COLUMNS[1:])
-        # subject_id (third) goes through the merges known so far, in the same statement.
-        marks = "?,?,COALESCE((SELECT survivor_id FROM encounter_merges_v1 WHERE retired_id=?),?),"
-        marks += ",".join("?" * (len(_ENCOUNTER_COLUMNS) - 3))
+        encounter_id = record.encounter_id
         with self._transaction(tracking) as c:
-            c.execute(
-                self._sql(
-                    f"INSERT INTO encounters_v1 ({columns}) VALUES ({marks}) "
-                    f"ON CONFLICT (encounter_id) DO UPDATE SET {updates}"
-                ),
-                (*row[:3], row[2], *row[3:]),
-            )
+            # Full-row upserts: within a batch the last row per key is the one written.
+            self._write(c, "encounters", (*row[:3], row[2], *row[3:]), encounter_id)
             for stay in stays:
-                c.execute(
-                    self._sql(
-                        "INSERT INTO encounter_locations_v1 VALUES (?,?,?,?,?,?,?,?,?,?) "
-                        "ON CONFLICT (encounter_id, seq) DO UPDATE SET "
-                        "point_of_care=excluded.point_of_care, room=excluded.room, "
-                        "bed=excluded.bed, facility=excluded.facility, "
-                        "started_at=excluded.started_at, ended_at=excluded.ended_at, "
-                        "cause=excluded.cause, cancelled=excluded.cancelled"
-                    ),
+                self._write(
+                    c,
+                    "locations",
                     (
-                        record.encounter_id,
+                        encounter_id,
                         stay.seq,
                         *_location_row(stay.location),
                         to_text(stay.started_at),
@@ -114,10 +115,22 @@ class SQLEncounterQueries(SQLBatching):
                         stay.cause,
                         int(stay.cancelled),
                     ),
+                    (encounter_id, stay.seq),
+                )
+            cache = self._batch_cache()
+            if cache is not None:
+                # What encounter() would read back once these rows are written (the
+                # subject is resolved through the merges when they are).
+                places = {s.seq: s for s in record.locations}
+                places.update((s.seq, s) for s in stays)
+                cache[encounter_id] = replace(
+                    record, locations=tuple(places[k] for k in sorted(places))
                 )
 
     def merge_patient(self, retired_id: str, survivor_id: str, tracking: Tracking) -> None:
         with self._transaction(tracking) as c:
+            # Set-based updates below: the batch's buffered rows go first.
+            self._write_buffered(c)
             final = self._survivor(c, survivor_id)
             if final == retired_id:
                 return  # a merge cycle: leave the visits where they are
@@ -150,10 +163,21 @@ class SQLEncounterQueries(SQLBatching):
             return self._survivor(c, patient_id)
 
     def encounter(self, encounter_id: str) -> EncounterRecord | None:
-        # One statement for the visit and its places: this runs before most writes.
-        with self._reading() as c:
+        cache = self._batch_cache()
+        if cache is not None:
+            cached = cache.get(encounter_id)
+            if cached is not None:
+                return cached  # saved in this batch: its rows are still buffered
+            # Not saved in this batch: no buffered row is this visit's, so the
+            # database's rows are current for it and the buffer can wait.
+            c = self._batch_cursor()
             c.execute(self._sql(_ONE_ENCOUNTER), (encounter_id,))
             rows = c.fetchall()
+        else:
+            # One statement for the visit and its places: this runs before most writes.
+            with self._reading() as c:
+                c.execute(self._sql(_ONE_ENCOUNTER), (encounter_id,))
+                rows = c.fetchall()
         if not rows:
             return None
         stays = tuple(_stay(r, "l_") for r in rows if r["l_seq"] is not None)

@@ -56,9 +56,9 @@ def _entry_row(entry: HistoryEntry) -> tuple[Any, ...]:
 class SQLHistoryQueries(SQLBatching):
     """Commands and queries of HistoryView over a DB-API cursor with named rows."""
 
-    # Statements by kind, in the order a batch flushes them: links before the
+    # Statements by kind, in the order a batch writes them: links before the
     # rows whose patient they resolve.
-    _STATEMENTS = {
+    _WRITES = {
         "links": "INSERT INTO history_links_v1 VALUES (?,?) ON CONFLICT (aggregate_id) "
         "DO UPDATE SET patient_id=excluded.patient_id",
         "merges": "INSERT INTO history_merges_v1 VALUES (?,?,?) ON CONFLICT (retired_id) "
@@ -70,29 +70,6 @@ class SQLHistoryQueries(SQLBatching):
         "COALESCE((SELECT patient_id FROM history_links_v1 WHERE aggregate_id=?), ''), "
         "?,?,?,?,?,?,?,?",
     }
-
-    def _write(self, c: Any, kind: str, params: tuple[Any, ...]) -> None:
-        """Executes now, or (inside a batch) buffers for one executemany at its end."""
-        state = self._batch_state()
-        if getattr(state, "cursor", None) is None:
-            c.execute(self._sql(self._STATEMENTS[kind]), params)
-            return
-        buffers = getattr(state, "history_rows", None)
-        if buffers is None:
-            buffers = state.history_rows = {k: [] for k in self._STATEMENTS}
-        buffers[kind].append(params)
-
-    def _flush_batch(self, cursor: Any) -> None:
-        buffers = getattr(self._batch_state(), "history_rows", None)
-        if not buffers:
-            return
-        for kind, statement in self._STATEMENTS.items():
-            if buffers[kind]:
-                cursor.executemany(self._sql(statement), buffers[kind])
-        self._discard_batch()
-
-    def _discard_batch(self) -> None:
-        self._batch_state().history_rows = None
 
     def record_message(self, message: MessageInfo, tracking: Tracking) -> None:
         with self._transaction(tracking) as c:

@@ -115,6 +115,18 @@ _UPSERT = (
 class SQLObservationQueries(SQLBatching):
     """Commands and queries of ObservationView over a DB-API cursor with named rows."""
 
+    # In the order a batch writes them: reports before their observations, a
+    # report's insert before its updates; rows of one kind keep their order.
+    _WRITES = {
+        "reports": "INSERT INTO observation_reports_v1 VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+        "ON CONFLICT (report_id) DO NOTHING",
+        "report_updates": "UPDATE observation_reports_v1 SET status=?, updated_at=?, "
+        "source_message_id=? WHERE report_id=?",
+        "observations": _UPSERT,
+        "merges": "INSERT INTO observation_merges_v1 VALUES (?,?) "
+        "ON CONFLICT (retired_id) DO UPDATE SET survivor_id=excluded.survivor_id",
+    }
+
     def add_report(
         self,
         report: ReportRecord,
@@ -124,11 +136,9 @@ class SQLObservationQueries(SQLBatching):
         tracking: Tracking,
     ) -> None:
         with self._transaction(tracking) as c:
-            c.execute(
-                self._sql(
-                    "INSERT INTO observation_reports_v1 VALUES (?,?,?,?,?,?,?,?,?,?,?) "
-                    "ON CONFLICT (report_id) DO NOTHING"
-                ),
+            self._write(
+                c,
+                "reports",
                 (
                     report.report_id,
                     report.order_number,
@@ -155,11 +165,9 @@ class SQLObservationQueries(SQLBatching):
         tracking: Tracking,
     ) -> None:
         with self._transaction(tracking) as c:
-            c.execute(
-                self._sql(
-                    "UPDATE observation_reports_v1 SET status=?, updated_at=?, "
-                    "source_message_id=? WHERE report_id=?"
-                ),
+            self._write(
+                c,
+                "report_updates",
                 (status, updated_at.isoformat(), source_message_id, report_id),
             )
             self._put(c, report_id, observations, updated_at, source_message_id)
@@ -173,30 +181,25 @@ class SQLObservationQueries(SQLBatching):
         source_message_id: str,
     ) -> None:
         # One upsert per OBX: a new one goes after the report's others (ordinal), a
-        # correction replaces the row with its key and keeps its place.
-        rows = [
-            (
-                report_id,
-                o.code.code,
-                o.code.system,
-                o.set_id,
-                report_id,
-                *_values(o, updated_at, source_message_id),
+        # correction replaces the row with its key and keeps its place. Their order
+        # matters (ordinal, revision), so they are never keyed.
+        for o in observations:
+            self._write(
+                c,
+                "observations",
+                (
+                    report_id,
+                    o.code.code,
+                    o.code.system,
+                    o.set_id,
+                    report_id,
+                    *_values(o, updated_at, source_message_id),
+                ),
             )
-            for o in observations
-        ]
-        if rows:
-            c.executemany(self._sql(_UPSERT), rows)
 
     def record_merge(self, retired_id: str, survivor_id: str, tracking: Tracking) -> None:
         with self._transaction(tracking) as c:
-            c.execute(
-                self._sql(
-                    "INSERT INTO observation_merges_v1 VALUES (?,?) "
-                    "ON CONFLICT (retired_id) DO UPDATE SET survivor_id=excluded.survivor_id"
-                ),
-                (retired_id, survivor_id),
-            )
+            self._write(c, "merges", (retired_id, survivor_id), retired_id)
 
     def observations_of(self, patient_ids: Iterable[str]) -> list[ObservationRow]:
         ids = sorted(set(patient_ids))

@@ -49,6 +49,17 @@ class SQLPatientQueries(SQLBatching):
     commands join the runner's batch when one is open (projections.batching).
     """
 
+    _WRITES = {
+        "patients": "INSERT INTO patients_v1 (patient_id, family, given, middle, suffix, "
+        "prefix, name_use, birth_date, sex, updated_at, merged_into) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        # An identifier belongs to the patient that last claimed it (merges rely on this).
+        "identifiers": "INSERT INTO patient_identifiers_v1 VALUES (?,?,?,?,?,?) "
+        "ON CONFLICT (value, authority, authority_id) DO UPDATE SET "
+        "patient_id=excluded.patient_id, type_code=excluded.type_code, "
+        "authority_id_type=excluded.authority_id_type",
+    }
+
     def register_patient(
         self,
         patient_id: str,
@@ -60,13 +71,11 @@ class SQLPatientQueries(SQLBatching):
         tracking: Tracking,
     ) -> None:
         with self._transaction(tracking) as c:
-            c.execute(
-                self._sql(
-                    "INSERT INTO patients_v1 (patient_id, family, given, middle, suffix, prefix, "
-                    "name_use, birth_date, sex, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)"
-                ),
-                (patient_id, *_name_row(name), birth_date, sex, updated_at.isoformat()),
-            )
+            row = [patient_id, *_name_row(name), birth_date, sex, updated_at.isoformat(), ""]
+            self._write(c, "patients", row)  # type: ignore[arg-type]
+            cache = self._batch_cache()
+            if cache is not None:  # later updates in this batch change the buffered row
+                cache[patient_id] = row
             for identifier in identifiers:
                 self._claim_identifier(c, patient_id, identifier)
 
@@ -80,44 +89,52 @@ class SQLPatientQueries(SQLBatching):
         tracking: Tracking,
     ) -> None:
         with self._transaction(tracking) as c:
+            values = (*_name_row(name), birth_date, sex, updated_at.isoformat())
+            row = self._buffered_patient(patient_id)
+            if row is not None:
+                row[1:10] = values
+                return
             c.execute(
                 self._sql(
                     "UPDATE patients_v1 SET family=?, given=?, middle=?, suffix=?, prefix=?, "
                     "name_use=?, birth_date=?, sex=?, updated_at=? WHERE patient_id=?"
                 ),
-                (*_name_row(name), birth_date, sex, updated_at.isoformat(), patient_id),
+                (*values, patient_id),
             )
 
     def mark_merged(
         self, patient_id: str, survivor_id: str, updated_at: datetime, tracking: Tracking
     ) -> None:
         with self._transaction(tracking) as c:
+            row = self._buffered_patient(patient_id)
+            if row is not None:
+                row[9], row[10] = updated_at.isoformat(), survivor_id
+                return
             c.execute(
                 self._sql("UPDATE patients_v1 SET merged_into=?, updated_at=? WHERE patient_id=?"),
                 (survivor_id, updated_at.isoformat(), patient_id),
             )
+
+    def _buffered_patient(self, patient_id: str) -> list[Any] | None:
+        """The row this batch will insert for ``patient_id`` (changed in place), if any.
+
+        A patient not in the buffer is in the database already (or nowhere), and
+        no buffered row touches it, so its UPDATE runs at once, as in order.
+        """
+        cache = self._batch_cache()
+        return None if cache is None else cache.get(patient_id)
 
     def add_identifier(self, patient_id: str, identifier: Identifier, tracking: Tracking) -> None:
         with self._transaction(tracking) as c:
             self._claim_identifier(c, patient_id, identifier)
 
     def _claim_identifier(self, c: Any, patient_id: str, identifier: Identifier) -> None:
-        # An identifier belongs to the patient that last claimed it (merges rely on this).
-        c.execute(
-            self._sql(
-                "INSERT INTO patient_identifiers_v1 VALUES (?,?,?,?,?,?) "
-                "ON CONFLICT (value, authority, authority_id) DO UPDATE SET "
-                "patient_id=excluded.patient_id, type_code=excluded.type_code, "
-                "authority_id_type=excluded.authority_id_type"
-            ),
-            (
-                identifier.value,
-                identifier.authority,
-                identifier.authority_id,
-                identifier.authority_id_type,
-                identifier.type_code,
-                patient_id,
-            ),
+        key = (identifier.value, identifier.authority, identifier.authority_id)
+        self._write(
+            c,
+            "identifiers",
+            (*key, identifier.authority_id_type, identifier.type_code, patient_id),
+            key,
         )
 
     def get_patient(self, patient_id: str) -> PatientRecord | None:

@@ -8,7 +8,8 @@ text (``projections.timestamps``), so ordering and ranges on them are correct.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from itertools import pairwise
 from typing import Any
@@ -50,6 +51,23 @@ def create_statements() -> list[str]:
 class SQLQueueQueries(SQLBatching):
     """Commands and queries of QueueView over a DB-API cursor with named rows."""
 
+    # In the order a batch writes them: a stay deleted and then saved again in
+    # one batch is buffered as saved, so deletes first is what order would leave.
+    _WRITES = {
+        "deleted_stays": "DELETE FROM queue_stays_v1 WHERE encounter_id=? AND seq=?",
+        "visits": "INSERT INTO queue_visits_v1 VALUES (?,?,?,?,?,?,?,?,?,?) "
+        "ON CONFLICT (encounter_id) DO UPDATE SET patient_id=excluded.patient_id, "
+        "visit_number=excluded.visit_number, priority=excluded.priority, "
+        "rank=excluded.rank, location=excluded.location, present=excluded.present, "
+        "entered_at=excluded.entered_at, stay_seq=excluded.stay_seq, "
+        "status=excluded.status",
+        "stays": "INSERT INTO queue_stays_v1 VALUES (?,?,?,?,?,?,?) "
+        "ON CONFLICT (encounter_id, seq) DO UPDATE SET "
+        "location=excluded.location, entered_at=excluded.entered_at, "
+        "left_at=excluded.left_at, wait_seconds=excluded.wait_seconds, "
+        "left_by=excluded.left_by",
+    }
+
     def save_visit(
         self,
         visit: QueueVisit,
@@ -57,18 +75,13 @@ class SQLQueueQueries(SQLBatching):
         deleted: Sequence[int],
         tracking: Tracking,
     ) -> None:
+        encounter_id = visit.encounter_id
         with self._transaction(tracking) as c:
-            c.execute(
-                self._sql(
-                    "INSERT INTO queue_visits_v1 VALUES (?,?,?,?,?,?,?,?,?,?) "
-                    "ON CONFLICT (encounter_id) DO UPDATE SET patient_id=excluded.patient_id, "
-                    "visit_number=excluded.visit_number, priority=excluded.priority, "
-                    "rank=excluded.rank, location=excluded.location, present=excluded.present, "
-                    "entered_at=excluded.entered_at, stay_seq=excluded.stay_seq, "
-                    "status=excluded.status"
-                ),
+            self._write(
+                c,
+                "visits",
                 (
-                    visit.encounter_id,
+                    encounter_id,
                     visit.patient_id,
                     visit.visit_number,
                     visit.priority,
@@ -79,41 +92,67 @@ class SQLQueueQueries(SQLBatching):
                     visit.stay_seq,
                     visit.status,
                 ),
+                encounter_id,
             )
+            cache = self._batch_cache()
+            buffered = self._buffered("stays") if cache is not None else None
             for seq in deleted:
-                c.execute(
-                    self._sql("DELETE FROM queue_stays_v1 WHERE encounter_id=? AND seq=?"),
-                    (visit.encounter_id, seq),
-                )
+                key = (encounter_id, seq)
+                if buffered is not None:
+                    buffered.pop(key, None)
+                if cache is not None:
+                    cache[("stay", *key)] = None  # gone, whatever the database holds
+                self._write(c, "deleted_stays", key, key)
             for stay in stays:
-                c.execute(
-                    self._sql(
-                        "INSERT INTO queue_stays_v1 VALUES (?,?,?,?,?,?,?) "
-                        "ON CONFLICT (encounter_id, seq) DO UPDATE SET "
-                        "location=excluded.location, entered_at=excluded.entered_at, "
-                        "left_at=excluded.left_at, wait_seconds=excluded.wait_seconds, "
-                        "left_by=excluded.left_by"
-                    ),
+                key = (encounter_id, stay.seq)
+                self._write(
+                    c,
+                    "stays",
                     (
-                        stay.encounter_id,
-                        stay.seq,
+                        *key,
                         stay.location,
                         to_text(stay.entered_at),
                         to_text(stay.left_at) if stay.left_at else None,
                         stay.wait_seconds,
                         stay.left_by,
                     ),
+                    key,
                 )
+                if cache is not None:
+                    cache[("stay", *key)] = stay
+            if cache is not None:
+                cache[("visit", encounter_id)] = visit
 
     def merge_patient(self, retired_id: str, survivor_id: str, tracking: Tracking) -> None:
         with self._transaction(tracking) as c:
+            self._write_buffered(c)  # a set-based update: the buffered rows go first
             c.execute(
                 self._sql("UPDATE queue_visits_v1 SET patient_id=? WHERE patient_id=?"),
                 (survivor_id, retired_id),
             )
 
-    def visit(self, encounter_id: str) -> QueueVisit | None:
+    def _from_batch(self, key: tuple[Any, ...]) -> tuple[bool, Any]:
+        """(True, object) when this batch saved (or deleted: None) ``key``'s row."""
+        cache = self._batch_cache()
+        if cache is None or key not in cache:
+            return False, None
+        return True, cache[key]
+
+    @contextlib.contextmanager
+    def _row_reading(self) -> Iterator[Any]:
+        """A cursor for one row this batch has not touched: no need to write the buffer."""
+        cursor = self._batch_cursor()
+        if cursor is not None:
+            yield cursor
+            return
         with self._reading() as c:
+            yield c
+
+    def visit(self, encounter_id: str) -> QueueVisit | None:
+        found, visit = self._from_batch(("visit", encounter_id))
+        if found:
+            return visit  # type: ignore[no-any-return]
+        with self._row_reading() as c:
             c.execute(
                 self._sql("SELECT * FROM queue_visits_v1 WHERE encounter_id=?"), (encounter_id,)
             )
@@ -121,7 +160,10 @@ class SQLQueueQueries(SQLBatching):
         return _visit(row) if row else None
 
     def stay(self, encounter_id: str, seq: int) -> QueueStay | None:
-        with self._reading() as c:
+        found, stay = self._from_batch(("stay", encounter_id, seq))
+        if found:
+            return stay  # type: ignore[no-any-return]
+        with self._row_reading() as c:
             c.execute(
                 self._sql("SELECT * FROM queue_stays_v1 WHERE encounter_id=? AND seq=?"),
                 (encounter_id, seq),
