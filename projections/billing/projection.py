@@ -6,21 +6,20 @@ repository, no network), so a replay from position 0 rebuilds the same rows.
 
 from __future__ import annotations
 
-from functools import singledispatchmethod
 from typing import Any
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.projection import Projection
 from eventsourcing.utils import get_topic
 
 from engine.domain.account import Account
 from engine.domain.patient import Patient
 from projections.billing.view import AccountRecord, BillingView, line_from_transaction
+from projections.dispatch import DispatchingProjection, handles
 
 __all__ = ["BillingProjection"]
 
 
-class BillingProjection(Projection[BillingView]):
+class BillingProjection(DispatchingProjection[BillingView]):
     """Maintains ``billing_*_v1``; bump the suffix to rebuild beside the old tables."""
 
     name = "billing_v1"
@@ -33,12 +32,7 @@ class BillingProjection(Projection[BillingView]):
         get_topic(Patient.Merged),
     )
 
-    @singledispatchmethod
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        # Unknown events still move the position, so catch-up never stalls on them.
-        self.view.insert_tracking(tracking)
-
-    @process_event.register
+    @handles(Account.Opened)
     def _opened(self, event: Account.Opened, tracking: Tracking) -> None:
         self.view.open_account(
             AccountRecord(
@@ -66,22 +60,22 @@ class BillingProjection(Projection[BillingView]):
             tracking,
         )
 
-    @process_event.register
+    @handles(Account.ChargePosted)
     def _posted(self, event: Account.ChargePosted, tracking: Tracking) -> None:
         self._line(event, tracking, credited=False)
 
-    @process_event.register
+    @handles(Account.ChargeCredited)
     def _credited(self, event: Account.ChargeCredited, tracking: Tracking) -> None:
         self._line(event, tracking, credited=True)
 
-    @process_event.register
+    @handles(Account.PaymentPosted)
     def _paid(self, event: Account.PaymentPosted, tracking: Tracking) -> None:
         self._line(event, tracking, credited=False)
 
-    @process_event.register
+    @handles(Account.AdjustmentPosted)
     def _adjusted(self, event: Account.AdjustmentPosted, tracking: Tracking) -> None:
         self._line(event, tracking, credited=False)
 
-    @process_event.register
+    @handles(Patient.Merged)
     def _merged(self, event: Patient.Merged, tracking: Tracking) -> None:
         self.view.record_merge(str(event.originator_id), str(event.survivor_id), tracking)

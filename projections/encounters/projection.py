@@ -8,15 +8,14 @@ from position 0 rebuilds the same rows.
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import singledispatchmethod
 from typing import Any
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.projection import Projection
 
 from engine.domain.encounter import CANCELLED, FINISHED, IN_PROGRESS, PLANNED, Encounter
 from engine.domain.patient import Patient
 from engine.domain.values import Location
+from projections.dispatch import DispatchingProjection, handles
 from projections.encounters.view import EncounterRecord, EncounterView, LocationStay
 from projections.topics import VISIT_TOPICS
 
@@ -29,18 +28,13 @@ _CAUSE = {
 }
 
 
-class EncounterProjection(Projection[EncounterView]):
+class EncounterProjection(DispatchingProjection[EncounterView]):
     """Maintains ``encounters_v1``; bump the suffix to rebuild beside the old tables."""
 
     name = "encounters_v1"
     topics = VISIT_TOPICS
 
-    @singledispatchmethod
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        # Unknown events still move the position, so catch-up never stalls on them.
-        self.view.insert_tracking(tracking)
-
-    @process_event.register
+    @handles(Encounter.Started)
     def _started(self, event: Encounter.Started, tracking: Tracking) -> None:
         planned = isinstance(event, Encounter.PreAdmitted)
         patient_id = str(event.patient_id)
@@ -68,7 +62,7 @@ class EncounterProjection(Projection[EncounterView]):
         )
         self.view.save_encounter(record, stays, tracking)
 
-    @process_event.register
+    @handles(Encounter.Arrived)
     def _arrived(self, event: Encounter.Arrived, tracking: Tracking) -> None:
         record = self._record(event, tracking)
         if record is None:
@@ -97,7 +91,7 @@ class EncounterProjection(Projection[EncounterView]):
         record = replace(record, location=location, location_seq=0 if location.is_empty() else seq)
         self.view.save_encounter(record, stays, tracking)
 
-    @process_event.register
+    @handles(Encounter.Transferred)
     def _transferred(self, event: Encounter.Transferred, tracking: Tracking) -> None:
         record = self._record(event, tracking)
         if record is None:
@@ -105,7 +99,7 @@ class EncounterProjection(Projection[EncounterView]):
         record = replace(record, prior_location=record.location, updated_at=event.occurred_at)
         self._move(record, event.location, event.occurred_at, "transferred", tracking)
 
-    @process_event.register
+    @handles(Encounter.TransferCancelled)
     def _transfer_cancelled(self, event: Encounter.TransferCancelled, tracking: Tracking) -> None:
         record = self._record(event, tracking)
         if record is None:
@@ -132,7 +126,7 @@ class EncounterProjection(Projection[EncounterView]):
         )
         self.view.save_encounter(record, stays, tracking)
 
-    @process_event.register
+    @handles(Encounter.ClassChanged)
     def _class_changed(self, event: Encounter.ClassChanged, tracking: Tracking) -> None:
         record = self._record(event, tracking)
         if record is None:
@@ -140,7 +134,7 @@ class EncounterProjection(Projection[EncounterView]):
         record = replace(record, patient_class=event.patient_class, updated_at=event.occurred_at)
         self._move(record, event.location, event.occurred_at, "class-changed", tracking)
 
-    @process_event.register
+    @handles(Encounter.Discharged)
     def _discharged(self, event: Encounter.Discharged, tracking: Tracking) -> None:
         record = self._record(event, tracking)
         if record is None:
@@ -148,7 +142,7 @@ class EncounterProjection(Projection[EncounterView]):
         when = event.discharged_at or event.occurred_at
         self._end(record, FINISHED, when, event.occurred_at, tracking)
 
-    @process_event.register
+    @handles(Encounter.DischargeCancelled)
     def _discharge_cancelled(self, event: Encounter.DischargeCancelled, tracking: Tracking) -> None:
         record = self._record(event, tracking)
         if record is None:
@@ -161,14 +155,14 @@ class EncounterProjection(Projection[EncounterView]):
         )
         self.view.save_encounter(record, stays, tracking)
 
-    @process_event.register
+    @handles(Encounter.AdmissionCancelled)
     def _admission_cancelled(self, event: Encounter.AdmissionCancelled, tracking: Tracking) -> None:
         record = self._record(event, tracking)
         if record is None:
             return
         self._end(record, CANCELLED, None, event.occurred_at, tracking)
 
-    @process_event.register
+    @handles(Patient.Merged)
     def _merged(self, event: Patient.Merged, tracking: Tracking) -> None:
         self.view.merge_patient(str(event.originator_id), str(event.survivor_id), tracking)
 

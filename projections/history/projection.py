@@ -8,12 +8,10 @@ audit view, but names and MRNs are not repeated here.
 
 from __future__ import annotations
 
-from functools import singledispatchmethod
 from typing import Any
 
 from eventsourcing.domain import DomainEvent
 from eventsourcing.persistence import Tracking
-from eventsourcing.projection import Projection
 from eventsourcing.utils import get_topic
 
 from engine.domain.account import Account
@@ -21,6 +19,7 @@ from engine.domain.encounter import Encounter
 from engine.domain.message import InboundMessage
 from engine.domain.patient import Patient
 from engine.domain.report import LabReport
+from projections.dispatch import DispatchingProjection, handles
 from projections.history.view import HistoryEntry, HistoryView, MessageInfo, utc_text
 
 __all__ = ["HistoryProjection"]
@@ -82,18 +81,13 @@ def _summary(event: Any) -> str:
     return ""
 
 
-class HistoryProjection(Projection[HistoryView]):
+class HistoryProjection(DispatchingProjection[HistoryView]):
     """Maintains ``history_v1``; bump the suffix to rebuild beside the old tables."""
 
     name = "history_v1"
     topics = _topics()
 
-    @singledispatchmethod
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        # Unknown events still move the position, so catch-up never stalls on them.
-        self.view.insert_tracking(tracking)
-
-    @process_event.register
+    @handles(InboundMessage.Received)
     def _message(self, event: InboundMessage.Received, tracking: Tracking) -> None:
         self.view.record_message(
             MessageInfo(
@@ -107,25 +101,25 @@ class HistoryProjection(Projection[HistoryView]):
             tracking,
         )
 
-    @process_event.register
+    @handles(Patient.Event)
     def _patient(self, event: Patient.Event, tracking: Tracking) -> None:
         entry = _entry(event, tracking, _summary(event))
         self.view.record_event(entry, str(event.originator_id), False, tracking)
 
-    @process_event.register
+    @handles(Patient.Merged)
     def _merged(self, event: Patient.Merged, tracking: Tracking) -> None:
         entry = _entry(event, tracking, f"merged into {event.survivor_id}")
         self.view.record_merge(entry, str(event.survivor_id), tracking)
 
-    @process_event.register
+    @handles(Encounter.Started)
     def _started(self, event: Encounter.Started, tracking: Tracking) -> None:
         self._created(event, tracking)
 
-    @process_event.register
+    @handles(LabReport.Reported)
     def _reported(self, event: LabReport.Reported, tracking: Tracking) -> None:
         self._created(event, tracking)
 
-    @process_event.register
+    @handles(Account.Opened)
     def _opened(self, event: Account.Opened, tracking: Tracking) -> None:
         entry = _entry(event, tracking, f"account {event.account_number}")
         self.view.record_event(entry, str(event.patient_id), True, tracking)
@@ -134,14 +128,14 @@ class HistoryProjection(Projection[HistoryView]):
         entry = _entry(event, tracking, _summary(event))
         self.view.record_event(entry, str(event.patient_id), True, tracking)
 
-    @process_event.register
+    @handles(Encounter.Event)
     def _encounter(self, event: Encounter.Event, tracking: Tracking) -> None:
         self.view.record_event(_entry(event, tracking, _summary(event)), None, False, tracking)
 
-    @process_event.register
+    @handles(LabReport.Event)
     def _report(self, event: LabReport.Event, tracking: Tracking) -> None:
         self.view.record_event(_entry(event, tracking, _summary(event)), None, False, tracking)
 
-    @process_event.register
+    @handles(Account.Event)
     def _account(self, event: Account.Event, tracking: Tracking) -> None:
         self.view.record_event(_entry(event, tracking, _summary(event)), None, False, tracking)

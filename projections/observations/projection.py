@@ -6,21 +6,18 @@ repository, no network), so a replay from position 0 rebuilds the same rows.
 
 from __future__ import annotations
 
-from functools import singledispatchmethod
-from typing import Any
-
 from eventsourcing.persistence import Tracking
-from eventsourcing.projection import Projection
 from eventsourcing.utils import get_topic
 
 from engine.domain.patient import Patient
 from engine.domain.report import LabReport
+from projections.dispatch import DispatchingProjection, handles
 from projections.observations.view import ObservationView, ReportRecord
 
 __all__ = ["ObservationProjection"]
 
 
-class ObservationProjection(Projection[ObservationView]):
+class ObservationProjection(DispatchingProjection[ObservationView]):
     """Maintains ``observations_v1``; bump the suffix to rebuild beside the old tables."""
 
     name = "observations_v1"
@@ -30,12 +27,7 @@ class ObservationProjection(Projection[ObservationView]):
         get_topic(Patient.Merged),
     )
 
-    @singledispatchmethod
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        # Unknown events still move the position, so catch-up never stalls on them.
-        self.view.insert_tracking(tracking)
-
-    @process_event.register
+    @handles(LabReport.Reported)
     def _reported(self, event: LabReport.Reported, tracking: Tracking) -> None:
         self.view.add_report(
             ReportRecord(
@@ -53,7 +45,7 @@ class ObservationProjection(Projection[ObservationView]):
             tracking,
         )
 
-    @process_event.register
+    @handles(LabReport.Updated)
     def _updated(self, event: LabReport.Updated, tracking: Tracking) -> None:
         self.view.update_report(
             str(event.originator_id),
@@ -64,6 +56,6 @@ class ObservationProjection(Projection[ObservationView]):
             tracking,
         )
 
-    @process_event.register
+    @handles(Patient.Merged)
     def _merged(self, event: Patient.Merged, tracking: Tracking) -> None:
         self.view.record_merge(str(event.originator_id), str(event.survivor_id), tracking)

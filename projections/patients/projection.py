@@ -6,20 +6,17 @@ repository, no network, so a replay from position 0 rebuilds the same rows.
 
 from __future__ import annotations
 
-from functools import singledispatchmethod
-from typing import Any
-
 from eventsourcing.persistence import Tracking
-from eventsourcing.projection import Projection
 from eventsourcing.utils import get_topic
 
 from engine.domain.patient import Patient
+from projections.dispatch import DispatchingProjection, handles
 from projections.patients.view import PatientView
 
 __all__ = ["PatientProjection"]
 
 
-class PatientProjection(Projection[PatientView]):
+class PatientProjection(DispatchingProjection[PatientView]):
     """Maintains ``patients_v1``; bump the suffix to rebuild beside the old tables."""
 
     name = "patients_v1"
@@ -30,12 +27,7 @@ class PatientProjection(Projection[PatientView]):
         get_topic(Patient.Merged),
     )
 
-    @singledispatchmethod
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        # Unknown events still move the position, so catch-up never stalls on them.
-        self.view.insert_tracking(tracking)
-
-    @process_event.register
+    @handles(Patient.Registered)
     def _registered(self, event: Patient.Registered, tracking: Tracking) -> None:
         self.view.register_patient(
             str(event.originator_id),
@@ -47,7 +39,7 @@ class PatientProjection(Projection[PatientView]):
             tracking,
         )
 
-    @process_event.register
+    @handles(Patient.DemographicsUpdated)
     def _demographics(self, event: Patient.DemographicsUpdated, tracking: Tracking) -> None:
         self.view.update_demographics(
             str(event.originator_id),
@@ -58,11 +50,11 @@ class PatientProjection(Projection[PatientView]):
             tracking,
         )
 
-    @process_event.register
+    @handles(Patient.IdentifierAdded)
     def _identifier(self, event: Patient.IdentifierAdded, tracking: Tracking) -> None:
         self.view.add_identifier(str(event.originator_id), event.identifier, tracking)
 
-    @process_event.register
+    @handles(Patient.Merged)
     def _merged(self, event: Patient.Merged, tracking: Tracking) -> None:
         self.view.mark_merged(
             str(event.originator_id), str(event.survivor_id), event.occurred_at, tracking

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from functools import singledispatchmethod
 from typing import Any
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.projection import Projection
 
 from engine.domain.encounter import CANCELLED, FINISHED, IN_PROGRESS, PLANNED, Encounter
 from engine.domain.patient import Patient
+from projections.dispatch import DispatchingProjection, handles
 from projections.queue.view import QueueStay, QueueView, QueueVisit
 from projections.topics import VISIT_TOPICS
 
@@ -47,18 +46,13 @@ def priority_of(priority: str, admission_type: str) -> tuple[str, int]:
     return code, _PV1_4_RANK.get(code, REST)
 
 
-class QueueProjection(Projection[QueueView]):
+class QueueProjection(DispatchingProjection[QueueView]):
     """Maintains ``queue_v1``; bump the suffix to rebuild beside the old tables."""
 
     name = "queue_v1"
     topics = VISIT_TOPICS
 
-    @singledispatchmethod
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        # Unknown events still move the position, so catch-up never stalls on them.
-        self.view.insert_tracking(tracking)
-
-    @process_event.register
+    @handles(Encounter.Started)
     def _started(self, event: Encounter.Started, tracking: Tracking) -> None:
         code, rank = priority_of(event.priority, event.admission_type)
         visit = QueueVisit(
@@ -78,7 +72,7 @@ class QueueProjection(Projection[QueueView]):
             return
         self._enter(replace(visit, status=IN_PROGRESS), visit.location, event.occurred_at, tracking)
 
-    @process_event.register
+    @handles(Encounter.Arrived)
     def _arrived(self, event: Encounter.Arrived, tracking: Tracking) -> None:
         visit = self._visit(event, tracking)
         if visit is None:
@@ -86,21 +80,21 @@ class QueueProjection(Projection[QueueView]):
         location = event.location.point_of_care or visit.location
         self._enter(replace(visit, status=IN_PROGRESS), location, event.occurred_at, tracking)
 
-    @process_event.register
+    @handles(Encounter.Transferred)
     def _transferred(self, event: Encounter.Transferred, tracking: Tracking) -> None:
         visit = self._visit(event, tracking)
         if visit is not None:
             location = event.location.point_of_care
             self._move(visit, location, event.occurred_at, "transferred", tracking)
 
-    @process_event.register
+    @handles(Encounter.ClassChanged)
     def _class_changed(self, event: Encounter.ClassChanged, tracking: Tracking) -> None:
         visit = self._visit(event, tracking)
         if visit is not None:
             location = event.location.point_of_care
             self._move(visit, location, event.occurred_at, "class-changed", tracking)
 
-    @process_event.register
+    @handles(Encounter.TransferCancelled)
     def _transfer_cancelled(self, event: Encounter.TransferCancelled, tracking: Tracking) -> None:
         visit = self._visit(event, tracking)
         if visit is None:
@@ -120,19 +114,19 @@ class QueueProjection(Projection[QueueView]):
             return
         self._move(visit, back, event.occurred_at, "transfer-cancelled", tracking)
 
-    @process_event.register
+    @handles(Encounter.Discharged)
     def _discharged(self, event: Encounter.Discharged, tracking: Tracking) -> None:
         visit = self._visit(event, tracking)
         if visit is not None:
             self._leave(visit, FINISHED, event.occurred_at, "discharged", tracking)
 
-    @process_event.register
+    @handles(Encounter.AdmissionCancelled)
     def _admission_cancelled(self, event: Encounter.AdmissionCancelled, tracking: Tracking) -> None:
         visit = self._visit(event, tracking)
         if visit is not None:
             self._leave(visit, CANCELLED, event.occurred_at, "cancelled", tracking)
 
-    @process_event.register
+    @handles(Encounter.DischargeCancelled)
     def _discharge_cancelled(self, event: Encounter.DischargeCancelled, tracking: Tracking) -> None:
         visit = self._visit(event, tracking)
         if visit is None:
@@ -146,7 +140,7 @@ class QueueProjection(Projection[QueueView]):
         back = replace(visit, status=IN_PROGRESS, present=True, entered_at=last.entered_at)
         self.view.save_visit(back, (reopened,), (), tracking)
 
-    @process_event.register
+    @handles(Patient.Merged)
     def _merged(self, event: Patient.Merged, tracking: Tracking) -> None:
         self.view.merge_patient(str(event.originator_id), str(event.survivor_id), tracking)
 
