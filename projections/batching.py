@@ -135,6 +135,7 @@ class SQLBatching:
             return
         with self.datastore.transaction(commit=True) as c:
             state.cursor = c
+            state.joined = _Joined(c)
             state.tracked = {}
             state.pending = {}
             state.rows = {}
@@ -146,6 +147,7 @@ class SQLBatching:
                     self._insert_tracking(c, tracking)
             finally:
                 state.cursor = None
+                state.joined = None
                 state.pending = {}
                 state.rows = None
                 state.cache = None
@@ -167,32 +169,52 @@ class SQLBatching:
         with self._transaction(tracking):
             pass
 
-    @contextlib.contextmanager
-    def _transaction(self, tracking: Tracking) -> Iterator[Any]:
+    def _transaction(self, tracking: Tracking) -> contextlib.AbstractContextManager[Any]:
         """A cursor inside the batch's transaction, or a transaction of its own.
 
         The tracking record goes first, so a second delivery fails before any
-        row is written.
+        row is written. Inside a batch this runs once per event and view, so it
+        does its work here and hands back the batch's cursor in a plain holder
+        (a generator context manager costs more than most commands).
         """
         state = self._batch_state()
         cursor = getattr(state, "cursor", None)
-        if cursor is not None:
-            single_row = getattr(self.datastore, "single_row_tracking", False)
-            name = tracking.application_name
-            tracked = state.tracked.get(name, 0)
-            if single_row and tracked and tracking.notification_id > tracked:
-                # This name's first position in the batch was checked and written in
-                # this write transaction, which no other runner can pass now: later
-                # positions only need the highest one written, once, before the commit.
-                state.pending[name] = tracking
-            else:
-                self._insert_tracking(cursor, tracking)
-            state.tracked[name] = max(tracked, tracking.notification_id)
-            yield cursor
-            return
+        if cursor is None:
+            return self._own_transaction(tracking)
+        single_row = getattr(self.datastore, "single_row_tracking", False)
+        name = tracking.application_name
+        tracked = state.tracked.get(name, 0)
+        if single_row and tracked and tracking.notification_id > tracked:
+            # This name's first position in the batch was checked and written in
+            # this write transaction, which no other runner can pass now: later
+            # positions only need the highest one written, once, before the commit.
+            state.pending[name] = tracking
+        else:
+            self._insert_tracking(cursor, tracking)
+        if tracking.notification_id > tracked:
+            state.tracked[name] = tracking.notification_id
+        return state.joined  # type: ignore[no-any-return]
+
+    @contextlib.contextmanager
+    def _own_transaction(self, tracking: Tracking) -> Iterator[Any]:
         with self.datastore.transaction(commit=True) as c:
             self._insert_tracking(c, tracking)
             yield c
+
+
+class _Joined:
+    """The open batch's cursor as a context manager: entering joins, leaving does nothing."""
+
+    __slots__ = ("cursor",)
+
+    def __init__(self, cursor: Any) -> None:
+        self.cursor = cursor
+
+    def __enter__(self) -> Any:
+        return self.cursor
+
+    def __exit__(self, *exc: object) -> None:
+        return None
 
 
 class MemoryBatching:

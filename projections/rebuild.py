@@ -36,6 +36,7 @@ from eventsourcing.persistence import TrackingRecorder
 from eventsourcing.sqlite import SQLiteFactory
 
 from projections.catalog import ProjectionSpec
+from projections.decoding import event_decoder
 from projections.runner import PollingProjectionRunner
 
 __all__ = [
@@ -120,12 +121,12 @@ class _Mapper:
     """The application's mapper, reporting progress and hiding events ``as_of`` rejects."""
 
     def __init__(self, mapper: Any, as_of: AsOf | None, on_event: Callable[[int], None]) -> None:
-        self._mapper = mapper
+        self._decode = event_decoder(mapper)
         self._as_of = as_of
         self._on_event = on_event
 
     def to_domain_event(self, notification: Any) -> Any:
-        event = self._mapper.to_domain_event(notification)
+        event = self._decode(notification)
         self._on_event(notification.id)
         if self._as_of is not None and not self._as_of.accepts(event):
             return _EXCLUDED

@@ -119,13 +119,7 @@ class SQLEncounterQueries(SQLBatching):
                 )
             cache = self._batch_cache()
             if cache is not None:
-                # What encounter() would read back once these rows are written (the
-                # subject is resolved through the merges when they are).
-                places = {s.seq: s for s in record.locations}
-                places.update((s.seq, s) for s in stays)
-                cache[encounter_id] = replace(
-                    record, locations=tuple(places[k] for k in sorted(places))
-                )
+                cache[encounter_id] = (record, stays)  # encounter() merges them if asked
 
     def merge_patient(self, retired_id: str, survivor_id: str, tracking: Tracking) -> None:
         with self._transaction(tracking) as c:
@@ -165,9 +159,15 @@ class SQLEncounterQueries(SQLBatching):
     def encounter(self, encounter_id: str) -> EncounterRecord | None:
         cache = self._batch_cache()
         if cache is not None:
-            cached = cache.get(encounter_id)
-            if cached is not None:
-                return cached  # saved in this batch: its rows are still buffered
+            saved = cache.get(encounter_id)
+            if saved is not None:
+                # Saved in this batch, its rows still buffered: what reading them
+                # back would give (the subject is resolved through the merges
+                # when they are written, as it is in the database).
+                record, stays = saved
+                places = {s.seq: s for s in record.locations}
+                places.update((s.seq, s) for s in stays)
+                return replace(record, locations=tuple(places[k] for k in sorted(places)))
             # Not saved in this batch: no buffered row is this visit's, so the
             # database's rows are current for it and the buffer can wait.
             c = self._batch_cursor()

@@ -55,6 +55,7 @@ class QueueProjection(DispatchingProjection[QueueView]):
     @handles(Encounter.Started)
     def _started(self, event: Encounter.Started, tracking: Tracking) -> None:
         code, rank = priority_of(event.priority, event.admission_type)
+        planned = isinstance(event, Encounter.PreAdmitted)
         visit = QueueVisit(
             encounter_id=str(event.originator_id),
             patient_id=str(event.patient_id),
@@ -65,12 +66,12 @@ class QueueProjection(DispatchingProjection[QueueView]):
             present=False,
             entered_at=None,
             stay_seq=0,
-            status=PLANNED,
+            status=PLANNED if planned else IN_PROGRESS,
         )
-        if isinstance(event, Encounter.PreAdmitted):  # planned: nobody is there yet
+        if planned:  # nobody is there yet
             self.view.save_visit(visit, (), (), tracking)
             return
-        self._enter(replace(visit, status=IN_PROGRESS), visit.location, event.occurred_at, tracking)
+        self._enter(visit, visit.location, event.occurred_at, tracking)
 
     @handles(Encounter.Arrived)
     def _arrived(self, event: Encounter.Arrived, tracking: Tracking) -> None:
