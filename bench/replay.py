@@ -4,8 +4,10 @@ The store is generated once in-process through ``Ingestion.ingest_many``
 (group commit, as `carelog serve` writes) from the bench ADT corpus, and
 cached under ``var/bench/`` so later runs only measure the replay. Each run
 rebuilds into a fresh scratch file, exactly as ``carelog replay`` does before
-its swap, and reports: decoding alone (the ceiling), each catalog projection
-alone, and all of them together (what ``carelog replay`` does).
+its swap, and reports: reading and decoding alone (the ceiling; with the
+library's mapper and with the runner's decoder, ``projections.decoding``),
+each catalog projection alone, and all of them together (what ``carelog
+replay`` does).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from bench.corpus import adt_messages
 from engine.application.ingestion import Ingestion
 from engine.config import Settings
 from projections.catalog import CATALOG
+from projections.decoding import event_decoder
 from projections.rebuild import build_sqlite
 
 CACHE = Path("var/bench")
@@ -78,13 +81,13 @@ def store_with(events: int) -> Path:
     return path
 
 
-def _decode_only(app: Ingestion, head: int) -> tuple[float, float]:
+def _decode_only(app: Ingestion, head: int, decode: Callable[[Any], Any]) -> tuple[float, float]:
     started, cpu = time.perf_counter(), time.process_time()
     position = 0
     while position < head:
         batch = app.recorder.select_notifications(position + 1, 2000, stop=head)
         for n in batch:
-            app.mapper.to_domain_event(n)
+            decode(n)
         position = batch[-1].id
     return time.perf_counter() - started, time.process_time() - cpu
 
@@ -93,7 +96,10 @@ def run(events: int) -> list[tuple[str, int, float, float]]:
     store = store_with(events)
     app = _ingestion(store)
     head = app.recorder.max_notification_id() or 0
-    rows = [("decode only (ceiling)", head, *_decode_only(app, head))]
+    rows = [
+        ("decode: mapper", head, *_decode_only(app, head, app.mapper.to_domain_event)),
+        ("decode: runner's", head, *_decode_only(app, head, event_decoder(app.mapper))),
+    ]
     cases = [(spec.name, [spec]) for spec in CATALOG]
     cases.append(("all (carelog replay)", list(CATALOG)))
     for label, specs in cases:
