@@ -7,7 +7,7 @@ from typing import Any
 from eventsourcing.postgres import PostgresTrackingRecorder
 from psycopg.sql import SQL
 
-from projections.patients.sql import SQLPatientQueries, create_statements
+from projections.patients.sql import CLAIMED_AT_UPGRADE, SQLPatientQueries, create_statements
 from projections.patients.view import PatientView
 
 __all__ = ["PostgresPatientView"]
@@ -21,3 +21,5 @@ class PostgresPatientView(SQLPatientQueries, PatientView, PostgresTrackingRecord
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.sql_create_statements.extend(SQL(s) for s in create_statements("TEXT"))  # type: ignore[arg-type]
+        upgrade = CLAIMED_AT_UPGRADE.replace("ADD COLUMN", "ADD COLUMN IF NOT EXISTS")
+        self.sql_create_statements.append(SQL(upgrade))  # type: ignore[arg-type]
