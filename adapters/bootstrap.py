@@ -19,6 +19,7 @@ from typing import Any
 
 import structlog
 import uvicorn
+from eventsourcing.persistence import OperationalError
 from eventsourcing.postgres import PostgresFactory
 from eventsourcing.sqlite import SQLiteFactory
 from eventsourcing.utils import Environment
@@ -100,7 +101,16 @@ def build_view(spec: ProjectionSpec, settings: Settings, env: dict[str, str]) ->
         # several processes with every catalog view fit in max_connections.
         view_env = {**env, "POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "4"}
         factory = PostgresFactory(Environment(spec.name, view_env))
-        return factory.tracking_recorder(spec.postgres)  # type: ignore[arg-type]
+        for attempt in range(1, 6):
+            try:
+                return factory.tracking_recorder(spec.postgres)  # type: ignore[arg-type]
+            except OperationalError as e:
+                # CREATE ... IF NOT EXISTS still locks the existing tables: a process
+                # starting beside running ones (a worker restarted) can deadlock with
+                # their writes, and PostgreSQL aborts one side; ours just tries again.
+                if "deadlock" not in str(e) or attempt == 5:
+                    raise
+                time.sleep(0.2 * attempt)
     if module == "eventsourcing.popo":
         return spec.memory()
     raise ConfigError(f"CARELOG_STORE: no read models for {settings.backend}")
