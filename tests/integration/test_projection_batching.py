@@ -9,6 +9,7 @@ left behind by a batch that fails.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from eventsourcing.persistence import Tracking
 
 from adapters.bootstrap import build, build_view
 from engine.config import Settings
+from engine.domain.values import Identifier, PersonName
 from projections.catalog import CATALOG, spec_for
 from projections.rebuild import build_sqlite
 from projections.runner import PollingProjectionRunner
@@ -120,4 +122,28 @@ def test_a_batch_that_fails_leaves_nothing(durable_store_url: str, spec: Any) ->
     assert view.max_tracking_id(engine.ingestion.name) == events[-1][1].notification_id
     state = dump(durable_store_url, spec)
     assert any(state[t] for t in spec.tables)
+    engine.close()
+
+
+def test_a_batch_keeps_the_latest_claim_in_store_order_not_the_last_applied(
+    durable_store_url: str,
+) -> None:
+    # A Kafka worker's batch mixes partitions: a claim from a later position can
+    # be applied before one from an earlier position. The batch must keep the
+    # later position's claim, as the upsert's WHERE does one by one.
+    engine = build(Settings(store=durable_store_url), validator=FakeMessageValidator())
+    view = engine.views["patients"]
+    name = PersonName("DOE", "JANE")
+    mrn = Identifier("MRN9", "HOSP", "MR")
+    when = datetime(2024, 1, 1, tzinfo=UTC)
+    with view.batch():
+        view.register_patient("a", (), name, "", "F", when, Tracking("p0", 1))
+        view.register_patient("b", (), name, "", "F", when, Tracking("p1", 1))
+        view.add_identifier("a", mrn, Tracking("p0", 10))
+        view.add_identifier("b", mrn, Tracking("p1", 5))  # earlier in the store
+    assert [r.patient_id for r in view.find_by_identifier("MRN9")] == ["a"]
+    with view.batch():  # a later claim, stored, then an older one in a new batch
+        view.add_identifier("b", mrn, Tracking("p1", 12))
+        view.add_identifier("a", mrn, Tracking("p0", 11))
+    assert [r.patient_id for r in view.find_by_identifier("MRN9")] == ["b"]
     engine.close()
