@@ -384,6 +384,11 @@ async def serve(engine: Engine) -> None:
         }
 
     def metrics() -> str:
+        # Messages per commit (group commit at work) = the ratio of these two.
+        writes = {
+            "carelog_writer_commits_total": writer.batches,
+            "carelog_writer_messages_total": writer.messages,
+        }
         if relay is not None:
             return engine.metrics.render(
                 {
@@ -391,9 +396,12 @@ async def serve(engine: Engine) -> None:
                     "carelog_relay_published_total": relay.published,
                     "carelog_relay_lag_p99_seconds": relay.lag_p99_s(),
                     "carelog_relay_leader": int(relay.leader),
-                }
+                },
+                writes,
             )
-        return engine.metrics.render({"carelog_projection_position": engine.runner.position})
+        return engine.metrics.render(
+            {"carelog_projection_position": engine.runner.position}, writes
+        )
 
     app = create_app(engine.views, health=health, metrics=metrics, site_timezone=settings.tzinfo())
     http = _QuietServer(

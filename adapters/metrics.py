@@ -31,8 +31,11 @@ class Metrics:
             if i < len(_BUCKETS_MS):
                 self._buckets[i] += 1
 
-    def render(self, gauges: dict[str, float] | None = None) -> str:
-        """The exposition text; ``gauges`` adds point-in-time values (positions)."""
+    def render(
+        self, gauges: dict[str, float] | None = None, counters: dict[str, float] | None = None
+    ) -> str:
+        """The exposition text; ``gauges`` adds point-in-time values (positions), ``counters``
+        running totals kept elsewhere (the writer's commits)."""
         with self._lock:
             lines = [
                 "# HELP carelog_messages_total HL7 messages answered, by ACK code.",
@@ -53,4 +56,6 @@ class Metrics:
             lines.append(f"carelog_ingest_seconds_count {self._count}")
         for name, value in (gauges or {}).items():
             lines += [f"# TYPE {name} gauge", f"{name} {value}"]
+        for name, value in (counters or {}).items():
+            lines += [f"# TYPE {name} counter", f"{name} {value}"]
         return "\n".join(lines) + "\n"

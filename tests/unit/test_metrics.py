@@ -32,3 +32,9 @@ def test_histogram_buckets_count_every_observation_at_or_below_their_bound() -> 
     assert values['carelog_messages_total{ack_code="AA"}'] == 4
     assert values['carelog_messages_total{ack_code="AE"}'] == 1
     assert values["carelog_projection_position"] == 7
+
+
+def test_counters_kept_elsewhere_are_typed_as_counters() -> None:
+    text = Metrics().render({"carelog_projection_position": 1}, {"carelog_writer_commits_total": 3})
+    assert "# TYPE carelog_writer_commits_total counter\ncarelog_writer_commits_total 3" in text
+    assert "# TYPE carelog_projection_position gauge" in text
