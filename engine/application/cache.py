@@ -25,6 +25,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
+from engine.domain.lean import replay
+
 __all__ = ["EventCache", "project"]
 
 
@@ -32,12 +34,10 @@ def project(events: Iterable[Any]) -> Any:
     """The aggregate that ``events`` build, ``None`` for no events.
 
     eventsourcing's ``project_aggregate`` does the same behind a runtime
-    Protocol ``isinstance`` check that costs more than the replay itself.
+    Protocol ``isinstance`` check that costs more than the replay itself;
+    ``replay`` also builds the first state without the generic ``mutate``.
     """
-    aggregate = None
-    for event in events:
-        aggregate = event.mutate(aggregate)
-    return aggregate
+    return replay(events)
 
 
 class EventCache:

@@ -17,7 +17,7 @@ from uuid import UUID
 
 import structlog
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, JSONTranscoder
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoder
 
 from engine.application.adt import HANDLERS as ADT_HANDLERS
 from engine.application.adt import Handler, MessageContext, primary_identifier, visit_id
@@ -25,7 +25,7 @@ from engine.application.billing import post_transactions
 from engine.application.cache import EventCache, project
 from engine.application.outcome import IngestOutcome
 from engine.application.results import report_results
-from engine.application.transcodings import register_value_transcodings
+from engine.application.transcodings import FastJSONTranscoder, register_value_transcodings
 from engine.domain.ids import message_id_for, patient_id_for
 from engine.domain.message import InboundMessage
 from engine.errors import (
@@ -85,6 +85,15 @@ class Ingestion(Application[UUID]):
         self.site_timezone = site_timezone
         self.processing_ids = processing_ids
         self.max_attempts = max_attempts
+
+    def construct_transcoder(self) -> Transcoder:
+        """eventsourcing's default JSON transcoder, with the faster (same bytes) encoder."""
+        transcoder = self.factory.transcoder()
+        if type(transcoder) is JSONTranscoder:
+            transcoder = FastJSONTranscoder()
+        if isinstance(transcoder, JSONTranscoder):
+            self.register_transcodings(transcoder)
+        return transcoder
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
