@@ -20,13 +20,13 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoder
 
 from engine.application.adt import HANDLERS as ADT_HANDLERS
-from engine.application.adt import Handler, MessageContext, primary_identifier, visit_id
+from engine.application.adt import Handler, MessageContext, patient_id_in, visit_id
 from engine.application.billing import post_transactions
 from engine.application.cache import EventCache, project
 from engine.application.outcome import IngestOutcome
 from engine.application.results import report_results
 from engine.application.transcodings import FastJSONTranscoder, register_value_transcodings
-from engine.domain.ids import message_id_for, patient_id_for
+from engine.domain.ids import message_id_for
 from engine.domain.message import InboundMessage
 from engine.errors import (
     ConcurrencyError,
@@ -35,7 +35,7 @@ from engine.errors import (
     UnknownPatientError,
     UnknownVisitError,
 )
-from engine.hl7.datatypes import read_cx, read_datetime
+from engine.hl7.datatypes import read_datetime
 from engine.hl7.message import Message, parse_message
 from engine.ports import BulkEventReader, Clock, Fault, MessageValidator
 
@@ -339,15 +339,16 @@ class Ingestion(Application[UUID]):
 
 
 def _named_aggregates(msg: Message) -> list[UUID]:
-    """The patients (PID-3, MRG-1) and visit (PV1-19) a message names: what it will load."""
-    seps = msg.separators
-    ids = []
-    for segment, field in (("PID", 3), ("MRG", 1)):
-        identifiers = [
-            i for i in (read_cx(r, seps) for r in msg.repetitions(segment, field)) if i.value
-        ]
-        if identifiers:
-            ids.append(patient_id_for(primary_identifier(identifiers)))
+    """The patients (PID-3, MRG-1) and visit (PV1-19) a message names: what it will load.
+
+    Read through the same memoised helpers as the handlers, so the handler finds
+    them already parsed.
+    """
+    ids = [
+        patient_id
+        for segment, field in (("PID", 3), ("MRG", 1))
+        if (patient_id := patient_id_in(msg, segment, field)) is not None
+    ]
     visit = visit_id(msg)
     if visit is not None:
         ids.append(visit)

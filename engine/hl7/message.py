@@ -156,6 +156,7 @@ class Message:
         "_msh10",
         "_msh11",
         "_msh12",
+        "memo",
         "raw",
         "segments",
         "separators",
@@ -169,6 +170,9 @@ class Message:
         for seg in segments:
             index.setdefault(seg[0], []).append(seg)
         self._index = index
+        # Values read from this message and worth keeping (identifiers, ids): the
+        # application fills it, so that a field it reads twice is parsed once.
+        self.memo: dict[object, object] = {}
 
     def segments_named(self, segment_id: str) -> list[list[str]]:
         """Every occurrence of a segment, in message order (raw fields)."""
