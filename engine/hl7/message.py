@@ -173,6 +173,8 @@ class Message:
         # Values read from this message and worth keeping (identifiers, ids): the
         # application fills it, so that a field it reads twice is parsed once.
         self.memo: dict[object, object] = {}
+        self._msh3 = self._msh4 = self._msh9_1 = self._msh9_2 = None
+        self._msh10 = self._msh11 = self._msh12 = None
 
     def segments_named(self, segment_id: str) -> list[list[str]]:
         """Every occurrence of a segment, in message order (raw fields)."""
@@ -228,12 +230,11 @@ class Message:
     # Header shortcuts: every caller needs these, several times a message, so each is
     # read once and remembered (a Message is never changed after parsing).
     def _header(self, slot: str, field: int, component: int = 1) -> str:
-        try:
-            return getattr(self, slot)  # type: ignore[no-any-return]
-        except AttributeError:
+        value: str | None = getattr(self, slot)
+        if value is None:
             value = self.get("MSH", field, component)
             setattr(self, slot, value)
-            return value
+        return value
 
     @property
     def sending_application(self) -> str:
