@@ -133,7 +133,12 @@ class Ingestion(Application[UUID]):
         for _ in range(self.max_attempts):
             head = self._check_cache()
             self._prefetch(read)
-            staging = _Staging(self._committed_events, self._message_stored, careful=careful)
+            staging = _Staging(
+                self._committed_events,
+                self._message_stored,
+                careful=careful,
+                build=self._cache.build,
+            )
             decided = [
                 (msg, []) if isinstance(msg, IngestOutcome) else self._decide(msg, raw, ch, staging)
                 for (raw, ch), msg in zip(items, read, strict=True)
@@ -160,7 +165,9 @@ class Ingestion(Application[UUID]):
             return msg
         for _ in range(self.max_attempts):
             head = self._check_cache()
-            staging = _Staging(self._committed_events, self._message_stored, careful=True)
+            staging = _Staging(
+                self._committed_events, self._message_stored, careful=True, build=self._cache.build
+            )
             outcome, events = self._decide(msg, raw, channel, staging)
             if not events:
                 return outcome
@@ -390,8 +397,10 @@ class _Staging:
         stored: Callable[[UUID], bool],
         *,
         careful: bool,
+        build: Callable[[UUID, tuple[Any, ...]], Any] | None = None,
     ) -> None:
         self._committed = committed
+        self._build = build
         self.stored = stored
         self.careful = careful
         self._pending: dict[UUID, tuple[Any, ...]] = {}  # committed + accepted in this batch
@@ -405,6 +414,8 @@ class _Staging:
         events = self._pending.get(aggregate_id)
         if events is None:
             events = self._pending[aggregate_id] = self._committed(aggregate_id)
+        if self._build is not None:
+            return self._build(aggregate_id, events)
         return project(events)
 
     def keep(self, message_id: UUID, events: Sequence[Any]) -> None:
