@@ -63,6 +63,9 @@ def register_value_transcodings(transcoder: JSONTranscoder) -> None:
         transcoder.register(_DataclassAsDict(cls, name))
 
 
+_MAX_KEYS = 4096  # distinct dict keys remembered as JSON: field names, not data
+
+
 class _Unusual(Exception):
     """A value the fast writer does not know: the whole object goes the generic way."""
 
@@ -86,6 +89,7 @@ class FastJSONTranscoder(JSONTranscoder):
 
     def __init__(self) -> None:
         super().__init__()
+        self._keys: dict[str, str] = {}  # dict keys (event field names) as JSON, with the colon
         self._writers: dict[type, Any] = {
             str: encode_basestring,
             int: int.__repr__,
@@ -138,12 +142,23 @@ class FastJSONTranscoder(JSONTranscoder):
 
     def _write_dict(self, obj: dict[Any, Any]) -> str:
         writers = self._writers
+        keys = self._keys
         parts = []
         for key, value in obj.items():
+            head = keys.get(key)
+            if head is None:
+                if type(key) is not str:
+                    raise _Unusual
+                head = encode_basestring(key) + ":"
+                if len(keys) < _MAX_KEYS:
+                    keys[key] = head
+            if type(value) is str:
+                parts.append(head + encode_basestring(value))
+                continue
             writer = writers.get(type(value))
-            if writer is None or type(key) is not str:
+            if writer is None:
                 raise _Unusual
-            parts.append(encode_basestring(key) + ":" + writer(value))
+            parts.append(head + writer(value))
         return "{" + ",".join(parts) + "}"
 
     def _write_list(self, obj: list[Any] | tuple[Any, ...]) -> str:
