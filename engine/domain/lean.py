@@ -26,7 +26,7 @@ from uuid import UUID
 from eventsourcing.domain import (  # the topic helpers as eventsourcing.domain uses them
     BaseAggregate,
     CanInitAggregate,
-    CanMutateAggregate,
+    DomainEvent,
     get_topic,
     resolve_topic,
 )
@@ -39,8 +39,8 @@ _fields: dict[type, tuple[str, ...]] = {}
 _topics: dict[type, str] = {}
 _inits: dict[str, tuple[type, frozenset[str], bool]] = {}
 _PLAIN_INIT_MUTATE = CanInitAggregate.mutate
-_PLAIN_MUTATE = CanMutateAggregate.mutate
 _PLAIN_BASE_INIT = BaseAggregate.__base_init__
+_PLAIN_POST_INIT = DomainEvent.__post_init__
 
 
 def _field_names(event_class: type) -> tuple[str, ...]:
@@ -58,7 +58,11 @@ def _new_event(event_class: type, values: dict[str, Any]) -> Any:
     checks); otherwise the dataclass constructor runs and decides.
     """
     names = _field_names(event_class)
-    if len(values) != len(names) or not isinstance(values.get("originator_id"), UUID):
+    if (
+        len(values) != len(names)
+        or not isinstance(values.get("originator_id"), UUID)
+        or event_class.__post_init__ is not _PLAIN_POST_INIT  # checks of its own: let them run
+    ):
         return event_class(**values)
     try:
         state = {name: values[name] for name in names}

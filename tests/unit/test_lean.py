@@ -210,3 +210,15 @@ def test_a_transaction_account_replays_with_its_charges() -> None:
     )
     events = list(account.collect_events())
     assert vars(replay(events)) == {**vars(account), "_pending_events": []}
+
+
+def test_an_event_class_with_its_own_post_init_keeps_it() -> None:
+    checked: list[str] = []
+
+    class Checked(Account.Opened):
+        def __post_init__(self) -> None:
+            super().__post_init__()
+            checked.append(self.account_number)
+
+    create(Account, Checked, uuid4(), **CREATIONS[-1][2])
+    assert checked == ["ACC1"]
