@@ -19,6 +19,7 @@ from typing import Any
 
 import structlog
 import uvicorn
+from eventsourcing.persistence import OperationalError
 from eventsourcing.postgres import PostgresFactory
 from eventsourcing.sqlite import SQLiteFactory
 from eventsourcing.utils import Environment
@@ -65,6 +66,7 @@ class Engine:
     projection_lease: Any = None
     projecting: bool = True
     sealer: Sealer | None = None  # None on the memory store: nothing to seal
+    seal_lease: Any = None  # PostgreSQL: only its holder runs the sealer (like projections)
 
     @property
     def patients(self) -> PatientView:
@@ -100,7 +102,16 @@ def build_view(spec: ProjectionSpec, settings: Settings, env: dict[str, str]) ->
         # several processes with every catalog view fit in max_connections.
         view_env = {**env, "POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "4"}
         factory = PostgresFactory(Environment(spec.name, view_env))
-        return factory.tracking_recorder(spec.postgres)  # type: ignore[arg-type]
+        for attempt in range(1, 6):
+            try:
+                return factory.tracking_recorder(spec.postgres)  # type: ignore[arg-type]
+            except OperationalError as e:
+                # CREATE ... IF NOT EXISTS still locks the existing tables: a process
+                # starting beside running ones (a worker restarted) can deadlock with
+                # their writes, and PostgreSQL aborts one side; ours just tries again.
+                if "deadlock" not in str(e) or attempt == 5:
+                    raise
+                time.sleep(0.2 * attempt)
     if module == "eventsourcing.popo":
         return spec.memory()
     raise ConfigError(f"CARELOG_STORE: no read models for {settings.backend}")
@@ -151,7 +162,7 @@ def build(settings: Settings, *, validator: MessageValidator | None = None) -> E
     sealer = None
     if settings.backend != "memory":
         sealer = Sealer(ingestion.recorder, settings.seal_key.encode() or None)
-    return Engine(
+    engine = Engine(
         settings,
         ingestion,
         views,
@@ -161,6 +172,12 @@ def build(settings: Settings, *, validator: MessageValidator | None = None) -> E
         projection_lease=lease,
         sealer=sealer,
     )
+    if shared and sealer is not None:
+        from adapters.kafka.lease import PostgresLease
+
+        # Each sealer seals the whole log: with several `serve`, one at a time.
+        engine.seal_lease = PostgresLease(env, f"carelog-seals:{ingestion.name}")
+    return engine
 
 
 def _relay(settings: Settings, env: dict[str, str], ingestion: Ingestion) -> Any:
@@ -291,6 +308,26 @@ async def _project_when_leading(engine: Engine, stop: asyncio.Event) -> None:
     await asyncio.to_thread(lease.release)
 
 
+async def _seal_when_leading(engine: Engine, stop: asyncio.Event) -> None:
+    """Starts the sealer once this process holds the seal lease (several `serve`).
+
+    Every sealer seals the whole notification log, so two would do the work
+    twice (and race on the same rows); the other process takes over when the
+    holder goes, and seals what it left.
+    """
+    lease = engine.seal_lease
+    while not stop.is_set():
+        if await asyncio.to_thread(lease.acquire):
+            assert engine.sealer is not None
+            engine.sealer.start()
+            log.info("seal.leading")
+            break
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=1.0)
+    await stop.wait()
+    await asyncio.to_thread(lease.release)
+
+
 class _QuietServer(uvicorn.Server):
     """uvicorn without its own signal handlers: `serve` owns shutdown order."""
 
@@ -331,7 +368,10 @@ async def serve(engine: Engine) -> None:
         relay_task = asyncio.create_task(_project_when_leading(engine, relay_stop))
     else:
         engine.runner.start()
-    if engine.sealer is not None:
+    seal_task: asyncio.Task[None] | None = None
+    if engine.sealer is not None and engine.seal_lease is not None:
+        seal_task = asyncio.create_task(_seal_when_leading(engine, relay_stop))
+    elif engine.sealer is not None:
         engine.sealer.start()
     mllp = MLLPServer(
         ingest,
@@ -418,5 +458,7 @@ async def serve(engine: Engine) -> None:
     relay_stop.set()
     if relay_task is not None:
         await relay_task
+    if seal_task is not None:
+        await seal_task  # the lease goes; the final seal in close() is safe beside another
     engine.close()
     log.info("serve.stopped")

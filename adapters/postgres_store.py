@@ -11,10 +11,13 @@ eventsourcing's ``APPLICATION_RECORDER_TOPIC``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
+from psycopg import Cursor
+from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
 __all__ = ["RECORDER_TOPIC", "PostgresEventRecorder"]
@@ -24,7 +27,24 @@ _CHUNK = 1000
 
 
 class PostgresEventRecorder(PostgresApplicationRecorder):
-    """The application recorder, able to read many aggregates in one query."""
+    """The application recorder, able to read many aggregates in one query.
+
+    It also builds the rows of an insert before taking the events table's lock
+    (the library builds them after): that lock is held until the commit, so
+    several ``carelog serve`` processes queue behind each other for it, and
+    whatever is done while it is held is done by one process at a time.
+    """
+
+    def _insert_stored_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        rows = [
+            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
+            for e in stored_events
+        ]
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        curs.execute(query=self.insert_events_statement, params=(rows,))
 
     def select_events_many(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
         """Every stored event of these aggregates, grouped by aggregate, in version order."""

@@ -2,11 +2,12 @@
 
 The corpus gives each patient a whole story (registration, admission, update with
 a new identifier, a lab result, a charge, a transfer, a discharge), so every
-read model in the catalog has rows, except those that record merges: a merge
-(A40) relates two patients, whose events travel on different Kafka partitions,
-and the scale-out README section says what that does to identifier claims.
-Messages of one patient must be sent in order (one connection each); patients
-may interleave freely, since every read model depends only on each patient's
+read model in the catalog has rows. With ``merge_every``, every such patient's
+story also registers a duplicate record with a visit of its own and merges it
+(A40) into the patient: the two records' events travel on different Kafka
+partitions, so workers may apply the merge before the duplicate's registration.
+Messages of one story must be sent in order (one connection each); stories
+may interleave freely, since every read model depends only on each story's
 own order.
 """
 
@@ -28,8 +29,12 @@ def _msh(app: str, when: str, kind: str, control: str) -> str:
     return f"MSH|^~\\&|{app}|HOSP|CARELOG|HOSP|{when}||{kind}|{control}|P|2.5.1"
 
 
-def patient_story(n: int) -> list[bytes]:
-    """The seven messages of patient ``n``, in the order they must be applied."""
+def patient_story(n: int, merged: bool = False) -> list[bytes]:
+    """The seven messages of patient ``n``, in the order they must be applied.
+
+    ``merged``: two more, a duplicate record registered first and merged into the
+    patient after the admission (nine messages).
+    """
     mrn = f"P{n:06d}"
     visit = f"V{n:06d}^^^HOSP^VN"
     day = f"202403{n % 28 + 1:02d}"
@@ -41,10 +46,12 @@ def patient_story(n: int) -> list[bytes]:
     )
     ward = ("ED", "WARD1", "WARD2", "ICU")[n % 4]
 
-    def pv1(location: str, cls: str = "I") -> str:
-        return segment("PV1", {1: "1", 2: cls, 3: location, 19: visit})
+    def pv1(location: str, cls: str = "I", number: str = visit) -> str:
+        return segment("PV1", {1: "1", 2: cls, 3: location, 19: number})
 
-    def adt(trigger: str, step: int, hour: int, pid_segment: str, location: str) -> bytes:
+    def adt(
+        trigger: str, step: int, hour: int, pid_segment: str, location: str, number: str = visit
+    ) -> bytes:
         when = f"{day}{hour:02d}0000"
         structure = {"A04": "ADT_A01", "A08": "ADT_A01"}.get(trigger, f"ADT_{trigger}")
         return (
@@ -53,7 +60,7 @@ def patient_story(n: int) -> list[bytes]:
                     _msh("HIS", when, f"ADT^{trigger}^{structure}", f"S{n}-{step}"),
                     f"EVN|{trigger}|{when}",
                     pid_segment,
-                    pv1(location),
+                    pv1(location, number=number),
                 ]
             )
             + "\r"
@@ -114,7 +121,7 @@ def patient_story(n: int) -> list[bytes]:
             ),
         ]
     )
-    return [
+    story = [
         adt("A04", 1, 8, pid, "ED^1^A^HOSP"),
         adt("A01", 2, 9, pid, location),
         adt("A08", 3, 10, pid_updated, location),
@@ -123,15 +130,36 @@ def patient_story(n: int) -> list[bytes]:
         adt("A02", 6, 15, pid_updated, f"WARD9^{n % 30}^B^HOSP"),
         adt("A03", 7, 18, pid_updated, f"WARD9^{n % 30}^B^HOSP"),
     ]
+    if not merged:
+        return story
+    duplicate = f"D{n:06d}"
+    pid_duplicate = f"PID|1||{duplicate}^^^HOSP^MR||FAM{n}^GIVEN{n % 17}||{born}"
+    merge = (
+        "\r".join(
+            [
+                _msh("HIS", f"{day}093000", "ADT^A40^ADT_A39", f"S{n}-m"),
+                f"EVN|A40|{day}093000",
+                pid,
+                f"MRG|{duplicate}^^^HOSP^MR",
+            ]
+        )
+        + "\r"
+    ).encode()
+    registered = adt("A04", 0, 7, pid_duplicate, "ED^2^A^HOSP", f"W{n:06d}^^^HOSP^VN")
+    return [registered, *story[:2], merge, *story[2:]]
 
 
-def corpus(count: int) -> list[list[bytes]]:
-    """``count`` messages as per-patient stories (the last one may be cut short)."""
+def corpus(count: int, merge_every: int = 0) -> list[list[bytes]]:
+    """``count`` messages as per-patient stories (the last one may be cut short).
+
+    ``merge_every``: every that many patients (from the first), a merged story.
+    """
     stories = []
     total = 0
     n = 0
     while total < count:
-        story = patient_story(n)[: count - total]
+        story = patient_story(n, merged=bool(merge_every) and n % merge_every == 0)
+        story = story[: count - total]
         stories.append(story)
         total += len(story)
         n += 1
@@ -151,19 +179,38 @@ def _norm(value: Any) -> Any:
     return str(value)
 
 
+# Columns that name store positions or recording times: those differ between two runs
+# that interleave stories differently, even when every story is the same. They are left
+# out of the comparison; history_v1 keeps its order instead, as each row's rank among its
+# patient's rows by position (one story's events are stored in the same order every run).
+RUN_SPECIFIC = {
+    "patient_identifiers_v1": ("claimed_at",),
+    "history_v1": ("notification_id", "recorded_at"),
+    "history_merges_v1": ("recorded_at",),
+    "history_messages_v1": ("recorded_at",),
+}
+
+
 def _rows(cursor: Any, table: str) -> list[tuple[Any, ...]]:
     cursor.execute(f"SELECT * FROM {table}")  # table names come from the catalog
-    return sorted((tuple(_norm(v) for v in row) for row in cursor.fetchall()), key=repr)
-
-
-# Tables whose rows name store positions or recording times: those differ between two
-# runs that interleave patients differently, even when every patient's story is the same.
-RUN_SPECIFIC = ("history_v1", "history_merges_v1", "history_messages_v1")
+    columns = [d[0] for d in cursor.description]
+    rows = cursor.fetchall()
+    if table == "history_v1":
+        position, patient = columns.index("notification_id"), columns.index("patient_id")
+        ranks: dict[Any, int] = {}
+        ranked = []
+        for row in sorted(rows, key=lambda r: int(r[position])):
+            ranks[row[patient]] = ranks.get(row[patient], 0) + 1
+            ranked.append((*row, ranks[row[patient]]))
+        rows, columns = ranked, [*columns, "rank"]
+    dropped = RUN_SPECIFIC.get(table, ())
+    kept = [i for i, c in enumerate(columns) if c not in dropped]
+    return sorted((tuple(_norm(row[i]) for i in kept) for row in rows), key=repr)
 
 
 def catalog_tables() -> list[str]:
-    """Every read-model table of every catalog projection (but the run-specific ones)."""
-    return [table for spec in CATALOG for table in spec.tables if table not in RUN_SPECIFIC]
+    """Every read-model table of every catalog projection."""
+    return [table for spec in CATALOG for table in spec.tables]
 
 
 def dump_sqlite(path: str, tables: Iterable[str] | None = None) -> dict[str, list[tuple[Any, ...]]]:

@@ -21,6 +21,8 @@ rebalance is deduplicated by that tracking.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -33,7 +35,7 @@ from eventsourcing.projection import Projection
 
 from adapters.kafka.codec import EventRecord, RecordError, decode_record
 
-__all__ = ["ProjectionApplier", "create_worker_app", "tracking_name"]
+__all__ = ["ProjectionApplier", "create_worker_app", "tracking_name", "write_status"]
 
 log = structlog.get_logger(__name__)
 
@@ -55,6 +57,10 @@ class ProjectionApplier:
         self.applied = 0
         self.duplicates = 0
         self.stopping = threading.Event()
+        # Where each partition is (highest store position handed to the views) and how
+        # far behind the store the last round was: recorded time to applied time.
+        self.positions: dict[int, int] = {}
+        self.lag_s: float | None = None
 
     def apply(self, record: EventRecord, partition: int) -> int:
         """Applies one record; see ``apply_batch``."""
@@ -95,7 +101,22 @@ class ProjectionApplier:
                     continue
             for tracking, event in share:
                 taken += self._apply_one(projection, event, tracking)
+        for record, partition in items:
+            position = self.positions.get(partition, 0)
+            self.positions[partition] = max(position, record.notification_id)
+        recorded = getattr(decoded[-1][2], "timestamp", None) if decoded else None
+        if recorded is not None:
+            self.lag_s = max(0.0, time.time() - recorded.timestamp())
         return taken
+
+    def status(self) -> dict[str, Any]:
+        """Counts, each partition's position and the last round's lag (health, logs)."""
+        return {
+            "applied": self.applied,
+            "duplicates": self.duplicates,
+            "positions": {str(p): n for p, n in sorted(self.positions.items())},
+            "lag_s": None if self.lag_s is None else round(self.lag_s, 3),
+        }
 
     def _apply_one(self, projection: Projection[Any], event: Any, tracking: Tracking) -> int:
         """One event into one projection; retried until done, as skipping breaks order."""
@@ -127,6 +148,13 @@ class ProjectionApplier:
             error=type(error).__name__,
         )
         time.sleep(self.retry_s)
+
+
+def write_status(path: Path, status: dict[str, Any]) -> None:
+    """The status as JSON, replaced whole (a reader never sees half a file)."""
+    partial = path.with_name(path.name + ".tmp")
+    partial.write_text(json.dumps({**status, "at": time.time()}) + "\n")
+    os.replace(partial, path)
 
 
 def _wants(projection: Projection[Any], topic: str) -> bool:
@@ -197,8 +225,9 @@ def create_worker_app(
 
     @app.timer(interval=5.0)
     async def report() -> None:
-        log.info("worker.progress", applied=applier.applied, duplicates=applier.duplicates)
-        if heartbeat:  # a container health check reads its age
-            Path(heartbeat).touch()
+        status = applier.status()
+        log.info("worker.progress", **status)
+        if heartbeat:  # a container health check reads its age; people read its text
+            write_status(Path(heartbeat), status)
 
     return app

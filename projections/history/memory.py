@@ -76,7 +76,9 @@ class MemoryHistoryView(MemoryBatching, HistoryView, POPOTrackingRecorder):
                     "" if owner == patient_id else owner,
                     self._messages.get(entry.source_message_id),
                 )
-                for owner, entry in self._rows
+                # store order, as the SQL views' ORDER BY: a Kafka worker applies
+                # different patients' partitions in no particular order between them
+                for owner, entry in sorted(self._rows, key=lambda r: r[1].notification_id)
                 if owner in members and (cut is None or entry.recorded_at <= cut)
             ]
 

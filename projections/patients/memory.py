@@ -22,7 +22,8 @@ class MemoryPatientView(MemoryBatching, PatientView, POPOTrackingRecorder):
     def __init__(self) -> None:
         super().__init__()
         self._patients: dict[str, PatientRecord] = {}
-        self._owners: dict[tuple[str, str, str], str] = {}
+        # identifier key -> (owner, store position of the claim), as in the SQL views
+        self._owners: dict[tuple[str, str, str], tuple[str, int]] = {}
 
     def _track(self, tracking: Tracking) -> None:
         self._assert_tracking_uniqueness(tracking)
@@ -40,11 +41,10 @@ class MemoryPatientView(MemoryBatching, PatientView, POPOTrackingRecorder):
     ) -> None:
         with self._database_lock:
             self._track(tracking)
-            self._patients[patient_id] = PatientRecord(
-                patient_id, name, birth_date, sex, updated_at, tuple(identifiers)
-            )
+            record = PatientRecord(patient_id, name, birth_date, sex, updated_at)
+            self._patients[patient_id] = record
             for identifier in identifiers:
-                self._claim(patient_id, identifier)
+                self._claim(patient_id, identifier, tracking.notification_id)
 
     def update_demographics(
         self,
@@ -75,21 +75,26 @@ class MemoryPatientView(MemoryBatching, PatientView, POPOTrackingRecorder):
     def add_identifier(self, patient_id: str, identifier: Identifier, tracking: Tracking) -> None:
         with self._database_lock:
             self._track(tracking)
-            self._claim(patient_id, identifier)
+            self._claim(patient_id, identifier, tracking.notification_id)
 
-    def _claim(self, patient_id: str, identifier: Identifier) -> None:
-        key = (identifier.value, identifier.authority, identifier.authority_id)
-        previous = self._owners.get(key)
-        if previous is not None and previous != patient_id:
+    def _claim(self, patient_id: str, identifier: Identifier, position: int) -> None:
+        """The latest claim in store order wins, whatever order claims arrive in (sql.py)."""
+        key = _key(identifier)
+        previous, claimed_at = self._owners.get(key, ("", 0))
+        if previous and position < claimed_at:
+            return  # an older claim applied late (another Kafka partition): it lost
+        self._owners[key] = (patient_id, position)
+        if previous == patient_id:  # claimed again (its type may differ): in its place
+            record = self._patients[patient_id]
+            listed = tuple(identifier if _key(i) == key else i for i in record.identifiers)
+            self._patients[patient_id] = replace(record, identifiers=listed)
+            return
+        if previous:
             old = self._patients[previous]
-            kept = tuple(i for i in old.identifiers if i != identifier)
+            kept = tuple(i for i in old.identifiers if _key(i) != key)
             self._patients[previous] = replace(old, identifiers=kept)
-        self._owners[key] = patient_id
         record = self._patients[patient_id]
-        if identifier not in record.identifiers:
-            self._patients[patient_id] = replace(
-                record, identifiers=(*record.identifiers, identifier)
-            )
+        self._patients[patient_id] = replace(record, identifiers=(*record.identifiers, identifier))
 
     def get_patient(self, patient_id: str) -> PatientRecord | None:
         with self._database_lock:
@@ -99,7 +104,12 @@ class MemoryPatientView(MemoryBatching, PatientView, POPOTrackingRecorder):
         with self._database_lock:
             owners = {
                 owner
-                for (v, ns, uid), owner in self._owners.items()
+                for (v, ns, uid), (owner, _) in self._owners.items()
                 if v == value and (authority is None or authority in (ns, uid))
             }
             return [self._patients[o] for o in sorted(owners)]
+
+
+def _key(identifier: Identifier) -> tuple[str, str, str]:
+    """The identifier's identity in the index, as the SQL tables' primary key."""
+    return (identifier.value, identifier.authority, identifier.authority_id)

@@ -7,7 +7,7 @@ from typing import Any
 from eventsourcing.postgres import PostgresTrackingRecorder
 from psycopg.sql import SQL
 
-from projections.patients.sql import SQLPatientQueries, create_statements
+from projections.patients.sql import CLAIMED_AT_UPGRADE, SQLPatientQueries, create_statements
 from projections.patients.view import PatientView
 
 __all__ = ["PostgresPatientView"]
@@ -21,3 +21,11 @@ class PostgresPatientView(SQLPatientQueries, PatientView, PostgresTrackingRecord
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.sql_create_statements.extend(SQL(s) for s in create_statements("TEXT"))  # type: ignore[arg-type]
+        # Only when the column is missing: ALTER TABLE locks the table exclusively
+        # even when there is nothing to add, and every process start runs this.
+        upgrade = (
+            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = 'patient_identifiers_v1' "
+            f"AND column_name = 'claimed_at') THEN {CLAIMED_AT_UPGRADE}; END IF; END $$"
+        )
+        self.sql_create_statements.append(SQL(upgrade))  # type: ignore[arg-type]

@@ -35,10 +35,18 @@ def create_statements(timestamp_type: str) -> list[str]:
         "value TEXT NOT NULL, authority TEXT NOT NULL, authority_id TEXT NOT NULL, "
         "authority_id_type TEXT NOT NULL, type_code TEXT NOT NULL, "
         "patient_id TEXT NOT NULL REFERENCES patients_v1(patient_id), "
+        "claimed_at BIGINT NOT NULL DEFAULT 0, "
         "PRIMARY KEY (value, authority, authority_id))",
         "CREATE INDEX IF NOT EXISTS patient_identifiers_v1_patient "
         "ON patient_identifiers_v1 (patient_id)",
     ]
+
+
+# Added after the table first shipped: a database created before gets the column
+# (claims already there count as position 0, older than any new claim).
+CLAIMED_AT_UPGRADE = (
+    "ALTER TABLE patient_identifiers_v1 ADD COLUMN claimed_at BIGINT NOT NULL DEFAULT 0"
+)
 
 
 class SQLPatientQueries(SQLBatching):
@@ -68,7 +76,7 @@ class SQLPatientQueries(SQLBatching):
                 (patient_id, *_name_row(name), birth_date, sex, updated_at.isoformat()),
             )
             for identifier in identifiers:
-                self._claim_identifier(c, patient_id, identifier)
+                self._claim_identifier(c, patient_id, identifier, tracking.notification_id)
 
     def update_demographics(
         self,
@@ -99,16 +107,24 @@ class SQLPatientQueries(SQLBatching):
 
     def add_identifier(self, patient_id: str, identifier: Identifier, tracking: Tracking) -> None:
         with self._transaction(tracking) as c:
-            self._claim_identifier(c, patient_id, identifier)
+            self._claim_identifier(c, patient_id, identifier, tracking.notification_id)
 
-    def _claim_identifier(self, c: Any, patient_id: str, identifier: Identifier) -> None:
-        # An identifier belongs to the patient that last claimed it (merges rely on this).
+    def _claim_identifier(
+        self, c: Any, patient_id: str, identifier: Identifier, position: int
+    ) -> None:
+        # An identifier belongs to the patient whose claim is latest IN STORE ORDER
+        # (merges rely on this), not the one applied last: a Kafka worker can apply
+        # a retired patient's registration, on another partition, after the
+        # survivor's claim from the merge. The claim keeps its event's position and
+        # only a later position replaces it (ties: the same event, applied again).
         c.execute(
             self._sql(
-                "INSERT INTO patient_identifiers_v1 VALUES (?,?,?,?,?,?) "
+                "INSERT INTO patient_identifiers_v1 (value, authority, authority_id, "
+                "authority_id_type, type_code, patient_id, claimed_at) VALUES (?,?,?,?,?,?,?) "
                 "ON CONFLICT (value, authority, authority_id) DO UPDATE SET "
                 "patient_id=excluded.patient_id, type_code=excluded.type_code, "
-                "authority_id_type=excluded.authority_id_type"
+                "authority_id_type=excluded.authority_id_type, claimed_at=excluded.claimed_at "
+                "WHERE excluded.claimed_at >= patient_identifiers_v1.claimed_at"
             ),
             (
                 identifier.value,
@@ -117,6 +133,7 @@ class SQLPatientQueries(SQLBatching):
                 identifier.authority_id_type,
                 identifier.type_code,
                 patient_id,
+                position,
             ),
         )
 

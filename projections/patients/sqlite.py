@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from projections.patients.sql import SQLPatientQueries, create_statements
+from typing import Any
+
+from projections.patients.sql import CLAIMED_AT_UPGRADE, SQLPatientQueries, create_statements
 from projections.patients.view import PatientView
 from projections.tracking import SQLiteProjectionTracking
 
@@ -17,3 +19,9 @@ class SQLitePatientView(SQLPatientQueries, PatientView, SQLiteProjectionTracking
 
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *create_statements("TEXT")]
+
+    def _create_table(self, c: Any) -> None:
+        super()._create_table(c)
+        c.execute("PRAGMA table_info(patient_identifiers_v1)")
+        if "claimed_at" not in {row[1] for row in c.fetchall()}:
+            c.execute(CLAIMED_AT_UPGRADE)

@@ -23,6 +23,7 @@ class MemoryQueueView(MemoryBatching, QueueView, POPOTrackingRecorder):
         super().__init__()
         self._visits: dict[str, QueueVisit] = {}
         self._stays: dict[tuple[str, int], QueueStay] = {}
+        self._merges: dict[str, str] = {}  # retired -> final survivor, as queue_merges_v1
 
     def _track(self, tracking: Tracking) -> None:
         self._assert_tracking_uniqueness(tracking)
@@ -46,9 +47,16 @@ class MemoryQueueView(MemoryBatching, QueueView, POPOTrackingRecorder):
     def merge_patient(self, retired_id: str, survivor_id: str, tracking: Tracking) -> None:
         with self._database_lock:
             self._track(tracking)
+            final = self._merges.get(survivor_id, survivor_id)
+            if final == retired_id:
+                return
+            self._merges[retired_id] = final
+            for retired, survivor in list(self._merges.items()):
+                if survivor == retired_id:
+                    self._merges[retired] = final
             for key, visit in list(self._visits.items()):
                 if visit.patient_id == retired_id:
-                    self._visits[key] = replace(visit, patient_id=survivor_id)
+                    self._visits[key] = replace(visit, patient_id=final)
 
     def visit(self, encounter_id: str) -> QueueVisit | None:
         with self._database_lock:

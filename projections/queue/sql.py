@@ -21,7 +21,7 @@ from projections.timestamps import from_text, to_text
 
 __all__ = ["QUEUE_TABLES", "SQLQueueQueries", "create_statements"]
 
-QUEUE_TABLES = ("queue_stays_v1", "queue_visits_v1")
+QUEUE_TABLES = ("queue_merges_v1", "queue_stays_v1", "queue_visits_v1")
 
 
 def create_statements() -> list[str]:
@@ -44,6 +44,11 @@ def create_statements() -> list[str]:
         "ON queue_stays_v1 (location, left_at, wait_seconds)",
         "CREATE INDEX IF NOT EXISTS queue_stays_v1_entered "
         "ON queue_stays_v1 (location, entered_at)",
+        # Merges known so far, each followed to the end of its chain (as encounter_merges_v1):
+        # with Kafka workers, B->C can be applied before A->B (another partition).
+        "CREATE TABLE IF NOT EXISTS queue_merges_v1 ("
+        "retired_id TEXT PRIMARY KEY, survivor_id TEXT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS queue_merges_v1_survivor ON queue_merges_v1 (survivor_id)",
     ]
 
 
@@ -108,8 +113,27 @@ class SQLQueueQueries(SQLBatching):
     def merge_patient(self, retired_id: str, survivor_id: str, tracking: Tracking) -> None:
         with self._transaction(tracking) as c:
             c.execute(
+                self._sql("SELECT survivor_id FROM queue_merges_v1 WHERE retired_id=?"),
+                (survivor_id,),
+            )
+            row = c.fetchone()
+            final = str(row["survivor_id"]) if row else survivor_id
+            if final == retired_id:
+                return  # a merge cycle: leave the visits where they are
+            c.execute(
+                self._sql(
+                    "INSERT INTO queue_merges_v1 VALUES (?,?) "
+                    "ON CONFLICT (retired_id) DO UPDATE SET survivor_id=excluded.survivor_id"
+                ),
+                (retired_id, final),
+            )
+            c.execute(
+                self._sql("UPDATE queue_merges_v1 SET survivor_id=? WHERE survivor_id=?"),
+                (final, retired_id),
+            )
+            c.execute(
                 self._sql("UPDATE queue_visits_v1 SET patient_id=? WHERE patient_id=?"),
-                (survivor_id, retired_id),
+                (final, retired_id),
             )
 
     def visit(self, encounter_id: str) -> QueueVisit | None:

@@ -7,6 +7,8 @@ message is answered AA and stored exactly once, and each patient registered once
 
 from __future__ import annotations
 
+import os
+import subprocess
 import threading
 from collections import Counter
 
@@ -14,7 +16,7 @@ import psycopg
 import pytest
 
 from adapters.mllp.client import MLLPClient, ack_code_of
-from tests.e2e.server import ServeProcess
+from tests.e2e.server import ServeProcess, carelog_command
 from tests.messages import adt
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
@@ -49,12 +51,21 @@ def test_two_processes_on_one_database_store_each_message_once(postgres_url: str
         for t in threads:
             t.join(120)
         leading = sorted(len(s.events("projection.leading")) for s in serves)
+        sealing = sorted(len(s.events("seal.leading")) for s in serves)
     finally:
         for serve in serves:
             serve.stop()
     assert Counter(codes) == {"AA": 4 * PER_LANE}
-    # One process ran the projections; the other left them to it (no duplicate work).
+    # One process ran the projections and one the sealer; the other left them to it
+    # (no duplicate work).
     assert leading == [0, 1]
+    assert sealing == [0, 1]
+    env = {**os.environ, "CARELOG_STORE": postgres_url, "CARELOG_LOG_LEVEL": "warning"}
+    verify = subprocess.run(
+        [*carelog_command(), "verify"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert "not sealed" not in verify.stdout  # the sealing serve sealed the other's too
 
     with psycopg.connect(postgres_url) as conn:
         topics = Counter(
