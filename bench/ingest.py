@@ -11,7 +11,8 @@ Targets, each in its own process, started fresh for every row:
 Every connection sends its next message only after the ACK of the previous one
 (stop-and-wait, as real senders do). The client is one asyncio process, the
 same for every target, so ratios compare the servers and not the load.
-Reports messages/s, p50/p99 latency and ratios to the peers.
+Reports messages/s, p50/p99 latency, the server's CPU per message, carelog's
+messages per group commit (``msg/cm``, from its /metrics) and ratios to the peers.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +54,7 @@ class Result:
     p50_ms: float
     p99_ms: float
     cpu_us: float | None = None  # the server's CPU time (all its threads) per message
+    per_commit: float | None = None  # carelog: messages per group commit (from /metrics)
 
 
 @dataclass
@@ -85,6 +88,7 @@ class _Process:
             cmd, cwd=target.cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
         self.port = 0
+        self.http_port = 0
         self._ready = threading.Event()
         self._head: list[bytes] = []
         self.tail: collections.deque[bytes] = collections.deque(maxlen=20)
@@ -106,6 +110,7 @@ class _Process:
             except ValueError:
                 continue
             if record.get("event") == "serve.ready":
+                self.http_port = int(record.get("http_port", 0))
                 self.port = int(record["mllp_port"])
                 self._ready.set()
         self._ready.set()
@@ -118,6 +123,27 @@ class _Process:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def _writer_totals(http_port: int) -> tuple[float, float] | None:
+    """(commits, messages) of carelog's writer from /metrics; None where it has none."""
+    if not http_port:
+        return None
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return None
+    values = dict(
+        line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#")
+    )
+    try:
+        return (
+            float(values["carelog_writer_commits_total"]),
+            float(values["carelog_writer_messages_total"]),
+        )
+    except (KeyError, ValueError):  # an older carelog (--baseline) without these
+        return None
 
 
 def _msa_code(ack: bytes) -> str:
@@ -159,9 +185,11 @@ def _measure(
         server = _Process(target, Path(tmp))
         try:
             asyncio.run(run_load(server.port, warmup, 1))
+            writes_before = _writer_totals(server.http_port)
             cpu_before = _cpu_seconds(server.proc.pid)
             elapsed, latencies, codes = asyncio.run(run_load(server.port, messages, connections))
             cpu_after = _cpu_seconds(server.proc.pid)
+            writes_after = _writer_totals(server.http_port)
         finally:
             server.stop()
     latencies.sort()
@@ -176,6 +204,9 @@ def _measure(
         None
         if cpu_before is None or cpu_after is None
         else (cpu_after - cpu_before) / len(messages) * 1e6,
+        None
+        if writes_before is None or writes_after is None or writes_after[0] == writes_before[0]
+        else (writes_after[1] - writes_before[1]) / (writes_after[0] - writes_before[0]),
     )
 
 
@@ -231,7 +262,7 @@ def render(runs: dict[tuple[str, int], list[Result]]) -> str:
     """
     lines = [
         f"{'target':<22} {'conns':>5} {'msgs':>6} {'AA/CA':>6} {'msg/s':>8} {'p50 ms':>8} "
-        f"{'p99 ms':>8} {'cpu us':>7} {'x hl7':>6} {'% bare':>7} {'x before':>8}"
+        f"{'p99 ms':>8} {'cpu us':>7} {'msg/cm':>6} {'x hl7':>6} {'% bare':>7} {'x before':>8}"
     ]
     baseline = next((name for name, _ in runs if name.startswith("carelog@")), None)
     for (name, connections), rows in runs.items():
@@ -244,9 +275,12 @@ def render(runs: dict[tuple[str, int], list[Result]]) -> str:
         share = f"{100 * bare:6.1f}%" if bare is not None else f"{'':7}"
         cpus = [x.cpu_us for x in rows if x.cpu_us is not None]
         cpu = f"{statistics.median(cpus):7.0f}" if cpus else f"{'':7}"
+        commits = [x.per_commit for x in rows if x.per_commit is not None]
+        per_commit = f"{statistics.median(commits):6.1f}" if commits else f"{'':6}"
         lines.append(
             f"{name:<22} {connections:>5} {r.messages:>6} {r.accepted:>6} "
-            f"{r.msg_per_s:>8.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {cpu} {ratio} {share}{speedup}"
+            f"{r.msg_per_s:>8.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {cpu} {per_commit} "
+            f"{ratio} {share}{speedup}"
         )
     return "\n".join(lines)
 

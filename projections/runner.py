@@ -36,6 +36,7 @@ class PollingProjectionRunner:
         *projections: Projection[Any],
         batch_size: int = 500,
         poll_interval_s: float = 1.0,
+        min_interval_s: float = 0.0,
     ) -> None:
         if not projections:
             raise ValueError("PollingProjectionRunner needs at least one projection")
@@ -43,6 +44,9 @@ class PollingProjectionRunner:
         self.projections: tuple[Projection[Any], ...] = projections
         self.batch_size = batch_size
         self.poll_interval_s = poll_interval_s
+        # Background rounds at least this far apart: under load, nudges that arrive
+        # meanwhile coalesce into one larger catch-up (each has fixed costs).
+        self.min_interval_s = min_interval_s
         self._nudge = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -179,6 +183,8 @@ class PollingProjectionRunner:
                 self._stop.wait(self.poll_interval_s)
             else:
                 self.error = None
+            if self.min_interval_s > 0:
+                self._stop.wait(self.min_interval_s)
             self._nudge.wait(self.poll_interval_s)
             self._nudge.clear()
 

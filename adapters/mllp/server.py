@@ -125,37 +125,43 @@ class MLLPServer:
     async def _converse(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, channel: str
     ) -> None:
-        # A plain read under asyncio.timeout: no task and no wait() per message.
-        # stop() wakes a connection idle in read by cancelling it; one busy with
-        # a frame is left to finish and answer it, then sees _stopping and ends.
+        # A plain read, watched by one timer per connection (_IdleWatch): no task,
+        # no wait() and no timer of its own per message. stop() wakes a connection
+        # idle in read by cancelling it; one busy with a frame is left to finish
+        # and answer it, then sees _stopping and ends.
         framer = FrameReader(self.max_frame_bytes)
         task = asyncio.current_task()
         assert task is not None
-        while not self._stopping.is_set():
-            self._idle.add(task)
-            try:
-                async with asyncio.timeout(self.idle_timeout_s):
+        loop = asyncio.get_running_loop()
+        watch = _IdleWatch(loop, task, self.idle_timeout_s)
+        try:
+            while not self._stopping.is_set():
+                self._idle.add(task)
+                watch.reading_since = loop.time()
+                try:
                     data = await reader.read(65536)
-            except TimeoutError:
-                log.info("mllp.idle_timeout", idle_timeout_s=self.idle_timeout_s)
-                return
-            except asyncio.CancelledError:
-                if self._stopping.is_set() and task.cancelling() <= 1:
-                    task.uncancel()
-                    return  # stopped while idle: nothing was in flight
-                raise
-            finally:
-                self._idle.discard(task)
-            if not data:
-                return
-            noise_before = framer.noise_bytes
-            for item in framer.feed(data):
-                ack = await self._answer(item, channel)
-                if ack is not None:
-                    writer.write(frame(ack))
-                    await writer.drain()
-            if framer.noise_bytes > noise_before:
-                log.warning("mllp.noise_skipped", bytes=framer.noise_bytes - noise_before)
+                except asyncio.CancelledError:
+                    if task.cancelling() <= 1 and (watch.expired or self._stopping.is_set()):
+                        task.uncancel()
+                        if watch.expired:
+                            log.info("mllp.idle_timeout", idle_timeout_s=self.idle_timeout_s)
+                        return  # idle too long, or stopped while idle: nothing was in flight
+                    raise
+                finally:
+                    watch.reading_since = None
+                    self._idle.discard(task)
+                if not data:
+                    return
+                noise_before = framer.noise_bytes
+                for item in framer.feed(data):
+                    ack = await self._answer(item, channel)
+                    if ack is not None:
+                        writer.write(frame(ack))
+                        await writer.drain()
+                if framer.noise_bytes > noise_before:
+                    log.warning("mllp.noise_skipped", bytes=framer.noise_bytes - noise_before)
+        finally:
+            watch.close()
 
     async def _answer(self, item: bytes | Oversize, channel: str) -> bytes | None:
         started = time.perf_counter()
@@ -225,6 +231,40 @@ class MLLPServer:
             duration_ms=_ms(started),
         )
         return build_batch_ack(file, acks, summaries, now=self._clock())
+
+
+class _IdleWatch:
+    """A connection's idle timeout: one timer, moved on only when it fires.
+
+    ``asyncio.timeout`` around each read would make and cancel a timer per
+    message. Here a read records when it started; the timer, when it fires,
+    cancels the connection if that read has lasted the whole timeout, and
+    otherwise sets itself for when the current (or next) read would.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[None], timeout_s: float):
+        self._loop = loop
+        self._task = task
+        self._timeout_s = timeout_s
+        self.reading_since: float | None = None
+        self.expired = False
+        self._timer = loop.call_at(loop.time() + timeout_s, self._fire)
+
+    def _fire(self) -> None:
+        since = self.reading_since
+        now = self._loop.time()
+        if since is not None and now - since >= self._timeout_s - _TIMER_SLACK_S:
+            self.expired = True
+            self._task.cancel()
+            return
+        start = since if since is not None else now
+        self._timer = self._loop.call_at(start + self._timeout_s, self._fire)
+
+    def close(self) -> None:
+        self._timer.cancel()
+
+
+_TIMER_SLACK_S = 0.001  # the loop may run a timer up to its clock resolution early
 
 
 def _batch_summary(batch: Batch, codes: list[str]) -> str:

@@ -13,7 +13,7 @@ register it; messages apply in arrival order.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
@@ -38,10 +38,13 @@ __all__ = [
     "Handler",
     "Loader",
     "MessageContext",
+    "identifiers_in",
     "missing_field",
     "patient_from_pid",
+    "patient_id_in",
     "primary_identifier",
     "visit_id",
+    "visit_number",
 ]
 
 Loader = Callable[[UUID], Any]
@@ -74,7 +77,40 @@ def missing_field(
     return ValidationError(text, [fault])
 
 
-def primary_identifier(identifiers: list[Identifier]) -> Identifier:
+def identifiers_in(msg: Message, segment: str, field: int) -> tuple[Identifier, ...]:
+    """The non-empty CX identifiers a field lists (PID-3, MRG-1), read once per message.
+
+    Ingestion reads them before deciding (to fetch the aggregates they name) and
+    the handler reads them again; the message remembers them (an immutable tuple).
+    """
+    key = ("cx", segment, field)
+    found = msg.memo.get(key)
+    if found is None:
+        seps = msg.separators
+        found = msg.memo[key] = tuple(
+            i for i in (read_cx(r, seps) for r in msg.repetitions(segment, field)) if i.value
+        )
+    return found  # type: ignore[return-value]
+
+
+def patient_id_in(msg: Message, segment: str, field: int) -> UUID | None:
+    """The id of the patient a field's identifiers name (its primary one), None if none."""
+    key = ("patient", segment, field)
+    if key not in msg.memo:
+        identifiers = identifiers_in(msg, segment, field)
+        msg.memo[key] = patient_id_for(primary_identifier(identifiers)) if identifiers else None
+    return msg.memo[key]  # type: ignore[return-value]
+
+
+def visit_number(msg: Message) -> Identifier | None:
+    """PV1-19 as an Identifier (None when the field is empty), read once per message."""
+    if "visit" not in msg.memo:
+        text = msg.field("PV1", 19)
+        msg.memo["visit"] = read_cx(text, msg.separators) if text else None
+    return msg.memo["visit"]  # type: ignore[return-value]
+
+
+def primary_identifier(identifiers: Sequence[Identifier]) -> Identifier:
     """The identifier that keys the patient: the first medical record number, else the first."""
     for identifier in identifiers:
         if identifier.type_code == "MR":
@@ -87,14 +123,14 @@ def patient_from_pid(msg: Message, ctx: MessageContext, load: Loader) -> Patient
     if not msg.has("PID"):
         raise missing_field(msg, "PID", 0, "PID segment is required")
     seps = msg.separators
-    identifiers = [i for i in (read_cx(r, seps) for r in msg.repetitions("PID", 3)) if i.value]
-    if not identifiers:
+    identifiers = identifiers_in(msg, "PID", 3)
+    patient_id = patient_id_in(msg, "PID", 3)
+    if not identifiers or patient_id is None:
         raise missing_field(msg, "PID", 3, "PID-3 patient identifier list is empty", component=1)
     names = msg.repetitions("PID", 5)
     name = read_xpn(names[0], seps) if names else PersonName()
     birth_date = read_date(msg.get("PID", 7))
     sex = msg.get("PID", 8)
-    patient_id = patient_id_for(primary_identifier(identifiers))
     existing: Patient | None = load(patient_id)
     if existing is not None and existing.merged_into is not None:
         existing = _survivor(existing, load)  # a retired MRN names the surviving patient
@@ -135,11 +171,11 @@ def _merge(msg: Message, ctx: MessageContext, load: Loader) -> list[Any]:
     """A40: the MRG patient is retired into the PID patient, who takes its identifiers."""
     if not msg.has("MRG"):
         raise missing_field(msg, "MRG", 0, "MRG segment is required in a merge")
-    seps = msg.separators
-    retired_ids = [i for i in (read_cx(r, seps) for r in msg.repetitions("MRG", 1)) if i.value]
-    if not retired_ids:
+    retired_ids = identifiers_in(msg, "MRG", 1)
+    retired_id = patient_id_in(msg, "MRG", 1)
+    if not retired_ids or retired_id is None:
         raise missing_field(msg, "MRG", 1, "MRG-1 prior patient identifier list is empty", 1)
-    retired: Patient | None = load(patient_id_for(primary_identifier(retired_ids)))
+    retired: Patient | None = load(retired_id)
     if retired is None:
         raise UnknownPatientError(f"the patient to merge ({retired_ids[0].value!r}) is not known")
     survivor = patient_from_pid(msg, ctx, load)
@@ -169,8 +205,7 @@ def _visit(msg: Message, ctx: MessageContext) -> _Visit:
     if not msg.has("PV1"):
         raise missing_field(msg, "PV1", 0, "PV1 segment is required")
     seps = msg.separators
-    number_text = msg.field("PV1", 19)
-    number = read_cx(number_text, seps) if number_text else None
+    number = visit_number(msg)
     return _Visit(
         number=number,
         encounter_id=encounter_id_for(number, ctx.message_id),
@@ -186,8 +221,7 @@ def _visit(msg: Message, ctx: MessageContext) -> _Visit:
 
 def visit_id(msg: Message) -> UUID | None:
     """The encounter a message's PV1-19 names, when it names one (results, charges)."""
-    text = msg.field("PV1", 19)
-    number = read_cx(text, msg.separators) if text else None
+    number = visit_number(msg)
     if number is None or not number.value:
         return None
     return encounter_id_for(number, UUID(int=0))

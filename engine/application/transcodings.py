@@ -7,9 +7,10 @@ events unreadable, so they are spelled out here rather than derived.
 from __future__ import annotations
 
 import dataclasses
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
-from eventsourcing.persistence import JSONTranscoder, Transcoding
+from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder, Transcoding, UUIDAsHex
 
 from engine.domain.values import (
     Coded,
@@ -21,7 +22,7 @@ from engine.domain.values import (
     PersonName,
 )
 
-__all__ = ["register_value_transcodings"]
+__all__ = ["FastJSONTranscoder", "register_value_transcodings"]
 
 
 class _DataclassAsDict(Transcoding):
@@ -60,3 +61,112 @@ def register_value_transcodings(transcoder: JSONTranscoder) -> None:
         (FinancialTransaction, "carelog_financial_transaction"),
     ):
         transcoder.register(_DataclassAsDict(cls, name))
+
+
+_MAX_KEYS = 4096  # distinct dict keys remembered as JSON: field names, not data
+
+
+class _Unusual(Exception):
+    """A value the fast writer does not know: the whole object goes the generic way."""
+
+
+class FastJSONTranscoder(JSONTranscoder):
+    """eventsourcing's JSONTranscoder, writing the same bytes with fewer Python calls.
+
+    The generic encoder calls back into Python for every UUID, datetime and
+    value object (``default=``), and each callback builds a ``{"_type_",
+    "_data_"}`` dict that is then encoded again: ~10 us per event, a fifth of
+    ingestion's CPU. Here each registered type gets a writer that appends that
+    very text directly, with the encoder's own string escaping
+    (``json.encoder.encode_basestring``, as ``ensure_ascii=False`` uses).
+
+    The output is byte-for-byte what ``JSONTranscoder.encode`` writes
+    (tests/unit/test_transcodings.py compares them over real events): anything
+    the writers do not know exactly (floats, str or int subclasses, non-string
+    keys, unregistered types) makes the whole object take the generic path.
+    Decoding is eventsourcing's, unchanged.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._keys: dict[str, str] = {}  # dict keys (event field names) as JSON, with the colon
+        self._writers: dict[type, Any] = {
+            str: encode_basestring,
+            int: int.__repr__,
+            bool: lambda b: "true" if b else "false",
+            type(None): lambda _: "null",
+            dict: self._write_dict,
+            list: self._write_list,
+            tuple: self._write_list,
+        }
+
+    def register(self, transcoding: Transcoding) -> None:
+        super().register(transcoding)
+        cls = transcoding.type
+        if issubclass(cls, (str, int, float, list, tuple, dict)) or cls is type(None):
+            return  # json writes these natively, before any transcoding: keep the generic path
+        head = '{"_type_":' + encode_basestring(transcoding.name) + ',"_data_":'
+        self._writers[cls] = self._writer_for(transcoding, head)
+
+    def _writer_for(self, transcoding: Transcoding, head: str) -> Any:
+        if type(transcoding) is UUIDAsHex:
+            return lambda o: head + '"' + o.hex + '"}'
+        if type(transcoding) is DatetimeAsISO:
+            # isoformat() writes only digits and "-:.+T": nothing JSON would escape
+            return lambda o: head + '"' + o.isoformat() + '"}'
+        if type(transcoding) is _DataclassAsDict:
+            keys = [(name, encode_basestring(name) + ":") for name in transcoding._fields]
+            writers = self._writers
+
+            def write_dataclass(obj: Any) -> str:
+                parts = []
+                for name, key in keys:
+                    value = getattr(obj, name)
+                    if value in ("", (), None):
+                        continue
+                    writer = writers.get(type(value))
+                    if writer is None:
+                        raise _Unusual
+                    parts.append(key + writer(value))
+                return head + "{" + ",".join(parts) + "}}"
+
+            return write_dataclass
+        encode = transcoding.encode
+        return lambda o: head + self._write(encode(o)) + "}"
+
+    def _write(self, obj: Any) -> str:
+        writer = self._writers.get(type(obj))
+        if writer is None:
+            raise _Unusual
+        return writer(obj)  # type: ignore[no-any-return]
+
+    def _write_dict(self, obj: dict[Any, Any]) -> str:
+        writers = self._writers
+        keys = self._keys
+        parts = []
+        for key, value in obj.items():
+            head = keys.get(key)
+            if head is None:
+                if type(key) is not str:
+                    raise _Unusual
+                head = encode_basestring(key) + ":"
+                if len(keys) < _MAX_KEYS:
+                    keys[key] = head
+            if type(value) is str:
+                parts.append(head + encode_basestring(value))
+                continue
+            writer = writers.get(type(value))
+            if writer is None:
+                raise _Unusual
+            parts.append(head + writer(value))
+        return "{" + ",".join(parts) + "}"
+
+    def _write_list(self, obj: list[Any] | tuple[Any, ...]) -> str:
+        return "[" + ",".join([self._write(v) for v in obj]) + "]"
+
+    def encode(self, obj: Any) -> bytes:
+        try:
+            text = self._write(obj)
+        except (_Unusual, RecursionError):
+            return super().encode(obj)
+        return text.encode("utf8")

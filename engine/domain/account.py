@@ -7,6 +7,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from engine.domain.lean import create
 from engine.domain.values import FinancialTransaction
 
 __all__ = ["Account"]
@@ -79,9 +80,10 @@ class Account(Aggregate):
         source_message_id: UUID,
     ) -> Account:
         """A new account, opened by the message that first names it."""
-        return cls._create(
+        return create(
+            cls,
             cls.Opened,
-            id=account_id,
+            account_id,
             account_number=account_number,
             patient_id=patient_id,
             occurred_at=occurred_at,

@@ -11,6 +11,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from engine.domain.lean import create
 from engine.domain.values import Identifier, Location
 from engine.errors import InvalidTransitionError
 
@@ -147,9 +148,10 @@ class Encounter(Aggregate):
         source_message_id: UUID,
     ) -> Encounter:
         """A new visit; ``kind`` is Admitted, Registered or PreAdmitted."""
-        return cls._create(
+        return create(
+            cls,
             kind,
-            id=encounter_id,
+            encounter_id,
             patient_id=patient_id,
             visit_number=visit_number,
             patient_class=patient_class,

@@ -12,6 +12,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from engine.domain.lean import create
+
 __all__ = ["InboundMessage"]
 
 
@@ -65,9 +67,10 @@ class InboundMessage(Aggregate):
         sha256: str,
     ) -> InboundMessage:
         """Records the arrival of a message under its deterministic id."""
-        return cls._create(
+        return create(
+            cls,
             cls.Received,
-            id=message_id,
+            message_id,
             sending_application=sending_application,
             sending_facility=sending_facility,
             control_id=control_id,

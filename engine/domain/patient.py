@@ -12,6 +12,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from engine.domain.lean import create
 from engine.domain.values import Identifier, PersonName
 from engine.errors import InvalidTransitionError
 
@@ -83,9 +84,10 @@ class Patient(Aggregate):
         source_message_id: UUID,
     ) -> Patient:
         """A new patient under the id derived from its primary identifier."""
-        return cls._create(
+        return create(
+            cls,
             cls.Registered,
-            id=patient_id,
+            patient_id,
             identifiers=tuple(identifiers),
             name=name,
             birth_date=birth_date,

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from engine.domain.lean import create
 from engine.domain.values import Coded, ObservationValue
 
 __all__ = ["LabReport"]
@@ -73,9 +74,10 @@ class LabReport(Aggregate):
         source_message_id: UUID,
     ) -> LabReport:
         """The first results for an order."""
-        return cls._create(
+        return create(
+            cls,
             cls.Reported,
-            id=report_id,
+            report_id,
             patient_id=patient_id,
             encounter_id=encounter_id,
             order_number=order_number,

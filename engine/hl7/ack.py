@@ -64,9 +64,22 @@ def next_control_id() -> str:
     return f"{_PREFIX}{next(_COUNTER):012d}"
 
 
+_last_stamp: tuple[datetime | None, str] = (None, "")
+
+
 def format_hl7_datetime(moment: datetime) -> str:
-    """``YYYYMMDDHHMMSS+ZZZZ`` (DTM with offset), the form MSH-7 takes."""
-    return moment.strftime("%Y%m%d%H%M%S%z")
+    """``YYYYMMDDHHMMSS+ZZZZ`` (DTM with offset), the form MSH-7 takes.
+
+    Every ACK carries one and the text changes once a second: the last one is kept.
+    """
+    global _last_stamp
+    second = moment.replace(microsecond=0)
+    last, text = _last_stamp
+    if last is not None and second == last and second.tzinfo is last.tzinfo:
+        return text
+    text = moment.strftime("%Y%m%d%H%M%S%z")
+    _last_stamp = (second, text)
+    return text
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:
@@ -128,6 +141,75 @@ def build_ack(
     ``error_code`` is used for a fault without its own 0357 code, and for the
     single ERR written when the code is not AA and no fault locates the problem.
     """
+    code = str(code)
+    if code in ("AA", "CA") and not text:
+        return _positive_ack(message, code, now)
+    return _ack_segments(message, code, faults, text, now, error_code)
+
+
+# The text of a positive ACK depends on the received MSH except MSH-7 and MSH-10 (the
+# sender's time and control id): per sender and message type it is built once, as the
+# parts around our time, our control id and the echoed MSH-10. Bounded: cleared when full.
+_TEMPLATES: dict[tuple[object, ...], tuple[bytes, bytes, bytes, str]] = {}
+_TEMPLATES_MAX = 512
+_MARK = "\x00"  # stands for a value filled in per ACK; never valid in a header field
+
+
+def _positive_ack(message: Message, code: str, now: datetime) -> bytes:
+    """AA or CA without text or ERR: a cached template, filled in."""
+    f = message.segments_named("MSH")[0]
+    if len(f) < 19:
+        f = f + [""] * (19 - len(f))
+    key = (message.separators, code, f[3], f[4], f[5], f[6], f[9], f[11], f[12], f[18])
+    parts = _TEMPLATES.get(key)
+    if parts is None:
+        parts = _template(message, code)
+        if parts is None:
+            return _ack_segments(message, code, (), "", now, 207)
+        if len(_TEMPLATES) >= _TEMPLATES_MAX:
+            _TEMPLATES.clear()
+        _TEMPLATES[key] = parts
+    head, middle, tail, codec = parts
+    return b"".join(
+        (
+            head,
+            format_hl7_datetime(now).encode("ascii"),
+            middle,
+            next_control_id().encode("ascii"),
+            tail,
+            message.field("MSH", 10).encode(codec),
+            b"\r",
+        )
+    )
+
+
+def _template(message: Message, code: str) -> tuple[bytes, bytes, bytes, str] | None:
+    """The fixed parts of ``message``'s positive ACK, split at the per-ACK values.
+
+    None when a header field holds the mark itself (then the ACK is built in full).
+    """
+    if any(_MARK in v for v in message.segments_named("MSH")[0][1:]):
+        return None
+    text = _ack_segments(message, code, (), "", None, 207, mark=_MARK).decode("utf-8")
+    codec = _codec_for(message)
+    pieces = text.split(_MARK)
+    if len(pieces) != 4 or pieces[3] != "\r":
+        return None
+    head, middle, tail = (p.encode(codec) for p in pieces[:3])
+    return head, middle, tail, codec
+
+
+def _ack_segments(
+    message: Message,
+    code: str,
+    faults: Sequence[Fault],
+    text: str,
+    now: datetime | None,
+    error_code: int,
+    *,
+    mark: str | None = None,
+) -> bytes:
+    """The ACK, built field by field; with ``mark``, it stands for MSH-7, MSH-10 and MSA-2."""
     seps = message.separators
     version = message.version or "2.5"
     trigger = message.trigger_event
@@ -142,23 +224,25 @@ def build_ack(
         raw_hdr(6),
         raw_hdr(3),
         raw_hdr(4),
-        format_hl7_datetime(now),
+        mark if mark is not None or now is None else format_hl7_datetime(now),
         "",
         msg_type,
-        next_control_id(),
+        mark if mark is not None else next_control_id(),
         raw_hdr(11) or "P",
         raw_hdr(12) or version,
     ]
     if raw_hdr(18):
         msh.extend(["", "", "", "", "", raw_hdr(18)])  # keep the sender's character set
     segments = [seps.field.join(msh)]
-    msa = ["MSA", str(code), raw_hdr(10)]
+    msa = ["MSA", str(code), mark if mark is not None else raw_hdr(10)]
     if text and _version_tuple(version) < (2, 7):
         msa.append(seps.escape_text(text))
     segments.append(seps.field.join(msa))
     if str(code) not in ("AA", "CA"):
         located = list(faults) or [Fault(code=error_code, rule="", text=text or "")]
         segments.extend(_err_segments(located, seps, version, error_code))
+    if mark is not None:
+        return ("\r".join(segments) + "\r").encode("utf-8")
     return ("\r".join(segments) + "\r").encode(_codec_for(message))
 
 

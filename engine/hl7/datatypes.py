@@ -13,7 +13,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from engine.domain.values import Coded, Identifier, Location, Money, PersonName
-from engine.hl7.message import Separators, component_of
+from engine.hl7.message import Separators, components, subcomponent_of
 
 __all__ = [
     "read_cwe",
@@ -80,12 +80,13 @@ def read_cx(text: str, seps: Separators) -> Identifier:
     Memoised (a pure function of frozen values): ingestion reads a message's
     PID-3 and PV1-19 once to prefetch what it names and again in the handler.
     """
+    parts = components(text, seps)
     return Identifier(
-        value=component_of(text, seps, 1),
-        authority=component_of(text, seps, 4, 1),
-        type_code=component_of(text, seps, 5),
-        authority_id=component_of(text, seps, 4, 2),
-        authority_id_type=component_of(text, seps, 4, 3),
+        value=subcomponent_of(parts, seps, 1),
+        authority=subcomponent_of(parts, seps, 4, 1),
+        type_code=subcomponent_of(parts, seps, 5),
+        authority_id=subcomponent_of(parts, seps, 4, 2),
+        authority_id_type=subcomponent_of(parts, seps, 4, 3),
     )
 
 
@@ -94,32 +95,35 @@ def read_xpn(text: str, seps: Separators) -> PersonName:
 
     From v2.3 the family name is an FN whose first subcomponent is the surname.
     """
+    parts = components(text, seps)
     return PersonName(
-        family=component_of(text, seps, 1, 1),
-        given=component_of(text, seps, 2),
-        middle=component_of(text, seps, 3),
-        suffix=component_of(text, seps, 4),
-        prefix=component_of(text, seps, 5),
-        use=component_of(text, seps, 7),
+        family=subcomponent_of(parts, seps, 1, 1),
+        given=subcomponent_of(parts, seps, 2),
+        middle=subcomponent_of(parts, seps, 3),
+        suffix=subcomponent_of(parts, seps, 4),
+        prefix=subcomponent_of(parts, seps, 5),
+        use=subcomponent_of(parts, seps, 7),
     )
 
 
 def read_pl(text: str, seps: Separators) -> Location:
     """A PL value (``point of care^room^bed^facility``) as a Location."""
+    parts = components(text, seps)
     return Location(
-        point_of_care=component_of(text, seps, 1),
-        room=component_of(text, seps, 2),
-        bed=component_of(text, seps, 3),
-        facility=component_of(text, seps, 4, 1),
+        point_of_care=subcomponent_of(parts, seps, 1),
+        room=subcomponent_of(parts, seps, 2),
+        bed=subcomponent_of(parts, seps, 3),
+        facility=subcomponent_of(parts, seps, 4, 1),
     )
 
 
 def read_cwe(text: str, seps: Separators) -> Coded:
     """A CWE/CE value (``code^text^system``) as a Coded."""
+    parts = components(text, seps)
     return Coded(
-        code=component_of(text, seps, 1),
-        text=component_of(text, seps, 2),
-        system=component_of(text, seps, 3),
+        code=subcomponent_of(parts, seps, 1),
+        text=subcomponent_of(parts, seps, 2),
+        system=subcomponent_of(parts, seps, 3),
     )
 
 

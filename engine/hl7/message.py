@@ -12,7 +12,15 @@ from dataclasses import dataclass
 
 from engine.errors import ParseError
 
-__all__ = ["Message", "Separators", "decode_bytes", "parse_message"]
+__all__ = [
+    "Message",
+    "Separators",
+    "component_of",
+    "components",
+    "decode_bytes",
+    "parse_message",
+    "subcomponent_of",
+]
 
 _SEGMENT_SPLIT = re.compile(r"\r\n|\r|\n")
 
@@ -139,7 +147,20 @@ class Message:
     that updates can tell "delete" from "not sent".
     """
 
-    __slots__ = ("_index", "raw", "segments", "separators")
+    __slots__ = (
+        "_index",
+        "_msh3",
+        "_msh4",
+        "_msh9_1",
+        "_msh9_2",
+        "_msh10",
+        "_msh11",
+        "_msh12",
+        "memo",
+        "raw",
+        "segments",
+        "separators",
+    )
 
     def __init__(self, raw: str, separators: Separators, segments: list[list[str]]) -> None:
         self.raw = raw
@@ -149,6 +170,11 @@ class Message:
         for seg in segments:
             index.setdefault(seg[0], []).append(seg)
         self._index = index
+        # Values read from this message and worth keeping (identifiers, ids): the
+        # application fills it, so that a field it reads twice is parsed once.
+        self.memo: dict[object, object] = {}
+        self._msh3 = self._msh4 = self._msh9_1 = self._msh9_2 = None
+        self._msh10 = self._msh11 = self._msh12 = None
 
     def segments_named(self, segment_id: str) -> list[list[str]]:
         """Every occurrence of a segment, in message order (raw fields)."""
@@ -201,34 +227,68 @@ class Message:
         text = self.field(segment_id, field, occurrence)
         return text.split(self.separators.repetition) if text else []
 
-    # Header shortcuts: every caller needs these, so they are named.
+    # Header shortcuts: every caller needs these, several times a message, so each is
+    # read once and remembered (a Message is never changed after parsing).
+    def _header(self, slot: str, field: int, component: int = 1) -> str:
+        value: str | None = getattr(self, slot)
+        if value is None:
+            value = self.get("MSH", field, component)
+            setattr(self, slot, value)
+        return value
+
     @property
     def sending_application(self) -> str:
-        return self.get("MSH", 3)
+        return self._header("_msh3", 3)
 
     @property
     def sending_facility(self) -> str:
-        return self.get("MSH", 4)
+        return self._header("_msh4", 4)
 
     @property
     def control_id(self) -> str:
-        return self.get("MSH", 10)
+        return self._header("_msh10", 10)
 
     @property
     def message_code(self) -> str:
-        return self.get("MSH", 9, 1)
+        return self._header("_msh9_1", 9, 1)
 
     @property
     def trigger_event(self) -> str:
-        return self.get("MSH", 9, 2)
+        return self._header("_msh9_2", 9, 2)
 
     @property
     def version(self) -> str:
-        return self.get("MSH", 12)
+        return self._header("_msh12", 12)
 
     @property
     def processing_id(self) -> str:
-        return self.get("MSH", 11)
+        return self._header("_msh11", 11)
+
+
+def components(field_text: str, seps: Separators) -> list[str]:
+    """The (still escaped) components of a field's first repetition.
+
+    With ``subcomponent_of`` this reads several components of one field for a
+    single split, where ``component_of`` splits the field again for each.
+    """
+    if seps.repetition in field_text:
+        field_text = field_text.split(seps.repetition, 1)[0]
+    return field_text.split(seps.component)
+
+
+def subcomponent_of(
+    parts: list[str], seps: Separators, component: int, subcomponent: int = 1
+) -> str:
+    """``component_of(field, seps, component, subcomponent)`` for ``parts = components(field)``."""
+    if component > len(parts):
+        return ""
+    text = parts[component - 1]
+    if subcomponent > 1 or seps.subcomponent in text:
+        subs = text.split(seps.subcomponent)
+        if subcomponent > len(subs):
+            return ""
+        text = subs[subcomponent - 1]
+    return seps.unescape(text)
 
 
 def component_of(

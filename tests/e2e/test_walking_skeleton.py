@@ -149,3 +149,17 @@ def test_logs_one_line_per_message_without_phi(server: ServeProcess) -> None:
     everything = "".join(server.raw_stderr)
     for phi in ("DOE", "JANE", "123456", "19800101", "MAIN ST"):
         assert phi not in everything
+
+
+def test_metrics_count_answers_and_group_commits(server: ServeProcess) -> None:
+    with MLLPClient("127.0.0.1", server.mllp_port, timeout_s=10) as client:
+        client.send(sample("adt_a01.hl7"))
+        client.send(sample("adt_a01.hl7").replace(b"MSG00001", b"MSG00002"))
+    text = httpx.get(f"{server.base_url}/metrics", timeout=10).text
+    values = dict(
+        line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#")
+    )
+    assert values['carelog_messages_total{ack_code="AA"}'] == "2"
+    assert values["carelog_writer_messages_total"] == "2"
+    assert values["carelog_writer_commits_total"] == "2"  # one sender, stop-and-wait
+    assert "# TYPE carelog_writer_commits_total counter" in text

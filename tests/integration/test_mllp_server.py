@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 from pathlib import Path
 
 from adapters.bootstrap import build
@@ -94,6 +95,35 @@ def test_idle_connection_is_closed(tmp_path: Path) -> None:
                 return s.recv(10)  # b"" once the server closes the idle connection
 
         assert await asyncio.to_thread(client) == b""
+        await server.stop()
+        engine.close()  # type: ignore[attr-defined]
+
+    asyncio.run(scenario())
+
+
+def test_idle_timeout_counts_from_the_last_message_not_the_connection(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        server, engine = await start_server(tmp_path, idle_timeout_s=0.3)
+        loop = asyncio.get_running_loop()
+
+        def client() -> tuple[int, float, bytes]:
+            with socket.create_connection(("127.0.0.1", server.port)) as s:
+                s.settimeout(5)
+                answered = 0
+                for n in range(6):  # 6 x 0.15 s: three times the timeout, never idle for long
+                    msg = sample("adt_a01.hl7").replace(b"MSG00001", f"IDLE{n}".encode())
+                    s.sendall(frame(msg))
+                    answered += len(read_frames(s, 1))
+                    if n < 5:
+                        threading.Event().wait(0.15)
+                last = loop.time()
+                closed = s.recv(10)  # b"" once the server closes the now idle connection
+                return answered, loop.time() - last, closed
+
+        answered, idle_for, closed = await asyncio.to_thread(client)
+        assert answered == 6
+        assert closed == b""
+        assert 0.25 <= idle_for < 2.0
         await server.stop()
         engine.close()  # type: ignore[attr-defined]
 
