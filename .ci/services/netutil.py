@@ -54,6 +54,18 @@ def kafka_ready(host: str, port: int) -> bool:
     return got_correlation_id == correlation_id and broker_count >= 1
 
 
+def kafka_cluster_id() -> str:
+    """A random cluster id as Kafka's own ``Uuid.randomUuid`` makes them.
+
+    Like Kafka, draw again when the text starts with "-": kafka-storage would
+    read such an id (1 draw in 64) as an option and refuse to format.
+    """
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
+
+
 def main(argv: list[str]) -> int:
     if len(argv) == 2 and argv[0] == "ports":
         print(" ".join(map(str, free_ports(int(argv[1])))))
@@ -64,7 +76,7 @@ def main(argv: list[str]) -> int:
         except (OSError, EOFError, struct.error):
             return 1
     if len(argv) == 1 and argv[0] == "kafka-cluster-id":
-        print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
+        print(kafka_cluster_id())
         return 0
     print(__doc__, file=sys.stderr)
     return 2
