@@ -12,7 +12,7 @@ import contextlib
 import gc
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -302,40 +302,33 @@ class _NoValidator:
         raise NotImplementedError("carelog worker does not ingest messages")
 
 
-async def _project_when_leading(engine: Engine, stop: asyncio.Event) -> None:
-    """Starts the in-process projections once this process holds the projection lease."""
-    lease = engine.projection_lease
-    engine.projecting = False
-    while not stop.is_set():
-        if await asyncio.to_thread(lease.acquire):
-            engine.projecting = True
-            engine.runner.start()
-            log.info("projection.leading")
-            break
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=1.0)
-    await stop.wait()
-    await asyncio.to_thread(lease.release)
+async def _when_leading(lease: Any, stop: asyncio.Event, start: Callable[[], None]) -> None:
+    """Calls ``start`` once this process holds ``lease``; gives it back at ``stop``.
 
-
-async def _seal_when_leading(engine: Engine, stop: asyncio.Event) -> None:
-    """Starts the sealer once this process holds the seal lease (several `serve`).
-
-    Every sealer seals the whole notification log, so two would do the work
-    twice (and race on the same rows); the other process takes over when the
-    holder goes, and seals what it left.
+    Several `serve` on one PostgreSQL share work that only one of them may do
+    (the in-process projections, the sealer: each would redo the whole log and
+    race on the same rows); the others wait, and one takes over when the
+    holder goes.
     """
-    lease = engine.seal_lease
     while not stop.is_set():
         if await asyncio.to_thread(lease.acquire):
-            assert engine.sealer is not None
-            engine.sealer.start()
-            log.info("seal.leading")
+            start()
             break
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=1.0)
     await stop.wait()
     await asyncio.to_thread(lease.release)
+
+
+def _start_projecting(engine: Engine) -> None:
+    engine.projecting = True
+    engine.runner.start()
+    log.info("projection.leading")
+
+
+def _start_sealing(sealer: Sealer) -> None:
+    sealer.start()
+    log.info("seal.leading")
 
 
 class _QuietServer(uvicorn.Server):
@@ -388,12 +381,18 @@ async def serve(engine: Engine) -> None:
     if relay is not None:  # with Kafka, read models are built by `carelog worker`
         relay_task = asyncio.create_task(relay.run(relay_stop))
     elif engine.projection_lease is not None:
-        relay_task = asyncio.create_task(_project_when_leading(engine, relay_stop))
+        engine.projecting = False  # until the lease is ours
+        relay_task = asyncio.create_task(
+            _when_leading(engine.projection_lease, relay_stop, lambda: _start_projecting(engine))
+        )
     else:
         engine.runner.start()
     seal_task: asyncio.Task[None] | None = None
     if engine.sealer is not None and engine.seal_lease is not None:
-        seal_task = asyncio.create_task(_seal_when_leading(engine, relay_stop))
+        sealer = engine.sealer
+        seal_task = asyncio.create_task(
+            _when_leading(engine.seal_lease, relay_stop, lambda: _start_sealing(sealer))
+        )
     elif engine.sealer is not None:
         engine.sealer.start()
     mllp = MLLPServer(

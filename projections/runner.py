@@ -6,7 +6,8 @@ projections + 1 and hands each event to every projection that has not yet
 applied it and subscribes to its topic. One read serves all read models; each
 projection still records its own position with its own rows. The in-process
 server nudges the runner after each commit, so read models trail the ACK by
-milliseconds, not a polling interval.
+at most ``min_interval_s`` (50 ms in `carelog serve`: under load, the commits of
+that time are projected in one round) plus the round, not a polling interval.
 """
 
 from __future__ import annotations

@@ -282,13 +282,7 @@ def subcomponent_of(
     """``component_of(field, seps, component, subcomponent)`` for ``parts = components(field)``."""
     if component > len(parts):
         return ""
-    text = parts[component - 1]
-    if subcomponent > 1 or seps.subcomponent in text:
-        subs = text.split(seps.subcomponent)
-        if subcomponent > len(subs):
-            return ""
-        text = subs[subcomponent - 1]
-    return seps.unescape(text)
+    return _subcomponent(parts[component - 1], seps, subcomponent)
 
 
 def component_of(
@@ -312,6 +306,11 @@ def component_of(
         if component > len(comps):
             return ""
         text = comps[component - 1]
+    return _subcomponent(text, seps, subcomponent)
+
+
+def _subcomponent(text: str, seps: Separators, subcomponent: int) -> str:
+    """One component's unescaped subcomponent (the whole component when it has none)."""
     if subcomponent > 1 or seps.subcomponent in text:
         subs = text.split(seps.subcomponent)
         if subcomponent > len(subs):

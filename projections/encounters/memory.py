@@ -10,6 +10,7 @@ from eventsourcing.popo import POPOTrackingRecorder
 
 from projections.batching import MemoryBatching
 from projections.encounters.view import EncounterRecord, EncounterView, LocationStay
+from projections.merges import record_merge
 
 __all__ = ["MemoryEncounterView"]
 
@@ -43,13 +44,9 @@ class MemoryEncounterView(MemoryBatching, EncounterView, POPOTrackingRecorder):
     def merge_patient(self, retired_id: str, survivor_id: str, tracking: Tracking) -> None:
         with self._database_lock:
             self._track(tracking)
-            final = self._merges.get(survivor_id, survivor_id)
-            if final == retired_id:
-                return
-            self._merges[retired_id] = final
-            for retired, survivor in list(self._merges.items()):
-                if survivor == retired_id:
-                    self._merges[retired] = final
+            final = record_merge(self._merges, retired_id, survivor_id)
+            if final is None:
+                return  # a merge cycle: leave the visits where they are
             for key, record in list(self._encounters.items()):
                 if record.subject_id == retired_id:
                     self._encounters[key] = replace(record, subject_id=final)

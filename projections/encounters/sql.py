@@ -16,6 +16,7 @@ from eventsourcing.persistence import Tracking
 from engine.domain.values import Identifier, Location
 from projections.batching import SQLBatching
 from projections.encounters.view import EncounterRecord, LocationStay
+from projections.merges import record_merge_in
 from projections.timestamps import from_text, to_text
 
 __all__ = ["ENCOUNTER_TABLES", "SQLEncounterQueries", "create_statements"]
@@ -123,22 +124,10 @@ class SQLEncounterQueries(SQLBatching):
 
     def merge_patient(self, retired_id: str, survivor_id: str, tracking: Tracking) -> None:
         with self._transaction(tracking) as c:
-            # Set-based updates below: the batch's buffered rows go first.
-            self._write_buffered(c)
-            final = self._survivor(c, survivor_id)
-            if final == retired_id:
+            self._write_buffered(c)  # set-based updates: the batch's buffered rows go first
+            final = record_merge_in(c, self._sql, "encounter_merges_v1", retired_id, survivor_id)
+            if final is None:
                 return  # a merge cycle: leave the visits where they are
-            c.execute(
-                self._sql(
-                    "INSERT INTO encounter_merges_v1 VALUES (?,?) "
-                    "ON CONFLICT (retired_id) DO UPDATE SET survivor_id=excluded.survivor_id"
-                ),
-                (retired_id, final),
-            )
-            c.execute(
-                self._sql("UPDATE encounter_merges_v1 SET survivor_id=? WHERE survivor_id=?"),
-                (final, retired_id),
-            )
             c.execute(
                 self._sql("UPDATE encounters_v1 SET subject_id=? WHERE subject_id=?"),
                 (final, retired_id),

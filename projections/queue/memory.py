@@ -11,6 +11,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.popo import POPOTrackingRecorder
 
 from projections.batching import MemoryBatching
+from projections.merges import record_merge
 from projections.queue.view import QueueStay, QueueView, QueueVisit
 
 __all__ = ["MemoryQueueView"]
@@ -47,13 +48,9 @@ class MemoryQueueView(MemoryBatching, QueueView, POPOTrackingRecorder):
     def merge_patient(self, retired_id: str, survivor_id: str, tracking: Tracking) -> None:
         with self._database_lock:
             self._track(tracking)
-            final = self._merges.get(survivor_id, survivor_id)
-            if final == retired_id:
-                return
-            self._merges[retired_id] = final
-            for retired, survivor in list(self._merges.items()):
-                if survivor == retired_id:
-                    self._merges[retired] = final
+            final = record_merge(self._merges, retired_id, survivor_id)
+            if final is None:
+                return  # a merge cycle: leave the visits where they are
             for key, visit in list(self._visits.items()):
                 if visit.patient_id == retired_id:
                     self._visits[key] = replace(visit, patient_id=final)

@@ -17,6 +17,7 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 
 from projections.batching import SQLBatching
+from projections.merges import record_merge_in
 from projections.queue.view import QueueStay, QueueVisit
 from projections.timestamps import from_text, to_text
 
@@ -130,26 +131,10 @@ class SQLQueueQueries(SQLBatching):
 
     def merge_patient(self, retired_id: str, survivor_id: str, tracking: Tracking) -> None:
         with self._transaction(tracking) as c:
-            self._write_buffered(c)  # a set-based update: the buffered rows go first
-            c.execute(
-                self._sql("SELECT survivor_id FROM queue_merges_v1 WHERE retired_id=?"),
-                (survivor_id,),
-            )
-            row = c.fetchone()
-            final = str(row["survivor_id"]) if row else survivor_id
-            if final == retired_id:
+            self._write_buffered(c)  # set-based updates: the batch's buffered rows go first
+            final = record_merge_in(c, self._sql, "queue_merges_v1", retired_id, survivor_id)
+            if final is None:
                 return  # a merge cycle: leave the visits where they are
-            c.execute(
-                self._sql(
-                    "INSERT INTO queue_merges_v1 VALUES (?,?) "
-                    "ON CONFLICT (retired_id) DO UPDATE SET survivor_id=excluded.survivor_id"
-                ),
-                (retired_id, final),
-            )
-            c.execute(
-                self._sql("UPDATE queue_merges_v1 SET survivor_id=? WHERE survivor_id=?"),
-                (final, retired_id),
-            )
             c.execute(
                 self._sql("UPDATE queue_visits_v1 SET patient_id=? WHERE patient_id=?"),
                 (final, retired_id),
