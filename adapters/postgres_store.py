@@ -46,8 +46,29 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
         self._notify_channel(curs)
         curs.execute(query=self.insert_events_statement, params=(rows,))
 
+    def select_head_and_events(
+        self, originator_ids: Sequence[UUID]
+    ) -> tuple[int, list[StoredEvent]]:
+        """The store's head (0: empty) and ``select_events_many``, on one connection.
+
+        The head is read first (read committed: the events are at least as new
+        as that head, as when ingestion read them after a head check of its own).
+        """
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.max_notification_id_statement)
+            row = curs.fetchone()
+            assert row is not None
+            head = row["max"] or 0
+            return head, self._select_many(curs, originator_ids)
+
     def select_events_many(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
         """Every stored event of these aggregates, grouped by aggregate, in version order."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            return self._select_many(curs, originator_ids)
+
+    def _select_many(
+        self, curs: Cursor[DictRow], originator_ids: Sequence[UUID]
+    ) -> list[StoredEvent]:
         statement = SQL(
             "SELECT originator_id, originator_version, topic, state FROM {0}.{1} "
             "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
@@ -55,9 +76,8 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
         out: list[StoredEvent] = []
         for start in range(0, len(originator_ids), _CHUNK):
             chunk = list(originator_ids[start : start + _CHUNK])
-            with self.datastore.get_connection() as conn, conn.cursor() as curs:
-                curs.execute(statement, (chunk,))
-                rows = curs.fetchall()
+            curs.execute(statement, (chunk,))
+            rows = curs.fetchall()
             out.extend(
                 StoredEvent(
                     originator_id=row["originator_id"],

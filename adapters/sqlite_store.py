@@ -3,7 +3,8 @@ the durability setting of read models that share the events' database file.
 
 ``SQLiteEventRecorder`` is eventsourcing's application recorder plus
 ``select_events_many`` (engine.ports.BulkEventReader): one SELECT for every
-patient and visit a batch of messages names, instead of one per aggregate.
+patient and visit a batch of messages names, instead of one per aggregate, read
+in the same transaction as the store's head (``select_head_and_events``).
 Bootstrap selects it through eventsourcing's ``APPLICATION_RECORDER_TOPIC``.
 
 The event store keeps SQLite's default ``synchronous=FULL`` (in WAL mode: the
@@ -22,16 +23,19 @@ to and including itself, whatever connection wrote the frames before it.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import InterfaceError, StoredEvent
 from eventsourcing.sqlite import (
+    SQLITE3_DEFAULT_LOCK_TIMEOUT,
     SQLiteApplicationRecorder,
     SQLiteConnection,
     SQLiteConnectionPool,
     SQLiteCursor,
+    SQLiteDatastore,
 )
 
 __all__ = ["RECORDER_TOPIC", "SQLiteEventRecorder", "relax_read_model_sync"]
@@ -51,6 +55,21 @@ class SQLiteEventRecorder(SQLiteApplicationRecorder):
     deleted, and nobody else can insert while this transaction holds the lock.
     """
 
+    def __init__(self, datastore: SQLiteDatastore, *args: Any, **kwargs: Any) -> None:
+        super().__init__(datastore, *args, **kwargs)
+        old = datastore.pool
+        if type(old) is SQLiteConnectionPool and not old.is_sqlite_memory_mode:
+            datastore.pool = _EventStorePool(
+                db_name=old.db_name,
+                lock_timeout=old.lock_timeout,
+                pool_size=old.pool_size,
+                max_overflow=old.max_overflow,
+                pool_timeout=old.pool_timeout,
+                max_age=old.max_age,
+                pre_ping=old.pre_ping,
+            )
+            old.close()
+
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **_: Any
     ) -> Sequence[int] | None:
@@ -66,7 +85,27 @@ class SQLiteEventRecorder(SQLiteApplicationRecorder):
 
     def select_events_many(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
         """Every stored event of these aggregates, grouped by aggregate, in version order."""
+        with self.datastore.transaction(commit=False) as c:
+            return self._select_many(c, originator_ids)
+
+    def select_head_and_events(
+        self, originator_ids: Sequence[UUID]
+    ) -> tuple[int, list[StoredEvent]]:
+        """The store's head (0: empty) and ``select_events_many``, in one read transaction.
+
+        One snapshot: the events are exactly those up to the head. Ingestion
+        checks its cache against the head before every batch and reads what the
+        cache lacks; one transaction for both saves a BEGIN, a rollback and a
+        pool round trip per commit.
+        """
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self.select_max_notification_id_statement)
+            head = c.fetchone()[0] or 0
+            return head, self._select_many(c, originator_ids) if originator_ids else []
+
+    def _select_many(self, c: SQLiteCursor, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
         out: list[StoredEvent] = []
+        convert = self.convert_originator_id
         for start in range(0, len(originator_ids), _CHUNK):
             chunk = originator_ids[start : start + _CHUNK]
             statement = (
@@ -75,22 +114,75 @@ class SQLiteEventRecorder(SQLiteApplicationRecorder):
                 f"WHERE originator_id IN ({','.join('?' * len(chunk))}) "
                 f"ORDER BY originator_id, originator_version"
             )
-            with self.datastore.transaction(commit=False) as c:
-                c.execute(statement, [i.hex for i in chunk])
-                rows = c.fetchall()
+            c.execute(statement, [i.hex for i in chunk])
             out.extend(
                 StoredEvent(
-                    originator_id=self.convert_originator_id(row["originator_id"]),
+                    originator_id=convert(row["originator_id"]),
                     originator_version=row["originator_version"],
                     topic=row["topic"],
                     state=row["state"],
                 )
-                for row in rows
+                for row in c.fetchall()
             )
         return out
 
 
-class _NormalSyncPool(SQLiteConnectionPool):
+_STATEMENT_CACHE = 128  # prepared statements kept per connection (Python's default)
+
+
+class _CachedStatementsPool(SQLiteConnectionPool):
+    """eventsourcing's pool, with connections that keep their prepared statements.
+
+    eventsourcing opens connections with ``cached_statements=True``, which
+    ``sqlite3`` reads as a cache of one statement: a commit's BEGIN, head
+    read, SELECT, INSERT and head read again were each parsed and prepared
+    anew (~3 us a statement), several times per commit. Otherwise the
+    connection is made exactly as eventsourcing makes it.
+    """
+
+    def _create_connection(self) -> SQLiteConnection:
+        try:
+            c = sqlite3.connect(
+                database=self.db_name,
+                uri=True,
+                check_same_thread=False,
+                isolation_level=None,  # auto-commit mode: transactions BEGIN explicitly
+                cached_statements=_STATEMENT_CACHE,
+                timeout=self.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT,
+            )
+        except (sqlite3.Error, TypeError) as e:
+            raise InterfaceError(e) from e
+        if not self.is_sqlite_memory_mode and not self.is_journal_mode_wal:
+            cursor = c.cursor()
+            cursor.execute("PRAGMA journal_mode;")
+            if cursor.fetchone()[0].lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL;")
+                self.journal_mode_was_changed_to_wal = True
+            self.is_journal_mode_wal = True
+        c.row_factory = sqlite3.Row
+        return SQLiteConnection(sqlite_conn=c, max_age=self.max_age)
+
+
+class _EventStorePool(_CachedStatementsPool):
+    """A pool that lends out the connection returned last, not the one idle longest.
+
+    Each SQLite connection has its own page cache, which stays valid only while
+    no other connection writes. eventsourcing's pool goes round its idle
+    connections in turn: when several threads use the pool (writer, HTTP
+    reads, audit), the writer's next read or commit often started on a
+    connection whose cache another connection's commit had made stale, and
+    read its pages again. Lent last-used-first, the writer's transactions
+    mostly run on one connection with its pages cached.
+    """
+
+    def put_connection(self, conn: SQLiteConnection) -> None:
+        super().put_connection(conn)
+        with self._put_condition:
+            if self._pool and self._pool[-1] is conn:
+                self._pool.rotate(1)  # the next ``popleft`` lends it again
+
+
+class _NormalSyncPool(_CachedStatementsPool):
     """A pool whose connections commit without an fsync (``synchronous=NORMAL``)."""
 
     def _create_connection(self) -> SQLiteConnection:

@@ -94,3 +94,11 @@ class BulkEventReader(Protocol):
     def select_events_many(self, originator_ids: Sequence[UUID]) -> Sequence[Any]:
         """The ``StoredEvent`` records of all those aggregates, each in version order."""
         ...
+
+    def select_head_and_events(self, originator_ids: Sequence[UUID]) -> tuple[int, Sequence[Any]]:
+        """The store's head position (0 when empty), then ``select_events_many``, in one go.
+
+        Read on one connection in one round trip, the head first: ingestion
+        checks its cache against the head before each batch (no ids: only the head).
+        """
+        ...

@@ -143,12 +143,28 @@ class EventCache:
         self.head = None
         self.generation += 1
 
-    def check_head(self, head: int) -> None:
-        """Empties the cache unless ``head`` is the store position it is known up to."""
+    def check_head(
+        self,
+        head: int,
+        *,
+        generation: int | None = None,
+        histories: dict[UUID, tuple[Any, ...]] | None = None,
+    ) -> None:
+        """Empties the cache unless ``head`` is the store position it is known up to.
+
+        ``histories`` read in the same snapshot as ``head`` (from the store as
+        of ``generation``) are then kept, unless a commit or clear happened
+        since that read: they are exactly the committed state up to ``head``,
+        which is what the cache now stands for.
+        """
         with self._lock:
+            moved = generation is not None and generation != self.generation
             if head != self.head:
                 self._clear()
                 self.head = head
+            if histories and not moved:
+                for aggregate_id, events in histories.items():
+                    self._put(aggregate_id, events)
 
     def committed(
         self,

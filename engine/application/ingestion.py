@@ -131,8 +131,7 @@ class Ingestion(Application[UUID]):
         read = [self._read(raw, faults) for (raw, _), faults in zip(items, all_faults, strict=True)]
         careful = False
         for _ in range(self.max_attempts):
-            head = self._check_cache()
-            self._prefetch(read)
+            head = self._check_and_prefetch(read)
             staging = _Staging(
                 self._committed_events,
                 self._message_stored,
@@ -217,29 +216,37 @@ class Ingestion(Application[UUID]):
             self._cache.put_read(generation, {aggregate_id: events})
         return events
 
-    def _prefetch(self, read: Sequence[Message | IngestOutcome]) -> None:
-        """Reads, in one round trip, the patients and visits the batch names and the cache lacks.
+    def _check_and_prefetch(self, read: Sequence[Message | IngestOutcome]) -> int | None:
+        """``_check_cache``, and the patients and visits the batch names that the cache lacks.
 
-        Only when the recorder can read many aggregates at once (``BulkEventReader``);
-        an aggregate not guessed here is still read when a handler loads it.
+        When the recorder can (``BulkEventReader``), the head and those
+        aggregates are read in one round trip (one read transaction on SQLite):
+        the head check and the prefetch were a transaction each, per commit.
+        The ids are chosen before the head is known: if the head moved (another
+        writer), the cache is emptied and what was read is kept, being exactly
+        the store up to that head; the rest of the batch's aggregates are then
+        read when a handler loads them, as is any aggregate not guessed here.
         """
         if self._cache.maxsize <= 0 or not self._bulk:
-            return
-        wanted = {
-            aggregate_id
-            for msg in read
-            if not isinstance(msg, IngestOutcome)
-            for aggregate_id in _named_aggregates(msg)
-            if aggregate_id not in self._cache
-        }
-        if not wanted:
-            return
-        found: dict[UUID, list[Any]] = {aggregate_id: [] for aggregate_id in wanted}
+            return self._check_cache()
+        wanted = list(
+            {
+                aggregate_id
+                for msg in read
+                if not isinstance(msg, IngestOutcome)
+                for aggregate_id in _named_aggregates(msg)
+                if aggregate_id not in self._cache
+            }
+        )
         generation = self._cache.generation
         reader: BulkEventReader = self.recorder  # type: ignore[assignment]
-        for stored in reader.select_events_many(list(wanted)):
+        head, stored_events = reader.select_head_and_events(wanted)
+        found: dict[UUID, list[Any]] = {aggregate_id: [] for aggregate_id in wanted}
+        for stored in stored_events:
             found[stored.originator_id].append(self.mapper.to_domain_event(stored))
-        self._cache.put_read(generation, {i: tuple(events) for i, events in found.items()})
+        histories = {i: tuple(events) for i, events in found.items()}
+        self._cache.check_head(head, generation=generation, histories=histories)
+        return head
 
     def _message_stored(self, message_id: UUID) -> bool:
         return bool(self.recorder.select_events(message_id, limit=1))

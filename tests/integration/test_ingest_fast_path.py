@@ -93,26 +93,71 @@ def test_a_batch_of_new_patients_is_read_in_one_round_trip(
     engine = engine_for(f"sqlite:///{tmp_path / 'store.db'}")
     recorder = engine.ingestion.recorder
     assert isinstance(recorder, SQLiteEventRecorder)
-    calls: dict[str, int] = {"one": 0, "many": 0}
-    one, many = recorder.select_events, recorder.select_events_many
+    calls: dict[str, int] = {"one": 0, "many": 0, "head": 0}
+    asked: list[int] = []
+    one, many, head = (
+        recorder.select_events,
+        recorder.select_head_and_events,
+        recorder.max_notification_id,
+    )
 
     def count_one(*args: Any, **kwargs: Any) -> Any:
         calls["one"] += 1
         return one(*args, **kwargs)
 
-    def count_many(*args: Any, **kwargs: Any) -> Any:
+    def count_many(ids: Any) -> Any:
         calls["many"] += 1
-        return many(*args, **kwargs)
+        asked.append(len(ids))
+        return many(ids)
+
+    def count_head() -> Any:
+        calls["head"] += 1
+        return head()
 
     monkeypatch.setattr(recorder, "select_events", count_one)
-    monkeypatch.setattr(recorder, "select_events_many", count_many)
+    monkeypatch.setattr(recorder, "select_head_and_events", count_many)
+    monkeypatch.setattr(recorder, "max_notification_id", count_head)
     batch = [(adt("A01", f"C{n}", mrn=f"M{n}", visit=f"V{n}"), "t") for n in range(16)]
     assert {o.ack_code for o in engine.ingestion.ingest_many(batch)} == {"AA"}
-    assert calls == {"one": 0, "many": 1}
+    # the head check and the 32 aggregates: one read, no other
+    assert calls == {"one": 0, "many": 1, "head": 0}
     # The same patients again, new visits: everything known is in the cache.
     batch = [(adt("A01", f"D{n}", mrn=f"M{n}", visit=f"W{n}"), "t") for n in range(16)]
     assert {o.ack_code for o in engine.ingestion.ingest_many(batch)} == {"AA"}
-    assert calls == {"one": 0, "many": 2}  # only the 16 new visits were asked for
+    assert calls == {"one": 0, "many": 2, "head": 0}
+    assert asked == [32, 16]  # only the 16 new visits were asked for
+    engine.close()
+
+
+def test_head_and_events_are_read_in_one_snapshot(tmp_path: Path) -> None:
+    engine = engine_for(f"sqlite:///{tmp_path / 'store.db'}")
+    recorder = engine.ingestion.recorder
+    assert isinstance(recorder, SQLiteEventRecorder)
+    assert recorder.select_head_and_events([MRN1]) == (0, [])
+    assert engine.ingestion.ingest(adt("A04", "1")).ack_code == "AA"
+    assert engine.ingestion.ingest(adt("A08", "2", name="DOE^JOAN")).ack_code == "AA"
+    head, stored = recorder.select_head_and_events([MRN1])
+    assert head == recorder.max_notification_id()
+    assert stored == recorder.select_events(MRN1)
+    assert [s.originator_version for s in stored] == [1, 2]
+    assert recorder.select_head_and_events([]) == (head, [])
+    engine.close()
+
+
+def test_the_writer_keeps_reusing_the_connection_it_returned_last(tmp_path: Path) -> None:
+    engine = engine_for(f"sqlite:///{tmp_path / 'store.db'}")
+    pool = engine.ingestion.recorder.datastore.pool
+    a = pool.get_connection(is_writer=False)
+    b = pool.get_connection(is_writer=False)
+    pool.put_connection(a)
+    pool.put_connection(b)
+    # eventsourcing's pool lends the one idle longest (a), whose page cache other
+    # connections' commits made stale; this one lends the one used last (b)
+    again = pool.get_connection(is_writer=False)
+    assert again is b
+    pool.put_connection(again)
+    assert engine.ingestion.ingest(adt("A04", "1")).ack_code == "AA"
+    assert pool.get_connection(is_writer=False) is b
     engine.close()
 
 

@@ -28,4 +28,10 @@ def test_bulk_read_equals_one_read_per_aggregate(postgres_url: str) -> None:
         expected, key=lambda e: (str(e.originator_id), e.originator_version)
     )
     assert recorder.select_events_many([]) == []
+    head, stored = recorder.select_head_and_events(ids)
+    assert head == recorder.max_notification_id()
+    assert sorted(stored, key=lambda e: (str(e.originator_id), e.originator_version)) == sorted(
+        expected, key=lambda e: (str(e.originator_id), e.originator_version)
+    )
+    assert recorder.select_head_and_events([]) == (head, [])
     engine.close()

@@ -94,3 +94,24 @@ def test_eviction_and_clear_forget_the_state() -> None:
     assert aggregate_id in cache._built
     cache.clear()
     assert cache._built == {}
+
+
+def test_histories_read_with_the_head_are_kept_only_if_nothing_moved_since() -> None:
+    history = _history(1)
+    aggregate_id = history[0].originator_id
+    other = _history(0)
+    cache = EventCache(100)
+    _committed(cache, other)
+    # the head moved behind our back (another writer): emptied, then the snapshot is kept
+    generation = cache.generation
+    cache.check_head(5, generation=generation, histories={aggregate_id: history})
+    assert cache.head == 5
+    assert cache.get(aggregate_id) == history
+    assert cache.get(other[0].originator_id) is None
+    # a commit between the read and the check: the histories may be stale, dropped
+    generation = cache.generation
+    cache.committed(list(_history(0)), head=5, first=6, last=6)
+    stale = {uuid4(): ()}
+    cache.check_head(5, generation=generation, histories=stale)
+    assert cache.head == 5 and len(cache) == 0
+    assert next(iter(stale)) not in cache
