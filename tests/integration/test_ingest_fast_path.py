@@ -141,6 +141,9 @@ def test_head_and_events_are_read_in_one_snapshot(tmp_path: Path) -> None:
     assert stored == recorder.select_events(MRN1)
     assert [s.originator_version for s in stored] == [1, 2]
     assert recorder.select_head_and_events([]) == (head, [])
+    # more ids than one statement binds (500): one read transaction, the same answer
+    padding = [patient_id_for(Identifier(f"X{n}", "HOSP", "MR")) for n in range(600)]
+    assert recorder.select_head_and_events([*padding, MRN1]) == (head, stored)
     engine.close()
 
 
