@@ -12,7 +12,7 @@ import contextlib
 import gc
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -367,6 +367,15 @@ async def serve(engine: Engine) -> None:
             if engine.sealer is not None:
                 engine.sealer.nudge()
 
+    def recorded(recordings: Sequence[Any]) -> None:
+        # The writer's own commits, to this process's readers from memory (they
+        # read the store for anything else); with Kafka, workers project instead.
+        if relay is None and engine.projecting:
+            engine.runner.offer(recordings)
+        if engine.sealer is not None and engine.sealer.running:
+            engine.sealer.offer(recordings)
+
+    engine.ingestion.on_recorded = recorded
     writer = GroupCommitWriter(engine.ingestion.ingest_many, on_commit=committed)
 
     async def ingest(raw: bytes, channel: str) -> IngestOutcome:
