@@ -9,13 +9,14 @@ events offered twice fall back or are ignored without loss or duplicates.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from eventsourcing.persistence import Recording
 
-from adapters.bootstrap import Engine, build, build_view
+from adapters.bootstrap import Engine, build, build_view, hand_over
 from engine.config import Settings
 from projections.audit import Sealer, verify
 from projections.catalog import CATALOG
@@ -160,4 +161,33 @@ def test_handed_over_records_get_the_store_paths_seals(durable_store_url: str) -
     app = engine.ingestion
     holes = engine.settings.backend == "postgres"
     assert verify(app.recorder, app.mapper, from_store, holes_allowed=holes).intact
+    engine.close()
+
+
+def test_serves_hand_over_feeds_only_readers_that_run_in_this_process(tmp_path: Path) -> None:
+    engine = build(
+        Settings(store=f"sqlite:///{tmp_path / 'c.db'}"), validator=FakeMessageValidator()
+    )
+    assert engine.sealer is not None
+    engine.ingestion.on_recorded = hand_over(engine)
+    engine.projecting = False  # another process holds the projection lease
+    engine.ingestion.ingest(MESSAGES[0], "test")
+    engine.projecting = True
+    engine.runner.catch_up()  # not handed over (nor the sealer's: not started)
+    assert engine.runner.handed_over == 0
+    engine.sealer.start(poll_interval_s=60, min_interval_s=60)
+    first = engine.ingestion.recorder.max_notification_id()
+    deadline = time.monotonic() + 10
+    while engine.sealer.last_seal()[0] < first:  # its first round (from the store) is done
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    for message in MESSAGES[1:]:
+        engine.ingestion.ingest(message, "test")
+    engine.runner.catch_up()
+    engine.sealer.stop()  # seals the rest
+    head = engine.ingestion.recorder.max_notification_id()
+    assert engine.runner.handed_over > 0
+    assert engine.runner.position == head
+    assert engine.sealer.handed_over == head - first > 0
+    assert engine.sealer.seals_between(1, head).keys() == set(range(1, head + 1))
     engine.close()
