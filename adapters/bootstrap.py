@@ -361,10 +361,15 @@ def hand_over(engine: Engine) -> Callable[[Sequence[Any]], None]:
     """
 
     def recorded(recordings: Sequence[Any]) -> None:
-        if engine.relay is None and engine.projecting:
-            engine.runner.offer(recordings)
-        if engine.sealer is not None and engine.sealer.running:
-            engine.sealer.offer(recordings)
+        # Called after the commit: it must not fail the messages it holds. A reader
+        # that misses a hand-over reads those events from the store instead.
+        try:
+            if engine.relay is None and engine.projecting:
+                engine.runner.offer(recordings)
+            if engine.sealer is not None and engine.sealer.running:
+                engine.sealer.offer(recordings)
+        except Exception as e:
+            log.error("handover.failed", error=type(e).__name__)
 
     return recorded
 

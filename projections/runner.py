@@ -74,6 +74,7 @@ class PollingProjectionRunner:
         # is not running (no lease) or falls behind holds at most this many.
         self._handed: deque[Recording[Any]] = deque(maxlen=max(handover_limit, 0))
         self.handed_over = 0  # events applied from the hand-over (not read from the store)
+        self.read_back = 0  # notifications read from the store
 
     @property
     def projection(self) -> Projection[Any]:
@@ -136,6 +137,7 @@ class PollingProjectionRunner:
                 batch = self.app.recorder.select_notifications(
                     start, self.batch_size, stop=head, topics=topics
                 )
+                self.read_back += len(batch)
                 events: dict[int, Any] = {}
                 for projection in self.projections:
                     name = projection.name
@@ -280,3 +282,9 @@ class PollingProjectionRunner:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self.catch_up()
+        log.info(
+            "projection.stopped",
+            projection=self._names(),
+            handed_over=self.handed_over,
+            read_back=self.read_back,
+        )
