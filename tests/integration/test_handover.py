@@ -70,9 +70,9 @@ class _CountingReads:
 
 
 def test_handed_over_events_give_the_store_paths_rows_without_reading_the_store(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    durable_store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine, recordings = _engine(f"sqlite:///{tmp_path / 'carelog.db'}")
+    engine, recordings = _engine(durable_store_url)  # read models in SQLite files below
     handed = _runner(engine, tmp_path / "handed.db")
     reads = _CountingReads(monkeypatch, engine.ingestion.recorder)
     for message in MESSAGES:  # as in `serve`: a round after each commit
