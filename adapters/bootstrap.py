@@ -12,7 +12,7 @@ import contextlib
 import gc
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -351,6 +351,29 @@ def _settle_heap() -> None:
     gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
 
 
+def hand_over(engine: Engine) -> Callable[[Sequence[Any]], None]:
+    """The writer's ``on_recorded``: each commit's recordings to this process's readers.
+
+    The projection runner (while this process projects: not with Kafka, whose
+    workers project, nor without the lease) and the running sealer take them
+    from memory instead of reading them back; they read the store for anything
+    else.
+    """
+
+    def recorded(recordings: Sequence[Any]) -> None:
+        # Called after the commit: it must not fail the messages it holds. A reader
+        # that misses a hand-over reads those events from the store instead.
+        try:
+            if engine.relay is None and engine.projecting:
+                engine.runner.offer(recordings)
+            if engine.sealer is not None and engine.sealer.running:
+                engine.sealer.offer(recordings)
+        except Exception as e:
+            log.error("handover.failed", error=type(e).__name__)
+
+    return recorded
+
+
 async def serve(engine: Engine) -> None:
     """Runs MLLP and HTTP until SIGINT/SIGTERM, then shuts down without losing a message."""
     settings = engine.settings
@@ -367,6 +390,7 @@ async def serve(engine: Engine) -> None:
             if engine.sealer is not None:
                 engine.sealer.nudge()
 
+    engine.ingestion.on_recorded = hand_over(engine)
     writer = GroupCommitWriter(engine.ingestion.ingest_many, on_commit=committed)
 
     async def ingest(raw: bytes, channel: str) -> IngestOutcome:

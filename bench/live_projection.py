@@ -7,6 +7,9 @@ in batches as the live runner reads them. Projections share the GIL with
 ingestion, so their CPU per message bounds serve's throughput as much as
 ingestion's own. Reports wall and CPU microseconds per message for both;
 ``--each-commit`` catches up after every commit instead (serve's small batches).
+As in serve, the runner takes each commit's events from the writer's hand-over
+(``Ingestion.on_recorded``); ``--from-store`` reads and decodes them from the
+store instead (the path before the hand-over, and the fallback).
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from bench.corpus import adt_messages
 from engine.config import Settings
 
 
-def run(messages: int, batch: int, *, each_commit: bool) -> dict[str, tuple[float, float]]:
+def run(
+    messages: int, batch: int, *, each_commit: bool, from_store: bool = False
+) -> dict[str, tuple[float, float]]:
     """{"ingest": (wall us/msg, cpu us/msg), "project": (...)} for one fresh store.
 
     ``each_commit``: catch up after every group commit (as serve's nudged
@@ -30,6 +35,8 @@ def run(messages: int, batch: int, *, each_commit: bool) -> dict[str, tuple[floa
     """
     with tempfile.TemporaryDirectory() as tmp:
         engine = build(Settings(store=f"sqlite:///{tmp}/carelog.db"))
+        if not from_store:
+            engine.ingestion.on_recorded = engine.runner.offer
         corpus = adt_messages(messages)
         ingest = [0.0, 0.0]
         project = [0.0, 0.0]
@@ -61,11 +68,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--each-commit", action="store_true", help="catch up after every commit, as serve does"
     )
+    parser.add_argument(
+        "--from-store", action="store_true", help="no hand-over: read every event from the store"
+    )
     args = parser.parse_args(argv)
     configure_logging("console", "warning")
     when = "after every commit" if args.each_commit else "once at the end"
-    print(f"{args.messages} ADT messages, group commits of {args.batch}, caught up {when}")
-    for step, (wall, cpu) in run(args.messages, args.batch, each_commit=args.each_commit).items():
+    source = "from the store" if args.from_store else "handed over by the writer"
+    print(f"{args.messages} ADT messages, commits of {args.batch}, caught up {when}, {source}")
+    result = run(
+        args.messages, args.batch, each_commit=args.each_commit, from_store=args.from_store
+    )
+    for step, (wall, cpu) in result.items():
         print(f"{step:<8} {wall:>8.0f} us/msg wall {cpu:>8.0f} us/msg CPU")
 
 

@@ -8,22 +8,35 @@ projection still records its own position with its own rows. The in-process
 server nudges the runner after each commit, so read models trail the ACK by
 at most ``min_interval_s`` (50 ms in `carelog serve`: under load, the commits of
 that time are projected in one round) plus the round, not a polling interval.
+
+The writer of the same process also hands each commit's recordings over
+(``offer``): a round applies those domain events as they are, without
+selecting or decoding them again, as long as they continue exactly from the
+slowest projection's position. Anything else (a gap in the ids: another
+writer, a restart, events dropped because the hand-over queue was full)
+is read from the store as before. Either way each projection records its
+position in the same transaction as its rows, so exactly-once holds.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import IntegrityError, Recording, Tracking
 from eventsourcing.projection import Projection
 
 from projections.decoding import event_decoder
 
-__all__ = ["PollingProjectionRunner"]
+__all__ = ["HANDOVER_LIMIT", "PollingProjectionRunner"]
+
+HANDOVER_LIMIT = 5_000
+"""Recordings the hand-over queue keeps: beyond, the oldest go (and are read from the store)."""
 
 log = structlog.get_logger(__name__)
 
@@ -38,6 +51,7 @@ class PollingProjectionRunner:
         batch_size: int = 500,
         poll_interval_s: float = 1.0,
         min_interval_s: float = 0.0,
+        handover_limit: int = HANDOVER_LIMIT,
     ) -> None:
         if not projections:
             raise ValueError("PollingProjectionRunner needs at least one projection")
@@ -56,6 +70,11 @@ class PollingProjectionRunner:
         self._scanned_changed = threading.Condition()
         self.error: BaseException | None = None
         self._decode = event_decoder(app.mapper)  # the mapper's events, decoded faster
+        # Recordings the writer committed, oldest first; bounded, so a runner that
+        # is not running (no lease) or falls behind holds at most this many.
+        self._handed: deque[Recording[Any]] = deque(maxlen=max(handover_limit, 0))
+        self.handed_over = 0  # events applied from the hand-over (not read from the store)
+        self.read_back = 0  # notifications read from the store
 
     @property
     def projection(self) -> Projection[Any]:
@@ -74,6 +93,22 @@ class PollingProjectionRunner:
     def _tracked(self, projection: Projection[Any]) -> int:
         return projection.view.max_tracking_id(self.app.name) or 0
 
+    def offer(self, recordings: Sequence[Recording[Any]]) -> None:
+        """Hands over a commit's recordings, in commit order (the writer calls this after it).
+
+        Cheap and safe from any thread: it only queues them for the next round.
+        """
+        self._handed.extend(recordings)
+
+    def _take_handed(self) -> list[Recording[Any]]:
+        taken: list[Recording[Any]] = []
+        handed = self._handed
+        while True:
+            try:
+                taken.append(handed.popleft())
+            except IndexError:
+                return taken
+
     def catch_up(self) -> int:
         """Processes every notification not yet tracked; returns how many events it applied.
 
@@ -81,6 +116,9 @@ class PollingProjectionRunner:
         """
         applied = 0
         with self._lock:
+            # Taken before the head is read: everything handed over is then at or
+            # below the head (and anything after a gap is read from the store).
+            handed = self._take_handed()
             # Read the head first: everything up to it is scanned below, so it is
             # safe to remember it as seen even where no notification matched.
             head = self.app.recorder.max_notification_id() or 0
@@ -91,11 +129,15 @@ class PollingProjectionRunner:
             if all(wanted.values()):
                 topics = tuple(sorted(frozenset().union(*wanted.values())))
             start = min(done.values()) + 1
+            if handed:
+                start, fed = self._apply_handed(handed, start, head, done, wanted)
+                applied += fed
             decode = self._decode
             while start <= head:
                 batch = self.app.recorder.select_notifications(
                     start, self.batch_size, stop=head, topics=topics
                 )
+                self.read_back += len(batch)
                 events: dict[int, Any] = {}
                 for projection in self.projections:
                     name = projection.name
@@ -116,6 +158,47 @@ class PollingProjectionRunner:
             names = [p.name for p in self.projections]
             log.debug("projection.caught_up", projection=",".join(names), applied=applied)
         return applied
+
+    def _apply_handed(
+        self,
+        handed: list[Recording[Any]],
+        start: int,
+        head: int,
+        done: dict[str, int],
+        wanted: dict[str, frozenset[str]],
+    ) -> tuple[int, int]:
+        """Applies the handed-over events that continue exactly from ``start``.
+
+        Returns the position to read the store from and how many events were
+        applied. Recordings before ``start`` are already seen; the first one
+        that does not follow on (a gap) ends the hand-over: from there on the
+        store is read, which has them all.
+        """
+        fast: list[tuple[int, str, Any]] = []
+        expected = start
+        for recording in handed:
+            notification = recording.notification
+            nid = notification.id
+            if nid < expected:
+                continue
+            if nid != expected or nid > head:
+                break
+            fast.append((nid, notification.topic, recording.domain_event))
+            expected += 1
+        if not fast:
+            return start, 0
+        applied = 0
+        for projection in self.projections:
+            name = projection.name
+            topics = wanted[name]
+            todo = [
+                (nid, event)
+                for nid, topic, event in fast
+                if nid > done[name] and (not topics or topic in topics)
+            ]
+            applied += self._apply(projection, todo)
+        self.handed_over += len(fast)
+        return expected, applied
 
     def _apply(self, projection: Projection[Any], events: list[tuple[int, Any]]) -> int:
         """Applies ``events`` in one view transaction; one by one if that batch fails.
@@ -199,3 +282,9 @@ class PollingProjectionRunner:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self.catch_up()
+        log.info(
+            "projection.stopped",
+            projection=self._names(),
+            handed_over=self.handed_over,
+            read_back=self.read_back,
+        )

@@ -17,7 +17,7 @@ from uuid import UUID
 
 import structlog
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoder
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording, Transcoder
 
 from engine.application.adt import HANDLERS as ADT_HANDLERS
 from engine.application.adt import Handler, MessageContext, patient_id_in, visit_id
@@ -85,6 +85,9 @@ class Ingestion(Application[UUID]):
         self.site_timezone = site_timezone
         self.processing_ids = processing_ids
         self.max_attempts = max_attempts
+        # Called with each commit's recordings right after it (on the committing
+        # thread): lets the process's own readers take the events from memory.
+        self.on_recorded: Callable[[Sequence[Recording[UUID]]], None] | None = None
 
     def construct_transcoder(self) -> Transcoder:
         """eventsourcing's default JSON transcoder, with the faster (same bytes) encoder."""
@@ -154,6 +157,8 @@ class Ingestion(Application[UUID]):
                 careful = True
                 continue  # reload and decide again
             self._remember(events, recordings, head)
+            if self.on_recorded is not None:
+                self.on_recorded(recordings)
             return _with_positions(decided, recordings)
         raise ConcurrencyError(f"gave up after {self.max_attempts} conflicting saves")
 
@@ -176,6 +181,8 @@ class Ingestion(Application[UUID]):
                 self._cache.clear()
                 continue
             self._remember(events, recordings, head)
+            if self.on_recorded is not None:
+                self.on_recorded(recordings)
             return _with_positions([(outcome, events)], recordings)[0]
         raise ConcurrencyError(f"gave up after {self.max_attempts} conflicting saves")
 

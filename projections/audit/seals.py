@@ -13,26 +13,34 @@ committed, by ``Sealer.seal`` (a thread in ``carelog serve``, nudged after
 each commit). A crash between the two leaves an unsealed tail, which
 ``carelog verify`` reports as such and ``carelog verify --seal`` seals; it is
 never mistaken for tampering.
+
+The writer of the same process hands each commit's recordings over
+(``offer``); a round seals those from memory (the same bytes the store
+holds) when they continue exactly from the last seal, and reads the store
+for anything else (a gap, a restart, another writer, a full queue).
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import structlog
 from cryptography.hazmat.primitives import hashes, hmac
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import Notification, Recording
 
-__all__ = ["GENESIS", "SEALS_TABLE", "Sealer", "next_seal"]
+__all__ = ["GENESIS", "HANDOVER_LIMIT", "SEALS_TABLE", "Sealer", "next_seal"]
 
 log = structlog.get_logger(__name__)
 
 SEALS_TABLE = "carelog_seals"
 GENESIS = bytes(32)
 """The seal before the first record."""
+HANDOVER_LIMIT = 5_000
+"""Recordings the hand-over queue keeps: beyond, the oldest go (and are read from the store)."""
 
 
 def _record_bytes(n: Notification) -> Iterator[bytes]:
@@ -66,7 +74,14 @@ class Sealer:
     seals table is created beside its events on first use.
     """
 
-    def __init__(self, recorder: Any, key: bytes | None, *, batch_size: int = 1000) -> None:
+    def __init__(
+        self,
+        recorder: Any,
+        key: bytes | None,
+        *,
+        batch_size: int = 1000,
+        handover_limit: int = HANDOVER_LIMIT,
+    ) -> None:
         self.recorder = recorder
         self.key = key or None
         self.batch_size = batch_size
@@ -89,6 +104,13 @@ class Sealer:
         self._nudge = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._handed: deque[Recording[Any]] = deque(maxlen=max(handover_limit, 0))
+        self.handed_over = 0  # records sealed from the hand-over (not read from the store)
+
+    @property
+    def running(self) -> bool:
+        """Whether the background loop runs (``start`` called, ``stop`` not yet)."""
+        return self._thread is not None
 
     @property
     def keyed(self) -> bool:
@@ -126,27 +148,55 @@ class Sealer:
         """
         sealed = 0
         with self._lock:
+            handed = self._take_handed()  # before the head: all of it is at or below
             position, previous = self.last_seal()
             head = self.recorder.max_notification_id() or 0
+            fast = _continuing(handed, position + 1, head)
+            if fast:
+                previous = self._write(fast, previous)
+                sealed += len(fast)
+                self.handed_over += len(fast)
+                position = fast[-1].id
             while position < head:
                 batch = self.recorder.select_notifications(position + 1, self.batch_size, stop=head)
                 if not batch:
                     break
-                rows = []
-                for record in batch:
-                    previous = next_seal(previous, record, self.key)
-                    rows.append((record.id, previous))
-                with self.recorder.datastore.transaction(commit=True) as c:
-                    c.executemany(
-                        f"INSERT INTO {self.table} VALUES ({self._mark}, {self._mark}) "
-                        "ON CONFLICT (notification_id) DO NOTHING",
-                        rows,
-                    )
-                sealed += len(rows)
+                previous = self._write(batch, previous)
+                sealed += len(batch)
                 position = batch[-1].id
         if sealed:
             log.debug("seal.sealed", count=sealed, notification_id=position)
         return sealed
+
+    def _write(self, records: Sequence[Notification], previous: bytes) -> bytes:
+        """Seals ``records`` (in order, after ``previous``) in one transaction; the last seal."""
+        rows = []
+        for record in records:
+            previous = next_seal(previous, record, self.key)
+            rows.append((record.id, previous))
+        with self.recorder.datastore.transaction(commit=True) as c:
+            c.executemany(
+                f"INSERT INTO {self.table} VALUES ({self._mark}, {self._mark}) "
+                "ON CONFLICT (notification_id) DO NOTHING",
+                rows,
+            )
+        return previous
+
+    def offer(self, recordings: Sequence[Recording[Any]]) -> None:
+        """Hands over a commit's recordings, in commit order (the writer calls this after it).
+
+        Cheap and safe from any thread: it only queues them for the next round.
+        """
+        self._handed.extend(recordings)
+
+    def _take_handed(self) -> list[Recording[Any]]:
+        taken: list[Recording[Any]] = []
+        handed = self._handed
+        while True:
+            try:
+                taken.append(handed.popleft())
+            except IndexError:
+                return taken
 
     def nudge(self) -> None:
         """Asks the background loop to seal now (after a commit)."""
@@ -186,3 +236,18 @@ class Sealer:
         self._thread.join(timeout=10)
         self._thread = None
         self.seal()
+
+
+def _continuing(handed: list[Recording[Any]], start: int, head: int) -> list[Notification]:
+    """The handed-over records that continue exactly from ``start`` (up to a gap or ``head``)."""
+    records: list[Notification] = []
+    expected = start
+    for recording in handed:
+        record = recording.notification
+        if record.id < expected:
+            continue  # sealed already
+        if record.id != expected or record.id > head:
+            break  # a gap: the store has the rest
+        records.append(record)
+        expected += 1
+    return records
