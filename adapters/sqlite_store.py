@@ -58,18 +58,9 @@ class SQLiteEventRecorder(SQLiteApplicationRecorder):
     def __init__(self, datastore: SQLiteDatastore, *args: Any, **kwargs: Any) -> None:
         super().__init__(datastore, *args, **kwargs)
         self._head_and_events_statements: dict[int, str] = {}
-        old = datastore.pool
-        if type(old) is SQLiteConnectionPool and not old.is_sqlite_memory_mode:
-            datastore.pool = _EventStorePool(
-                db_name=old.db_name,
-                lock_timeout=old.lock_timeout,
-                pool_size=old.pool_size,
-                max_overflow=old.max_overflow,
-                pool_timeout=old.pool_timeout,
-                max_age=old.max_age,
-                pre_ping=old.pre_ping,
-            )
-            old.close()
+        pool = datastore.pool
+        if type(pool) is SQLiteConnectionPool and not pool.is_sqlite_memory_mode:
+            _replace_pool(datastore, _EventStorePool)
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **_: Any
@@ -238,9 +229,14 @@ def relax_read_model_sync(recorder: Any) -> Any:
     Returns the same recorder; its old pool (tables already created) is closed.
     Use it only for recorders whose content can be derived again from the events.
     """
-    datastore = recorder.datastore
+    _replace_pool(recorder.datastore, _NormalSyncPool)
+    return recorder
+
+
+def _replace_pool(datastore: SQLiteDatastore, pool_class: type[SQLiteConnectionPool]) -> None:
+    """Gives ``datastore`` a pool of ``pool_class`` with its old pool's settings; closes the old."""
     old = datastore.pool
-    datastore.pool = _NormalSyncPool(
+    datastore.pool = pool_class(
         db_name=old.db_name,
         lock_timeout=old.lock_timeout,
         pool_size=old.pool_size,
@@ -250,4 +246,3 @@ def relax_read_model_sync(recorder: Any) -> Any:
         pre_ping=old.pre_ping,
     )
     old.close()
-    return recorder

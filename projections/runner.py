@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,11 +31,10 @@ from eventsourcing.persistence import IntegrityError, Recording, Tracking
 from eventsourcing.projection import Projection
 
 from projections.decoding import event_decoder
+from projections.handover import HANDOVER_LIMIT, Handover
 
 __all__ = ["HANDOVER_LIMIT", "PollingProjectionRunner"]
 
-HANDOVER_LIMIT = 5_000
-"""Recordings the hand-over queue keeps: beyond, the oldest go (and are read from the store)."""
 
 log = structlog.get_logger(__name__)
 
@@ -72,7 +70,7 @@ class PollingProjectionRunner:
         self._decode = event_decoder(app.mapper)  # the mapper's events, decoded faster
         # Recordings the writer committed, oldest first; bounded, so a runner that
         # is not running (no lease) or falls behind holds at most this many.
-        self._handed: deque[Recording[Any]] = deque(maxlen=max(handover_limit, 0))
+        self._handed = Handover(handover_limit)
         self.handed_over = 0  # events applied from the hand-over (not read from the store)
         self.read_back = 0  # notifications read from the store
 
@@ -98,16 +96,7 @@ class PollingProjectionRunner:
 
         Cheap and safe from any thread: it only queues them for the next round.
         """
-        self._handed.extend(recordings)
-
-    def _take_handed(self) -> list[Recording[Any]]:
-        taken: list[Recording[Any]] = []
-        handed = self._handed
-        while True:
-            try:
-                taken.append(handed.popleft())
-            except IndexError:
-                return taken
+        self._handed.offer(recordings)
 
     def catch_up(self) -> int:
         """Processes every notification not yet tracked; returns how many events it applied.
@@ -118,7 +107,7 @@ class PollingProjectionRunner:
         with self._lock:
             # Taken before the head is read: everything handed over is then at or
             # below the head (and anything after a gap is read from the store).
-            handed = self._take_handed()
+            handed = self._handed.take()
             # Read the head first: everything up to it is scanned below, so it is
             # safe to remember it as seen even where no notification matched.
             head = self.app.recorder.max_notification_id() or 0

@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections import deque
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import structlog
 from cryptography.hazmat.primitives import hashes, hmac
 from eventsourcing.persistence import Notification, Recording
+
+from projections.handover import HANDOVER_LIMIT, Handover
 
 __all__ = ["GENESIS", "HANDOVER_LIMIT", "SEALS_TABLE", "Sealer", "next_seal"]
 
@@ -39,8 +40,6 @@ log = structlog.get_logger(__name__)
 SEALS_TABLE = "carelog_seals"
 GENESIS = bytes(32)
 """The seal before the first record."""
-HANDOVER_LIMIT = 5_000
-"""Recordings the hand-over queue keeps: beyond, the oldest go (and are read from the store)."""
 
 
 def _record_bytes(n: Notification) -> Iterator[bytes]:
@@ -104,7 +103,7 @@ class Sealer:
         self._nudge = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._handed: deque[Recording[Any]] = deque(maxlen=max(handover_limit, 0))
+        self._handed = Handover(handover_limit)
         self.handed_over = 0  # records sealed from the hand-over (not read from the store)
 
     @property
@@ -148,7 +147,7 @@ class Sealer:
         """
         sealed = 0
         with self._lock:
-            handed = self._take_handed()  # before the head: all of it is at or below
+            handed = self._handed.take()  # before the head: all of it is at or below
             position, previous = self.last_seal()
             head = self.recorder.max_notification_id() or 0
             fast = _continuing(handed, position + 1, head)
@@ -187,16 +186,7 @@ class Sealer:
 
         Cheap and safe from any thread: it only queues them for the next round.
         """
-        self._handed.extend(recordings)
-
-    def _take_handed(self) -> list[Recording[Any]]:
-        taken: list[Recording[Any]] = []
-        handed = self._handed
-        while True:
-            try:
-                taken.append(handed.popleft())
-            except IndexError:
-                return taken
+        self._handed.offer(recordings)
 
     def nudge(self) -> None:
         """Asks the background loop to seal now (after a commit)."""
