@@ -20,6 +20,7 @@ from adapters.http.fhir_encounter import encounter_router
 from adapters.http.fhir_json import FHIR_JSON, FhirResponse, operation_outcome
 from adapters.http.fhir_observation import observation_router
 from adapters.http.fhir_patient import AUTHORITY_SYSTEM_PREFIX, patient_resource
+from adapters.http.fhir_search import unsupported_parameters
 from adapters.http.history import history_router
 from adapters.http.problem import problem
 from adapters.http.queue import queue_router
@@ -97,13 +98,9 @@ def create_app(
 
     @app.get("/fhir/Patient")
     def search_patients(request: Request, identifier: str | None = None) -> FhirResponse:
-        unknown = set(request.query_params) - {"identifier", "_format"}
-        if unknown:
-            return operation_outcome(
-                400,
-                "not-supported",
-                f"unsupported search parameter(s): {', '.join(sorted(unknown))}",
-            )
+        refusal = unsupported_parameters(request, {"identifier", "_format"})
+        if refusal is not None:
+            return refusal
         if not identifier:
             return operation_outcome(
                 400, "required", "Patient search needs identifier=[system|]value"

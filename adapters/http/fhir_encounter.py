@@ -23,6 +23,7 @@ from fhir.resources.R4B.encounter import Encounter as FhirEncounter
 
 from adapters.http.fhir_json import FhirResponse, operation_outcome
 from adapters.http.fhir_patient import identifier_system
+from adapters.http.fhir_search import unsupported_parameters
 from engine.domain.values import Location
 from projections.encounters.view import EncounterRecord, EncounterView
 
@@ -145,13 +146,9 @@ def encounter_router(views: Mapping[str, Any]) -> APIRouter:
     @router.get("/fhir/Encounter")
     def search_encounters(request: Request) -> JSONResponse:
         params = request.query_params
-        unknown = set(params) - {"patient", "subject", "status", "_format"}
-        if unknown:
-            return operation_outcome(
-                400,
-                "not-supported",
-                f"unsupported search parameter(s): {', '.join(sorted(unknown))}",
-            )
+        refusal = unsupported_parameters(request, {"patient", "subject", "status", "_format"})
+        if refusal is not None:
+            return refusal
         references = params.getlist("patient") + params.getlist("subject")
         if len(references) != 1 or not references[0]:
             return operation_outcome(400, "required", "Encounter search needs one patient={id}")

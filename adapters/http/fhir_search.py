@@ -8,9 +8,23 @@ from fastapi import Request
 
 from adapters.http.fhir_json import FhirResponse, operation_outcome
 
-__all__ = ["patient_search", "searchset"]
+__all__ = ["patient_search", "searchset", "unsupported_parameters"]
 
 _ALLOWED = {"patient", "_format"}
+
+
+def unsupported_parameters(request: Request, allowed: set[str]) -> FhirResponse | None:
+    """A 400 OperationOutcome naming the search parameters outside ``allowed``, else None.
+
+    A FHIR server may ignore unknown parameters, but silently widening a
+    search (returning more than asked) is worse for an analyst than a refusal.
+    """
+    unknown = set(request.query_params) - allowed
+    if not unknown:
+        return None
+    return operation_outcome(
+        400, "not-supported", f"unsupported search parameter(s): {', '.join(sorted(unknown))}"
+    )
 
 
 def patient_search(request: Request) -> tuple[str, FhirResponse | None]:
@@ -19,11 +33,9 @@ def patient_search(request: Request) -> tuple[str, FhirResponse | None]:
     Accepts ``patient={id}``, ``patient=Patient/{id}`` and an absolute
     ``.../Patient/{id}`` reference; any other search parameter is refused (400).
     """
-    unknown = set(request.query_params) - _ALLOWED
-    if unknown:
-        return "", operation_outcome(
-            400, "not-supported", f"unsupported search parameter(s): {', '.join(sorted(unknown))}"
-        )
+    refusal = unsupported_parameters(request, _ALLOWED)
+    if refusal is not None:
+        return "", refusal
     values = request.query_params.getlist("patient")
     if len(values) != 1 or not values[0].strip():
         return "", operation_outcome(400, "required", "this search needs exactly one patient={id}")

@@ -81,19 +81,14 @@ class QueueProjection(DispatchingProjection[QueueView]):
         location = event.location.point_of_care or visit.location
         self._enter(replace(visit, status=IN_PROGRESS), location, event.occurred_at, tracking)
 
-    @handles(Encounter.Transferred)
-    def _transferred(self, event: Encounter.Transferred, tracking: Tracking) -> None:
+    @handles(Encounter.Transferred, Encounter.ClassChanged)
+    def _moved(
+        self, event: Encounter.Transferred | Encounter.ClassChanged, tracking: Tracking
+    ) -> None:
         visit = self._visit(event, tracking)
         if visit is not None:
-            location = event.location.point_of_care
-            self._move(visit, location, event.occurred_at, "transferred", tracking)
-
-    @handles(Encounter.ClassChanged)
-    def _class_changed(self, event: Encounter.ClassChanged, tracking: Tracking) -> None:
-        visit = self._visit(event, tracking)
-        if visit is not None:
-            location = event.location.point_of_care
-            self._move(visit, location, event.occurred_at, "class-changed", tracking)
+            cause = "transferred" if isinstance(event, Encounter.Transferred) else "class-changed"
+            self._move(visit, event.location.point_of_care, event.occurred_at, cause, tracking)
 
     @handles(Encounter.TransferCancelled)
     def _transfer_cancelled(self, event: Encounter.TransferCancelled, tracking: Tracking) -> None:
