@@ -2,13 +2,15 @@
 
 Parsing and printing only: the work is done by projections.rebuild (replay,
 as-of), the history read model and projections.audit (seals, verify), on an
-engine wired by adapters.bootstrap. Exit codes: 0 done / intact, 1 not intact
-or unknown patient, 2 bad usage (from cli.main's CarelogError handling).
+engine wired by adapters.bootstrap. Exit codes: 0 done / intact, 1 not intact,
+unknown patient or a failed replay worker, 2 bad usage (from cli.main's
+CarelogError handling).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import time
@@ -46,6 +48,12 @@ def add_parsers(sub: Any) -> None:
         help="--as-of reads when carelog recorded each event (default) or its HL7 time",
     )
     replay.add_argument("--into", type=Path, help="the --as-of file (default var/as-of-TIME.db)")
+    replay.add_argument(
+        "--workers",
+        type=_positive,
+        help="processes building the read models side by side (default: one per core, "
+        "one process for a small history)",
+    )
 
     history = sub.add_parser("history", help="a patient's events, with their source messages")
     history.add_argument("--store", help="sqlite:///PATH or postgresql://... (env CARELOG_STORE)")
@@ -58,6 +66,16 @@ def add_parsers(sub: Any) -> None:
     verify.add_argument(
         "--seal", action="store_true", help="seal the unsealed tail when everything is intact"
     )
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -133,8 +151,10 @@ def _specs(names: list[str] | None) -> list[Any]:
 
 def _replay(args: argparse.Namespace) -> int:
     from adapters.bootstrap import build, build_view
+    from adapters.logging import configure_logging
     from projections.rebuild import (
         AsOf,
+        RebuildError,
         build_sqlite,
         parse_time,
         rebuild_in_place,
@@ -151,17 +171,34 @@ def _replay(args: argparse.Namespace) -> int:
             raise CarelogError(f"--as-of: expected an ISO 8601 date or time ({e})") from e
     engine = build(settings)
     progress = _Progress("as-of" if as_of else "replay")
+    # Worker processes (one per core) log as this process does.
+    workers_log = functools.partial(configure_logging, settings.log_format, settings.log_level)
     started = time.perf_counter()
     try:
         if as_of is not None:
             path = args.into or _as_of_path(settings, as_of.time)
             try:
-                head = build_sqlite(engine.ingestion, specs, path, as_of=as_of, progress=progress)
+                head = build_sqlite(
+                    engine.ingestion,
+                    specs,
+                    path,
+                    as_of=as_of,
+                    progress=progress,
+                    workers=args.workers,
+                    log_setup=workers_log,
+                )
             except FileExistsError as e:
                 raise CarelogError(str(e)) from e
         elif settings.backend == "sqlite":
             store = settings.sqlite_path()
-            head = rebuild_sqlite(engine.ingestion, specs, store, progress=progress)
+            head = rebuild_sqlite(
+                engine.ingestion,
+                specs,
+                store,
+                progress=progress,
+                workers=args.workers,
+                log_setup=workers_log,
+            )
         else:
             env = settings.eventsourcing_env()
             head = rebuild_in_place(
@@ -171,6 +208,10 @@ def _replay(args: argparse.Namespace) -> int:
                 lambda spec: build_view(spec, settings, env),
                 progress=progress,
             )
+    except RebuildError as e:
+        progress.close()
+        print(f"carelog replay: {e}", file=sys.stderr)
+        return 1
     finally:
         progress.close()
         engine.close()

@@ -19,19 +19,37 @@ so a new read model is replayable without changes here.
   in their tables for this.
 - ``rebuild_in_place`` (PostgreSQL) drops a projection's tables and tracking
   table, recreates them through ``make_view`` and replays into them.
+
+Several read models are built in parallel (``build_sqlite`` and
+``rebuild_sqlite``): one process applies events on one core at a time, so
+the projections are split into groups of about equal measured cost
+(``REPLAY_COST``), one spawned worker process per group and core. Each worker
+opens the store for reading itself (SQLite in WAL mode lets readers run side
+by side), reads only its projections' topics and writes a scratch file of its
+own; the parent shows their common progress, catches every scratch file up
+under the store's write lock and swaps them all in with ONE transaction, so
+readers see the old read models or all the new ones. A worker that fails
+fails the rebuild (``RebuildError``, naming its projections) before the swap:
+the old tables stay as they were.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import multiprocessing
 import os
+import queue
 import sqlite3
+import time as clock
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
+import structlog
+from eventsourcing.application import Application
 from eventsourcing.persistence import TrackingRecorder
 from eventsourcing.sqlite import SQLiteFactory
 
@@ -41,10 +59,13 @@ from projections.runner import PollingProjectionRunner
 
 __all__ = [
     "AS_OF_TABLE",
+    "REPLAY_COST",
     "AsOf",
     "Progress",
+    "RebuildError",
     "build_sqlite",
     "parse_time",
+    "plan_groups",
     "rebuild_in_place",
     "rebuild_sqlite",
     "scratch_path",
@@ -57,8 +78,30 @@ Progress = Callable[[int, int], None]
 AS_OF_TABLE = "carelog_as_of"
 """One row in an as-of file: which time it shows and up to which position it read."""
 
+log = structlog.get_logger(__name__)
+
 REBUILD_BATCH = 10_000  # events per view transaction while rebuilding
 BULK_CACHE_KIB = 256 * 1024  # SQLite page cache of a scratch or as-of file while it is built
+
+PARALLEL_MIN_EVENTS = 20_000
+"""Below this many events one process rebuilds: starting workers (about a second
+each, importing carelog) would cost more than they save."""
+
+REPLAY_COST: Mapping[str, float] = {
+    "history": 5.3,
+    "queue": 2.9,
+    "encounters": 2.4,
+    "patients": 2.0,
+    "billing": 0.05,
+    "observations": 0.05,
+}
+"""CPU seconds each read model takes alone per 100,000 events of the bench corpus
+(``python -m bench.replay``), reading and decoding included; what the workers
+are balanced by. A read model not listed counts as the average of those listed."""
+
+
+class RebuildError(RuntimeError):
+    """A rebuild worker failed; the read models were left as they were."""
 
 
 def parse_time(text: str, site_timezone: tzinfo = UTC) -> datetime:
@@ -197,6 +240,204 @@ def _close(views: Mapping[str, Any]) -> None:
             datastore.close()
 
 
+def _build_here(
+    app: Any,
+    specs: Sequence[ProjectionSpec],
+    path: Path,
+    *,
+    as_of: AsOf | None,
+    progress: Progress | None,
+) -> int:
+    """Catches the views of ``specs`` in ``path`` up here (from 0 when new); returns the head."""
+    views = _sqlite_views(specs, path)
+    try:
+        return _feed(app, specs, views, as_of=as_of, progress=progress)
+    finally:
+        _close(views)
+
+
+def _cpus() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def plan_groups(specs: Sequence[ProjectionSpec], workers: int) -> list[list[ProjectionSpec]]:
+    """``specs`` split into at most ``workers`` groups of about equal cost (``REPLAY_COST``).
+
+    The costliest first, each into the group with the least cost so far
+    (longest processing time first); each group keeps the catalog's order.
+    """
+    known = [REPLAY_COST[s.key] for s in specs if s.key in REPLAY_COST]
+    default = sum(known) / len(known) if known else 1.0
+    count = max(1, min(workers, len(specs)))
+    groups: list[list[ProjectionSpec]] = [[] for _ in range(count)]
+    loads = [0.0] * count
+    order = {spec.key: i for i, spec in enumerate(specs)}
+    for spec in sorted(specs, key=lambda s: -REPLAY_COST.get(s.key, default)):
+        least = loads.index(min(loads))
+        groups[least].append(spec)
+        loads[least] += REPLAY_COST.get(spec.key, default)
+    return [sorted(g, key=lambda s: order[s.key]) for g in groups if g]
+
+
+def _groups(
+    app: Any, specs: Sequence[ProjectionSpec], workers: int | None
+) -> list[list[ProjectionSpec]]:
+    """How ``specs`` are built: one group per worker process (one group: in this process).
+
+    ``workers=None`` is one worker per core, but one process for a small
+    history (``PARALLEL_MIN_EVENTS``) or a backend other readers cannot share.
+    """
+    if workers is None:
+        head = app.recorder.max_notification_id() or 0
+        shareable = str(app.env.get("PERSISTENCE_MODULE", "")) != "eventsourcing.popo"
+        workers = _cpus() if head >= PARALLEL_MIN_EVENTS and shareable else 1
+    return plan_groups(specs, workers)
+
+
+@dataclass(frozen=True)
+class _Reader:
+    """How a worker process opens the store for reading: the application's class and settings.
+
+    Only what the parent was given beyond the (inherited) process environment
+    is passed, so no setting from the environment travels through the pipe.
+    """
+
+    cls: type[Application[Any]]
+    env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, app: Any) -> _Reader:
+        env = {k: str(v) for k, v in app.env.items() if os.environ.get(k) != v}
+        return cls(type(app), env)
+
+    def open(self) -> Any:
+        """The application's reading half: its recorder and mapper, no command-side collaborators.
+
+        Only the library's initialiser runs (a subclass's may want a validator
+        or a clock, which reading does not need); the recorder, mapper and
+        transcodings are built exactly as the application builds them.
+        """
+        app = self.cls.__new__(self.cls)
+        Application.__init__(app, self.env)
+        return app
+
+
+def _quiet_logs() -> None:
+    """A worker's default log set-up: warnings and errors only (the parent reports progress)."""
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+
+
+def _work(
+    index: int,
+    reader: _Reader,
+    specs: Sequence[ProjectionSpec],
+    path: Path,
+    as_of: AsOf | None,
+    positions: Any,
+    results: Any,
+    log_setup: Callable[[], None] | None,
+) -> None:
+    """A worker process: builds ``specs`` into ``path``, reporting its position as it goes."""
+    started, cpu = clock.perf_counter(), clock.process_time()
+    try:
+        (log_setup or _quiet_logs)()
+
+        def progress(done: int, head: int) -> None:
+            positions[index] = done
+
+        app = reader.open()
+        try:
+            head = _build_here(app, specs, path, as_of=as_of, progress=progress)
+        finally:
+            app.close()
+    except BaseException as e:  # reported to the parent, which fails the rebuild
+        results.put((index, f"{type(e).__name__}: {e}", 0, 0.0, 0.0))
+        raise SystemExit(1) from None
+    results.put((index, None, head, clock.perf_counter() - started, clock.process_time() - cpu))
+
+
+def _build_parts(
+    app: Any,
+    groups: Sequence[Sequence[ProjectionSpec]],
+    paths: Sequence[Path],
+    *,
+    as_of: AsOf | None,
+    progress: Progress | None,
+    log_setup: Callable[[], None] | None,
+    poll_s: float = 0.2,
+) -> int:
+    """Builds each group into its path in a worker process of its own; returns the lowest head.
+
+    Progress is the position every worker has reached. The first failure
+    stops the other workers and raises.
+
+    Raises:
+        RebuildError: a worker failed or died; the message names its read models.
+    """
+    head = app.recorder.max_notification_id() or 0
+    context = multiprocessing.get_context("spawn")  # no forked copies of pools or threads
+    positions = context.Array("q", len(groups), lock=False)
+    results = context.Queue()
+    reader = _Reader.of(app)
+    workers = [
+        context.Process(
+            target=_work,
+            args=(i, reader, list(group), path, as_of, positions, results, log_setup),
+            name=f"carelog-rebuild-{i}",
+            daemon=True,
+        )
+        for i, (group, path) in enumerate(zip(groups, paths, strict=True))
+    ]
+
+    def failure(index: int, reason: str) -> RebuildError:
+        names = ", ".join(s.name for s in groups[index])
+        return RebuildError(f"rebuilding {names} failed: {reason}; the read models are unchanged")
+
+    heads: dict[int, int] = {}
+    shown = -1
+    try:
+        for worker in workers:
+            worker.start()
+        while len(heads) < len(workers):
+            try:
+                index, error, reached, wall_s, cpu_s = results.get(timeout=poll_s)
+            except queue.Empty:
+                for i, worker in enumerate(workers):
+                    if i not in heads and not worker.is_alive() and results.empty():
+                        raise failure(i, f"worker exited with code {worker.exitcode}") from None
+            else:
+                if error is not None:
+                    raise failure(index, error)
+                heads[index] = reached
+                log.debug(
+                    "replay.worker_done",
+                    projection=",".join(s.name for s in groups[index]),
+                    wall_s=round(wall_s, 2),
+                    cpu_s=round(cpu_s, 2),
+                )
+                positions[index] = max(positions[index], reached)
+            done = min(positions[:])
+            if progress is not None and done != shown:
+                shown = done
+                progress(min(done, head), head)
+    finally:
+        for worker in workers:
+            if worker.pid is None:
+                continue  # never started
+            if worker.is_alive():
+                worker.terminate()
+            worker.join()
+        results.close()
+        results.join_thread()
+    if progress is not None:
+        progress(head, head)
+    return min(heads.values())
+
+
 def build_sqlite(
     app: Any,
     specs: Sequence[ProjectionSpec],
@@ -204,24 +445,47 @@ def build_sqlite(
     *,
     as_of: AsOf | None = None,
     progress: Progress | None = None,
+    workers: int | None = None,
+    log_setup: Callable[[], None] | None = None,
 ) -> int:
     """Builds ``specs``' read models from position 0 into a new SQLite file; returns the head.
 
     The file holds each projection's tables and ``<name>_tracking`` exactly as
     in a SQLite store, plus (with ``as_of``) a ``carelog_as_of`` row saying
-    which time it shows, so two files can be compared with ATTACH.
+    which time it shows, so two files can be compared with ATTACH. With more
+    than one group of read models (``workers``: None is one per core, see
+    ``_groups``), the first group is built in ``path`` and the others in part
+    files beside it that are then copied in. ``log_setup`` configures a
+    worker's logging (it must be picklable: a module-level function or a
+    ``functools.partial`` of one).
 
     Raises:
         FileExistsError: ``path`` exists (an earlier build is never overwritten).
+        RebuildError: a worker failed (``path`` is then removed).
     """
     if path.exists():
         raise FileExistsError(f"{path} exists; remove it or choose another path")
     path.parent.mkdir(parents=True, exist_ok=True)
-    views = _sqlite_views(specs, path)
-    try:
-        head = _feed(app, specs, views, as_of=as_of, progress=progress)
-    finally:
-        _close(views)
+    groups = _groups(app, specs, workers)
+    if len(groups) == 1:
+        head = _build_here(app, specs, path, as_of=as_of, progress=progress)
+    else:
+        parts = [path] + [path.with_name(f"{path.name}.part{i}") for i in range(1, len(groups))]
+        try:
+            for part in parts[1:]:
+                _remove(part)
+            head = _build_parts(
+                app, groups, parts, as_of=as_of, progress=progress, log_setup=log_setup
+            )
+            with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
+                for part, group in zip(parts[1:], groups[1:], strict=True):
+                    _copy_in(db, [(part, group)], lambda: None)
+        except BaseException:
+            _remove(path)
+            raise
+        finally:
+            for part in parts[1:]:
+                _remove(part)
     if as_of is not None:
         with contextlib.closing(sqlite3.connect(path)) as db, db:
             db.execute(
@@ -251,27 +515,40 @@ def rebuild_sqlite(
     store: Path,
     *,
     progress: Progress | None = None,
+    workers: int | None = None,
+    log_setup: Callable[[], None] | None = None,
 ) -> int:
-    """Rebuilds ``specs`` in a scratch file beside ``store``, then swaps them in; returns the head.
+    """Rebuilds ``specs`` in scratch files beside ``store``, then swaps them in; returns the head.
 
-    The scratch copy is caught up once more while the swap holds the store's
-    write lock, so it holds every event committed before the swap: a runner
-    that goes on from the swapped-in position (``carelog serve``'s) misses
-    nothing and doubles nothing, whatever it had seen before.
+    One scratch file per group of read models (``workers``, ``log_setup``:
+    as for ``build_sqlite``). Every scratch copy is caught up once more while
+    the swap holds the store's write lock, so it holds every event committed
+    before the swap: a runner that goes on from the swapped-in position
+    (``carelog serve``'s) misses nothing and doubles nothing, whatever it had
+    seen before.
+
+    Raises:
+        RebuildError: a worker failed; the store's read models are unchanged.
     """
-    with scratch_path(store, "replay") as scratch:
-        views = _sqlite_views(specs, scratch)
-        try:
-            _feed(app, specs, views, as_of=None, progress=progress)
-            heads: list[int] = []
+    groups = _groups(app, specs, workers)
+    with contextlib.ExitStack() as stack:
+        parts = [
+            (stack.enter_context(scratch_path(store, f"replay{i or ''}")), group)
+            for i, group in enumerate(groups)
+        ]
+        if len(parts) == 1:
+            _build_here(app, specs, parts[0][0], as_of=None, progress=progress)
+        else:
+            scratches = [scratch for scratch, _ in parts]
+            _build_parts(app, groups, scratches, as_of=None, progress=progress, log_setup=log_setup)
+        heads: list[int] = []
 
-            def catch_up() -> None:
-                heads.append(_feed(app, specs, views, as_of=None, progress=None))
+        def catch_up() -> None:
+            for scratch, group in parts:
+                heads.append(_build_here(app, group, scratch, as_of=None, progress=None))
 
-            swap_into_sqlite(store, scratch, specs, before_copy=catch_up)
-        finally:
-            _close(views)
-    return heads[-1]
+        _swap(store, parts, before_copy=catch_up)
+    return min(heads)
 
 
 def swap_into_sqlite(
@@ -289,13 +566,44 @@ def swap_into_sqlite(
     ``before_copy`` runs once the store's write lock is held (no event can be
     committed until the swap ends).
     """
-    tables = [t for spec in specs for t in _owned_tables(spec)]
+    _swap(store, [(scratch, specs)], before_copy=before_copy)
+
+
+def _swap(
+    store: Path,
+    parts: Sequence[tuple[Path, Sequence[ProjectionSpec]]],
+    *,
+    before_copy: Callable[[], None],
+) -> None:
+    """``swap_into_sqlite`` for several scratch files, all in the same one transaction."""
     with contextlib.closing(sqlite3.connect(store, timeout=60, isolation_level=None)) as db:
-        db.execute("ATTACH DATABASE ? AS scratch", (str(scratch),))
-        try:
+        _copy_in(db, parts, before_copy, drop=True)
+
+
+def _copy_in(
+    db: sqlite3.Connection,
+    parts: Sequence[tuple[Path, Sequence[ProjectionSpec]]],
+    before_copy: Callable[[], None],
+    *,
+    drop: bool = False,
+) -> None:
+    """Copies each part's tables (DDL, rows, then indexes) into ``db``'s main database.
+
+    One write transaction; with ``drop`` the tables' old versions go first.
+    ``before_copy`` runs once the write lock is held.
+    """
+    attached: list[tuple[str, list[Any]]] = []
+    try:
+        for i, (scratch, specs) in enumerate(parts):
+            schema = f"scratch{i}"
+            db.execute(f"ATTACH DATABASE ? AS {schema}", (str(scratch),))
+            tables = [t for spec in specs for t in _owned_tables(spec)]
+            attached.append((schema, tables))
+        plans = []
+        for schema, tables in attached:
             marks = ",".join("?" * len(tables))
             ddl = db.execute(
-                "SELECT type, name, sql FROM scratch.sqlite_master "
+                f"SELECT type, name, sql FROM {schema}.sqlite_master "
                 f"WHERE tbl_name IN ({marks}) AND sql IS NOT NULL",
                 tables,
             ).fetchall()
@@ -304,28 +612,33 @@ def swap_into_sqlite(
             created = sorted(
                 (r for r in ddl if r[0] == "table"), key=lambda r: order.get(r[1], len(order))
             )
-            # Deferred, not IMMEDIATE: that would lock the attached scratch file too.
-            # A write on the store takes its write lock, and only the store's.
-            db.execute("BEGIN")
-            try:
-                db.execute("CREATE TABLE main.carelog_rebuild_lock (x INTEGER)")
-                db.execute("DROP TABLE main.carelog_rebuild_lock")
-                for table in tables:
-                    db.execute(f'DROP TABLE IF EXISTS main."{table}"')
-                before_copy()
+            plans.append((schema, tables, ddl, created))
+        # Deferred, not IMMEDIATE: that would lock the attached scratch files too.
+        # A write on the store takes its write lock, and only the store's.
+        db.execute("BEGIN")
+        try:
+            db.execute("CREATE TABLE main.carelog_rebuild_lock (x INTEGER)")
+            db.execute("DROP TABLE main.carelog_rebuild_lock")
+            if drop:
+                for _, tables, _, _ in plans:
+                    for table in tables:
+                        db.execute(f'DROP TABLE IF EXISTS main."{table}"')
+            before_copy()
+            for schema, _, ddl, created in plans:
                 for _, _, sql in created:
                     db.execute(sql)
                 for _, name, _ in created:
-                    db.execute(f'INSERT INTO main."{name}" SELECT * FROM scratch."{name}"')
+                    db.execute(f'INSERT INTO main."{name}" SELECT * FROM {schema}."{name}"')
                 for kind, _, sql in ddl:
                     if kind == "index":
                         db.execute(sql)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-        finally:
-            db.execute("DETACH DATABASE scratch")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    finally:
+        for schema, _ in attached:
+            db.execute(f"DETACH DATABASE {schema}")
 
 
 def rebuild_in_place(

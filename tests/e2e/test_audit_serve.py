@@ -30,7 +30,8 @@ def _position(server: ServeProcess) -> int:
         return int(json.load(r)["projection_position"])
 
 
-def test_replay_while_serving_then_verify_after_stop(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [[], ["--workers", "2"]], ids=["default", "two-workers"])
+def test_replay_while_serving_then_verify_after_stop(tmp_path: Path, workers: list[str]) -> None:
     db = tmp_path / "carelog.db"
     store = f"sqlite:///{db}"
     messages = adt_messages(600)
@@ -47,7 +48,11 @@ def test_replay_while_serving_then_verify_after_stop(tmp_path: Path) -> None:
         sender.start()  # messages keep arriving while the replay runs
         env = {**os.environ, "CARELOG_STORE": store, "CARELOG_LOG_LEVEL": "warning"}
         replay = subprocess.run(
-            [*carelog_command(), "replay"], env=env, capture_output=True, text=True, timeout=120
+            [*carelog_command(), "replay", *workers],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         sender.join(60)
         assert replay.returncode == 0, replay.stderr

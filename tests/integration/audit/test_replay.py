@@ -188,8 +188,9 @@ def test_scratch_build_equals_the_sqlite_store(tmp_path: Path) -> None:
     engine.close()
 
 
+@pytest.mark.parametrize("workers", [1, 2], ids=["one-process", "two-workers"])
 def test_events_arriving_during_a_sqlite_rebuild_are_in_the_swapped_tables(
-    tmp_path: Path,
+    tmp_path: Path, workers: int
 ) -> None:
     # The live runner applies late events to the old tables (its in-memory position
     # moves past the rebuild's head); the swap must still hold them.
@@ -202,7 +203,10 @@ def test_events_arriving_during_a_sqlite_rebuild_are_in_the_swapped_tables(
             engine.ingestion.ingest(late.pop(0), "test")
         engine.runner.catch_up()
 
-    head = rebuild_sqlite(engine.ingestion, list(CATALOG), store, progress=meanwhile)
+    head = rebuild_sqlite(
+        engine.ingestion, list(CATALOG), store, progress=meanwhile, workers=workers
+    )
+    assert not late  # the events did arrive during the rebuild
     assert head == engine.ingestion.recorder.max_notification_id()
     engine.runner.catch_up()
     fresh = tmp_path / "fresh.db"
