@@ -205,8 +205,10 @@ def _replay(args: argparse.Namespace) -> int:
                 engine.ingestion,
                 specs,
                 engine.views,
-                lambda spec: build_view(spec, settings, env),
+                functools.partial(build_view, settings=settings, env=env),  # sent to workers
                 progress=progress,
+                workers=args.workers,
+                log_setup=workers_log,
             )
     except RebuildError as e:
         progress.close()

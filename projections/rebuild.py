@@ -39,6 +39,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import pickle
 import queue
 import sqlite3
 import time as clock
@@ -88,16 +89,18 @@ PARALLEL_MIN_EVENTS = 20_000
 each, importing carelog) would cost more than they save."""
 
 REPLAY_COST: Mapping[str, float] = {
-    "history": 5.3,
-    "queue": 2.9,
-    "encounters": 2.4,
-    "patients": 2.0,
-    "billing": 0.05,
-    "observations": 0.05,
+    "history": 55.0,
+    "queue": 31.0,
+    "encounters": 26.0,
+    "patients": 22.0,
+    "billing": 0.5,
+    "observations": 0.5,
 }
-"""CPU seconds each read model takes alone per 100,000 events of the bench corpus
-(``python -m bench.replay``), reading and decoding included; what the workers
-are balanced by. A read model not listed counts as the average of those listed."""
+"""CPU seconds each read model adds to a worker per million events of the bench
+corpus (``python -m bench.replay``; history and queue alone, the others from
+the difference between groups: reading and decoding are shared within a
+group); what the workers are balanced by. A read model not listed counts as
+the average of those listed."""
 
 
 class RebuildError(RuntimeError):
@@ -331,17 +334,24 @@ def _quiet_logs() -> None:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
 
 
+ViewMaker = Callable[[ProjectionSpec], TrackingRecorder]
+"""Builds a projection's view on the store's own backend (rebuilding in place)."""
+
+
 def _work(
     index: int,
     reader: _Reader,
     specs: Sequence[ProjectionSpec],
-    path: Path,
+    target: Path | ViewMaker,
     as_of: AsOf | None,
     positions: Any,
     results: Any,
     log_setup: Callable[[], None] | None,
 ) -> None:
-    """A worker process: builds ``specs`` into ``path``, reporting its position as it goes."""
+    """A worker process: builds ``specs`` into ``target``, reporting its position as it goes.
+
+    ``target`` is a scratch file, or (in place) what makes each view.
+    """
     started, cpu = clock.perf_counter(), clock.process_time()
     try:
         (log_setup or _quiet_logs)()
@@ -351,7 +361,14 @@ def _work(
 
         app = reader.open()
         try:
-            head = _build_here(app, specs, path, as_of=as_of, progress=progress)
+            if isinstance(target, Path):
+                head = _build_here(app, specs, target, as_of=as_of, progress=progress)
+            else:
+                views = {spec.key: target(spec) for spec in specs}
+                try:
+                    head = _feed(app, specs, views, as_of=as_of, progress=progress)
+                finally:
+                    _close(views)
         finally:
             app.close()
     except BaseException as e:  # reported to the parent, which fails the rebuild
@@ -363,14 +380,14 @@ def _work(
 def _build_parts(
     app: Any,
     groups: Sequence[Sequence[ProjectionSpec]],
-    paths: Sequence[Path],
+    targets: Sequence[Path | ViewMaker],
     *,
     as_of: AsOf | None,
     progress: Progress | None,
     log_setup: Callable[[], None] | None,
     poll_s: float = 0.2,
 ) -> int:
-    """Builds each group into its path in a worker process of its own; returns the lowest head.
+    """Builds each group into its target in a worker process of its own; returns the lowest head.
 
     Progress is the position every worker has reached. The first failure
     stops the other workers and raises.
@@ -386,11 +403,11 @@ def _build_parts(
     workers = [
         context.Process(
             target=_work,
-            args=(i, reader, list(group), path, as_of, positions, results, log_setup),
+            args=(i, reader, list(group), target, as_of, positions, results, log_setup),
             name=f"carelog-rebuild-{i}",
             daemon=True,
         )
-        for i, (group, path) in enumerate(zip(groups, paths, strict=True))
+        for i, (group, target) in enumerate(zip(groups, targets, strict=True))
     ]
 
     def failure(index: int, reason: str) -> RebuildError:
@@ -645,9 +662,11 @@ def rebuild_in_place(
     app: Any,
     specs: Sequence[ProjectionSpec],
     views: Mapping[str, TrackingRecorder],
-    make_view: Callable[[ProjectionSpec], TrackingRecorder],
+    make_view: ViewMaker,
     *,
     progress: Progress | None = None,
+    workers: int | None = None,
+    log_setup: Callable[[], None] | None = None,
 ) -> int:
     """Drops ``specs``' tables and tracking tables, recreates them and replays; returns the head.
 
@@ -656,7 +675,13 @@ def rebuild_in_place(
     one, which creates the tables again. The replay is exactly-once like any
     catch-up, so a runner writing at the same time cannot double an event; but
     readers see the read model grow while it runs (stop ``carelog serve`` for
-    a clean cut-over).
+    a clean cut-over), and a failed replay leaves it part-built until the next.
+    Groups of read models replay in worker processes as for ``build_sqlite``
+    when ``make_view`` can be sent to one (a module-level function or a
+    ``functools.partial`` of one); otherwise, with ``workers=None``, in this one.
+
+    Raises:
+        RebuildError: a worker failed.
     """
     for spec in specs:
         view: Any = views[spec.key]
@@ -666,9 +691,30 @@ def rebuild_in_place(
                 c.execute(f'DROP TABLE IF EXISTS "{schema}"."{table}" CASCADE')
     fresh = {spec.key: make_view(spec) for spec in specs}
     try:
-        return _feed(app, specs, fresh, as_of=None, progress=progress)
+        if workers is None and not _sendable(make_view):
+            workers = 1
+        groups = _groups(app, specs, workers)
+        if len(groups) == 1:
+            return _feed(app, specs, fresh, as_of=None, progress=progress)
     finally:
-        _close(fresh)
+        _close(fresh)  # the tables exist now; each worker opens views of its own
+    return _build_parts(
+        app,
+        groups,
+        [make_view] * len(groups),
+        as_of=None,
+        progress=progress,
+        log_setup=log_setup,
+    )
+
+
+def _sendable(value: Any) -> bool:
+    """Whether ``value`` can be sent to a worker process."""
+    try:
+        pickle.dumps(value)
+    except (pickle.PicklingError, AttributeError, TypeError):
+        return False
+    return True
 
 
 def _remove(path: Path) -> None:

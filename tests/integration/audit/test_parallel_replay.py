@@ -8,6 +8,7 @@ workers (a small history would otherwise be rebuilt in one process).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import signal
 import sqlite3
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import Tracking
 
+from adapters.bootstrap import build_view
 from projections.catalog import CATALOG, ProjectionSpec, spec_for
 from projections.history import HistoryProjection
 from projections.rebuild import (
@@ -26,9 +28,10 @@ from projections.rebuild import (
     RebuildError,
     build_sqlite,
     plan_groups,
+    rebuild_in_place,
     rebuild_sqlite,
 )
-from tests.integration.audit.helpers import dump_sqlite, engine_with_stay
+from tests.integration.audit.helpers import dump, dump_sqlite, engine_with_stay
 
 FAIL_AT = 5  # the scenario has more events than this
 
@@ -140,4 +143,30 @@ def test_a_failing_worker_fails_the_replay_and_leaves_the_live_tables(
         build_sqlite(engine.ingestion, specs, out, workers=2)
     assert not out.exists()  # no half-built file to mistake for an answer
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith("as-of")] == []
+    engine.close()
+
+
+@pytest.mark.postgres
+def test_two_workers_rebuild_postgresql_in_place(postgres_url: str) -> None:
+    engine = engine_with_stay(postgres_url)
+    head = engine.ingestion.recorder.max_notification_id()
+    live = {spec.key: dump(postgres_url, spec) for spec in CATALOG}
+    settings = engine.settings
+    make_view = functools.partial(build_view, settings=settings, env=settings.eventsourcing_env())
+    seen: list[int] = []
+    replayed = rebuild_in_place(
+        engine.ingestion,
+        list(CATALOG),
+        engine.views,
+        make_view,
+        workers=2,
+        progress=lambda done, total: seen.append(done),
+    )
+    assert replayed == head and seen[-1] == head
+    assert {spec.key: dump(postgres_url, spec) for spec in CATALOG} == live
+    broken = dataclasses.replace(spec_for("history"), projection=_FailingHistory)
+    with pytest.raises(RebuildError, match=r"history_v1.*injected failure"):
+        rebuild_in_place(
+            engine.ingestion, [broken, spec_for("patients")], engine.views, make_view, workers=2
+        )
     engine.close()
