@@ -65,6 +65,20 @@ def test_replay_rebuilds_every_read_model_with_progress(store: Path) -> None:
     assert all(spec.key in unknown.stderr for spec in CATALOG)
 
 
+def test_replay_with_two_workers_shows_their_progress_and_keeps_the_tables(store: Path) -> None:
+    before = {spec.key: dump_sqlite(store, spec) for spec in CATALOG}
+    result = carelog("replay", "--workers", "2", store=store)
+    assert result.returncode == 0, result.stderr
+    assert "replayed 18 events into " in result.stdout
+    assert re.search(r"replay: 18/18 events", result.stderr)  # the workers' common progress
+    assert "[debug" not in result.stderr and "projection.caught_up" not in result.stderr
+    assert {spec.key: dump_sqlite(store, spec) for spec in CATALOG} == before
+    assert list(store.parent.glob("*.rebuild.db*")) == []
+    for bad in ("0", "two"):
+        refused = carelog("replay", "--workers", bad, store=store)
+        assert refused.returncode == 2 and "--workers" in refused.stderr
+
+
 def test_replay_as_of_writes_a_separate_file(store: Path) -> None:
     out = store.parent / "then.db"
     result = carelog("replay", "--as-of", "2000-01-01", "--into", str(out), store=store)
