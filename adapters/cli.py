@@ -72,13 +72,11 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _serve(args: argparse.Namespace) -> int:
     from adapters.bootstrap import build, serve
-    from adapters.gc_tuning import tune_gc_for_serving
     from adapters.logging import configure_logging
 
     settings = _settings(args)
     configure_logging(settings.log_format, settings.log_level)
     engine = build(settings)
-    tune_gc_for_serving()
     asyncio.run(serve(engine))
     return 0
 
