@@ -31,6 +31,7 @@ from eventsourcing.persistence import IntegrityError, Recording, Tracking
 from eventsourcing.projection import Projection
 
 from projections.batching import shared_batch
+from projections.collector import collect_young, collector_paused
 from projections.decoding import event_decoder
 from projections.handover import HANDOVER_LIMIT, Handover
 
@@ -105,7 +106,7 @@ class PollingProjectionRunner:
         An event counts once per projection that applied it.
         """
         applied = 0
-        with self._lock:
+        with self._lock, collector_paused():
             # Taken before the head is read: everything handed over is then at or
             # below the head (and anything after a gap is read from the store).
             handed = self._handed.take()
@@ -146,6 +147,7 @@ class PollingProjectionRunner:
                 if len(batch) < self.batch_size:
                     break
                 start = batch[-1].id + 1
+                collect_young()  # a long catch-up (a replay) still reclaims cycles
             self._mark_scanned(head)
         if applied:
             names = [p.name for p in self.projections]
