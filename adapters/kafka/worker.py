@@ -169,8 +169,14 @@ def create_worker_app(
     partitions: int,
     applier: ProjectionApplier,
     heartbeat: str = "",
+    datadir: str = "var/kafka-worker",
 ) -> Any:
-    """The faust app: one agent reading ``topic`` in consumer group ``group``."""
+    """The faust app: one agent reading ``topic`` in consumer group ``group``.
+
+    Its tables are in memory (the read models live in the database), but faust
+    still creates ``datadir``; its default, ``<group>-data`` in the working
+    directory, would litter wherever a worker is started.
+    """
     import faust
 
     from adapters.kafka.topics import ensure_topic
@@ -179,6 +185,7 @@ def create_worker_app(
         group,
         broker=[f"kafka://{s.strip()}" for s in servers.split(",") if s.strip()],
         store="memory://",
+        datadir=datadir,
         web_enabled=False,
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
