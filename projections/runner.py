@@ -30,6 +30,8 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Recording, Tracking
 from eventsourcing.projection import Projection
 
+from projections.batching import shared_batch
+from projections.collector import collect_young, collector_paused
 from projections.decoding import event_decoder
 from projections.handover import HANDOVER_LIMIT, Handover
 
@@ -104,7 +106,7 @@ class PollingProjectionRunner:
         An event counts once per projection that applied it.
         """
         applied = 0
-        with self._lock:
+        with self._lock, collector_paused():
             # Taken before the head is read: everything handed over is then at or
             # below the head (and anything after a gap is read from the store).
             handed = self._handed.take()
@@ -128,20 +130,24 @@ class PollingProjectionRunner:
                 )
                 self.read_back += len(batch)
                 events: dict[int, Any] = {}
+                work: list[tuple[Projection[Any], list[tuple[int, Any]]]] = []
                 for projection in self.projections:
-                    name = projection.name
+                    after = done[projection.name]
+                    subscribed = wanted[projection.name]
                     todo = [
                         n
                         for n in batch
-                        if n.id > done[name] and (not wanted[name] or n.topic in wanted[name])
+                        if n.id > after and (not subscribed or n.topic in subscribed)
                     ]
                     for n in todo:
                         if n.id not in events:
                             events[n.id] = decode(n)
-                    applied += self._apply(projection, [(n.id, events[n.id]) for n in todo])
+                    work.append((projection, [(n.id, events[n.id]) for n in todo]))
+                applied += self._apply_all(work)
                 if len(batch) < self.batch_size:
                     break
                 start = batch[-1].id + 1
+                collect_young()  # a long catch-up (a replay) still reclaims cycles
             self._mark_scanned(head)
         if applied:
             names = [p.name for p in self.projections]
@@ -176,18 +182,62 @@ class PollingProjectionRunner:
             expected += 1
         if not fast:
             return start, 0
-        applied = 0
+        work = []
         for projection in self.projections:
-            name = projection.name
-            topics = wanted[name]
+            after = done[projection.name]
+            topics = wanted[projection.name]
             todo = [
                 (nid, event)
                 for nid, topic, event in fast
-                if nid > done[name] and (not topics or topic in topics)
+                if nid > after and (not topics or topic in topics)
             ]
-            applied += self._apply(projection, todo)
+            work.append((projection, todo))
+        applied = self._apply_all(work)
         self.handed_over += len(fast)
         return expected, applied
+
+    def _apply_all(self, work: list[tuple[Projection[Any], list[tuple[int, Any]]]]) -> int:
+        """Applies each projection's events; views that can share one transaction do.
+
+        SQLite views in one database file (``projections.batching.shared_batch``)
+        commit a round together, once, instead of once each. If anything in that
+        transaction fails on IntegrityError (another runner applied some of
+        these events first), all of it rolls back and each projection's events
+        are applied on their own, as without sharing.
+        """
+        busy = [(projection, events) for projection, events in work if events]
+        if len(busy) > 1:
+            try:
+                with shared_batch([p.view for p, _ in busy]) as joined:
+                    if joined:
+                        # Tracking objects are immutable: one per event serves every view.
+                        trackings: dict[int, Tracking] = {}
+                        applied = 0
+                        for projection, events in busy:
+                            if projection.view in joined:
+                                applied += self._apply_joined(projection, events, trackings)
+                            else:
+                                applied += self._apply(projection, events)
+                        return applied
+            except IntegrityError:
+                pass  # every shared row and position rolled back: apply them one view at a time
+        return sum(self._apply(projection, events) for projection, events in busy)
+
+    def _apply_joined(
+        self,
+        projection: Projection[Any],
+        events: list[tuple[int, Any]],
+        trackings: dict[int, Tracking],
+    ) -> int:
+        """Applies ``events`` inside the open shared transaction; any failure ends it."""
+        name = self.app.name
+        process = projection.process_event
+        for notification_id, event in events:
+            tracking = trackings.get(notification_id)
+            if tracking is None:
+                tracking = trackings[notification_id] = Tracking(name, notification_id)
+            process(event, tracking)
+        return len(events)
 
     def _apply(self, projection: Projection[Any], events: list[tuple[int, Any]]) -> int:
         """Applies ``events`` in one view transaction; one by one if that batch fails.

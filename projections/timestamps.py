@@ -5,6 +5,16 @@ tables store them as ``2024-01-01T12:00:00.000000+00:00``: one offset and one
 width, so ``ORDER BY`` and range filters on the text column are correct on
 SQLite and PostgreSQL alike, and analysts can still cast it
 (``datetime(col)`` on SQLite, ``col::timestamptz`` on PostgreSQL).
+
+The text of one instant is written many times: an event's time goes into
+several columns of several read models (a visit's admitted, arrived and
+updated times, its queue stay, its history row). ``to_text`` therefore
+remembers the text of recent instants in a bounded dict. Its key is the
+datetime itself, and equal aware datetimes are the same instant whatever
+their offset, which is all the UTC text depends on: the text returned is
+always what the conversion gives. One exception is kept out: datetimes of
+one zone compare by wall time alone, ignoring ``fold``, so the second of two
+ambiguous wall times (``fold=1``, a DST fall-back) is never looked up or kept.
 """
 
 from __future__ import annotations
@@ -14,9 +24,20 @@ from datetime import UTC, datetime
 __all__ = ["from_text", "to_text"]
 
 
+_LIMIT = 65_536  # instants remembered; emptied when full, so memory stays bounded
+_TEXTS: dict[datetime, str] = {}
+
+
 def to_text(moment: datetime) -> str:
     """``moment`` (aware) as fixed-width UTC ISO 8601 text."""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+    if moment.fold:  # equal to its fold=0 twin in the same zone, an hour apart
+        return moment.astimezone(UTC).isoformat(timespec="microseconds")
+    text = _TEXTS.get(moment)
+    if text is None:
+        if len(_TEXTS) >= _LIMIT:
+            _TEXTS.clear()
+        text = _TEXTS[moment] = moment.astimezone(UTC).isoformat(timespec="microseconds")
+    return text
 
 
 def from_text(text: str | datetime | None) -> datetime | None:

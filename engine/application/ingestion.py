@@ -17,7 +17,13 @@ from uuid import UUID
 
 import structlog
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording, Transcoder
+from eventsourcing.persistence import (
+    IntegrityError,
+    JSONTranscoder,
+    Mapper,
+    Recording,
+    Transcoder,
+)
 
 from engine.application.adt import HANDLERS as ADT_HANDLERS
 from engine.application.adt import Handler, MessageContext, patient_id_in, visit_id
@@ -25,7 +31,11 @@ from engine.application.billing import post_transactions
 from engine.application.cache import EventCache, project
 from engine.application.outcome import IngestOutcome
 from engine.application.results import report_results
-from engine.application.transcodings import FastJSONTranscoder, register_value_transcodings
+from engine.application.transcodings import (
+    FastJSONTranscoder,
+    FastMapper,
+    register_value_transcodings,
+)
 from engine.domain.ids import message_id_for
 from engine.domain.message import InboundMessage
 from engine.errors import (
@@ -97,6 +107,18 @@ class Ingestion(Application[UUID]):
         if isinstance(transcoder, JSONTranscoder):
             self.register_transcodings(transcoder)
         return transcoder
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        """eventsourcing's mapper; the faster (same stored events) one when nothing is added.
+
+        With a cipher or a compressor, or another transcoder, the library's is kept.
+        """
+        mapper = super().construct_mapper()
+        transcoder = mapper.transcoder
+        plain = type(mapper) is Mapper and mapper.cipher is None and mapper.compressor is None
+        if plain and isinstance(transcoder, FastJSONTranscoder):
+            return FastMapper(transcoder)
+        return mapper
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

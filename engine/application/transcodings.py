@@ -7,10 +7,20 @@ events unreadable, so they are spelled out here rather than derived.
 from __future__ import annotations
 
 import dataclasses
+import operator
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
+from uuid import UUID
 
-from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder, Transcoding, UUIDAsHex
+from eventsourcing.persistence import (
+    DatetimeAsISO,
+    JSONTranscoder,
+    Mapper,
+    StoredEvent,
+    Transcoding,
+    UUIDAsHex,
+)
+from eventsourcing.utils import get_topic
 
 from engine.domain.values import (
     Coded,
@@ -22,7 +32,7 @@ from engine.domain.values import (
     PersonName,
 )
 
-__all__ = ["FastJSONTranscoder", "register_value_transcodings"]
+__all__ = ["FastJSONTranscoder", "FastMapper", "register_value_transcodings"]
 
 
 class _DataclassAsDict(Transcoding):
@@ -90,6 +100,8 @@ class FastJSONTranscoder(JSONTranscoder):
     def __init__(self) -> None:
         super().__init__()
         self._keys: dict[str, str] = {}  # dict keys (event field names) as JSON, with the colon
+        # An event state's keys likewise; "" marks the two that the stored state leaves out.
+        self._event_keys: dict[str, str] = {"originator_id": "", "originator_version": ""}
         self._writers: dict[type, Any] = {
             str: encode_basestring,
             int: int.__repr__,
@@ -115,14 +127,19 @@ class FastJSONTranscoder(JSONTranscoder):
             # isoformat() writes only digits and "-:.+T": nothing JSON would escape
             return lambda o: head + '"' + o.isoformat() + '"}'
         if type(transcoding) is _DataclassAsDict:
-            keys = [(name, encode_basestring(name) + ":") for name in transcoding._fields]
+            fields = transcoding._fields
+            keys = [encode_basestring(name) + ":" for name in fields]
+            values_of = operator.attrgetter(*fields) if len(fields) > 1 else None
             writers = self._writers
 
             def write_dataclass(obj: Any) -> str:
+                values = values_of(obj) if values_of is not None else (getattr(obj, fields[0]),)
                 parts = []
-                for name, key in keys:
-                    value = getattr(obj, name)
+                for key, value in zip(keys, values, strict=True):
                     if value in ("", (), None):
+                        continue
+                    if type(value) is str:
+                        parts.append(key + encode_basestring(value))
                         continue
                     writer = writers.get(type(value))
                     if writer is None:
@@ -170,3 +187,76 @@ class FastJSONTranscoder(JSONTranscoder):
         except (_Unusual, RecursionError):
             return super().encode(obj)
         return text.encode("utf8")
+
+    def encode_event_state(self, state: dict[str, Any], class_version: int) -> bytes | None:
+        """What ``encode`` writes for ``Mapper.to_stored_event``'s copy of an event's state.
+
+        That copy is ``state`` without ``originator_id`` and ``originator_version``,
+        plus ``class_version`` (last) when it is above 1. Written here from
+        ``state`` itself, without the copy. ``None``: not a state this writes
+        exactly (the caller then takes the generic way).
+        """
+        if "class_version" in state:
+            return None
+        writers = self._writers
+        keys = self._event_keys
+        parts = []
+        try:
+            for key, value in state.items():
+                head = keys.get(key)
+                if head is None:
+                    if type(key) is not str:
+                        return None
+                    head = encode_basestring(key) + ":"
+                    if len(keys) < _MAX_KEYS:
+                        keys[key] = head
+                elif not head:
+                    continue  # originator_id, originator_version: not part of the state
+                if type(value) is str:
+                    parts.append(head + encode_basestring(value))
+                    continue
+                writer = writers.get(type(value))
+                if writer is None:
+                    return None
+                parts.append(head + writer(value))
+        except (_Unusual, RecursionError):
+            return None
+        if class_version > 1:
+            parts.append('"class_version":' + int.__repr__(class_version))
+        return ("{" + ",".join(parts) + "}").encode("utf8")
+
+
+class FastMapper(Mapper[UUID]):
+    """eventsourcing's Mapper, storing the same ``StoredEvent`` with less Python work.
+
+    ``to_stored_event`` copies each event's state, pops two keys, looks its
+    topic up and builds the frozen ``StoredEvent`` through its ``__init__``; on
+    the ingest hot path that is a quarter of encoding's cost. Here the topic
+    and class version are remembered per class and the state is written
+    straight from the event's ``__dict__`` (``encode_event_state``). Only with
+    a ``FastJSONTranscoder`` and neither cipher nor compressor (Ingestion
+    builds it only then); anything else takes eventsourcing's own way.
+    tests/unit/test_transcodings.py compares both over every event class.
+    """
+
+    def __init__(self, transcoder: FastJSONTranscoder) -> None:
+        super().__init__(transcoder)
+        self._fast = transcoder
+        self._classes: dict[type, tuple[str, int]] = {}
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        cls = type(domain_event)
+        plan = self._classes.get(cls)
+        if plan is None:
+            plan = self._classes[cls] = (get_topic(cls), getattr(cls, "class_version", 1))
+        topic, class_version = plan
+        state = vars(domain_event)
+        stored_state = self._fast.encode_event_state(state, class_version)
+        if stored_state is None:
+            return super().to_stored_event(domain_event)
+        return StoredEvent(
+            originator_id=state["originator_id"],
+            originator_version=state["originator_version"],
+            topic=topic,
+            state=stored_state,
+        )

@@ -103,8 +103,84 @@ def _initialise(event: Any) -> Any:
     return aggregate
 
 
+_HEAD = ("originator_id", "originator_version", "timestamp", "originator_topic")
+_plans: dict[tuple[type, type], tuple[str, tuple[str, ...], tuple[str, ...], bool, int] | None] = {}
+
+
+def _create_plan(
+    cls: type, event_class: type
+) -> tuple[str, tuple[str, ...], tuple[str, ...], bool, int] | None:
+    """What ``create`` needs to know about a pair of classes, worked out once.
+
+    (topic, the event's own fields after the four every event has, the event
+    fields that ``__init__`` takes, whether it takes ``id``, the first version);
+    ``None`` when anything is unusual, and ``create`` then checks each call.
+    """
+    if (
+        getattr(cls, "TOPIC", None)
+        or event_class.mutate is not _PLAIN_INIT_MUTATE
+        or event_class.__post_init__ is not _PLAIN_POST_INIT
+        or cls.__base_init__ is not _PLAIN_BASE_INIT
+    ):
+        return None
+    names = _field_names(event_class)
+    if names[:4] != _HEAD or len(set(names)) != len(names):
+        return None
+    topic = get_topic(cls)
+    aggregate_class, params, takes_id = _init_plan(topic)
+    if aggregate_class is not cls:
+        return None
+    init_names = tuple(name for name in names if name in params)
+    return topic, names[4:], init_names, takes_id, cls.INITIAL_VERSION  # type: ignore[attr-defined]
+
+
 def create(cls: type[A], event_class: type[Any], aggregate_id: UUID, **fields: Any) -> A:
-    """``cls._create(event_class, id=aggregate_id, **fields)``, the lean way."""
+    """``cls._create(event_class, id=aggregate_id, **fields)``, the lean way.
+
+    For a plain pair of classes (the plan), the event's state is built straight
+    in its field order and the aggregate initialised from it, as ``_initialise``
+    does, with every check on the classes already made; a call that names other
+    fields than the event's own (a timestamp, a missing or unknown one) takes
+    the general way below, which decides as eventsourcing does.
+    """
+    key = (cls, event_class)
+    try:
+        plan = _plans[key]
+    except KeyError:
+        plan = _plans[key] = _create_plan(cls, event_class)
+    if plan is not None and len(fields) == len(plan[1]) and type(aggregate_id) is UUID:
+        topic, own, init_names, takes_id, version = plan
+        state = {
+            "originator_id": aggregate_id,
+            "originator_version": version,
+            "timestamp": event_class.create_timestamp(),
+            "originator_topic": topic,
+        }
+        try:
+            for name in own:
+                state[name] = fields[name]
+        except KeyError:
+            pass  # not the event's fields: the general way refuses them as eventsourcing does
+        else:
+            event = object.__new__(event_class)
+            event.__dict__.update(state)
+            aggregate = cls.__new__(cls)
+            aggregate._id = aggregate_id
+            aggregate._version = version
+            aggregate._created_on = aggregate._modified_on = state["timestamp"]
+            aggregate._pending_events = []
+            kwargs = {name: state[name] for name in init_names}
+            if takes_id:
+                kwargs["id"] = aggregate_id
+            aggregate.__init__(**kwargs)
+            event.apply(aggregate)
+            aggregate._pending_events.append(event)
+            return aggregate
+    return _create(cls, event_class, aggregate_id, fields)
+
+
+def _create(cls: type[A], event_class: type[Any], aggregate_id: UUID, fields: dict[str, Any]) -> A:
+    """``create`` for any pair of classes, checked on each call."""
     if getattr(cls, "TOPIC", None):
         return cls._create(event_class, id=aggregate_id, **fields)  # type: ignore[attr-defined]
     topic = _topics.get(cls)

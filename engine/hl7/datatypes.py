@@ -73,6 +73,21 @@ def read_date(text: str) -> str:
     return "-".join(p for p in parts if p)
 
 
+def _plain_parts(text: str, seps: Separators, count: int) -> list[str] | None:
+    """The first ``count`` components of a field with neither subcomponents nor escapes.
+
+    Most values are plain: each component is then its own unescaped value, and
+    the readers pick them straight from one split (padded with ``""``) instead
+    of resolving every one through ``subcomponent_of``. ``None``: not plain.
+    """
+    if seps.subcomponent in text or seps.escape in text:
+        return None
+    parts = components(text, seps)
+    if len(parts) < count:
+        parts += [""] * (count - len(parts))
+    return parts
+
+
 @lru_cache(maxsize=4096)
 def read_cx(text: str, seps: Separators) -> Identifier:
     """A CX value (``id^check^scheme^authority^type``) as an Identifier.
@@ -80,6 +95,9 @@ def read_cx(text: str, seps: Separators) -> Identifier:
     Memoised (a pure function of frozen values): ingestion reads a message's
     PID-3 and PV1-19 once to prefetch what it names and again in the handler.
     """
+    plain = _plain_parts(text, seps, 5)
+    if plain is not None:
+        return Identifier(plain[0], plain[3], plain[4], "", "")
     parts = components(text, seps)
     return Identifier(
         value=subcomponent_of(parts, seps, 1),
@@ -95,6 +113,9 @@ def read_xpn(text: str, seps: Separators) -> PersonName:
 
     From v2.3 the family name is an FN whose first subcomponent is the surname.
     """
+    plain = _plain_parts(text, seps, 7)
+    if plain is not None:
+        return PersonName(plain[0], plain[1], plain[2], plain[3], plain[4], plain[6])
     parts = components(text, seps)
     return PersonName(
         family=subcomponent_of(parts, seps, 1, 1),
@@ -108,6 +129,9 @@ def read_xpn(text: str, seps: Separators) -> PersonName:
 
 def read_pl(text: str, seps: Separators) -> Location:
     """A PL value (``point of care^room^bed^facility``) as a Location."""
+    plain = _plain_parts(text, seps, 4)
+    if plain is not None:
+        return Location(plain[0], plain[1], plain[2], plain[3])
     parts = components(text, seps)
     return Location(
         point_of_care=subcomponent_of(parts, seps, 1),
@@ -119,6 +143,9 @@ def read_pl(text: str, seps: Separators) -> Location:
 
 def read_cwe(text: str, seps: Separators) -> Coded:
     """A CWE/CE value (``code^text^system``) as a Coded."""
+    plain = _plain_parts(text, seps, 3)
+    if plain is not None:
+        return Coded(plain[0], plain[1], plain[2])
     parts = components(text, seps)
     return Coded(
         code=subcomponent_of(parts, seps, 1),

@@ -15,6 +15,7 @@ from engine.domain.account import Account
 from engine.domain.patient import Patient
 from projections.billing.view import AccountRecord, BillingView, line_from_transaction
 from projections.dispatch import DispatchingProjection, handles
+from projections.texts import id_text
 
 __all__ = ["BillingProjection"]
 
@@ -36,11 +37,11 @@ class BillingProjection(DispatchingProjection[BillingView]):
     def _opened(self, event: Account.Opened, tracking: Tracking) -> None:
         self.view.open_account(
             AccountRecord(
-                account_id=str(event.originator_id),
+                account_id=id_text(event.originator_id),
                 account_number=event.account_number,
-                patient_id=str(event.patient_id),
+                patient_id=id_text(event.patient_id),
                 opened_at=event.occurred_at,
-                source_message_id=str(event.source_message_id),
+                source_message_id=id_text(event.source_message_id),
             ),
             tracking,
         )
@@ -48,14 +49,14 @@ class BillingProjection(DispatchingProjection[BillingView]):
     def _line(self, event: Any, tracking: Tracking, *, credited: bool) -> None:
         self.view.add_line(
             line_from_transaction(
-                account_id=str(event.originator_id),
+                account_id=id_text(event.originator_id),
                 seq=event.originator_version,
-                encounter_id=str(event.encounter_id) if event.encounter_id else "",
+                encounter_id=id_text(event.encounter_id) if event.encounter_id else "",
                 visit_number=event.visit_number,
                 transaction=event.transaction,
                 credited=credited,
                 occurred_at=event.occurred_at,
-                source_message_id=str(event.source_message_id),
+                source_message_id=id_text(event.source_message_id),
             ),
             tracking,
         )
@@ -78,4 +79,4 @@ class BillingProjection(DispatchingProjection[BillingView]):
 
     @handles(Patient.Merged)
     def _merged(self, event: Patient.Merged, tracking: Tracking) -> None:
-        self.view.record_merge(str(event.originator_id), str(event.survivor_id), tracking)
+        self.view.record_merge(id_text(event.originator_id), id_text(event.survivor_id), tracking)

@@ -17,6 +17,7 @@ from engine.domain.patient import Patient
 from engine.domain.values import Location
 from projections.dispatch import DispatchingProjection, handles
 from projections.encounters.view import EncounterRecord, EncounterView, LocationStay
+from projections.texts import id_text
 from projections.topics import VISIT_TOPICS
 
 __all__ = ["EncounterProjection"]
@@ -37,14 +38,14 @@ class EncounterProjection(DispatchingProjection[EncounterView]):
     @handles(Encounter.Started)
     def _started(self, event: Encounter.Started, tracking: Tracking) -> None:
         planned = isinstance(event, Encounter.PreAdmitted)
-        patient_id = str(event.patient_id)
+        patient_id = id_text(event.patient_id)
         stays = []
         if not event.location.is_empty():
             stays.append(
                 LocationStay(1, event.location, event.occurred_at, cause=_CAUSE[type(event)])
             )
         record = EncounterRecord(
-            encounter_id=str(event.originator_id),
+            encounter_id=id_text(event.originator_id),
             patient_id=patient_id,
             subject_id=patient_id,  # the view follows merges it knows of
             visit_number=event.visit_number,
@@ -164,12 +165,12 @@ class EncounterProjection(DispatchingProjection[EncounterView]):
 
     @handles(Patient.Merged)
     def _merged(self, event: Patient.Merged, tracking: Tracking) -> None:
-        self.view.merge_patient(str(event.originator_id), str(event.survivor_id), tracking)
+        self.view.merge_patient(id_text(event.originator_id), id_text(event.survivor_id), tracking)
 
     # Helpers ----------------------------------------------------------------
 
     def _record(self, event: Any, tracking: Tracking) -> EncounterRecord | None:
-        record = self.view.encounter(str(event.originator_id))
+        record = self.view.encounter(id_text(event.originator_id))
         if record is None:  # the visit's opening event is not in this history
             self.view.insert_tracking(tracking)
         return record

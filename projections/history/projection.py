@@ -21,6 +21,7 @@ from engine.domain.patient import Patient
 from engine.domain.report import LabReport
 from projections.dispatch import DispatchingProjection, handles
 from projections.history.view import HistoryEntry, HistoryView, MessageInfo, utc_text
+from projections.texts import id_text
 
 __all__ = ["HistoryProjection"]
 
@@ -47,11 +48,11 @@ def _entry(event: Any, tracking: Tracking, summary: str) -> HistoryEntry:
     return HistoryEntry(
         notification_id=tracking.notification_id,
         event_type=type(event).__qualname__,
-        aggregate_id=str(event.originator_id),
+        aggregate_id=id_text(event.originator_id),
         aggregate_version=int(event.originator_version),
         occurred_at=utc_text(occurred),
         recorded_at=utc_text(event.timestamp),
-        source_message_id=str(source) if source is not None else "",
+        source_message_id=id_text(source) if source is not None else "",
         summary=summary,
     )
 
@@ -91,7 +92,7 @@ class HistoryProjection(DispatchingProjection[HistoryView]):
     def _message(self, event: InboundMessage.Received, tracking: Tracking) -> None:
         self.view.record_message(
             MessageInfo(
-                message_id=str(event.originator_id),
+                message_id=id_text(event.originator_id),
                 control_id=event.control_id,
                 message_type=event.message_type,
                 sending_application=event.sending_application,
@@ -104,12 +105,12 @@ class HistoryProjection(DispatchingProjection[HistoryView]):
     @handles(Patient.Event)
     def _patient(self, event: Patient.Event, tracking: Tracking) -> None:
         entry = _entry(event, tracking, _summary(event))
-        self.view.record_event(entry, str(event.originator_id), False, tracking)
+        self.view.record_event(entry, id_text(event.originator_id), False, tracking)
 
     @handles(Patient.Merged)
     def _merged(self, event: Patient.Merged, tracking: Tracking) -> None:
         entry = _entry(event, tracking, f"merged into {event.survivor_id}")
-        self.view.record_merge(entry, str(event.survivor_id), tracking)
+        self.view.record_merge(entry, id_text(event.survivor_id), tracking)
 
     @handles(Encounter.Started)
     def _started(self, event: Encounter.Started, tracking: Tracking) -> None:
@@ -122,11 +123,11 @@ class HistoryProjection(DispatchingProjection[HistoryView]):
     @handles(Account.Opened)
     def _opened(self, event: Account.Opened, tracking: Tracking) -> None:
         entry = _entry(event, tracking, f"account {event.account_number}")
-        self.view.record_event(entry, str(event.patient_id), True, tracking)
+        self.view.record_event(entry, id_text(event.patient_id), True, tracking)
 
     def _created(self, event: Any, tracking: Tracking) -> None:
         entry = _entry(event, tracking, _summary(event))
-        self.view.record_event(entry, str(event.patient_id), True, tracking)
+        self.view.record_event(entry, id_text(event.patient_id), True, tracking)
 
     @handles(Encounter.Event)
     def _encounter(self, event: Encounter.Event, tracking: Tracking) -> None:

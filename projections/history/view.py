@@ -13,16 +13,18 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
+
+from projections.timestamps import to_text
 
 __all__ = ["HistoryEntry", "HistoryEvent", "HistoryView", "MessageInfo", "utc_text"]
 
 
 def utc_text(value: datetime) -> str:
     """A time as stored: UTC, always with microseconds, so text order is time order."""
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
+    return to_text(value)
 
 
 @dataclass(frozen=True, slots=True)

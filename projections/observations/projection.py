@@ -13,6 +13,7 @@ from engine.domain.patient import Patient
 from engine.domain.report import LabReport
 from projections.dispatch import DispatchingProjection, handles
 from projections.observations.view import ObservationView, ReportRecord
+from projections.texts import id_text
 
 __all__ = ["ObservationProjection"]
 
@@ -31,31 +32,31 @@ class ObservationProjection(DispatchingProjection[ObservationView]):
     def _reported(self, event: LabReport.Reported, tracking: Tracking) -> None:
         self.view.add_report(
             ReportRecord(
-                report_id=str(event.originator_id),
+                report_id=id_text(event.originator_id),
                 order_number=event.order_number,
-                patient_id=str(event.patient_id),
-                encounter_id=str(event.encounter_id) if event.encounter_id else "",
+                patient_id=id_text(event.patient_id),
+                encounter_id=id_text(event.encounter_id) if event.encounter_id else "",
                 service=event.service,
                 status=event.status,
                 observed_at=event.observed_at,
             ),
             tuple(event.observations),
             event.occurred_at,
-            str(event.source_message_id),
+            id_text(event.source_message_id),
             tracking,
         )
 
     @handles(LabReport.Updated)
     def _updated(self, event: LabReport.Updated, tracking: Tracking) -> None:
         self.view.update_report(
-            str(event.originator_id),
+            id_text(event.originator_id),
             event.status,
             tuple(event.observations),
             event.occurred_at,
-            str(event.source_message_id),
+            id_text(event.source_message_id),
             tracking,
         )
 
     @handles(Patient.Merged)
     def _merged(self, event: Patient.Merged, tracking: Tracking) -> None:
-        self.view.record_merge(str(event.originator_id), str(event.survivor_id), tracking)
+        self.view.record_merge(id_text(event.originator_id), id_text(event.survivor_id), tracking)

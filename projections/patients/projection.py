@@ -12,6 +12,7 @@ from eventsourcing.utils import get_topic
 from engine.domain.patient import Patient
 from projections.dispatch import DispatchingProjection, handles
 from projections.patients.view import PatientView
+from projections.texts import id_text
 
 __all__ = ["PatientProjection"]
 
@@ -30,7 +31,7 @@ class PatientProjection(DispatchingProjection[PatientView]):
     @handles(Patient.Registered)
     def _registered(self, event: Patient.Registered, tracking: Tracking) -> None:
         self.view.register_patient(
-            str(event.originator_id),
+            id_text(event.originator_id),
             tuple(event.identifiers),
             event.name,
             event.birth_date,
@@ -42,7 +43,7 @@ class PatientProjection(DispatchingProjection[PatientView]):
     @handles(Patient.DemographicsUpdated)
     def _demographics(self, event: Patient.DemographicsUpdated, tracking: Tracking) -> None:
         self.view.update_demographics(
-            str(event.originator_id),
+            id_text(event.originator_id),
             event.name,
             event.birth_date,
             event.sex,
@@ -52,10 +53,10 @@ class PatientProjection(DispatchingProjection[PatientView]):
 
     @handles(Patient.IdentifierAdded)
     def _identifier(self, event: Patient.IdentifierAdded, tracking: Tracking) -> None:
-        self.view.add_identifier(str(event.originator_id), event.identifier, tracking)
+        self.view.add_identifier(id_text(event.originator_id), event.identifier, tracking)
 
     @handles(Patient.Merged)
     def _merged(self, event: Patient.Merged, tracking: Tracking) -> None:
         self.view.mark_merged(
-            str(event.originator_id), str(event.survivor_id), event.occurred_at, tracking
+            id_text(event.originator_id), id_text(event.survivor_id), event.occurred_at, tracking
         )

@@ -22,6 +22,7 @@ from engine.domain.encounter import CANCELLED, FINISHED, IN_PROGRESS, PLANNED, E
 from engine.domain.patient import Patient
 from projections.dispatch import DispatchingProjection, handles
 from projections.queue.view import QueueStay, QueueView, QueueVisit
+from projections.texts import id_text
 from projections.topics import VISIT_TOPICS
 
 __all__ = ["QueueProjection", "priority_of"]
@@ -57,8 +58,8 @@ class QueueProjection(DispatchingProjection[QueueView]):
         code, rank = priority_of(event.priority, event.admission_type)
         planned = isinstance(event, Encounter.PreAdmitted)
         visit = QueueVisit(
-            encounter_id=str(event.originator_id),
-            patient_id=str(event.patient_id),
+            encounter_id=id_text(event.originator_id),
+            patient_id=id_text(event.patient_id),
             visit_number=event.visit_number.value if event.visit_number else "",
             priority=code,
             rank=rank,
@@ -138,12 +139,12 @@ class QueueProjection(DispatchingProjection[QueueView]):
 
     @handles(Patient.Merged)
     def _merged(self, event: Patient.Merged, tracking: Tracking) -> None:
-        self.view.merge_patient(str(event.originator_id), str(event.survivor_id), tracking)
+        self.view.merge_patient(id_text(event.originator_id), id_text(event.survivor_id), tracking)
 
     # Helpers ----------------------------------------------------------------
 
     def _visit(self, event: Any, tracking: Tracking) -> QueueVisit | None:
-        visit = self.view.visit(str(event.originator_id))
+        visit = self.view.visit(id_text(event.originator_id))
         if visit is None:  # the visit's opening event is not in this history
             self.view.insert_tracking(tracking)
         return visit

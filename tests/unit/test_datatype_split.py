@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from engine.domain.values import Coded, Identifier, Location, PersonName
 from engine.hl7.datatypes import read_cwe, read_cx, read_pl, read_xpn
-from engine.hl7.message import Separators, component_of
+from engine.hl7.message import Separators, component_of, parse_message
 
 ODD = Separators("#", "$", "*", "!", "@")
 SEPARATORS = st.sampled_from([Separators(), ODD])
@@ -50,3 +50,22 @@ def test_a_realistic_identifier_and_name() -> None:
     assert cx == Identifier("100001", "GENHOSP", "MR", "1.2.3", "ISO")
     name = read_xpn("O\\T\\BRIEN&VAN^PAT^Q^JR^DR^^L", seps)
     assert name == PersonName("O&BRIEN", "PAT", "Q", "JR", "DR", "L")
+
+
+@settings(max_examples=300, deadline=None)
+@given(fields(), st.integers(1, 3), st.integers(1, 3), st.integers(1, 2))
+def test_get_reads_what_component_of_reads(
+    case: tuple[str, Separators], component: int, subcomponent: int, repetition: int
+) -> None:
+    """Message.get's shortcut for plain values gives component_of's answer for any text."""
+    text, seps = case
+    if seps.field in text:
+        return
+    f = seps.field
+    raw = f"MSH{f}{seps.encoding_characters}{f}A{f}B\rZZZ{f}{text}{f}x\r"
+    msg = parse_message(raw)
+    assert msg.get("ZZZ", 1) == component_of(text, seps)
+    expected = component_of(text, seps, component, subcomponent, repetition)
+    assert msg.get("ZZZ", 1, component, subcomponent, repetition) == expected
+    assert msg.get("ZZZ", 1, occurrence=2) == ""
+    assert msg.get("ZZZ", 9) == ""

@@ -20,7 +20,7 @@ from eventsourcing.persistence import (
 from engine.application.transcodings import register_value_transcodings
 from engine.domain.account import Account
 from engine.domain.encounter import Encounter
-from engine.domain.lean import create, replay
+from engine.domain.lean import _plans, create, replay
 from engine.domain.message import InboundMessage
 from engine.domain.patient import Patient
 from engine.domain.report import LabReport
@@ -141,6 +141,26 @@ def test_create_builds_the_same_event_aggregate_and_stored_state(
     restored = mapper.to_domain_event(mapper.to_stored_event(lean_event))
     assert vars(replay([restored])) == vars(restored.mutate(None))
     assert vars(replay([generic_event])) == {**vars(generic), "_pending_events": []}
+
+
+@pytest.mark.parametrize(("cls", "event_class", "fields"), CREATIONS)
+def test_the_planned_way_builds_what_eventsourcing_builds(
+    cls: type, event_class: type, fields: dict[str, Any]
+) -> None:
+    """Without a timestamp (as the domain calls it) create takes its per-class plan."""
+    aggregate_id = uuid4()
+    lean = create(cls, event_class, aggregate_id, **fields)
+    assert _plans[(cls, event_class)] is not None  # the planned way, not the general one
+    (lean_event,) = lean.pending_events
+    generic = cls._create(  # type: ignore[attr-defined]
+        event_class, id=aggregate_id, timestamp=lean_event.timestamp, **fields
+    )
+    (generic_event,) = generic.pending_events
+    assert type(lean_event) is event_class
+    assert list(vars(lean_event).items()) == list(vars(generic_event).items())  # order too
+    assert list(vars(lean).items()) == list(vars(generic).items())
+    mapper = _mapper()
+    assert mapper.to_stored_event(lean_event) == mapper.to_stored_event(generic_event)
 
 
 def test_create_stamps_the_time_when_none_is_given() -> None:

@@ -3,12 +3,13 @@ encoder writes exactly the bytes eventsourcing's JSONTranscoder writes."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 import pytest
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     DatetimeAsISO,
     DecimalAsStr,
@@ -19,7 +20,11 @@ from eventsourcing.persistence import (
 )
 
 from engine.application.ingestion import Ingestion
-from engine.application.transcodings import FastJSONTranscoder, register_value_transcodings
+from engine.application.transcodings import (
+    FastJSONTranscoder,
+    FastMapper,
+    register_value_transcodings,
+)
 from engine.domain.values import Coded, FinancialTransaction, Identifier, Money
 from tests.messages import a40, adt, dft, oru
 
@@ -89,11 +94,15 @@ def test_fast_encoder_writes_the_same_bytes_for_every_event_ingestion_stores(
         assert outcome.ack_code == "AA", (outcome.text, message)
     stored = list(app.recorder.select_notifications(1, 1000))
     assert len({s.topic for s in stored}) >= 14  # most event classes, not just one
+    assert isinstance(app.mapper, FastMapper)  # and stores through the lean mapper
     reference_mapper, fast_mapper = Mapper(transcoder=reference), Mapper(transcoder=fast)
+    lean_mapper = FastMapper(fast)
     for record in stored:
         event = app.mapper.to_domain_event(record)
         expected = reference_mapper.to_stored_event(event)
         assert fast_mapper.to_stored_event(event) == expected
+        assert lean_mapper.to_stored_event(event) == expected
+        assert type(lean_mapper.to_stored_event(event).originator_id) is UUID
         assert record.state == expected.state  # what was stored is what eventsourcing stores
         state = dict(vars(event))
         assert fast.encode(state) == reference.encode(state)
@@ -120,3 +129,30 @@ def test_fast_encoder_refuses_unknown_types_like_the_generic_one() -> None:
     _, fast = _transcoders()
     with pytest.raises(TranscodingNotRegisteredError):
         fast.encode({"x": object()})
+
+
+class _Thing(Aggregate):
+    class Noted(Aggregate.Event):
+        text: str
+        amount: Any
+
+    class Noted2(Aggregate.Event):
+        class_version = 2
+        text: str
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        _Thing.Noted(UUID(int=1), 2, datetime(2024, 1, 1, tzinfo=UTC), 'a\\"é', 3),
+        _Thing.Noted(UUID(int=1), 3, datetime(2024, 1, 1, tzinfo=UTC), "x", 1.5),
+        _Thing.Noted(UUID(int=1), 4, datetime(2024, 1, 1), "x", Decimal("1.10")),
+        _Thing.Noted(UUID(int=1), 5, datetime(2024, 1, 1), "x", _Text("sub")),
+        _Thing.Noted2(UUID(int=1), 6, datetime(2024, 1, 1), "versioned"),
+    ],
+)
+def test_lean_mapper_stores_what_the_library_stores(event: Any) -> None:
+    """Class versions, floats, str subclasses: the lean mapper's bytes are the library's."""
+    reference, fast = _transcoders()
+    assert FastMapper(fast).to_stored_event(event) == Mapper(reference).to_stored_event(event)
+    assert FastMapper(fast).to_domain_event(Mapper(reference).to_stored_event(event)) == event
