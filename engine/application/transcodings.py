@@ -158,8 +158,16 @@ class FastJSONTranscoder(JSONTranscoder):
         return writer(obj)  # type: ignore[no-any-return]
 
     def _write_dict(self, obj: dict[Any, Any]) -> str:
+        return "{" + ",".join(self._write_pairs(obj, self._keys)) + "}"
+
+    def _write_pairs(self, obj: dict[Any, Any], keys: dict[Any, str]) -> list[str]:
+        """``"key":value`` texts of ``obj``, key heads remembered in ``keys``.
+
+        A key remembered with an empty head is left out (an event's
+        ``originator_id`` and ``originator_version``). Raises ``_Unusual`` for
+        anything ``encode`` must hand to the library's encoder.
+        """
         writers = self._writers
-        keys = self._keys
         parts = []
         for key, value in obj.items():
             head = keys.get(key)
@@ -169,6 +177,8 @@ class FastJSONTranscoder(JSONTranscoder):
                 head = encode_basestring(key) + ":"
                 if len(keys) < _MAX_KEYS:
                     keys[key] = head
+            elif not head:
+                continue
             if type(value) is str:
                 parts.append(head + encode_basestring(value))
                 continue
@@ -176,7 +186,7 @@ class FastJSONTranscoder(JSONTranscoder):
             if writer is None:
                 raise _Unusual
             parts.append(head + writer(value))
-        return "{" + ",".join(parts) + "}"
+        return parts
 
     def _write_list(self, obj: list[Any] | tuple[Any, ...]) -> str:
         return "[" + ",".join([self._write(v) for v in obj]) + "]"
@@ -198,27 +208,8 @@ class FastJSONTranscoder(JSONTranscoder):
         """
         if "class_version" in state:
             return None
-        writers = self._writers
-        keys = self._event_keys
-        parts = []
         try:
-            for key, value in state.items():
-                head = keys.get(key)
-                if head is None:
-                    if type(key) is not str:
-                        return None
-                    head = encode_basestring(key) + ":"
-                    if len(keys) < _MAX_KEYS:
-                        keys[key] = head
-                elif not head:
-                    continue  # originator_id, originator_version: not part of the state
-                if type(value) is str:
-                    parts.append(head + encode_basestring(value))
-                    continue
-                writer = writers.get(type(value))
-                if writer is None:
-                    return None
-                parts.append(head + writer(value))
+            parts = self._write_pairs(state, self._event_keys)
         except (_Unusual, RecursionError):
             return None
         if class_version > 1:
