@@ -81,10 +81,6 @@ class SQLBatching:
         """``text`` written with ``?`` markers, in the backend's parameter style."""
         return text.replace("?", self.placeholder)
 
-    def _open(self) -> _Batch | None:
-        """This thread's open batch, or None."""
-        return self._batches.get(get_ident())
-
     @contextlib.contextmanager
     def _reading(self) -> Iterator[Any]:
         """The batch's cursor when one is open (its buffered rows written first), else a read.
