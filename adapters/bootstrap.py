@@ -8,11 +8,8 @@ on a thread and ingestion on a single writer thread.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gc
-import signal
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,11 +24,18 @@ from eventsourcing.utils import Environment
 
 from adapters.http.app import create_app
 from adapters.metrics import Metrics
-from adapters.mllp.server import MLLPServer
+from adapters.serving import (
+    health_of,
+    metrics_of,
+    mllp_server,
+    settle_heap,
+    start_background,
+    start_http,
+    start_writer,
+    until_signalled,
+)
 from adapters.sqlite_store import RECORDER_TOPIC, relax_read_model_sync
-from adapters.writer import GroupCommitWriter
 from engine.application.ingestion import Ingestion
-from engine.application.outcome import IngestOutcome
 from engine.config import Settings
 from engine.errors import ConfigError
 from engine.ports import MessageValidator
@@ -44,14 +48,6 @@ __all__ = ["Engine", "SystemClock", "build", "build_view", "run_worker", "serve"
 
 log = structlog.get_logger(__name__)
 
-# In `serve`, background projection rounds start at least this far apart: under load the
-# commits of that time are projected in one catch-up (each has fixed costs: head and
-# tracking reads, one transaction per view), and read models trail by tens of ms at most.
-# An idle server's first commit is still projected at once.
-PROJECTION_MIN_INTERVAL_S = 0.05
-# Young-generation threshold of the cyclic GC while serving: ingestion allocates many
-# short-lived containers, and the default (700) runs a collection every few messages.
-GC_GEN0_THRESHOLD = 10_000
 
 
 class SystemClock:
@@ -302,55 +298,6 @@ class _NoValidator:
         raise NotImplementedError("carelog worker does not ingest messages")
 
 
-async def _when_leading(lease: Any, stop: asyncio.Event, start: Callable[[], None]) -> None:
-    """Calls ``start`` once this process holds ``lease``; gives it back at ``stop``.
-
-    Several `serve` on one PostgreSQL share work that only one of them may do
-    (the in-process projections, the sealer: each would redo the whole log and
-    race on the same rows); the others wait, and one takes over when the
-    holder goes.
-    """
-    while not stop.is_set():
-        if await asyncio.to_thread(lease.acquire):
-            start()
-            break
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=1.0)
-    await stop.wait()
-    await asyncio.to_thread(lease.release)
-
-
-def _start_projecting(engine: Engine) -> None:
-    engine.projecting = True
-    engine.runner.start()
-    log.info("projection.leading")
-
-
-def _start_sealing(sealer: Sealer) -> None:
-    sealer.start()
-    log.info("seal.leading")
-
-
-class _QuietServer(uvicorn.Server):
-    """uvicorn without its own signal handlers: `serve` owns shutdown order."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-def _settle_heap() -> None:
-    """Moves everything built at start-up out of the cyclic GC's sight (``gc.freeze``).
-
-    Modules, the app and the engine live as long as the process; without this every
-    full collection walks them again while messages wait.
-    """
-    gc.collect()
-    gc.freeze()
-    _, gen1, gen2 = gc.get_threshold()
-    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
-
-
 def hand_over(engine: Engine) -> Callable[[Sequence[Any]], None]:
     """The writer's ``on_recorded``: each commit's recordings to this process's readers.
 
@@ -375,145 +322,51 @@ def hand_over(engine: Engine) -> Callable[[Sequence[Any]], None]:
 
 
 async def serve(engine: Engine) -> None:
-    """Runs MLLP and HTTP until SIGINT/SIGTERM, then shuts down without losing a message."""
+    """Runs MLLP and HTTP until SIGINT/SIGTERM, then shuts down without losing a message.
+
+    The order matters: the writer and background tasks first, then the
+    listeners; on the way out the listeners stop first (in-flight messages are
+    acknowledged), then the writer, then the relay publishes what was committed.
+    """
     settings = engine.settings
-
-    loop = asyncio.get_running_loop()
-    relay = engine.relay
-
-    def committed(outcomes: list[IngestOutcome]) -> None:
-        if any(o.events_written for o in outcomes):
-            if relay is not None:
-                loop.call_soon_threadsafe(relay.nudge)
-            else:
-                engine.runner.nudge()
-            if engine.sealer is not None:
-                engine.sealer.nudge()
-
-    engine.ingestion.on_recorded = hand_over(engine)
-    writer = GroupCommitWriter(engine.ingestion.ingest_many, on_commit=committed)
-
-    async def ingest(raw: bytes, channel: str) -> IngestOutcome:
-        started = time.perf_counter()
-        outcome = await writer.submit(raw, channel)
-        engine.metrics.observe(outcome.ack_code, (time.perf_counter() - started) * 1000)
-        return outcome
-
-    engine.runner.min_interval_s = PROJECTION_MIN_INTERVAL_S
-    relay_stop = asyncio.Event()
-    relay_task: asyncio.Task[None] | None = None
-    if relay is not None:  # with Kafka, read models are built by `carelog worker`
-        relay_task = asyncio.create_task(relay.run(relay_stop))
-    elif engine.projection_lease is not None:
-        engine.projecting = False  # until the lease is ours
-        relay_task = asyncio.create_task(
-            _when_leading(engine.projection_lease, relay_stop, lambda: _start_projecting(engine))
-        )
-    else:
-        engine.runner.start()
-    seal_task: asyncio.Task[None] | None = None
-    if engine.sealer is not None and engine.seal_lease is not None:
-        sealer = engine.sealer
-        seal_task = asyncio.create_task(
-            _when_leading(engine.seal_lease, relay_stop, lambda: _start_sealing(sealer))
-        )
-    elif engine.sealer is not None:
-        engine.sealer.start()
-    mllp = MLLPServer(
-        ingest,
-        host=settings.mllp_host,
-        port=settings.mllp_port,
-        max_frame_bytes=settings.max_frame_bytes,
-        idle_timeout_s=settings.idle_timeout_s,
-    )
+    writer = start_writer(engine, hand_over(engine))
+    background = start_background(engine)
+    mllp = mllp_server(engine, writer)
     await mllp.start()
 
-    def health() -> dict[str, Any]:
-        if relay is not None:
-            return {
-                "ready": True,
-                "store": settings.backend,
-                "relay": {
-                    "leader": relay.leader,
-                    "published_position": relay.last_published,
-                    "error": type(relay.error).__name__ if relay.error else None,
-                },
-            }
-        return {
-            "ready": engine.runner.error is None,
-            "store": settings.backend,
-            "projection_position": engine.runner.position,
-            "projections": engine.runner.positions(),
-        }
-
-    def metrics() -> str:
-        # Messages per commit (group commit at work) = the ratio of these two.
-        writes = {
-            "carelog_writer_commits_total": writer.batches,
-            "carelog_writer_messages_total": writer.messages,
-        }
-        if relay is not None:
-            return engine.metrics.render(
-                {
-                    "carelog_relay_published_position": relay.last_published,
-                    "carelog_relay_published_total": relay.published,
-                    "carelog_relay_lag_p99_seconds": relay.lag_p99_s(),
-                    "carelog_relay_leader": int(relay.leader),
-                },
-                writes,
-            )
-        return engine.metrics.render(
-            {"carelog_projection_position": engine.runner.position}, writes
-        )
-
+    health, metrics = health_of(engine), metrics_of(engine, writer)
     app = create_app(engine.views, health=health, metrics=metrics, site_timezone=settings.tzinfo())
-    http = _QuietServer(
-        uvicorn.Config(
-            app,
-            host=settings.http_host,
-            port=settings.http_port,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
+    try:
+        http = await start_http(
+            uvicorn.Config(
+                app,
+                host=settings.http_host,
+                port=settings.http_port,
+                log_config=None,
+                access_log=False,
+                lifespan="off",
+            )
         )
-    )
-    http_task = asyncio.create_task(http.serve())
-    while not http.started and not http_task.done():
-        await asyncio.sleep(0.01)
-    if http_task.done():
+    except BaseException:
         await mllp.stop()
         writer.close()
-        http_task.result()
-        raise ConfigError(
-            f"CARELOG_HTTP: could not serve on {settings.http_host}:{settings.http_port}"
-        )
-    http_port = http.servers[0].sockets[0].getsockname()[1]
+        await background.finish(engine)
+        raise
     log.info(
         "serve.ready",
         mllp=f"{settings.mllp_host}:{mllp.port}",
-        http=f"{settings.http_host}:{http_port}",
+        http=f"{settings.http_host}:{http.port}",
         mllp_port=mllp.port,
-        http_port=http_port,
+        http_port=http.port,
         store=settings.backend,
     )
 
-    _settle_heap()
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    settle_heap()
+    await until_signalled()
     log.info("serve.stopping")
     await mllp.stop()  # in-flight messages finish and are acknowledged first
-    http.should_exit = True
-    await http_task
+    await http.stop()
     writer.close()
-    if relay is not None:
-        relay.nudge()
-        await asyncio.sleep(0)
-    relay_stop.set()
-    if relay_task is not None:
-        await relay_task
-    if seal_task is not None:
-        await seal_task  # the lease goes; the final seal in close() is safe beside another
+    await background.finish(engine)
     engine.close()
     log.info("serve.stopped")

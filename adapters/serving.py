@@ -1,0 +1,286 @@
+"""The parts `carelog serve` is made of, each started and stopped in its own function.
+
+``adapters.bootstrap.serve`` puts them in order: the writer, the background
+tasks (relay, projections, sealer, each behind its lease where several
+processes share a store), the MLLP and HTTP listeners, the health and metrics
+callbacks, and the shutdown order that loses nothing. Keeping each seam here
+lets the order stay readable in one short function.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import signal
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import structlog
+import uvicorn
+
+from adapters.mllp.server import MLLPServer
+from adapters.writer import GroupCommitWriter
+from engine.application.outcome import IngestOutcome
+from engine.errors import ConfigError
+from projections.audit import Sealer
+
+if TYPE_CHECKING:
+    from adapters.bootstrap import Engine
+
+__all__ = [
+    "Background",
+    "Http",
+    "health_of",
+    "metrics_of",
+    "mllp_server",
+    "settle_heap",
+    "start_background",
+    "start_http",
+    "start_writer",
+    "until_signalled",
+]
+
+log = structlog.get_logger(__name__)
+
+# In `serve`, background projection rounds start at least this far apart: under load the
+# commits of that time are projected in one catch-up (each has fixed costs: head and
+# tracking reads, one transaction per view), and read models trail by tens of ms at most.
+# An idle server's first commit is still projected at once.
+PROJECTION_MIN_INTERVAL_S = 0.05
+# Young-generation threshold of the cyclic GC while serving: ingestion allocates many
+# short-lived containers, and the default (700) runs a collection every few messages.
+GC_GEN0_THRESHOLD = 10_000
+
+
+def start_writer(engine: Engine, on_recorded: Callable[..., None]) -> GroupCommitWriter:
+    """The single writer thread, nudging the relay or projections and the sealer per commit."""
+    loop = asyncio.get_running_loop()
+    relay = engine.relay
+
+    def committed(outcomes: list[IngestOutcome]) -> None:
+        if any(o.events_written for o in outcomes):
+            if relay is not None:
+                loop.call_soon_threadsafe(relay.nudge)
+            else:
+                engine.runner.nudge()
+            if engine.sealer is not None:
+                engine.sealer.nudge()
+
+    engine.ingestion.on_recorded = on_recorded
+    return GroupCommitWriter(engine.ingestion.ingest_many, on_commit=committed)
+
+
+@dataclass
+class Background:
+    """The tasks beside the listeners: relay or projections, and the sealer."""
+
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def finish(self, engine: Engine) -> None:
+        """Lets the relay publish what was committed, then ends every task (leases go)."""
+        if engine.relay is not None:
+            engine.relay.nudge()
+            await asyncio.sleep(0)
+        self.stop.set()
+        for task in self.tasks:
+            await task  # a seal lease goes: the final seal in close() is safe beside another
+
+
+def start_background(engine: Engine) -> Background:
+    """Starts the relay (with Kafka) or the projections, and the sealer, leases permitting."""
+    background = Background()
+    engine.runner.min_interval_s = PROJECTION_MIN_INTERVAL_S
+    if engine.relay is not None:  # with Kafka, read models are built by `carelog worker`
+        background.tasks.append(asyncio.create_task(engine.relay.run(background.stop)))
+    elif engine.projection_lease is not None:
+        engine.projecting = False  # until the lease is ours
+        background.tasks.append(
+            asyncio.create_task(
+                _when_leading(
+                    engine.projection_lease, background.stop, lambda: _start_projecting(engine)
+                )
+            )
+        )
+    else:
+        engine.runner.start()
+    sealer = engine.sealer
+    if sealer is not None and engine.seal_lease is not None:
+        background.tasks.append(
+            asyncio.create_task(
+                _when_leading(engine.seal_lease, background.stop, lambda: _start_sealing(sealer))
+            )
+        )
+    elif sealer is not None:
+        sealer.start()
+    return background
+
+
+def mllp_server(engine: Engine, writer: GroupCommitWriter, **options: Any) -> MLLPServer:
+    """The MLLP listener of ``engine.settings``, ingesting through ``writer``."""
+    settings = engine.settings
+
+    async def ingest(raw: bytes, channel: str) -> IngestOutcome:
+        started = time.perf_counter()
+        outcome = await writer.submit(raw, channel)
+        engine.metrics.observe(outcome.ack_code, (time.perf_counter() - started) * 1000)
+        return outcome
+
+    return MLLPServer(
+        ingest,
+        host=settings.mllp_host,
+        port=settings.mllp_port,
+        max_frame_bytes=settings.max_frame_bytes,
+        idle_timeout_s=settings.idle_timeout_s,
+        **options,
+    )
+
+
+def health_of(engine: Engine) -> Callable[[], dict[str, Any]]:
+    """`GET /health`'s body: the relay's state with Kafka, else the projections'."""
+    settings = engine.settings
+    relay = engine.relay
+
+    def health() -> dict[str, Any]:
+        if relay is not None:
+            return {
+                "ready": True,
+                "store": settings.backend,
+                "relay": {
+                    "leader": relay.leader,
+                    "published_position": relay.last_published,
+                    "error": type(relay.error).__name__ if relay.error else None,
+                },
+            }
+        return {
+            "ready": engine.runner.error is None,
+            "store": settings.backend,
+            "projection_position": engine.runner.position,
+            "projections": engine.runner.positions(),
+        }
+
+    return health
+
+
+def metrics_of(
+    engine: Engine, writer: GroupCommitWriter, *extra: Callable[[], dict[str, float]]
+) -> Callable[[], str]:
+    """`GET /metrics`'s text: ACK codes and latencies, writer, relay or projection gauges.
+
+    ``extra`` adds counters of other parts (e.g. TLS refusals, rate limits).
+    """
+    relay = engine.relay
+
+    def metrics() -> str:
+        # Messages per commit (group commit at work) = the ratio of these two.
+        writes: dict[str, float] = {
+            "carelog_writer_commits_total": writer.batches,
+            "carelog_writer_messages_total": writer.messages,
+        }
+        for more in extra:
+            writes.update(more())
+        if relay is not None:
+            return engine.metrics.render(
+                {
+                    "carelog_relay_published_position": relay.last_published,
+                    "carelog_relay_published_total": relay.published,
+                    "carelog_relay_lag_p99_seconds": relay.lag_p99_s(),
+                    "carelog_relay_leader": int(relay.leader),
+                },
+                writes,
+            )
+        return engine.metrics.render(
+            {"carelog_projection_position": engine.runner.position}, writes
+        )
+
+    return metrics
+
+
+@dataclass
+class Http:
+    """The running uvicorn server and the port it got."""
+
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+    port: int
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        await self.task
+
+
+async def start_http(config: uvicorn.Config) -> Http:
+    """Starts uvicorn on the loop and waits until it listens.
+
+    Raises:
+        ConfigError: it could not listen (port taken, bad certificate).
+    """
+    server = _QuietServer(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started and not task.done():
+        await asyncio.sleep(0.01)
+    if task.done():
+        task.result()  # its own error first, if it raised one
+        raise ConfigError(f"CARELOG_HTTP: could not serve on {config.host}:{config.port}")
+    return Http(server, task, server.servers[0].sockets[0].getsockname()[1])
+
+
+async def until_signalled() -> None:
+    """Returns at the first SIGINT or SIGTERM."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+def settle_heap() -> None:
+    """Moves everything built at start-up out of the cyclic GC's sight (``gc.freeze``).
+
+    Modules, the app and the engine live as long as the process; without this every
+    full collection walks them again while messages wait.
+    """
+    gc.collect()
+    gc.freeze()
+    _, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
+
+
+async def _when_leading(lease: Any, stop: asyncio.Event, start: Callable[[], None]) -> None:
+    """Calls ``start`` once this process holds ``lease``; gives it back at ``stop``.
+
+    Several `serve` on one PostgreSQL share work that only one of them may do
+    (the in-process projections, the sealer: each would redo the whole log and
+    race on the same rows); the others wait, and one takes over when the
+    holder goes.
+    """
+    while not stop.is_set():
+        if await asyncio.to_thread(lease.acquire):
+            start()
+            break
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=1.0)
+    await stop.wait()
+    await asyncio.to_thread(lease.release)
+
+
+def _start_projecting(engine: Engine) -> None:
+    engine.projecting = True
+    engine.runner.start()
+    log.info("projection.leading")
+
+
+def _start_sealing(sealer: Sealer) -> None:
+    sealer.start()
+    log.info("seal.leading")
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handlers: `serve` owns shutdown order."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
