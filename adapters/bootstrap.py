@@ -22,8 +22,11 @@ from eventsourcing.postgres import PostgresFactory
 from eventsourcing.sqlite import SQLiteFactory
 from eventsourcing.utils import Environment
 
+from adapters import transport
 from adapters.http.app import create_app
+from adapters.http.ratelimit import RateLimiter, RateLimitMiddleware
 from adapters.metrics import Metrics
+from adapters.mllp.tls import SenderRefusals
 from adapters.serving import (
     health_of,
     metrics_of,
@@ -47,7 +50,6 @@ from projections.runner import PollingProjectionRunner
 __all__ = ["Engine", "SystemClock", "build", "build_view", "run_worker", "serve"]
 
 log = structlog.get_logger(__name__)
-
 
 
 class SystemClock:
@@ -329,22 +331,27 @@ async def serve(engine: Engine) -> None:
     acknowledged), then the writer, then the relay publishes what was committed.
     """
     settings = engine.settings
+    transport.check_plaintext(settings)
+    refusals, limiter = SenderRefusals(), RateLimiter(settings.http_rate_limit)
+    mllp_options = transport.mllp_options(settings, refusals)  # files load before anything runs
     writer = start_writer(engine, hand_over(engine))
     background = start_background(engine)
-    mllp = mllp_server(engine, writer)
+    mllp = mllp_server(engine, writer, **mllp_options)
     await mllp.start()
 
-    health, metrics = health_of(engine), metrics_of(engine, writer)
+    health = health_of(engine)
+    metrics = metrics_of(engine, writer, refusals.gauges, limiter.gauges)
     app = create_app(engine.views, health=health, metrics=metrics, site_timezone=settings.tzinfo())
     try:
         http = await start_http(
             uvicorn.Config(
-                app,
+                RateLimitMiddleware(app, limiter),
                 host=settings.http_host,
                 port=settings.http_port,
                 log_config=None,
                 access_log=False,
                 lifespan="off",
+                **transport.http_tls_options(settings),
             )
         )
     except BaseException:
@@ -355,6 +362,8 @@ async def serve(engine: Engine) -> None:
     log.info(
         "serve.ready",
         mllp=f"{settings.mllp_host}:{mllp.port}",
+        mllp_tls=bool(settings.mllp_tls_cert),
+        http_tls=bool(settings.http_tls_cert),
         http=f"{settings.http_host}:{http.port}",
         mllp_port=mllp.port,
         http_port=http.port,

@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument("--to", required=True, help="HOST:PORT of the receiver")
     send.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for an ACK")
     send.add_argument("--retries", type=int, default=3, help="resends after a timeout")
+    send.add_argument("--tls-ca", help="MLLP over TLS: CA file verifying the receiver")
+    send.add_argument("--tls-cert", help="MLLP over TLS: this sender's certificate (PEM)")
+    send.add_argument("--tls-key", help="the key of --tls-cert (PEM)")
 
     validate = sub.add_parser("validate", help="check HL7 files with the native validator")
     validate.add_argument("files", nargs="+", type=Path)
@@ -103,7 +106,14 @@ def _send(args: argparse.Namespace) -> int:
 
     host, port = parse_host_port(args.to, "--to")
     messages = [m for path in args.files for m in split_messages(_read(path))]
-    with MLLPClient(host, port, timeout_s=args.timeout, retries=args.retries) as client:
+    context = None
+    if args.tls_ca or args.tls_cert:
+        from adapters.mllp.tls import client_context
+
+        context = client_context(args.tls_ca or "", args.tls_cert or "", args.tls_key or "")
+    with MLLPClient(
+        host, port, timeout_s=args.timeout, retries=args.retries, ssl_context=context
+    ) as client:
         summary = client.send_all(messages)
     for detail in summary.details:
         print(detail, file=sys.stderr)

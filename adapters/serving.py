@@ -22,6 +22,7 @@ import structlog
 import uvicorn
 
 from adapters.mllp.server import MLLPServer
+from adapters.transport import require_tls12
 from adapters.writer import GroupCommitWriter
 from engine.application.outcome import IngestOutcome
 from engine.errors import ConfigError
@@ -218,6 +219,8 @@ async def start_http(config: uvicorn.Config) -> Http:
     Raises:
         ConfigError: it could not listen (port taken, bad certificate).
     """
+    config.load()  # builds uvicorn's SSL context, whose floor is raised to TLS 1.2
+    require_tls12(config.ssl)
     server = _QuietServer(config)
     task = asyncio.create_task(server.serve())
     while not server.started and not task.done():

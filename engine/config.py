@@ -11,14 +11,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.errors import ConfigError
 
-__all__ = ["Settings", "parse_host_port"]
+__all__ = ["POSTGRES_PARAMS_KEY", "Settings", "parse_host_port"]
 
 DEFAULT_STORE = "sqlite:///var/carelog.db"
+POSTGRES_PARAMS_KEY = "CARELOG_POSTGRES_PARAMS"  # in eventsourcing_env: the URL's query
+_RATE = re.compile(r"(off|\d+\s*/\s*(second|minute|hour|day))")
+_TRUE = ("1", "true", "yes", "on")
 
 
 def parse_host_port(value: str, key: str) -> tuple[str, int]:
@@ -56,6 +59,21 @@ class Settings:
     schemas: str = ""  # directory of the HL7 v2 message profiles; "" = the checkout's schemas/hl7v2
     validation: str = "tolerant"  # the validator's level: tolerant or strict (schemas/README.md)
     seal_key: str = field(default="", repr=False)  # CARELOG_SEAL_KEY: HMAC key of the seals
+    # Transport security (docs/tls.md): certificate and key files, PEM.
+    mllp_tls_cert: str = ""
+    mllp_tls_key: str = ""
+    mllp_tls_ca: str = ""  # set: every MLLP client must present a certificate from this CA
+    mllp_senders: str = ""  # file binding certificate identities to MSH-3/MSH-4 pairs
+    mllp_allow_plaintext: bool = False  # plain MLLP on a non-loopback address: opt-in
+    mllp_max_connections_per_peer: int = 64
+    tls_handshake_timeout_s: float = 10.0
+    http_tls_cert: str = ""
+    http_tls_key: str = ""
+    http_allow_plaintext: bool = False  # plain HTTP on a non-loopback address: opt-in
+    http_rate_limit: str = "1200/minute"  # per client; "off" disables
+    kafka_tls_ca: str = ""
+    kafka_tls_cert: str = ""
+    kafka_tls_key: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -110,10 +128,39 @@ class Settings:
             changes["validation"] = v
         if v := get("CARELOG_SEAL_KEY"):
             changes["seal_key"] = v
+        changes.update(_transport_settings(environ))
         settings = replace(s, **changes)
         settings.tzinfo()  # fail early on an unknown zone
         settings.eventsourcing_env()  # and on a malformed store URL
+        settings.check_tls_pairs()
         return settings
+
+    def check_tls_pairs(self) -> None:
+        """A certificate needs its key (and the reverse); a client CA needs TLS.
+
+        Raises:
+            ConfigError: naming the key that is missing.
+        """
+        for part in ("mllp", "http", "kafka"):
+            cert, key = getattr(self, f"{part}_tls_cert"), getattr(self, f"{part}_tls_key")
+            if bool(cert) != bool(key):
+                have, missing = ("CERT", "KEY") if cert else ("KEY", "CERT")
+                prefix = f"CARELOG_{part.upper()}_TLS_"
+                raise ConfigError(f"{prefix}{missing}: required with {prefix}{have}")
+        if self.mllp_tls_ca and not self.mllp_tls_cert:
+            raise ConfigError("CARELOG_MLLP_TLS_CA: needs CARELOG_MLLP_TLS_CERT and _KEY")
+        if self.mllp_senders and not self.mllp_tls_ca:
+            raise ConfigError(
+                "CARELOG_MLLP_SENDERS: binds client certificates: needs CARELOG_MLLP_TLS_CA"
+            )
+        if self.kafka_tls_cert and not self.kafka_tls_ca:
+            raise ConfigError("CARELOG_KAFKA_TLS_CERT: needs CARELOG_KAFKA_TLS_CA")
+
+    def postgres_params(self) -> dict[str, str]:
+        """The query parameters of a ``postgresql://`` store URL (sslmode, ...), for libpq."""
+        if self.backend != "postgres":
+            return {}
+        return dict(parse_qsl(urlsplit(self.store).query, keep_blank_values=True))
 
     def tzinfo(self) -> ZoneInfo:
         """The site's time zone, applied to HL7 times sent without an offset.
@@ -170,11 +217,56 @@ class Settings:
                 "POSTGRES_USER": unquote(url.username or "postgres"),
                 "POSTGRES_PASSWORD": unquote(url.password or ""),
                 "POSTGRES_POOL_SIZE": "10",
+                # libpq parameters of the URL (sslmode, sslrootcert, application_name,
+                # ...): eventsourcing has no key for them; adapters.postgres_store
+                # hands them to every connection it opens.
+                POSTGRES_PARAMS_KEY: url.query,
             }
         raise ConfigError(
             f"CARELOG_STORE: expected sqlite:///PATH, postgresql://... or memory:, "
             f"got {_redact(self.store)!r}"
         )
+
+
+def _transport_settings(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The TLS, opt-in and abuse-limit keys (docs/tls.md); files are checked at serve time."""
+    get = environ.get
+    changes: dict[str, Any] = {}
+    files = {
+        "CARELOG_MLLP_TLS_CERT": "mllp_tls_cert",
+        "CARELOG_MLLP_TLS_KEY": "mllp_tls_key",
+        "CARELOG_MLLP_TLS_CA": "mllp_tls_ca",
+        "CARELOG_MLLP_SENDERS": "mllp_senders",
+        "CARELOG_HTTP_TLS_CERT": "http_tls_cert",
+        "CARELOG_HTTP_TLS_KEY": "http_tls_key",
+        "CARELOG_KAFKA_TLS_CA": "kafka_tls_ca",
+        "CARELOG_KAFKA_TLS_CERT": "kafka_tls_cert",
+        "CARELOG_KAFKA_TLS_KEY": "kafka_tls_key",
+    }
+    for key, name in files.items():
+        if v := get(key):
+            changes[name] = v
+    for key, name in (
+        ("CARELOG_MLLP_ALLOW_PLAINTEXT", "mllp_allow_plaintext"),
+        ("CARELOG_HTTP_ALLOW_PLAINTEXT", "http_allow_plaintext"),
+    ):
+        if v := get(key):
+            if v.lower() not in (*_TRUE, "0", "false", "no", "off"):
+                raise ConfigError(f"{key}: expected true or false, got {v!r}")
+            changes[name] = v.lower() in _TRUE
+    if v := get("CARELOG_MLLP_MAX_CONNECTIONS_PER_PEER"):
+        changes["mllp_max_connections_per_peer"] = _positive_int(
+            v, "CARELOG_MLLP_MAX_CONNECTIONS_PER_PEER"
+        )
+    if v := get("CARELOG_TLS_HANDSHAKE_TIMEOUT"):
+        changes["tls_handshake_timeout_s"] = _positive_float(v, "CARELOG_TLS_HANDSHAKE_TIMEOUT")
+    if v := get("CARELOG_HTTP_RATE_LIMIT"):
+        if not _RATE.fullmatch(v.strip().lower()):
+            raise ConfigError(
+                f"CARELOG_HTTP_RATE_LIMIT: expected N/second|minute|hour|day or off, got {v!r}"
+            )
+        changes["http_rate_limit"] = v.strip().lower()
+    return changes
 
 
 def _redact(url: str) -> str:

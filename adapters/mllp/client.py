@@ -8,6 +8,7 @@ AA without applying it twice, so retrying is safe.
 from __future__ import annotations
 
 import socket
+import ssl
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -45,8 +46,18 @@ class SendSummary:
 class MLLPClient:
     """A blocking MLLP client with ACK timeout and resend."""
 
-    def __init__(self, host: str, port: int, *, timeout_s: float = 30.0, retries: int = 3) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        timeout_s: float = 30.0,
+        retries: int = 3,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        """With ``ssl_context`` the connection is MLLP over TLS (adapters/mllp/tls.py)."""
         self.host = host
+        self._ssl = ssl_context
         self.port = port
         self.timeout_s = timeout_s
         self.retries = retries
@@ -68,8 +79,15 @@ class MLLPClient:
 
     def _connect(self) -> socket.socket:
         if self._sock is None:
-            self._sock = socket.create_connection((self.host, self.port), timeout=self.timeout_s)
-            self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock = socket.create_connection((self.host, self.port), timeout=self.timeout_s)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self._ssl is not None:
+                try:
+                    sock = self._ssl.wrap_socket(sock, server_hostname=self.host)
+                except BaseException:
+                    sock.close()
+                    raise
+            self._sock = sock
             self._reader = FrameReader(16 << 20)
             self._ready = []
         return self._sock

@@ -10,19 +10,35 @@ read from the buffer. ACK codes come from the engine's outcome; unexpected
 failures answer AE 207 and change nothing. On shutdown the listener stops
 accepting, lets every in-flight message finish and be acknowledged, then
 closes the connections: nothing acknowledged is lost, nothing lost is acknowledged.
+
+Back-pressure, not NAKs: a connection is not read while its message waits
+for the writer, and the stream's buffer stops reading the socket when full,
+so a fast sender is slowed by TCP rather than refused. Abuse limits: a cap on
+connections per peer address (over it, the connection is closed at accept),
+and with TLS a handshake timeout, optional client certificates and senders
+bound to MSH-3/MSH-4 (adapters/mllp/tls.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import structlog
 
 from adapters.mllp.framing import FrameReader, Oversize, frame
+from adapters.mllp.tls import (
+    Refusal,
+    SenderBindings,
+    SenderRefusals,
+    peer_identities,
+    sending_pair,
+)
 from engine.application.outcome import IngestOutcome
 from engine.errors import MessageRejectedError
 from engine.hl7.ack import acknowledgement_code, build_ack, build_reject_ack
@@ -69,8 +85,20 @@ class MLLPServer:
         max_frame_bytes: int = 1 << 20,
         idle_timeout_s: float = 300.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        ssl_context: ssl.SSLContext | None = None,
+        handshake_timeout_s: float = 10.0,
+        senders: SenderBindings | None = None,
+        max_connections_per_peer: int = 0,
+        refusals: SenderRefusals | None = None,
     ) -> None:
+        """``max_connections_per_peer`` 0 is no cap; ``senders`` needs client certificates."""
         self._ingest = ingest
+        self._ssl = ssl_context
+        self.handshake_timeout_s = handshake_timeout_s
+        self._senders = senders
+        self.max_connections_per_peer = max_connections_per_peer
+        self.refusals = refusals or SenderRefusals()
+        self._per_peer: Counter[str] = Counter()
         self.host = host
         self.port = port
         self.max_frame_bytes = max_frame_bytes
@@ -85,7 +113,7 @@ class MLLPServer:
         """Binds and listens; ``port`` is updated when 0 asked for a free one."""
         self._server = await asyncio.start_server(self._serve, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
-        log.info("mllp.listening", host=self.host, port=self.port)
+        log.info("mllp.listening", host=self.host, port=self.port, tls=self._ssl is not None)
 
     async def stop(self, grace_s: float = 10.0) -> None:
         """Stops accepting, lets in-flight messages finish, then closes connections."""
@@ -106,24 +134,62 @@ class MLLPServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._connections.add(task)
         peer = writer.get_extra_info("peername")
+        address = str(peer[0]) if peer else "unknown"
         channel = f"mllp:{peer[0]}:{peer[1]}" if peer else "mllp"
-        with structlog.contextvars.bound_contextvars(channel=channel):
-            log.info("mllp.connection_opened")
-            try:
-                await self._converse(reader, writer, channel)
-            except (ConnectionError, asyncio.IncompleteReadError):
-                log.info("mllp.connection_lost")
-            finally:
-                self._connections.discard(task)
-                writer.close()
-                with contextlib.suppress(Exception):
-                    await writer.wait_closed()
-                log.info("mllp.connection_closed")
+        cap = self.max_connections_per_peer
+        if cap and self._per_peer[address] >= cap:
+            self.refusals.record(Refusal("too_many_connections", address))
+            writer.transport.abort()  # at accept: nothing was read, nothing is lost
+            return
+        self._per_peer[address] += 1
+        self._connections.add(task)
+        try:
+            with structlog.contextvars.bound_contextvars(channel=channel):
+                identities = await self._handshake(writer, address)
+                if identities is None:
+                    return
+                log.info("mllp.connection_opened", identities=list(identities))
+                try:
+                    await self._converse(reader, writer, channel, identities)
+                except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
+                    log.info("mllp.connection_lost")
+                finally:
+                    log.info("mllp.connection_closed")
+        finally:
+            self._connections.discard(task)
+            self._per_peer[address] -= 1
+            if not self._per_peer[address]:
+                del self._per_peer[address]
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _handshake(
+        self, writer: asyncio.StreamWriter, address: str
+    ) -> tuple[str, ...] | None:
+        """TLS on the accepted socket (when configured): the client's names, None if refused.
+
+        Done here rather than by ``start_server(ssl=...)`` so a failed or slow
+        handshake (no certificate, another CA, expired, TLS < 1.2) is a
+        recorded refusal, and the connection cap applies before any crypto.
+        """
+        if self._ssl is None:
+            return ()
+        try:
+            await writer.start_tls(self._ssl, ssl_handshake_timeout=self.handshake_timeout_s)
+        except (ssl.SSLError, ConnectionError, TimeoutError, OSError) as e:
+            self.refusals.record(Refusal("handshake_failed", address, msh3=type(e).__name__))
+            writer.transport.abort()
+            return None
+        return peer_identities(writer.get_extra_info("peercert"))
 
     async def _converse(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, channel: str
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        channel: str,
+        identities: tuple[str, ...] = (),
     ) -> None:
         # A plain read, watched by one timer per connection (_IdleWatch): no task,
         # no wait() and no timer of its own per message. stop() wakes a connection
@@ -154,7 +220,7 @@ class MLLPServer:
                     return
                 noise_before = framer.noise_bytes
                 for item in framer.feed(data):
-                    ack = await self._answer(item, channel)
+                    ack = await self._answer(item, channel, identities)
                     if ack is not None:
                         writer.write(frame(ack))
                         await writer.drain()
@@ -163,7 +229,9 @@ class MLLPServer:
         finally:
             watch.close()
 
-    async def _answer(self, item: bytes | Oversize, channel: str) -> bytes | None:
+    async def _answer(
+        self, item: bytes | Oversize, channel: str, identities: tuple[str, ...] = ()
+    ) -> bytes | None:
         started = time.perf_counter()
         if isinstance(item, Oversize):
             text = f"message exceeds the {item.limit}-byte limit"
@@ -174,14 +242,23 @@ class MLLPServer:
             )
             return ack
         if is_batch(item):
-            return await self._answer_batch(item, channel, started)
-        ack, _ = await self._handle(item, channel, started)
+            return await self._answer_batch(item, channel, started, identities)
+        ack, _ = await self._handle(item, channel, started, identities)
         return ack
 
     async def _handle(
-        self, raw: bytes, channel: str, started: float, **context: object
+        self,
+        raw: bytes,
+        channel: str,
+        started: float,
+        identities: tuple[str, ...] = (),
+        **context: object,
     ) -> tuple[bytes | None, str]:
         """Ingests one message and logs it; its ACK (``None``: none asked for) and ACK code."""
+        if self._senders is not None:
+            pair = sending_pair(raw)
+            if not self._senders.permits(identities, pair):
+                return self._refuse_sender(raw, channel, identities, pair), "AR"
         try:
             outcome = await self._ingest(raw, channel)
         except Exception:
@@ -202,7 +279,23 @@ class MLLPServer:
         )
         return ack, outcome.ack_code
 
-    async def _answer_batch(self, item: bytes, channel: str, started: float) -> bytes:
+    def _refuse_sender(
+        self, raw: bytes, channel: str, identities: tuple[str, ...], pair: tuple[str, str] | None
+    ) -> bytes:
+        """AR for a message its certificate may not send; nothing reaches the engine."""
+        msh3, msh4 = pair or ("", "")
+        try:
+            control_id = parse_message(raw).control_id
+        except MessageRejectedError:
+            control_id = ""
+        self.refusals.record(
+            Refusal("sender_not_bound", channel, identities, msh3, msh4, control_id)
+        )
+        return sender_refusal_ack(raw, identities, self._clock())
+
+    async def _answer_batch(
+        self, item: bytes, channel: str, started: float, identities: tuple[str, ...] = ()
+    ) -> bytes:
         """A batch in one frame: every message ingested (group commit), one batch ACK back.
 
         All messages are submitted at once, in order, so the writer commits
@@ -212,7 +305,7 @@ class MLLPServer:
         file = read_batch(item)
         results = await asyncio.gather(
             *(
-                self._handle(raw, channel, started, batch_index=n)
+                self._handle(raw, channel, started, identities, batch_index=n)
                 for n, raw in enumerate(file.messages, 1)
             )
         )
@@ -276,6 +369,22 @@ def _batch_summary(batch: Batch, codes: list[str]) -> str:
     if batch.trailer_count and batch.trailer_count != str(len(codes)):
         text += f"; BTS-1 said {batch.trailer_count} messages"
     return text
+
+
+def sender_refusal_ack(raw: bytes, identities: tuple[str, ...], now: datetime) -> bytes:
+    """AR with ERR segments on MSH-3 and MSH-4 (table 0357 code 103: value not in the
+    table of senders this certificate is bound to)."""
+    who = ", ".join(identities) or "this connection"
+    text = f"MSH-3/MSH-4 not among the senders bound to {who}"
+    faults = [
+        Fault(103, "SENDER_NOT_BOUND", text, segment_id="MSH", segment_index=1, field=3),
+        Fault(103, "SENDER_NOT_BOUND", text, segment_id="MSH", segment_index=1, field=4),
+    ]
+    try:
+        msg = parse_message(raw)
+    except MessageRejectedError:
+        return build_reject_ack(raw, text, now=now, faults=faults)
+    return build_ack(msg, "AR", faults=faults, text=text, now=now, error_code=103)
 
 
 def _internal_error_ack(raw: bytes, now: datetime) -> bytes:
