@@ -18,7 +18,6 @@ from typing import Any
 import structlog
 import uvicorn
 from eventsourcing.persistence import OperationalError
-from eventsourcing.postgres import PostgresFactory
 from eventsourcing.sqlite import SQLiteFactory
 from eventsourcing.utils import Environment
 
@@ -27,6 +26,7 @@ from adapters.http.app import create_app
 from adapters.http.ratelimit import RateLimiter, RateLimitMiddleware
 from adapters.metrics import Metrics
 from adapters.mllp.tls import SenderRefusals
+from adapters.postgres_store import FACTORY_TOPIC, PostgresFactory
 from adapters.serving import (
     health_of,
     metrics_of,
@@ -104,7 +104,7 @@ def build_view(spec: ProjectionSpec, settings: Settings, env: dict[str, str]) ->
     if module == "eventsourcing.sqlite":
         view = SQLiteFactory(env).tracking_recorder(spec.sqlite)  # type: ignore[arg-type]
         return relax_read_model_sync(view)
-    if module == "eventsourcing.postgres":
+    if module in ("eventsourcing.postgres", FACTORY_TOPIC):
         # Named environment: the tracking table becomes <projection name>_tracking.
         # Views read and write one transaction at a time: a small pool each, so that
         # several processes with every catalog view fit in max_connections.
@@ -139,6 +139,7 @@ def build(settings: Settings, *, validator: MessageValidator | None = None) -> E
         from adapters.postgres_store import RECORDER_TOPIC as POSTGRES_RECORDER
 
         env["APPLICATION_RECORDER_TOPIC"] = POSTGRES_RECORDER  # the same, on PostgreSQL
+        env["PERSISTENCE_MODULE"] = FACTORY_TOPIC  # keeps the URL's sslmode & co.
     if validator is None:
         from native import NativeMessageValidator  # the compiled module loads only here
         from native.profiles import DEFAULT_SCHEMAS
@@ -203,7 +204,7 @@ def _relay(settings: Settings, env: dict[str, str], ingestion: Ingestion) -> Any
     lease = None
     if module == "eventsourcing.sqlite":
         recorder: Any = SQLiteFactory(env).tracking_recorder()
-    elif module == "eventsourcing.postgres":
+    elif module in ("eventsourcing.postgres", FACTORY_TOPIC):
         relay_env = {**env, "POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "2"}
         recorder = PostgresFactory(Environment("carelog_relay", relay_env)).tracking_recorder()
         lease = PostgresLease(env, f"carelog-relay:{name}")
@@ -211,6 +212,10 @@ def _relay(settings: Settings, env: dict[str, str], ingestion: Ingestion) -> Any
         from eventsourcing.popo import POPOTrackingRecorder
 
         recorder = POPOTrackingRecorder()
+
+    from adapters.kafka.topics import ensure_topic, kafka_tls
+
+    tls = transport.kafka_ssl_context(settings)
 
     def producer() -> Any:
         return AIOKafkaProducer(
@@ -221,12 +226,11 @@ def _relay(settings: Settings, env: dict[str, str], ingestion: Ingestion) -> Any
             request_timeout_ms=10_000,
             retry_backoff_ms=200,
             client_id=f"carelog-relay-{ingestion.name}",
+            **kafka_tls(tls),
         )
 
-    from adapters.kafka.topics import ensure_topic
-
     def prepare() -> Any:
-        return ensure_topic(settings.kafka, settings.kafka_topic, settings.kafka_partitions)
+        return ensure_topic(settings.kafka, settings.kafka_topic, settings.kafka_partitions, tls)
 
     return OutboxRelay(
         ingestion,
@@ -252,6 +256,7 @@ def run_worker(settings: Settings) -> None:
     if settings.backend not in ("postgres", "sqlite"):
         raise ConfigError("carelog worker: --store must be postgresql://... (or sqlite:///PATH)")
     env = settings.eventsourcing_env()
+    tls = transport.kafka_ssl_context(settings)
     # The mapper (transcodings, cipher, compression) is the application's; its
     # event store is not needed, so it is built in memory.
     decoder = Ingestion(
@@ -265,7 +270,9 @@ def run_worker(settings: Settings) -> None:
     deadline = time.monotonic() + 60
     while True:  # the broker may still be starting (compose, CI)
         try:
-            topic = ensure_topic(settings.kafka, settings.kafka_topic, settings.kafka_partitions)
+            topic = ensure_topic(
+                settings.kafka, settings.kafka_topic, settings.kafka_partitions, tls
+            )
             asyncio.run(topic)
             break
         except Exception as e:
@@ -279,6 +286,7 @@ def run_worker(settings: Settings) -> None:
         partitions=settings.kafka_partitions,
         applier=applier,
         heartbeat=settings.worker_heartbeat,
+        ssl_context=tls,
     )
     import faust
 

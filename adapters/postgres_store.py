@@ -31,14 +31,43 @@ from uuid import UUID
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.postgres import PostgresFactory as LibraryPostgresFactory
 from eventsourcing.utils import retry
 from psycopg import Connection, Cursor
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
-__all__ = ["RECORDER_TOPIC", "PostgresEventRecorder"]
+from engine.config import postgres_url_params as url_params
+
+__all__ = [
+    "FACTORY_TOPIC",
+    "RECORDER_TOPIC",
+    "PostgresEventRecorder",
+    "PostgresFactory",
+]
 
 RECORDER_TOPIC = "adapters.postgres_store:PostgresEventRecorder"
+FACTORY_TOPIC = "adapters.postgres_store:PostgresFactory"
+
+
+class PostgresFactory(LibraryPostgresFactory):
+    """eventsourcing's factory, whose connections also get the URL's query parameters.
+
+    The library builds its pool from host, port, database, user and password
+    only, so ``?sslmode=verify-full`` would silently be dropped. The pool is
+    not open yet when the factory is made (it opens on first use), so adding
+    the parameters here reaches every connection, the first included.
+    """
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        params = url_params(self.env)
+        if params:
+            kwargs = self.datastore.pool.kwargs
+            assert isinstance(kwargs, dict)
+            kwargs.update(params)
+
+
 _CHUNK = 1000
 
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.errors import ConfigError
 
-__all__ = ["POSTGRES_PARAMS_KEY", "Settings", "parse_host_port"]
+__all__ = ["POSTGRES_PARAMS_KEY", "Settings", "parse_host_port", "postgres_url_params"]
 
 DEFAULT_STORE = "sqlite:///var/carelog.db"
 POSTGRES_PARAMS_KEY = "CARELOG_POSTGRES_PARAMS"  # in eventsourcing_env: the URL's query
@@ -158,9 +158,7 @@ class Settings:
 
     def postgres_params(self) -> dict[str, str]:
         """The query parameters of a ``postgresql://`` store URL (sslmode, ...), for libpq."""
-        if self.backend != "postgres":
-            return {}
-        return dict(parse_qsl(urlsplit(self.store).query, keep_blank_values=True))
+        return postgres_url_params(self.eventsourcing_env())
 
     def tzinfo(self) -> ZoneInfo:
         """The site's time zone, applied to HL7 times sent without an offset.
@@ -226,6 +224,20 @@ class Settings:
             f"CARELOG_STORE: expected sqlite:///PATH, postgresql://... or memory:, "
             f"got {_redact(self.store)!r}"
         )
+
+
+# Owned by carelog (the pool, the row factory) or by the URL's other parts.
+_RESERVED_PG_PARAMS = frozenset({"dbname", "host", "port", "user", "password", "row_factory"})
+
+
+def postgres_url_params(env: Mapping[str, str]) -> dict[str, str]:
+    """The libpq parameters of the store URL's query (``sslmode``, ``sslrootcert``,
+    ``application_name``, ``target_session_attrs``...), as ``eventsourcing_env`` carries
+    them; every PostgreSQL connection carelog opens passes them on."""
+    query = env.get(POSTGRES_PARAMS_KEY) or ""
+    return {
+        k: v for k, v in parse_qsl(query, keep_blank_values=True) if k not in _RESERVED_PG_PARAMS
+    }
 
 
 def _transport_settings(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -16,6 +16,8 @@ from typing import Any
 
 import psycopg
 
+from engine.config import postgres_url_params
+
 __all__ = ["PostgresLease"]
 
 
@@ -31,6 +33,7 @@ class PostgresLease:
             "password": env.get("POSTGRES_PASSWORD") or None,
             "connect_timeout": 5,
             "autocommit": True,
+            **postgres_url_params(env),  # sslmode & co. of the store URL
         }
         # A stable signed 64-bit key from the lease name (same in every process).
         self.key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)

@@ -7,15 +7,28 @@ needs a rebuild of the worker read models (``carelog replay``) into a fresh topi
 
 from __future__ import annotations
 
+import ssl
+from typing import Any
+
 import structlog
 
-__all__ = ["ensure_topic"]
+__all__ = ["ensure_topic", "kafka_tls"]
 
 log = structlog.get_logger(__name__)
 
 
-async def ensure_topic(servers: str, topic: str, partitions: int) -> None:
-    """Creates ``topic`` with ``partitions`` partitions unless it exists.
+def kafka_tls(ssl_context: ssl.SSLContext | None) -> dict[str, Any]:
+    """aiokafka client keyword arguments for TLS to the brokers (none for plain text)."""
+    if ssl_context is None:
+        return {}
+    return {"security_protocol": "SSL", "ssl_context": ssl_context}
+
+
+async def ensure_topic(
+    servers: str, topic: str, partitions: int, ssl_context: ssl.SSLContext | None = None
+) -> None:
+    """Creates ``topic`` with ``partitions`` partitions unless it exists (over TLS with
+    ``ssl_context``).
 
     Raises:
         aiokafka.errors.KafkaError: the broker cannot be reached.
@@ -23,7 +36,9 @@ async def ensure_topic(servers: str, topic: str, partitions: int) -> None:
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
     from aiokafka.errors import TopicAlreadyExistsError
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=servers, request_timeout_ms=10_000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=servers, request_timeout_ms=10_000, **kafka_tls(ssl_context)
+    )
     await admin.start()
     try:
         if topic in await admin.list_topics():

@@ -170,6 +170,7 @@ def create_worker_app(
     applier: ProjectionApplier,
     heartbeat: str = "",
     datadir: str = "var/kafka-worker",
+    ssl_context: Any = None,
 ) -> Any:
     """The faust app: one agent reading ``topic`` in consumer group ``group``.
 
@@ -195,6 +196,8 @@ def create_worker_app(
         broker_heartbeat_interval=2.0,
         broker_rebalance_timeout=30.0,
         topic_partitions=partitions,
+        # TLS to the brokers (CARELOG_KAFKA_TLS_CA, optional client certificate).
+        **({"broker_credentials": faust.SSLCredentials(ssl_context)} if ssl_context else {}),
     )
     source = app.topic(
         topic,
@@ -227,7 +230,7 @@ def create_worker_app(
 
     @app.task
     async def announce() -> None:
-        await ensure_topic(servers, topic, partitions)
+        await ensure_topic(servers, topic, partitions, ssl_context)
         log.info("worker.ready", topic=topic, group=group)
 
     @app.timer(interval=5.0)
