@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import re
+import shutil
+import ssl
+import subprocess
 from pathlib import Path
 
+import pytest
+
 from adapters.cli import _parser
+from adapters.mllp.tls import SenderBindings, client_context, server_context
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = (ROOT / "docker" / "compose.yaml").read_text()
@@ -39,3 +45,43 @@ def test_image_builds_the_validator_and_runs_unprivileged() -> None:
     assert re.search(r"^USER carelog$", DOCKERFILE, re.M)
     assert "HEALTHCHECK" in DOCKERFILE and "/health" in DOCKERFILE
     assert COMPOSE.count("healthcheck:") == 3  # postgres, kafka, worker (serve: the image's)
+
+
+def test_compose_and_image_open_no_plain_listener_and_require_tls_files() -> None:
+    for text in (COMPOSE, DOCKERFILE):
+        assert "ALLOW_PLAINTEXT" not in text
+        for key in (
+            "CARELOG_MLLP_TLS_CERT",
+            "CARELOG_MLLP_TLS_KEY",
+            "CARELOG_MLLP_TLS_CA",
+            "CARELOG_MLLP_SENDERS",
+            "CARELOG_HTTP_TLS_CERT",
+            "CARELOG_HTTP_TLS_KEY",
+        ):
+            assert re.search(rf"{key}[:=] ?/etc/carelog/tls/", text), (key, text[:80])
+    assert "- ./tls:/etc/carelog/tls:ro" in COMPOSE and "docker/certs.sh" in COMPOSE
+    assert "https://127.0.0.1:8080/health" in DOCKERFILE and "http://" not in DOCKERFILE
+    # Only carelog's own listeners are published; the stores stay on the compose network.
+    published = re.findall(r'- "(\d+):(\d+)"', COMPOSE)
+    assert {inner for _, inner in published} == {"2575", "8080"}
+    assert "docker/tls/" in (ROOT / ".gitignore").read_text()  # keys never committed
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_certs_script_makes_files_carelog_serves_with(tmp_path: Path) -> None:
+    out = tmp_path / "tls"
+    subprocess.run(
+        ["sh", str(ROOT / "docker" / "certs.sh"), "-d", str(out), "-n", "carelog.test", "lab"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    server = server_context(str(out / "server.pem"), str(out / "server.key"), str(out / "ca.pem"))
+    client = client_context(
+        str(out / "ca.pem"), str(out / "sender-lab.pem"), str(out / "sender-lab.key")
+    )
+    assert server.verify_mode == ssl.CERT_REQUIRED and client.check_hostname
+    bindings = SenderBindings.load(str(out / "senders.toml"))
+    assert set(bindings.allowed) == {"lab"}
+    assert not bindings.permits(["lab"], ("LAB", "HOSP"))  # CHANGE-ME until edited
+    assert oct((out / "server.key").stat().st_mode & 0o777) == "0o600"
