@@ -6,7 +6,10 @@ Targets, each in its own process, started fresh for every row:
 - ``carelog@REF`` (with ``--baseline REF``): the same at an older commit, exported
   to a temporary directory and run from there, so before/after share one run;
 - ``python-hl7``: python-hl7's asyncio MLLP server, ACK after ``hl7.parse``, stores nothing;
-- ``bare``: a bare asyncio server answering a fixed ACK without parsing.
+- ``bare``: a bare asyncio server answering a fixed ACK without parsing;
+- ``carelog-tls``: `carelog serve` with MLLP over TLS 1.2+, client certificates
+  from a test CA (trustme, the dev extra) and a sender binding checked on every
+  message, as a hospital would deploy it; the table adds its ratio to plain TCP.
 
 Every connection sends its next message only after the ACK of the previous one
 (stop-and-wait, as real senders do). The client is one asyncio process, the
@@ -24,6 +27,7 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import statistics
 import subprocess
 import sys
@@ -66,6 +70,7 @@ class Target:
     cwd: Path = _ROOT
     env: dict[str, str] | None = None
     store: bool = False  # carelog: add --store/--mllp/--http for a fresh database
+    client_ssl: ssl.SSLContext | None = None  # MLLP over TLS: the load client's context
 
 
 class _Process:
@@ -152,9 +157,13 @@ def _msa_code(ack: bytes) -> str:
 
 
 async def _connection(
-    port: int, chunk: list[bytes], latencies: list[float], codes: list[str]
+    port: int,
+    chunk: list[bytes],
+    latencies: list[float],
+    codes: list[str],
+    tls: ssl.SSLContext | None = None,
 ) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20, ssl=tls)
     try:
         for message in chunk:
             t0 = time.perf_counter()
@@ -167,14 +176,18 @@ async def _connection(
 
 
 async def run_load(
-    port: int, messages: list[bytes], connections: int
+    port: int, messages: list[bytes], connections: int, tls: ssl.SSLContext | None = None
 ) -> tuple[float, list[float], list[str]]:
-    """Sends ``messages`` over stop-and-wait connections: (seconds, latencies, ack codes)."""
+    """Sends ``messages`` over stop-and-wait connections: (seconds, latencies, ack codes).
+
+    With ``tls`` every connection does its TLS handshake first (inside the timing,
+    as a sender's first message would).
+    """
     latencies: list[float] = []
     codes: list[str] = []
     chunks = [messages[i::connections] for i in range(connections)]
     started = time.perf_counter()
-    await asyncio.gather(*(_connection(port, c, latencies, codes) for c in chunks))
+    await asyncio.gather(*(_connection(port, c, latencies, codes, tls) for c in chunks))
     return time.perf_counter() - started, latencies, codes
 
 
@@ -184,10 +197,12 @@ def _measure(
     with tempfile.TemporaryDirectory() as tmp:
         server = _Process(target, Path(tmp))
         try:
-            asyncio.run(run_load(server.port, warmup, 1))
+            asyncio.run(run_load(server.port, warmup, 1, target.client_ssl))
             writes_before = _writer_totals(server.http_port)
             cpu_before = _cpu_seconds(server.proc.pid)
-            elapsed, latencies, codes = asyncio.run(run_load(server.port, messages, connections))
+            elapsed, latencies, codes = asyncio.run(
+                run_load(server.port, messages, connections, target.client_ssl)
+            )
             cpu_after = _cpu_seconds(server.proc.pid)
             writes_after = _writer_totals(server.http_port)
         finally:
@@ -227,6 +242,34 @@ def _cpu_seconds(pid: int) -> float | None:
 def _carelog() -> Target:
     script = Path(sys.executable).parent / "carelog"
     return Target("carelog", [str(script)], store=True)
+
+
+def _carelog_tls(tmp: Path) -> Target:
+    """carelog with MLLP over TLS, client certificates and a sender binding (trustme CA)."""
+    import trustme  # the dev extra
+
+    ca = trustme.CA()
+    server = ca.issue_cert("127.0.0.1")
+    client = ca.issue_cert("bench-sender")
+    files = {
+        "ca.pem": ca.cert_pem,
+        "server.pem": server.cert_chain_pems[0],
+        "server.key": server.private_key_pem,
+    }
+    for name, blob in files.items():
+        blob.write_to_path(str(tmp / name))
+    senders = tmp / "senders.toml"
+    senders.write_text('[senders]\n"bench-sender" = [{ msh3 = "EPIC", msh4 = "GENHOSP" }]\n')
+    context = ssl.create_default_context(cafile=str(tmp / "ca.pem"))
+    client.configure_cert(context)
+    script = Path(sys.executable).parent / "carelog"
+    env = {
+        "CARELOG_MLLP_TLS_CERT": str(tmp / "server.pem"),
+        "CARELOG_MLLP_TLS_KEY": str(tmp / "server.key"),
+        "CARELOG_MLLP_TLS_CA": str(tmp / "ca.pem"),
+        "CARELOG_MLLP_SENDERS": str(senders),
+    }
+    return Target("carelog-tls", [str(script)], env=env, store=True, client_ssl=context)
 
 
 def _baseline(ref: str, tmp: Path) -> Target:
@@ -299,7 +342,7 @@ def main(argv: list[str] | None = None) -> None:
         "--targets",
         nargs="+",
         default=["carelog", "python-hl7", "bare"],
-        help="carelog, python-hl7, bare (and the baseline when --baseline is given)",
+        help="carelog, carelog-tls, python-hl7, bare (and the baseline with --baseline)",
     )
     parser.add_argument("--baseline", metavar="REF", help="also run carelog at this git ref")
     parser.add_argument(
@@ -316,6 +359,7 @@ def main(argv: list[str] | None = None) -> None:
             targets.append(
                 {
                     "carelog": _carelog,
+                    "carelog-tls": lambda: _carelog_tls(Path(tmp)),
                     "python-hl7": lambda: _peer("hl7", "python-hl7"),
                     "bare": lambda: _peer("bare", "bare"),
                 }[name]()
@@ -334,6 +378,22 @@ def main(argv: list[str] | None = None) -> None:
                     )
         shutil.rmtree(tmp, ignore_errors=True)
     print(render(runs))
+    for connections in args.connections:
+        line = tls_ratio(runs.get(("carelog-tls", connections)), runs.get(("carelog", connections)))
+        if line:
+            print(f"carelog MLLP/TLS against plain TCP, {connections} connections: {line}")
+
+
+def tls_ratio(tls: list[Result] | None, plain: list[Result] | None) -> str:
+    """Throughput and CPU per message of TLS over plain, round by round (medians)."""
+    if not tls or not plain:
+        return ""
+    speed = statistics.median(t.msg_per_s / p.msg_per_s for t, p in zip(tls, plain, strict=True))
+    text = f"throughput x{speed:.2f}"
+    cpus = [(t.cpu_us, p.cpu_us) for t, p in zip(tls, plain, strict=True) if t.cpu_us and p.cpu_us]
+    if cpus:
+        text += f", CPU/msg x{statistics.median(t / p for t, p in cpus):.2f}"
+    return text
 
 
 def _median(rows: list[Result]) -> Result:
