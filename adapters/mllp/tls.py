@@ -188,6 +188,7 @@ class SenderRefusals:
     hooks: list[Callable[[Refusal], None]] = field(default_factory=list)
 
     def record(self, refusal: Refusal) -> None:
+        """Logs, counts and hands ``refusal`` to every hook (the access log's place)."""
         self.counts[refusal.reason] += 1
         log.warning(
             "mllp.refused",
