@@ -243,3 +243,14 @@ def test_connections_over_the_per_peer_cap_are_closed_at_accept(tmp_path: Path) 
     assert codes == ["AA", "AA", "closed"]
     assert ingested == 2
     assert refusals.counts["too_many_connections"] == 1
+
+
+def test_a_client_that_never_finishes_the_handshake_is_dropped(tmp_path: Path, pki: Pki) -> None:
+    def talk(port: int) -> bytes:
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+            return s.recv(65536)  # says nothing: the server gives up after its timeout
+
+    options = {**tls_options(pki), "handshake_timeout_s": 0.5}
+    answer, _, refusals, ingested = run_server(tmp_path, talk, **options)
+    assert answer == b"" and ingested == 0
+    assert refusals.counts["handshake_failed"] == 1
