@@ -30,8 +30,10 @@ services-down:
 	bash .ci/services.sh down
 
 # The services are stopped whatever pytest's outcome; pytest's exit code is kept.
+# mypy's settings are in pyproject.toml ([tool.mypy]).
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	bash native/sanitize.sh
 	bash native/fuzz.sh
 	bash .ci/services.sh up
@@ -41,6 +43,7 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/ruff format --check .
 
 bench: install

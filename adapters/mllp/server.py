@@ -175,8 +175,8 @@ class MLLPServer:
             return ack
         if is_batch(item):
             return await self._answer_batch(item, channel, started)
-        ack, _ = await self._handle(item, channel, started)
-        return ack
+        answer, _ = await self._handle(item, channel, started)
+        return answer
 
     async def _handle(
         self, raw: bytes, channel: str, started: float, **context: object
