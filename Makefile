@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.carelog-installed
 NATIVE := $(wildcard native/src/*.c native/include/*.h) native/build_validator.py
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint services-up services-down clean bench bench-scale sanitize fuzz
+.PHONY: install run test lint services-up services-down clean bench bench-scale sanitize fuzz contract-newest
 
 $(STAMP): pyproject.toml setup.py $(NATIVE)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,7 +39,13 @@ test: install
 	bash .ci/services.sh up
 	set -a; . var/services/env; set +a; \
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	bash .ci/contract-newest.sh; \
 	bash .ci/services.sh down; exit $$rc
+
+# tests/contract against the newest eventsourcing on PyPI (also run by `make test`):
+# prints what breaks, never fails the build by itself (.ci/contract-newest.sh).
+contract-newest: install
+	bash .ci/contract-newest.sh
 
 lint: install
 	$(BIN)/ruff check .
