@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.carelog-installed
 NATIVE := $(wildcard native/src/*.c native/include/*.h) native/build_validator.py
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint services-up services-down clean bench bench-scale sanitize fuzz
+.PHONY: install run test lint services-up services-down clean bench bench-scale sanitize fuzz contract-newest
 
 $(STAMP): pyproject.toml setup.py $(NATIVE)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,17 +30,26 @@ services-down:
 	bash .ci/services.sh down
 
 # The services are stopped whatever pytest's outcome; pytest's exit code is kept.
+# mypy's settings are in pyproject.toml ([tool.mypy]).
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	bash native/sanitize.sh
 	bash native/fuzz.sh
 	bash .ci/services.sh up
 	set -a; . var/services/env; set +a; \
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	bash .ci/contract-newest.sh; \
 	bash .ci/services.sh down; exit $$rc
+
+# tests/contract against the newest eventsourcing on PyPI (also run by `make test`):
+# prints what breaks, never fails the build by itself (.ci/contract-newest.sh).
+contract-newest: install
+	bash .ci/contract-newest.sh
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/ruff format --check .
 
 bench: install

@@ -152,14 +152,10 @@ def _specs(names: list[str] | None) -> list[Any]:
 def _replay(args: argparse.Namespace) -> int:
     from adapters.bootstrap import build, build_view
     from adapters.logging import configure_logging
-    from projections.rebuild import (
-        AsOf,
-        RebuildError,
-        build_sqlite,
-        parse_time,
-        rebuild_in_place,
-        rebuild_sqlite,
-    )
+    from projections.rebuild import build_sqlite, rebuild_in_place, rebuild_sqlite
+    from projections.replay_feed import AsOf
+    from projections.replay_workers import RebuildError
+    from projections.timestamps import parse_time
 
     settings = _settings(args)
     specs = _specs(args.projection)
@@ -239,7 +235,7 @@ def _as_of_path(settings: Settings, when: datetime) -> Path:
 def _history(args: argparse.Namespace) -> int:
     from adapters.bootstrap import build
     from adapters.http.history import resolve_patient
-    from projections.rebuild import parse_time
+    from projections.timestamps import parse_time
 
     settings = _settings(args)
     when = None

@@ -41,7 +41,7 @@ from adapters.sqlite_store import RECORDER_TOPIC, relax_read_model_sync
 from engine.application.ingestion import Ingestion
 from engine.config import Settings
 from engine.errors import ConfigError
-from engine.ports import MessageValidator
+from engine.ports import Fault, MessageValidator
 from projections.audit import Sealer
 from projections.catalog import CATALOG, ProjectionSpec
 from projections.patients import PatientView
@@ -102,7 +102,7 @@ def build_view(spec: ProjectionSpec, settings: Settings, env: dict[str, str]) ->
     """``spec``'s view on the store's backend, in the same database as the events."""
     module = env["PERSISTENCE_MODULE"]
     if module == "eventsourcing.sqlite":
-        view = SQLiteFactory(env).tracking_recorder(spec.sqlite)  # type: ignore[arg-type]
+        view = SQLiteFactory(env).tracking_recorder(spec.sqlite)
         return relax_read_model_sync(view)
     if module in ("eventsourcing.postgres", FACTORY_TOPIC):
         # Named environment: the tracking table becomes <projection name>_tracking.
@@ -112,7 +112,7 @@ def build_view(spec: ProjectionSpec, settings: Settings, env: dict[str, str]) ->
         factory = PostgresFactory(Environment(spec.name, view_env))
         for attempt in range(1, 6):
             try:
-                return factory.tracking_recorder(spec.postgres)  # type: ignore[arg-type]
+                return factory.tracking_recorder(spec.postgres)
             except OperationalError as e:
                 # CREATE ... IF NOT EXISTS still locks the existing tables: a process
                 # starting beside running ones (a worker restarted) can deadlock with
@@ -304,7 +304,10 @@ def run_worker(settings: Settings) -> None:
 class _NoValidator:
     """The worker decodes events only; it never validates a message."""
 
-    def validate_many(self, messages: Any) -> Any:
+    def validate(self, message: bytes) -> tuple[Fault, ...]:
+        raise NotImplementedError("carelog worker does not ingest messages")
+
+    def validate_many(self, messages: Sequence[bytes]) -> list[tuple[Fault, ...]]:
         raise NotImplementedError("carelog worker does not ingest messages")
 
 

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from adapters.audit_cli import HANDLERS as AUDIT_HANDLERS
 from adapters.audit_cli import add_parsers as add_audit_parsers
@@ -59,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _settings(args: argparse.Namespace) -> Settings:
     settings = Settings.from_env(os.environ)
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}  # checked by Settings.eventsourcing_env below
     if args.store:
         changes["store"] = args.store
     if getattr(args, "mllp", None):

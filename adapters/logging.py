@@ -20,6 +20,7 @@ import atexit
 import logging
 import sys
 import threading
+from collections.abc import MutableMapping
 from typing import Any, TextIO
 
 import structlog
@@ -48,7 +49,7 @@ _PHI_KEYS = frozenset(
 )
 
 
-def _redact_phi(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _redact_phi(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key in _PHI_KEYS.intersection(event_dict):
         event_dict[key] = "[redacted]"
     return event_dict

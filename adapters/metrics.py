@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import threading
 from collections import Counter
+from collections.abc import Mapping
 
 __all__ = ["Metrics"]
 
@@ -32,7 +33,9 @@ class Metrics:
                 self._buckets[i] += 1
 
     def render(
-        self, gauges: dict[str, float] | None = None, counters: dict[str, float] | None = None
+        self,
+        gauges: Mapping[str, float] | None = None,
+        counters: Mapping[str, float] | None = None,
     ) -> str:
         """The exposition text; ``gauges`` adds point-in-time values (positions), ``counters``
         running totals kept elsewhere (the writer's commits)."""

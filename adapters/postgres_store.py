@@ -21,6 +21,15 @@ that wakes listeners; the ids returned) but costs much less CPU per commit:
   not across a round trip to the client (several ``carelog serve`` processes
   queue for that lock);
 - statements are rendered to bytes once and prepared on the server.
+
+eventsourcing fence (PostgreSQL recorder): ``insert_events`` is the library's
+public method, rewritten; it still calls the library's private
+``_insert_events`` hook first, inside the same transaction, as the library's
+own ``insert_events`` does (an application recorder adds nothing there; a
+process recorder subclass would insert its tracking row), so that stays
+where the library expects it. The public API offers no way to send the rows
+as binary arrays in one pipeline. tests/contract compares the stored rows and
+ids with the library's recorder on the same events.
 """
 
 from __future__ import annotations

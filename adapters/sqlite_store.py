@@ -19,6 +19,20 @@ while ingestion waits behind it.
 This does not weaken the events' durability: in WAL mode every commit
 appends to one log, and each FULL commit of the event store fsyncs the log up
 to and including itself, whatever connection wrote the frames before it.
+
+eventsourcing fence (SQLite recorder and pools): the one module that overrides
+or reads the library's private SQLite names, because its public API has no
+place for these choices:
+
+- ``_insert_events``: the library's application recorder runs one
+  ``INSERT ... RETURNING`` per event; the public ``insert_events`` takes a
+  cursor it opens itself, so the statement it runs can only be changed here;
+- ``_create_connection``: the pool's connections are opened there, and no
+  setting reaches ``cached_statements``;
+- the pool's ``_pool`` deque and ``_put_condition``: which idle connection is
+  lent next has no public setting.
+
+tests/contract compares this recorder's rows and ids with the library's own.
 """
 
 from __future__ import annotations
@@ -69,7 +83,10 @@ class SQLiteEventRecorder(SQLiteApplicationRecorder):
             return []
         c.executemany(
             self.insert_events_statement,
-            [(s.originator_id.hex, s.originator_version, s.topic, s.state) for s in stored_events],
+            [
+                (_id_param(s.originator_id), s.originator_version, s.topic, s.state)
+                for s in stored_events
+            ],
         )
         c.execute(self.select_max_notification_id_statement)
         last = int(c.fetchone()[0])
@@ -157,6 +174,11 @@ class SQLiteEventRecorder(SQLiteApplicationRecorder):
                 for row in c.fetchall()
             )
         return out
+
+
+def _id_param(originator_id: UUID | str) -> str:
+    """An originator id as the events table stores it (as the library writes it)."""
+    return originator_id.hex if isinstance(originator_id, UUID) else originator_id
 
 
 _STATEMENT_CACHE = 128  # prepared statements kept per connection (Python's default)

@@ -32,7 +32,8 @@ from engine.application.ingestion import Ingestion
 from engine.config import Settings
 from projections.catalog import CATALOG
 from projections.decoding import event_decoder
-from projections.rebuild import build_sqlite, plan_groups, rebuild_sqlite
+from projections.rebuild import build_sqlite, rebuild_sqlite
+from projections.replay_workers import plan_groups
 
 CACHE = Path("var/bench")
 BATCH = 200  # messages per group commit while generating

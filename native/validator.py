@@ -16,7 +16,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from engine.errors import NativeValidatorError
 from engine.ports import Fault
@@ -225,8 +225,10 @@ class NativeMessageValidator:
         # All bytes (the usual case): no per-message conversion. The type set
         # is cheaper than a per-item check, and bytes.join would accept other
         # buffers whose len() is not their size in bytes.
+        datas: list[bytes]
         if set(map(type, messages)) <= {bytes}:
-            datas = list(messages)  # a list slices; any Sequence may not (deque)
+            # A list slices; any Sequence may not (deque). All bytes: the type set says so.
+            datas = cast(list[bytes], list(messages))
         else:
             datas = [_as_bytes(m) for m in messages]
         answers: list[tuple[Fault, ...]] = []

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.persistence import TrackingRecorder
+from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.projection import Projection
+from eventsourcing.sqlite import SQLiteTrackingRecorder
 
 from projections.billing import (
     BillingProjection,
@@ -77,8 +79,8 @@ class ProjectionSpec:
     key: str
     projection: type[Projection[Any]]
     memory: Callable[[], TrackingRecorder]
-    sqlite: type[TrackingRecorder]
-    postgres: type[TrackingRecorder]
+    sqlite: type[SQLiteTrackingRecorder]
+    postgres: type[PostgresTrackingRecorder]
     tables: tuple[str, ...]
 
     @property

@@ -16,12 +16,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.projection import Projection
 
 __all__ = ["DispatchingProjection", "handles"]
 
-TView = TypeVar("TView")
+TView = TypeVar("TView", bound=TrackingRecorder)
 Handler = Callable[[Any, Any, Tracking], None]
 F = TypeVar("F", bound=Callable[..., None])
 
@@ -32,13 +32,14 @@ def handles(*event_classes: type) -> Callable[[F], F]:
         raise TypeError("handles() needs at least one event class")
 
     def mark(method: F) -> F:
+        # A mark on the function object, read back by __init_subclass__ (F has no such field).
         method._handles = event_classes  # type: ignore[attr-defined]
         return method
 
     return mark
 
 
-class DispatchingProjection(Projection[TView]):  # type: ignore[type-var]
+class DispatchingProjection(Projection[TView]):
     """A projection whose ``process_event`` finds the handler by the event's class."""
 
     _dispatch_table: ClassVar[dict[type, Handler]] = {}
@@ -73,4 +74,4 @@ class DispatchingProjection(Projection[TView]):  # type: ignore[type-var]
 
     def ignore(self, domain_event: Any, tracking: Tracking) -> None:
         """An event this projection has no handler for: only its position is recorded."""
-        self.view.insert_tracking(tracking)  # type: ignore[attr-defined]
+        self.view.insert_tracking(tracking)

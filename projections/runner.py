@@ -23,16 +23,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
-from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, Recording, Tracking
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Recording, Tracking
 from eventsourcing.projection import Projection
 
 from projections.batching import shared_batch
 from projections.collector import collect_young, collector_paused
-from projections.decoding import event_decoder
+from projections.decoding import DecodesEvents, event_decoder
 from projections.handover import HANDOVER_LIMIT, Handover
 
 __all__ = ["HANDOVER_LIMIT", "PollingProjectionRunner"]
@@ -41,12 +40,23 @@ __all__ = ["HANDOVER_LIMIT", "PollingProjectionRunner"]
 log = structlog.get_logger(__name__)
 
 
+class EventSource(Protocol):
+    """What a runner reads: an eventsourcing Application, or a stand-in with the same three."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def recorder(self) -> ApplicationRecorder: ...
+    @property
+    def mapper(self) -> DecodesEvents: ...
+
+
 class PollingProjectionRunner:
     """Keeps one or more projections caught up with one application's notification log."""
 
     def __init__(
         self,
-        app: Application[Any],
+        app: EventSource,
         *projections: Projection[Any],
         batch_size: int = 500,
         poll_interval_s: float = 1.0,
@@ -307,9 +317,13 @@ class PollingProjectionRunner:
             else:
                 self.error = None
             if self.min_interval_s > 0:
-                self._stop.wait(self.min_interval_s)
+                self._rest()
             self._nudge.wait(self.poll_interval_s)
             self._nudge.clear()
+
+    def _rest(self) -> None:
+        """The pause of ``min_interval_s`` between rounds (nudges meanwhile coalesce)."""
+        self._stop.wait(self.min_interval_s)
 
     def _names(self) -> str:
         return ",".join(p.name for p in self.projections)

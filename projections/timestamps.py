@@ -1,4 +1,5 @@
-"""Times as read-model text: UTC, fixed width, so that text order is time order.
+"""Times as read-model text (UTC, fixed width, so that text order is time order), and
+times as people type them (``parse_time``: the CLI's ``--as-of``, HTTP's ``as_of``).
 
 Events carry aware datetimes in whatever offset the feed sent. Read-model
 tables store them as ``2024-01-01T12:00:00.000000+00:00``: one offset and one
@@ -19,9 +20,10 @@ ambiguous wall times (``fold=1``, a DST fall-back) is never looked up or kept.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import overload
 
-__all__ = ["from_text", "to_text"]
+__all__ = ["from_text", "parse_time", "to_text"]
 
 
 _LIMIT = 65_536  # instants remembered; emptied when full, so memory stays bounded
@@ -40,6 +42,10 @@ def to_text(moment: datetime) -> str:
     return text
 
 
+@overload
+def from_text(text: str | datetime) -> datetime: ...
+@overload
+def from_text(text: None) -> None: ...
 def from_text(text: str | datetime | None) -> datetime | None:
     """The aware datetime a column holds (None stays None)."""
     if text is None or text == "":
@@ -47,3 +53,21 @@ def from_text(text: str | datetime | None) -> datetime | None:
     if isinstance(text, datetime):
         return text
     return datetime.fromisoformat(text)
+
+
+def parse_time(text: str, site_timezone: tzinfo = UTC) -> datetime:
+    """An ISO 8601 time, as an aware datetime.
+
+    A time without an offset is in the site's zone; a date alone means the
+    end of that day there (every event of that day is included).
+
+    Raises:
+        ValueError: ``text`` is not an ISO 8601 date or time.
+    """
+    text = text.strip()
+    if len(text) == 10:  # YYYY-MM-DD
+        day = date.fromisoformat(text)
+        start = datetime.combine(day + timedelta(days=1), time(), site_timezone)
+        return start - timedelta(microseconds=1)
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=site_timezone)

@@ -204,7 +204,7 @@ def billing_router(views: Mapping[str, Any]) -> APIRouter:
         patient_id, error = patient_search(request)
         if error is not None:
             return error
-        resources = []
+        resources: list[dict[str, Any]] = []
         merges = view.merges()
         subject = survivor_of(patient_id, merges)
         for account in view.accounts_of(merged_group(patient_id, merges)):

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from adapters.http.problem import problem
 from projections.history.view import HistoryEvent, HistoryView
 from projections.patients.view import PatientView
-from projections.rebuild import parse_time
+from projections.timestamps import parse_time
 
 __all__ = ["event_json", "history_router", "resolve_patient"]
 

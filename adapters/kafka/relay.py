@@ -29,12 +29,13 @@ import asyncio
 import contextlib
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol, cast
 from uuid import UUID
 
 import structlog
 from eventsourcing.application import Application
+from eventsourcing.domain import DomainEvent
 from eventsourcing.persistence import Notification, Tracking, TrackingRecorder
 from eventsourcing.utils import get_topic
 
@@ -88,7 +89,7 @@ class PatientKeys:
         if patient is None:
             patient = self._owners.get(originator)
         if patient is None:
-            aggregate = self.app.repository.get(originator, version=event.originator_version)
+            aggregate: Any = self.app.repository.get(originator, version=event.originator_version)
             patient = getattr(aggregate, "patient_id", None) or originator
         self._remember(originator, patient)
         return UUID(str(patient))
@@ -225,7 +226,7 @@ class OutboxRelay:
             except Exception:  # a dead broker cannot take a flush; the record is the truth
                 log.warning("relay.producer_stop_failed", topic=self.topic)
 
-    async def _publish(self, producer: Any, batch: list[Notification]) -> None:
+    async def _publish(self, producer: Any, batch: Sequence[Notification]) -> None:
         keys, created_at = await asyncio.to_thread(self._keyed, batch)
         futures = []
         for notification, key in zip(batch, keys, strict=True):
@@ -239,10 +240,11 @@ class OutboxRelay:
         self.published += len(batch)
         self.last_published = batch[-1].id
 
-    def _keyed(self, batch: list[Notification]) -> tuple[list[bytes], float]:
+    def _keyed(self, batch: Sequence[Notification]) -> tuple[list[bytes], float]:
         keys = [str(self.keys.key_of(n)).encode() for n in batch]
         oldest = self.app.mapper.to_domain_event(batch[0])
-        return keys, oldest.timestamp.timestamp()
+        # The mapper is typed for any event protocol; every carelog event is a DomainEvent.
+        return keys, cast(DomainEvent, oldest).timestamp.timestamp()
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

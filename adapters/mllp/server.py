@@ -243,8 +243,8 @@ class MLLPServer:
             return ack
         if is_batch(item):
             return await self._answer_batch(item, channel, started, identities)
-        ack, _ = await self._handle(item, channel, started, identities)
-        return ack
+        answer, _ = await self._handle(item, channel, started, identities)
+        return answer
 
     async def _handle(
         self,

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from engine.domain.encounter import Encounter
@@ -90,7 +90,7 @@ def identifiers_in(msg: Message, segment: str, field: int) -> tuple[Identifier, 
         found = msg.memo[key] = tuple(
             i for i in (read_cx(r, seps) for r in msg.repetitions(segment, field)) if i.value
         )
-    return found  # type: ignore[return-value]
+    return cast(tuple[Identifier, ...], found)  # memo[key] is only ever set above
 
 
 def patient_id_in(msg: Message, segment: str, field: int) -> UUID | None:
@@ -99,7 +99,7 @@ def patient_id_in(msg: Message, segment: str, field: int) -> UUID | None:
     if key not in msg.memo:
         identifiers = identifiers_in(msg, segment, field)
         msg.memo[key] = patient_id_for(primary_identifier(identifiers)) if identifiers else None
-    return msg.memo[key]  # type: ignore[return-value]
+    return cast(UUID | None, msg.memo[key])  # memo[key] is only ever set above
 
 
 def visit_number(msg: Message) -> Identifier | None:
@@ -107,7 +107,7 @@ def visit_number(msg: Message) -> Identifier | None:
     if "visit" not in msg.memo:
         text = msg.field("PV1", 19)
         msg.memo["visit"] = read_cx(text, msg.separators) if text else None
-    return msg.memo["visit"]  # type: ignore[return-value]
+    return cast(Identifier | None, msg.memo["visit"])  # memo["visit"] is only set above
 
 
 def primary_identifier(identifiers: Sequence[Identifier]) -> Identifier:

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
-from engine.domain.lean import replay
+from engine.domain.lean import copy_aggregate, replay
 
 __all__ = ["EventCache", "copy_aggregate", "project"]
 
@@ -38,18 +38,6 @@ def project(events: Iterable[Any]) -> Any:
     ``replay`` also builds the first state without the generic ``mutate``.
     """
     return replay(events)
-
-
-def copy_aggregate(aggregate: Any) -> Any:
-    """Another aggregate in the same state, with no pending events.
-
-    Shallow: attribute values are shared, which is safe because the domain
-    replaces attributes and never changes a value in place.
-    """
-    copy = object.__new__(type(aggregate))
-    copy.__dict__.update(aggregate.__dict__)
-    copy._pending_events = []
-    return copy
 
 
 class EventCache:

@@ -89,7 +89,10 @@ class Ingestion(Application[UUID]):
     ) -> None:
         super().__init__(env)
         self._cache = EventCache(cache_size)
-        self._bulk = isinstance(self.recorder, BulkEventReader)
+        recorder = self.recorder
+        self._bulk: BulkEventReader | None = (
+            recorder if isinstance(recorder, BulkEventReader) else None
+        )
         self.validator = validator
         self.clock = clock
         self.site_timezone = site_timezone
@@ -256,7 +259,8 @@ class Ingestion(Application[UUID]):
         the store up to that head; the rest of the batch's aggregates are then
         read when a handler loads them, as is any aggregate not guessed here.
         """
-        if self._cache.maxsize <= 0 or not self._bulk:
+        reader = self._bulk
+        if self._cache.maxsize <= 0 or reader is None:
             return self._check_cache()
         wanted = list(
             {
@@ -268,7 +272,6 @@ class Ingestion(Application[UUID]):
             }
         )
         generation = self._cache.generation
-        reader: BulkEventReader = self.recorder  # type: ignore[assignment]
         head, stored_events = reader.select_head_and_events(wanted)
         found: dict[UUID, list[Any]] = {aggregate_id: [] for aggregate_id in wanted}
         for stored in stored_events:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import operator
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from collections.abc import Callable
+from json.encoder import encode_basestring
 from typing import Any
 from uuid import UUID
 
@@ -102,7 +103,7 @@ class FastJSONTranscoder(JSONTranscoder):
         self._keys: dict[str, str] = {}  # dict keys (event field names) as JSON, with the colon
         # An event state's keys likewise; "" marks the two that the stored state leaves out.
         self._event_keys: dict[str, str] = {"originator_id": "", "originator_version": ""}
-        self._writers: dict[type, Any] = {
+        self._writers: dict[type, Callable[[Any], str]] = {
             str: encode_basestring,
             int: int.__repr__,
             bool: lambda b: "true" if b else "false",
@@ -155,7 +156,7 @@ class FastJSONTranscoder(JSONTranscoder):
         writer = self._writers.get(type(obj))
         if writer is None:
             raise _Unusual
-        return writer(obj)  # type: ignore[no-any-return]
+        return writer(obj)
 
     def _write_dict(self, obj: dict[Any, Any]) -> str:
         return "{" + ",".join(self._write_pairs(obj, self._keys)) + "}"

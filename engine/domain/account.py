@@ -33,7 +33,7 @@ class Account(Aggregate):
         occurred_at: datetime
         source_message_id: UUID
 
-        def apply(self, aggregate: Account) -> None:  # type: ignore[override]
+        def apply(self, aggregate: Account) -> None:
             aggregate.transactions += 1
 
     class _VisitNumberAdded(TransactionRecorded):

@@ -52,7 +52,7 @@ class Encounter(Aggregate):
     class PreAdmitted(Started):
         """Emitted for a pre-admission (A05): the visit is planned, nobody has arrived."""
 
-        def apply(self, aggregate: Encounter) -> None:  # type: ignore[override]
+        def apply(self, aggregate: Encounter) -> None:
             aggregate.status = PLANNED
 
     class Arrived(Aggregate.Event):

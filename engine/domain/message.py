@@ -47,7 +47,9 @@ class InboundMessage(Aggregate):
         self.sending_facility = sending_facility
         self.control_id = control_id
         self.message_type = message_type
-        self.version = version
+        # Not ``self.version``: that is the aggregate's own version number (an int),
+        # which this string would overwrite.
+        self.hl7_version = version
         self.channel = channel
         self.raw = raw
         self.sha256 = sha256

@@ -216,15 +216,18 @@ def _ack_segments(
     msg_type = "ACK" if not trigger else seps.component.join(["ACK", trigger])
     if trigger and _version_tuple(version) >= (2, 3, 1):
         msg_type += seps.component + "ACK"
-    raw_hdr = lambda n: message.field("MSH", n)  # noqa: E731 - echo fields untouched
-    msh = [
+
+    def raw_hdr(n: int) -> str:  # echo fields untouched
+        return message.field("MSH", n)
+
+    msh: list[str] = [
         "MSH",
         seps.encoding_characters,
         raw_hdr(5),
         raw_hdr(6),
         raw_hdr(3),
         raw_hdr(4),
-        mark if mark is not None or now is None else format_hl7_datetime(now),
+        mark if mark is not None else "" if now is None else format_hl7_datetime(now),
         "",
         msg_type,
         mark if mark is not None else next_control_id(),

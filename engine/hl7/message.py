@@ -176,8 +176,13 @@ class Message:
         # Values read from this message and worth keeping (identifiers, ids): the
         # application fills it, so that a field it reads twice is parsed once.
         self.memo: dict[object, object] = {}
-        self._msh3 = self._msh4 = self._msh9_1 = self._msh9_2 = None
-        self._msh10 = self._msh11 = self._msh12 = None
+        self._msh3: str | None = None
+        self._msh4: str | None = None
+        self._msh9_1: str | None = None
+        self._msh9_2: str | None = None
+        self._msh10: str | None = None
+        self._msh11: str | None = None
+        self._msh12: str | None = None
 
     def segments_named(self, segment_id: str) -> list[list[str]]:
         """Every occurrence of a segment, in message order (raw fields)."""

@@ -6,16 +6,16 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.popo import POPOTrackingRecorder
 
 from projections.batching import MemoryBatching
 from projections.encounters.view import EncounterRecord, EncounterView, LocationStay
+from projections.memory_tracking import MemoryTrackingRecorder
 from projections.merges import record_merge
 
 __all__ = ["MemoryEncounterView"]
 
 
-class MemoryEncounterView(MemoryBatching, EncounterView, POPOTrackingRecorder):
+class MemoryEncounterView(MemoryBatching, EncounterView, MemoryTrackingRecorder):
     """Dicts guarded by the recorder's lock; tracking checked as in the SQL views."""
 
     def __init__(self) -> None:
@@ -25,13 +25,13 @@ class MemoryEncounterView(MemoryBatching, EncounterView, POPOTrackingRecorder):
         self._merges: dict[str, str] = {}
 
     def _track(self, tracking: Tracking) -> None:
-        self._assert_tracking_uniqueness(tracking)
+        self.check_tracking_is_new(tracking)
         self._insert_tracking(tracking)
 
     def save_encounter(
         self, record: EncounterRecord, stays: Sequence[LocationStay], tracking: Tracking
     ) -> None:
-        with self._database_lock:
+        with self.database_lock:
             self._track(tracking)
             subject = self._merges.get(record.subject_id, record.subject_id)
             self._encounters[record.encounter_id] = replace(
@@ -42,7 +42,7 @@ class MemoryEncounterView(MemoryBatching, EncounterView, POPOTrackingRecorder):
                 rows[stay.seq] = stay
 
     def merge_patient(self, retired_id: str, survivor_id: str, tracking: Tracking) -> None:
-        with self._database_lock:
+        with self.database_lock:
             self._track(tracking)
             final = record_merge(self._merges, retired_id, survivor_id)
             if final is None:
@@ -52,16 +52,16 @@ class MemoryEncounterView(MemoryBatching, EncounterView, POPOTrackingRecorder):
                     self._encounters[key] = replace(record, subject_id=final)
 
     def survivor_of(self, patient_id: str) -> str:
-        with self._database_lock:
+        with self.database_lock:
             return self._merges.get(patient_id, patient_id)
 
     def encounter(self, encounter_id: str) -> EncounterRecord | None:
-        with self._database_lock:
+        with self.database_lock:
             record = self._encounters.get(encounter_id)
             return self._full(record) if record else None
 
     def visits(self, patient_id: str, statuses: Sequence[str] = ()) -> list[EncounterRecord]:
-        with self._database_lock:
+        with self.database_lock:
             found = [
                 self._full(r)
                 for r in self._encounters.values()

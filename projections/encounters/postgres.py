@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from eventsourcing.postgres import PostgresTrackingRecorder
-from psycopg.sql import SQL
+from psycopg.sql import SQL, Composed
 
 from projections.encounters.sql import SQLEncounterQueries, create_statements
 from projections.encounters.view import EncounterView
@@ -20,4 +20,4 @@ class PostgresEncounterView(SQLEncounterQueries, EncounterView, PostgresTracking
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.sql_create_statements.extend(SQL(s) for s in create_statements())  # type: ignore[arg-type]
+        self.sql_create_statements.extend(Composed([SQL(s)]) for s in create_statements())

@@ -156,7 +156,10 @@ class SQLEncounterQueries(SQLBatching):
                 record, stays = saved
                 places = {s.seq: s for s in record.locations}
                 places.update((s.seq, s) for s in stays)
-                return replace(record, locations=tuple(places[k] for k in sorted(places)))
+                found: EncounterRecord = replace(
+                    record, locations=tuple(places[k] for k in sorted(places))
+                )
+                return found
             # Not saved in this batch: no buffered row is this visit's, so the
             # database's rows are current for it and the buffer can wait.
             c = self._batch_cursor()
@@ -220,7 +223,7 @@ def _stay(row: Any, prefix: str) -> LocationStay:
     return LocationStay(
         seq=int(row[f"{prefix}seq"]),
         location=_location(row, prefix),
-        started_at=from_text(row[f"{prefix}started_at"]),  # type: ignore[arg-type]
+        started_at=from_text(row[f"{prefix}started_at"]),
         ended_at=from_text(row[f"{prefix}ended_at"]),
         cause=row[f"{prefix}cause"],
         cancelled=bool(row[f"{prefix}cancelled"]),
@@ -251,7 +254,7 @@ def _record_of(row: Any, stays: tuple[LocationStay, ...]) -> EncounterRecord:
         admitted_at=from_text(row["admitted_at"]),
         arrived_at=from_text(row["arrived_at"]),
         discharged_at=from_text(row["discharged_at"]),
-        updated_at=from_text(row["updated_at"]),  # type: ignore[arg-type]
+        updated_at=from_text(row["updated_at"]),
         location_seq=int(row["location_seq"]),
         locations=stays,
     )

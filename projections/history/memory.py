@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.popo import POPOTrackingRecorder
 
 from projections.batching import MemoryBatching
 from projections.history.view import (
@@ -15,11 +14,12 @@ from projections.history.view import (
     MessageInfo,
     utc_text,
 )
+from projections.memory_tracking import MemoryTrackingRecorder
 
 __all__ = ["MemoryHistoryView"]
 
 
-class MemoryHistoryView(MemoryBatching, HistoryView, POPOTrackingRecorder):
+class MemoryHistoryView(MemoryBatching, HistoryView, MemoryTrackingRecorder):
     """Dicts guarded by the recorder's lock; tracking checked as in the SQL views."""
 
     def __init__(self) -> None:
@@ -30,18 +30,18 @@ class MemoryHistoryView(MemoryBatching, HistoryView, POPOTrackingRecorder):
         self._messages: dict[str, MessageInfo] = {}
 
     def _track(self, tracking: Tracking) -> None:
-        self._assert_tracking_uniqueness(tracking)
+        self.check_tracking_is_new(tracking)
         self._insert_tracking(tracking)
 
     def record_message(self, message: MessageInfo, tracking: Tracking) -> None:
-        with self._database_lock:
+        with self.database_lock:
             self._track(tracking)
             self._messages.setdefault(message.message_id, message)
 
     def record_event(
         self, entry: HistoryEntry, patient_id: str | None, link: bool, tracking: Tracking
     ) -> None:
-        with self._database_lock:
+        with self.database_lock:
             self._track(tracking)
             owner = self._links.get(entry.aggregate_id, "") if patient_id is None else patient_id
             self._rows.append((owner, entry))
@@ -49,14 +49,14 @@ class MemoryHistoryView(MemoryBatching, HistoryView, POPOTrackingRecorder):
                 self._links[entry.aggregate_id] = patient_id
 
     def record_merge(self, entry: HistoryEntry, survivor_id: str, tracking: Tracking) -> None:
-        with self._database_lock:
+        with self.database_lock:
             self._track(tracking)
             self._rows.append((entry.aggregate_id, entry))
             self._merges[entry.aggregate_id] = (survivor_id, entry.recorded_at)
 
     def history(self, patient_id: str, as_of: datetime | None = None) -> list[HistoryEvent]:
         cut = utc_text(as_of) if as_of is not None else None
-        with self._database_lock:
+        with self.database_lock:
             members = [patient_id]
             frontier = [patient_id]
             while frontier:
@@ -83,9 +83,9 @@ class MemoryHistoryView(MemoryBatching, HistoryView, POPOTrackingRecorder):
             ]
 
     def known(self, patient_id: str) -> bool:
-        with self._database_lock:
+        with self.database_lock:
             return any(owner == patient_id for owner, _ in self._rows)
 
     def merged_into(self, patient_id: str) -> str:
-        with self._database_lock:
+        with self.database_lock:
             return self._merges.get(patient_id, ("", ""))[0]

@@ -7,10 +7,10 @@ from dataclasses import replace
 from datetime import datetime
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.popo import POPOTrackingRecorder
 
 from engine.domain.values import ObservationValue
 from projections.batching import MemoryBatching
+from projections.memory_tracking import MemoryTrackingRecorder
 from projections.observations.view import (
     ObservationRow,
     ObservationView,
@@ -22,7 +22,7 @@ from projections.observations.view import (
 __all__ = ["MemoryObservationView"]
 
 
-class MemoryObservationView(MemoryBatching, ObservationView, POPOTrackingRecorder):
+class MemoryObservationView(MemoryBatching, ObservationView, MemoryTrackingRecorder):
     """Dicts guarded by the recorder's lock; tracking checked as in the SQL views."""
 
     def __init__(self) -> None:
@@ -33,7 +33,7 @@ class MemoryObservationView(MemoryBatching, ObservationView, POPOTrackingRecorde
         self._merges: dict[str, str] = {}
 
     def _track(self, tracking: Tracking) -> None:
-        self._assert_tracking_uniqueness(tracking)
+        self.check_tracking_is_new(tracking)
         self._insert_tracking(tracking)
 
     def add_report(
@@ -44,7 +44,7 @@ class MemoryObservationView(MemoryBatching, ObservationView, POPOTrackingRecorde
         source_message_id: str,
         tracking: Tracking,
     ) -> None:
-        with self._database_lock:
+        with self.database_lock:
             self._track(tracking)
             self._reports.setdefault(report.report_id, report)
             self._put(report.report_id, observations, updated_at, source_message_id)
@@ -58,7 +58,7 @@ class MemoryObservationView(MemoryBatching, ObservationView, POPOTrackingRecorde
         source_message_id: str,
         tracking: Tracking,
     ) -> None:
-        with self._database_lock:
+        with self.database_lock:
             self._track(tracking)
             self._reports[report_id] = replace(self._reports[report_id], status=status)
             self._put(report_id, observations, updated_at, source_message_id)
@@ -98,13 +98,13 @@ class MemoryObservationView(MemoryBatching, ObservationView, POPOTrackingRecorde
             )
 
     def record_merge(self, retired_id: str, survivor_id: str, tracking: Tracking) -> None:
-        with self._database_lock:
+        with self.database_lock:
             self._track(tracking)
             self._merges[retired_id] = survivor_id
 
     def observations_of(self, patient_ids: Iterable[str]) -> list[ObservationRow]:
         ids = set(patient_ids)
-        with self._database_lock:
+        with self.database_lock:
             reports = sorted(
                 (r for r in self._reports.values() if r.patient_id in ids),
                 key=lambda r: (r.order_number, r.report_id),
@@ -117,5 +117,5 @@ class MemoryObservationView(MemoryBatching, ObservationView, POPOTrackingRecorde
             return out
 
     def merges(self) -> dict[str, str]:
-        with self._database_lock:
+        with self.database_lock:
             return dict(self._merges)

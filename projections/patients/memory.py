@@ -7,16 +7,16 @@ from dataclasses import replace
 from datetime import datetime
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.popo import POPOTrackingRecorder
 
 from engine.domain.values import Identifier, PersonName
 from projections.batching import MemoryBatching
+from projections.memory_tracking import MemoryTrackingRecorder
 from projections.patients.view import PatientRecord, PatientView
 
 __all__ = ["MemoryPatientView"]
 
 
-class MemoryPatientView(MemoryBatching, PatientView, POPOTrackingRecorder):
+class MemoryPatientView(MemoryBatching, PatientView, MemoryTrackingRecorder):
     """Dicts guarded by the recorder's lock; tracking checked as in the SQL views."""
 
     def __init__(self) -> None:
@@ -26,7 +26,7 @@ class MemoryPatientView(MemoryBatching, PatientView, POPOTrackingRecorder):
         self._owners: dict[tuple[str, str, str], tuple[str, int]] = {}
 
     def _track(self, tracking: Tracking) -> None:
-        self._assert_tracking_uniqueness(tracking)
+        self.check_tracking_is_new(tracking)
         self._insert_tracking(tracking)
 
     def register_patient(
@@ -39,7 +39,7 @@ class MemoryPatientView(MemoryBatching, PatientView, POPOTrackingRecorder):
         updated_at: datetime,
         tracking: Tracking,
     ) -> None:
-        with self._database_lock:
+        with self.database_lock:
             self._track(tracking)
             record = PatientRecord(patient_id, name, birth_date, sex, updated_at)
             self._patients[patient_id] = record
@@ -55,7 +55,7 @@ class MemoryPatientView(MemoryBatching, PatientView, POPOTrackingRecorder):
         updated_at: datetime,
         tracking: Tracking,
     ) -> None:
-        with self._database_lock:
+        with self.database_lock:
             self._track(tracking)
             record = self._patients[patient_id]
             self._patients[patient_id] = replace(
@@ -65,7 +65,7 @@ class MemoryPatientView(MemoryBatching, PatientView, POPOTrackingRecorder):
     def mark_merged(
         self, patient_id: str, survivor_id: str, updated_at: datetime, tracking: Tracking
     ) -> None:
-        with self._database_lock:
+        with self.database_lock:
             self._track(tracking)
             record = self._patients[patient_id]
             self._patients[patient_id] = replace(
@@ -73,7 +73,7 @@ class MemoryPatientView(MemoryBatching, PatientView, POPOTrackingRecorder):
             )
 
     def add_identifier(self, patient_id: str, identifier: Identifier, tracking: Tracking) -> None:
-        with self._database_lock:
+        with self.database_lock:
             self._track(tracking)
             self._claim(patient_id, identifier, tracking.notification_id)
 
@@ -97,11 +97,11 @@ class MemoryPatientView(MemoryBatching, PatientView, POPOTrackingRecorder):
         self._patients[patient_id] = replace(record, identifiers=(*record.identifiers, identifier))
 
     def get_patient(self, patient_id: str) -> PatientRecord | None:
-        with self._database_lock:
+        with self.database_lock:
             return self._patients.get(patient_id)
 
     def find_by_identifier(self, value: str, authority: str | None = None) -> list[PatientRecord]:
-        with self._database_lock:
+        with self.database_lock:
             owners = {
                 owner
                 for (v, ns, uid), (owner, _) in self._owners.items()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from eventsourcing.postgres import PostgresTrackingRecorder
-from psycopg.sql import SQL
+from psycopg.sql import SQL, Composed
 
 from projections.patients.sql import CLAIMED_AT_UPGRADE, SQLPatientQueries, create_statements
 from projections.patients.view import PatientView
@@ -20,7 +20,7 @@ class PostgresPatientView(SQLPatientQueries, PatientView, PostgresTrackingRecord
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.sql_create_statements.extend(SQL(s) for s in create_statements("TEXT"))  # type: ignore[arg-type]
+        self.sql_create_statements.extend(Composed([SQL(s)]) for s in create_statements("TEXT"))
         # Only when the column is missing: ALTER TABLE locks the table exclusively
         # even when there is nothing to add, and every process start runs this.
         upgrade = (
@@ -28,4 +28,4 @@ class PostgresPatientView(SQLPatientQueries, PatientView, PostgresTrackingRecord
             "WHERE table_schema = current_schema() AND table_name = 'patient_identifiers_v1' "
             f"AND column_name = 'claimed_at') THEN {CLAIMED_AT_UPGRADE}; END IF; END $$"
         )
-        self.sql_create_statements.append(SQL(upgrade))  # type: ignore[arg-type]
+        self.sql_create_statements.append(Composed([SQL(upgrade)]))

@@ -83,7 +83,7 @@ class SQLPatientQueries(SQLBatching):
     ) -> None:
         with self._transaction(tracking) as c:
             row = [patient_id, *_name_row(name), birth_date, sex, updated_at.isoformat(), ""]
-            self._write(c, "patients", row)  # type: ignore[arg-type]
+            self._write(c, "patients", row)
             cache = self._batch_cache()
             if cache is not None:  # later updates in this batch change the buffered row
                 cache[patient_id] = row

@@ -8,16 +8,16 @@ from datetime import datetime
 from itertools import pairwise
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.popo import POPOTrackingRecorder
 
 from projections.batching import MemoryBatching
+from projections.memory_tracking import MemoryTrackingRecorder
 from projections.merges import record_merge
 from projections.queue.view import QueueStay, QueueView, QueueVisit
 
 __all__ = ["MemoryQueueView"]
 
 
-class MemoryQueueView(MemoryBatching, QueueView, POPOTrackingRecorder):
+class MemoryQueueView(MemoryBatching, QueueView, MemoryTrackingRecorder):
     """Dicts guarded by the recorder's lock; tracking checked as in the SQL views."""
 
     def __init__(self) -> None:
@@ -27,7 +27,7 @@ class MemoryQueueView(MemoryBatching, QueueView, POPOTrackingRecorder):
         self._merges: dict[str, str] = {}  # retired -> final survivor, as queue_merges_v1
 
     def _track(self, tracking: Tracking) -> None:
-        self._assert_tracking_uniqueness(tracking)
+        self.check_tracking_is_new(tracking)
         self._insert_tracking(tracking)
 
     def save_visit(
@@ -37,7 +37,7 @@ class MemoryQueueView(MemoryBatching, QueueView, POPOTrackingRecorder):
         deleted: Sequence[int],
         tracking: Tracking,
     ) -> None:
-        with self._database_lock:
+        with self.database_lock:
             self._track(tracking)
             self._visits[visit.encounter_id] = visit
             for seq in deleted:
@@ -46,7 +46,7 @@ class MemoryQueueView(MemoryBatching, QueueView, POPOTrackingRecorder):
                 self._stays[(stay.encounter_id, stay.seq)] = stay
 
     def merge_patient(self, retired_id: str, survivor_id: str, tracking: Tracking) -> None:
-        with self._database_lock:
+        with self.database_lock:
             self._track(tracking)
             final = record_merge(self._merges, retired_id, survivor_id)
             if final is None:
@@ -56,20 +56,20 @@ class MemoryQueueView(MemoryBatching, QueueView, POPOTrackingRecorder):
                     self._visits[key] = replace(visit, patient_id=final)
 
     def visit(self, encounter_id: str) -> QueueVisit | None:
-        with self._database_lock:
+        with self.database_lock:
             return self._visits.get(encounter_id)
 
     def stay(self, encounter_id: str, seq: int) -> QueueStay | None:
-        with self._database_lock:
+        with self.database_lock:
             return self._stays.get((encounter_id, seq))
 
     def queued(self, location: str) -> list[QueueVisit]:
-        with self._database_lock:
+        with self.database_lock:
             here = [v for v in self._visits.values() if v.present and v.location == location]
         return sorted(here, key=lambda v: (v.rank, v.entered_at, v.encounter_id))
 
     def waits_left_between(self, location: str, start: datetime, end: datetime) -> list[float]:
-        with self._database_lock:
+        with self.database_lock:
             return [
                 s.wait_seconds
                 for s in self._stays.values()
@@ -80,6 +80,6 @@ class MemoryQueueView(MemoryBatching, QueueView, POPOTrackingRecorder):
             ]
 
     def entries_counted(self, location: str, bounds: Sequence[datetime]) -> list[int]:
-        with self._database_lock:
+        with self.database_lock:
             entered = [s.entered_at for s in self._stays.values() if s.location == location]
         return [sum(1 for e in entered if lo <= e < hi) for lo, hi in pairwise(bounds)]

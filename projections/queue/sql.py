@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from itertools import pairwise
-from typing import Any
+from typing import Any, cast
 
 from eventsourcing.persistence import Tracking
 
@@ -160,7 +160,7 @@ class SQLQueueQueries(SQLBatching):
     def visit(self, encounter_id: str) -> QueueVisit | None:
         found, visit = self._from_batch(("visit", encounter_id))
         if found:
-            return visit  # type: ignore[no-any-return]
+            return cast(QueueVisit | None, visit)  # the batch keeps what visit rows hold
         with self._row_reading() as c:
             c.execute(
                 self._sql("SELECT * FROM queue_visits_v1 WHERE encounter_id=?"), (encounter_id,)
@@ -171,7 +171,7 @@ class SQLQueueQueries(SQLBatching):
     def stay(self, encounter_id: str, seq: int) -> QueueStay | None:
         found, stay = self._from_batch(("stay", encounter_id, seq))
         if found:
-            return stay  # type: ignore[no-any-return]
+            return cast(QueueStay | None, stay)  # the batch keeps what stay rows hold
         with self._row_reading() as c:
             c.execute(
                 self._sql("SELECT * FROM queue_stays_v1 WHERE encounter_id=? AND seq=?"),
@@ -184,7 +184,7 @@ class SQLQueueQueries(SQLBatching):
             encounter_id=row["encounter_id"],
             seq=int(row["seq"]),
             location=row["location"],
-            entered_at=from_text(row["entered_at"]),  # type: ignore[arg-type]
+            entered_at=from_text(row["entered_at"]),
             left_at=from_text(row["left_at"]),
             wait_seconds=row["wait_seconds"],
             left_by=row["left_by"],

@@ -162,19 +162,24 @@ class QueueView(TrackingRecorder, ABC):
 
     def waiting(self, location: str, now: datetime) -> list[QueueEntry]:
         """Who waits at ``location``, in order, each with the wait so far at ``now``."""
-        return [
-            QueueEntry(
-                position=n,
-                patient_id=v.patient_id,
-                encounter_id=v.encounter_id,
-                visit_number=v.visit_number,
-                priority=v.priority,
-                rank=v.rank,
-                arrived_at=v.entered_at,  # type: ignore[arg-type]
-                wait_seconds=max((now - v.entered_at).total_seconds(), 0.0),  # type: ignore[operator]
+        entries = []
+        for n, v in enumerate(self.queued(location), start=1):
+            arrived = v.entered_at
+            if arrived is None:  # a queued visit is present, and entered_at is set on arrival
+                raise ValueError(f"visit {v.encounter_id} is queued without an arrival time")
+            entries.append(
+                QueueEntry(
+                    position=n,
+                    patient_id=v.patient_id,
+                    encounter_id=v.encounter_id,
+                    visit_number=v.visit_number,
+                    priority=v.priority,
+                    rank=v.rank,
+                    arrived_at=arrived,
+                    wait_seconds=max((now - arrived).total_seconds(), 0.0),
+                )
             )
-            for n, v in enumerate(self.queued(location), start=1)
-        ]
+        return entries
 
     def stats(self, location: str, day: date, zone: tzinfo) -> QueueStats:
         """``location``'s ``day`` (midnight to midnight in ``zone``).

@@ -153,7 +153,8 @@ def test_stop_lets_the_in_flight_message_finish_with_its_ack(tmp_path: Path) -> 
         task = asyncio.create_task(asyncio.to_thread(client))
         await seen.wait()
         stopping = asyncio.create_task(server.stop())
-        await asyncio.sleep(0.1)
+        # stop() closes the listening socket in its first step, before it awaits anything.
+        await asyncio.wait_for(server._stopping.wait(), 10)
         # Not accepting any more while the first message is still in flight.
         refused = await asyncio.to_thread(_connect_refused, server.port)
         release.set()

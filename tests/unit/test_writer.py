@@ -30,6 +30,16 @@ class _Gate:
         return [IngestOutcome("AA", None, raw) for raw, _ in items]
 
 
+async def _queued(writer: GroupCommitWriter, n: int) -> None:
+    """Returns once ``n`` messages wait in the writer's queue (each ``submit`` puts its
+    message there on its first step, so this takes a loop turn or two)."""
+    for _ in range(1000):
+        if writer._queue.qsize() >= n:
+            return
+        await asyncio.sleep(0)  # one loop turn: the submitting tasks run their first step
+    raise AssertionError(f"{n} messages never reached the writer's queue")
+
+
 def test_waiting_messages_share_one_commit_and_get_their_own_outcomes() -> None:
     gate = _Gate()
     writer = GroupCommitWriter(gate)
@@ -38,7 +48,7 @@ def test_waiting_messages_share_one_commit_and_get_their_own_outcomes() -> None:
         first = asyncio.ensure_future(writer.submit(b"1", "c"))
         await asyncio.to_thread(gate.entered.wait, 5)  # the writer holds message 1
         rest = [asyncio.ensure_future(writer.submit(b"%d" % n, "c")) for n in (2, 3, 4)]
-        await asyncio.sleep(0.05)
+        await _queued(writer, 3)  # all three wait behind message 1's commit
         gate.release.set()
         return await asyncio.gather(first, *rest)
 
@@ -58,7 +68,7 @@ def test_a_waiter_that_gave_up_does_not_break_the_batch() -> None:
         await asyncio.to_thread(gate.entered.wait, 5)
         quitter = asyncio.ensure_future(writer.submit(b"2", "c"))
         stayer = asyncio.ensure_future(writer.submit(b"3", "c"))
-        await asyncio.sleep(0.01)
+        await _queued(writer, 2)
         quitter.cancel()  # a connection closed while its message was queued
         gate.release.set()
         done = await asyncio.gather(first, stayer)

@@ -16,7 +16,9 @@ from engine.config import Settings
 from projections.catalog import CATALOG
 from projections.history import SQLiteHistoryView
 from projections.patients import SQLitePatientView
-from projections.rebuild import AS_OF_TABLE, AsOf, build_sqlite, parse_time
+from projections.rebuild import AS_OF_TABLE, build_sqlite
+from projections.replay_feed import AsOf
+from projections.timestamps import parse_time
 from tests.fakes import FakeMessageValidator
 from tests.scenario import ADMIT, CHARGE, DISCHARGE, MERGE, RESULT, SECOND_RECORD, TRANSFER
 

@@ -21,16 +21,9 @@ from eventsourcing.persistence import Tracking
 from adapters.bootstrap import build_view
 from projections.catalog import CATALOG, ProjectionSpec, spec_for
 from projections.history import HistoryProjection
-from projections.rebuild import (
-    AS_OF_TABLE,
-    REPLAY_COST,
-    AsOf,
-    RebuildError,
-    build_sqlite,
-    plan_groups,
-    rebuild_in_place,
-    rebuild_sqlite,
-)
+from projections.rebuild import AS_OF_TABLE, build_sqlite, rebuild_in_place, rebuild_sqlite
+from projections.replay_feed import AsOf
+from projections.replay_workers import REPLAY_COST, RebuildError, plan_groups
 from tests.integration.audit.helpers import dump, dump_sqlite, engine_with_stay
 
 FAIL_AT = 5  # the scenario has more events than this

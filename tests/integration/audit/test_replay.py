@@ -21,8 +21,9 @@ from eventsourcing.persistence import Tracking
 from adapters.bootstrap import Engine, build, build_view
 from engine.config import Settings
 from projections.catalog import CATALOG, ProjectionSpec
-from projections.rebuild import build_sqlite, rebuild_in_place, rebuild_sqlite, scratch_path
+from projections.rebuild import build_sqlite, rebuild_in_place, rebuild_sqlite
 from projections.runner import PollingProjectionRunner
+from projections.sqlite_swap import scratch_path
 from tests.fakes import FakeMessageValidator
 from tests.integration.audit.helpers import dump, dump_sqlite, engine_with_stay
 from tests.scenario import STAY
