@@ -197,7 +197,7 @@ def create_worker_app(
         broker_rebalance_timeout=30.0,
         topic_partitions=partitions,
         # TLS to the brokers (CARELOG_KAFKA_TLS_CA, optional client certificate).
-        **({"broker_credentials": faust.SSLCredentials(ssl_context)} if ssl_context else {}),
+        broker_credentials=faust.SSLCredentials(ssl_context) if ssl_context else None,
     )
     source = app.topic(
         topic,
