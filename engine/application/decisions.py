@@ -40,6 +40,7 @@ from engine.errors import (
 __all__ = [
     "Decision",
     "Loader",
+    "Session",
     "Source",
     "change_visit",
     "record_results",
@@ -250,3 +251,45 @@ def record_results(cmd: ReportResults, ctx: Decision, load: Loader) -> list[Any]
             )
         changed.append(report)
     return changed
+
+
+class Session:
+    """The aggregates one received source decides on: each loaded once, changes kept together.
+
+    Several decisions in one source (a FHIR Bundle's entries) must see each
+    other's changes: the second entry that names a patient gets the object the
+    first one registered or changed, not a fresh copy from the store.
+    ``reset`` forgets everything decided so far (a batch entry that failed is
+    left out and the others decided again from the store's state).
+    """
+
+    def __init__(self, base: Loader) -> None:
+        self._base = base
+        self._aggregates: dict[UUID, Any] = {}
+
+    def load(self, aggregate_id: UUID) -> Any:
+        """The aggregate as decided so far in this session, else as stored; None if absent."""
+        found = self._aggregates.get(aggregate_id)
+        if found is None:
+            found = self._base(aggregate_id)
+            if found is not None:
+                self._aggregates[aggregate_id] = found
+        return found
+
+    def keep(self, aggregates: list[Any]) -> list[Any]:
+        """Remembers aggregates a decision returned (new ones included); returns them."""
+        for aggregate in aggregates:
+            self._aggregates.setdefault(aggregate.id, aggregate)
+        return aggregates
+
+    def get(self, aggregate_id: UUID) -> Any:
+        """An aggregate this session loaded or kept, None otherwise."""
+        return self._aggregates.get(aggregate_id)
+
+    def reset(self) -> None:
+        """Forgets every aggregate (and so every pending change) of this session."""
+        self._aggregates.clear()
+
+    def pending(self) -> list[Any]:
+        """The aggregates with changes to save, in the order first loaded or kept."""
+        return [a for a in self._aggregates.values() if a.pending_events]

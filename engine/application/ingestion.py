@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
-from datetime import UTC, tzinfo
-from typing import Any
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, tzinfo
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 import structlog
@@ -29,8 +29,10 @@ from engine.application.adt import HANDLERS as ADT_HANDLERS
 from engine.application.adt import Handler, MessageContext, patient_id_in, visit_id
 from engine.application.billing import post_transactions
 from engine.application.cache import EventCache, project
+from engine.application.decisions import Decision, Session
 from engine.application.outcome import IngestOutcome
 from engine.application.results import report_results
+from engine.application.sources import ReceivedSource
 from engine.application.transcodings import (
     FastJSONTranscoder,
     FastMapper,
@@ -49,7 +51,9 @@ from engine.hl7.datatypes import read_datetime
 from engine.hl7.message import Message, parse_message
 from engine.ports import BulkEventReader, Clock, Fault, MessageValidator
 
-__all__ = ["Ingestion"]
+__all__ = ["Ingestion", "Recorded"]
+
+T = TypeVar("T")
 
 log = structlog.get_logger(__name__)
 
@@ -206,6 +210,57 @@ class Ingestion(Application[UUID]):
             if self.on_recorded is not None:
                 self.on_recorded(recordings)
             return _with_positions([(outcome, events)], recordings)[0]
+        raise ConcurrencyError(f"gave up after {self.max_attempts} conflicting saves")
+
+    def record(
+        self, source: ReceivedSource, decide: Callable[[Session, Decision], T]
+    ) -> Recorded[T]:
+        """Decides on a received source (a FHIR write) and saves its events with it, or nothing.
+
+        ``decide`` loads through the session and lets decisions change what it
+        loaded; its result is returned with the session it worked on (the
+        aggregates with their new versions). A source already stored (a resend
+        with the same key) changes nothing; a ``DomainError`` or
+        ``MessageRejectedError`` from ``decide`` propagates and nothing is
+        saved. The source is stored only when it changed something. On a
+        conflicting save (another writer, another process) it decides again.
+
+        Raises:
+            ConcurrencyError: other writers kept changing the same aggregates.
+        """
+        for _ in range(self.max_attempts):
+            head = self._check_cache()
+            staging = _Staging(
+                self._committed_events, self._message_stored, careful=True, build=self._cache.build
+            )
+            session = Session(staging.load)
+            if staging.stored(source.source_id):
+                return Recorded(None, session, duplicate=True)
+            result = decide(session, _Now(source.source_id, self.clock.now()))
+            events = [e for aggregate in session.pending() for e in aggregate.collect_events()]
+            if not events:
+                return Recorded(result, session)
+            inbound = InboundMessage.receive(
+                source.source_id,
+                sending_application=source.sender,
+                sending_facility="",
+                control_id=source.control_id,
+                message_type=source.kind,
+                version=source.version,
+                channel=source.channel,
+                raw=source.raw,
+                sha256=source.sha256,
+            )
+            events = [*inbound.collect_events(), *events]
+            try:
+                recordings = self.events.put(events)
+            except IntegrityError:
+                self._cache.clear()
+                continue
+            self._remember(events, recordings, head)
+            if self.on_recorded is not None:
+                self.on_recorded(recordings)
+            return Recorded(result, session, len(events), recordings[-1].notification.id)
         raise ConcurrencyError(f"gave up after {self.max_attempts} conflicting saves")
 
     def current(self, aggregate_id: UUID) -> Any:
@@ -379,6 +434,28 @@ class Ingestion(Application[UUID]):
         events = [e for aggregate in (inbound, *changed) for e in aggregate.collect_events()]
         staging.keep(message_id, events)
         return IngestOutcome("AA", msg, raw, message_id=message_id), events
+
+
+@dataclass(frozen=True, slots=True)
+class _Now:
+    """The Decision of a received source decided now."""
+
+    source_id: UUID
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded(Generic[T]):
+    """What ``Ingestion.record`` came to: the decision's result, the session it decided
+    in, how many events were saved and the store position of the last one.
+    ``duplicate``: the source was stored before (a resend); nothing was decided.
+    """
+
+    result: T | None
+    session: Session
+    events_written: int = 0
+    last_notification_id: int | None = None
+    duplicate: bool = False
 
 
 def _named_aggregates(msg: Message) -> list[UUID]:
