@@ -25,6 +25,7 @@ from eventsourcing.postgres import PostgresFactory
 from eventsourcing.sqlite import SQLiteFactory
 from eventsourcing.utils import Environment
 
+from adapters.fhir.routes import FhirWrites
 from adapters.http.app import create_app
 from adapters.metrics import Metrics
 from adapters.mllp.server import MLLPServer
@@ -381,14 +382,17 @@ async def serve(engine: Engine) -> None:
     loop = asyncio.get_running_loop()
     relay = engine.relay
 
+    def nudge() -> None:
+        if relay is not None:
+            loop.call_soon_threadsafe(relay.nudge)
+        else:
+            engine.runner.nudge()
+        if engine.sealer is not None:
+            engine.sealer.nudge()
+
     def committed(outcomes: list[IngestOutcome]) -> None:
         if any(o.events_written for o in outcomes):
-            if relay is not None:
-                loop.call_soon_threadsafe(relay.nudge)
-            else:
-                engine.runner.nudge()
-            if engine.sealer is not None:
-                engine.sealer.nudge()
+            nudge()
 
     engine.ingestion.on_recorded = hand_over(engine)
     writer = GroupCommitWriter(engine.ingestion.ingest_many, on_commit=committed)
@@ -466,7 +470,16 @@ async def serve(engine: Engine) -> None:
             {"carelog_projection_position": engine.runner.position}, writes
         )
 
-    app = create_app(engine.views, health=health, metrics=metrics, site_timezone=settings.tzinfo())
+    fhir_writes = FhirWrites(
+        engine.ingestion, writer.call, max_bytes=settings.fhir_max_bytes, on_saved=nudge
+    )
+    app = create_app(
+        engine.views,
+        health=health,
+        metrics=metrics,
+        site_timezone=settings.tzinfo(),
+        fhir_writes=fhir_writes,
+    )
     http = _QuietServer(
         uvicorn.Config(
             app,

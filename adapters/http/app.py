@@ -15,6 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from adapters.fhir.capability import with_writes
+from adapters.fhir.routes import FhirWrites, fhir_write_router
 from adapters.http.billing import billing_router
 from adapters.http.fhir_encounter import encounter_router
 from adapters.http.fhir_json import FHIR_JSON, FhirResponse, operation_outcome
@@ -41,11 +43,13 @@ def create_app(
     metrics: Callable[[], str] = lambda: "",
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     site_timezone: tzinfo = UTC,
+    fhir_writes: FhirWrites | None = None,
 ) -> FastAPI:
     """The ASGI app over the read models ``views`` (keyed as in projections.catalog).
 
     ``health`` returns a dict with ``ready`` and details; ``now`` is the clock
     waits are measured with; ``site_timezone`` is where a day starts (queue stats).
+    ``fhir_writes`` adds the FHIR write routes (and lists them in the metadata).
     """
     app = FastAPI(title="carelog", docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     patients: PatientView = views["patients"]
@@ -87,7 +91,13 @@ def create_app(
 
     @app.get("/fhir/metadata")
     def get_metadata() -> FhirResponse:
-        return FhirResponse(_capability_statement())
+        statement = _capability_statement()
+        if fhir_writes is not None:
+            statement = with_writes(statement)
+        return FhirResponse(statement)
+
+    if fhir_writes is not None:
+        app.include_router(fhir_write_router(fhir_writes))
 
     @app.get("/fhir/Patient/{patient_id}")
     def read_patient(patient_id: str) -> FhirResponse:

@@ -286,6 +286,10 @@ class Session:
         """An aggregate this session loaded or kept, None otherwise."""
         return self._aggregates.get(aggregate_id)
 
+    def loaded(self) -> list[Any]:
+        """Every aggregate this session loaded or kept."""
+        return list(self._aggregates.values())
+
     def reset(self) -> None:
         """Forgets every aggregate (and so every pending change) of this session."""
         self._aggregates.clear()

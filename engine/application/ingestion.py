@@ -234,9 +234,10 @@ class Ingestion(Application[UUID]):
                 self._committed_events, self._message_stored, careful=True, build=self._cache.build
             )
             session = Session(staging.load)
+            now = _Now(source.source_id, self.clock.now())
             if staging.stored(source.source_id):
-                return Recorded(None, session, duplicate=True)
-            result = decide(session, _Now(source.source_id, self.clock.now()))
+                return self._resent(source, decide, session, now)
+            result = decide(session, now)
             events = [e for aggregate in session.pending() for e in aggregate.collect_events()]
             if not events:
                 return Recorded(result, session)
@@ -262,6 +263,25 @@ class Ingestion(Application[UUID]):
                 self.on_recorded(recordings)
             return Recorded(result, session, len(events), recordings[-1].notification.id)
         raise ConcurrencyError(f"gave up after {self.max_attempts} conflicting saves")
+
+    def _resent(
+        self,
+        source: ReceivedSource,
+        decide: Callable[[Session, Decision], T],
+        session: Session,
+        now: Decision,
+    ) -> Recorded[T]:
+        """A source stored before: decided again only to name what it refers to, never saved.
+
+        If it no longer applies (later writes moved on), it still changed
+        nothing: the answer is the same, without the result.
+        """
+        log.info("record.resent", source_id=str(source.source_id))
+        try:
+            result: T | None = decide(session, now)
+        except Exception:  # whatever refuses it now, the resend is a no-op, as for MLLP
+            result = None
+        return Recorded(result, session, duplicate=True)
 
     def current(self, aggregate_id: UUID) -> Any:
         """An aggregate as ingestion would decide on it now (cache or store); None if absent.
