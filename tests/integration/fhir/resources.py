@@ -1,4 +1,4 @@
-"""FHIR resources and Bundles the write tests send, and the HL7 v2 messages with the same content."""
+"""FHIR resources and Bundles the write tests send."""
 
 from __future__ import annotations
 
