@@ -54,7 +54,7 @@ def _v2(*messages: bytes) -> list[tuple[Any, ...]]:
 def _fhir(*bundles: dict[str, Any]) -> list[tuple[Any, ...]]:
     app = _ingestion()
     for i, data in enumerate(bundles):
-        kind, _, entries = read_bundle(data)
+        _, _, entries = read_bundle(data)
         source = ReceivedSource.of(
             str(i).encode(), kind="FHIR transaction", version="4.0.1", sender="t", channel="fhir"
         )
