@@ -126,6 +126,8 @@ def fhir_write_router(writes: FhirWrites) -> APIRouter:
             body = await _body(request, writes)
             if method == "POST" and request.headers.get("if-none-exist"):
                 condition = condition_of(request.headers["if-none-exist"], "If-None-Exist")
+            elif method == "POST" and request.url.query:  # fhirpy's get_or_create sends it so
+                condition = condition_of(request.url.query, kind)
             entry = single_entry(
                 method,
                 kind,
