@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
+from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 
@@ -27,7 +28,7 @@ from adapters.http.fhir_json import FHIR_JSON, DecimalFhirResponse
 from engine.application.ingestion import Ingestion, Recorded
 from engine.application.sources import ReceivedSource
 
-__all__ = ["FHIR_VERSION", "FhirWrites", "fhir_write_router"]
+__all__ = ["FHIR_VERSION", "FhirWrites", "fhir_write_router", "versioned"]
 
 FHIR_VERSION = "4.0.1"
 Submit = Callable[[Callable[[], Any]], Awaitable[Any]]
@@ -51,6 +52,15 @@ class FhirWrites:
         self.max_bytes = max_bytes
         self.on_saved = on_saved  # wakes the projections and the sealer
 
+    def version_of(self, resource_id: str) -> int | None:
+        """The stored version of an aggregate (the ETag of its resource), None if unknown."""
+        try:
+            aggregate_id = UUID(resource_id)
+        except ValueError:
+            return None
+        last = self.ingestion.recorder.select_events(aggregate_id, desc=True, limit=1)
+        return last[0].originator_version if last else None
+
     async def write(
         self, entries: list[Entry | FhirError], *, atomic: bool, source: ReceivedSource
     ) -> Recorded[list[EntryResult]]:
@@ -62,6 +72,21 @@ class FhirWrites:
         if result.events_written:
             self.on_saved()
         return result
+
+
+def versioned(
+    resource: dict[str, Any], version_of: Callable[[str], int | None] | None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """A read resource with ``meta.versionId`` and its ``ETag`` header, when versions are known.
+
+    The version is the store's, which a read model may trail by a moment: a
+    client that sends it back in ``If-Match`` is checked against the store.
+    """
+    version = version_of(str(resource.get("id", ""))) if version_of is not None else None
+    if version is None:
+        return resource, {}
+    meta = {**resource.get("meta", {}), "versionId": str(version)}
+    return {**resource, "meta": meta}, {"ETag": f'W/"{version}"'}
 
 
 def _error(error: FhirError) -> DecimalFhirResponse:

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters.fhir.capability import with_writes
-from adapters.fhir.routes import FhirWrites, fhir_write_router
+from adapters.fhir.routes import FhirWrites, fhir_write_router, versioned
 from adapters.http.billing import billing_router
 from adapters.http.fhir_encounter import encounter_router
 from adapters.http.fhir_json import FHIR_JSON, FhirResponse, operation_outcome
@@ -53,6 +53,7 @@ def create_app(
     """
     app = FastAPI(title="carelog", docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     patients: PatientView = views["patients"]
+    version_of = fhir_writes.version_of if fhir_writes is not None else None
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -104,7 +105,8 @@ def create_app(
         record = patients.get_patient(patient_id)
         if record is None:
             return operation_outcome(404, "not-found", f"Patient/{patient_id} is not known")
-        return FhirResponse(patient_resource(record))
+        resource, headers = versioned(patient_resource(record), version_of)
+        return FhirResponse(resource, headers=headers)
 
     @app.get("/fhir/Patient")
     def search_patients(request: Request, identifier: str | None = None) -> FhirResponse:
@@ -139,7 +141,7 @@ def create_app(
     if "queue" in views:  # apps built over a subset of the read models (tests) skip it
         app.include_router(queue_router(views, now, site_timezone))
     if "encounters" in views:
-        app.include_router(encounter_router(views))
+        app.include_router(encounter_router(views, version_of))
     return app
 
 

@@ -222,3 +222,18 @@ def test_every_write_is_kept_as_its_source(fhir: FhirClient) -> None:
     kept = fhir.engine.ingestion.current(UUID(source["message_id"]))
     body = json.dumps(_first_visit()).encode()
     assert kept.raw == body.decode() and kept.sha256 == hashlib.sha256(body).hexdigest()
+
+
+def test_reads_carry_the_version_and_etag_that_if_match_takes(fhir: FhirClient) -> None:
+    response = fhir.post("/fhir", _first_visit())
+    locations = [e["response"]["location"] for e in response.json()["entry"]]
+    patient_id, encounter_id = (loc.split("/")[-3] for loc in locations[:2])
+    fhir.put(f"/fhir/Patient/{patient_id}", r.patient(family="SMITH"))
+    fhir.catch_up()
+    read = fhir.get(f"/fhir/Patient/{patient_id}")
+    assert read.json()["meta"]["versionId"] == "2" and read.headers["etag"] == 'W/"2"'
+    visit = fhir.get(f"/fhir/Encounter/{encounter_id}")
+    assert visit.json()["meta"]["versionId"] == "1" and visit.headers["etag"] == 'W/"1"'
+    path = f"/fhir/Patient/{patient_id}"
+    ok = fhir.put(path, r.patient(family="JONES"), if_match=read.headers["etag"])
+    assert ok.status_code == 200 and ok.headers["etag"] == 'W/"3"'
