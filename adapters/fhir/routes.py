@@ -256,6 +256,10 @@ def fhir_write_router(writes: FhirWrites) -> APIRouter:
             }
             if prefer == "representation":
                 item["resource"] = _representation(entry, result, version)
+            elif prefer == "OperationOutcome":  # what `carelog import --to` counts
+                said = "unchanged" if recorded.duplicate else result.outcome
+                info = FhirError(status, "informational", f"{result.resource_type} {said}")
+                item["response"]["outcome"] = outcome(info, "information")
             out.append(item)
         bundle = {"resourceType": "Bundle", "type": f"{kind}-response", "entry": out}
         return DecimalFhirResponse(bundle, status_code=200)

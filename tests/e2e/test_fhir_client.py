@@ -7,6 +7,8 @@ leaves is read back from the analysts' API.
 
 from __future__ import annotations
 
+import json
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +18,7 @@ import httpx
 import pytest
 from fhirpy import SyncFHIRClient
 
-from tests.e2e.server import ServeProcess
+from tests.e2e.server import ServeProcess, carelog_command
 from tests.integration.fhir import resources as r
 from tests.integration.fhir.client import fhir_headers
 
@@ -78,3 +80,16 @@ def test_fhirpy_creates_transacts_updates_and_reads(server: ServeProcess) -> Non
     read = client.reference("Patient", patient.id).to_resource()
     assert read["name"][0]["family"] == "DOE"
     assert read["identifier"][0]["value"] == "MRN1"
+
+
+def test_carelog_import_to_a_running_server(server: ServeProcess, tmp_path: Path) -> None:
+    path = tmp_path / "Patient.ndjson"
+    lines = [json.dumps(r.patient(f"MRN{i}")) for i in range(3)]
+    path.write_text("\n".join([*lines, json.dumps(r.patient("BAD", birthDate="x"))]) + "\n")
+    run = [*carelog_command(), "import", str(path), "--to", server.base_url]
+    first = subprocess.run(run, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 1
+    assert first.stdout.strip().endswith("3 created, 0 updated, 0 unchanged, 1 refused")
+    assert f"{path}:4: 400" in first.stderr
+    again = subprocess.run(run, capture_output=True, text=True, timeout=120)
+    assert again.stdout.strip().endswith("0 created, 0 updated, 3 unchanged, 1 refused")
