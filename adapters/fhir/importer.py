@@ -25,7 +25,7 @@ from typing import Any
 from adapters.fhir.errors import FhirError
 from adapters.fhir.requests import read_bundle, read_json
 from adapters.fhir.routes import FHIR_VERSION
-from adapters.fhir.writes import EntryResult, decide_entries
+from adapters.fhir.writes import EntryResult, decide_entries, named_ids
 from engine.application.sources import ReceivedSource
 
 __all__ = ["Chunk", "Tally", "chunks_of", "import_files"]
@@ -133,13 +133,17 @@ def local_writer(ingestion: Any) -> Write:
             resend_key=key or "import:" + hashlib.sha256(chunk.raw).hexdigest(),
         )
         try:
-            recorded = ingestion.record(
-                source, decide_entries(entries, atomic=kind == "transaction")
-            )
+            decide = decide_entries(entries, atomic=kind == "transaction")
+            recorded = ingestion.record(source, decide, named_ids(entries))
         except FhirError as e:
             return [EntryResult(i, error=e) for i in range(len(entries))]
-        if recorded.duplicate or recorded.result is None:
+        if recorded.result is None:
             return [EntryResult(i, outcome="unchanged") for i in range(len(entries))]
+        if recorded.duplicate:  # imported before: what was refused still is, the rest is there
+            return [
+                r if r.error is not None else EntryResult(i, outcome="unchanged")
+                for i, r in enumerate(recorded.result)
+            ]
         return list(recorded.result)
 
     return write

@@ -22,7 +22,7 @@ from adapters.fhir.requests import (
     read_json,
     single_entry,
 )
-from adapters.fhir.writes import EntryResult, decide_entries
+from adapters.fhir.writes import EntryResult, decide_entries, named_ids
 from adapters.http.context import sender_of, touched
 from adapters.http.fhir_json import FHIR_JSON, DecimalFhirResponse
 from engine.application.ingestion import Ingestion, Recorded
@@ -66,8 +66,9 @@ class FhirWrites:
     ) -> Recorded[list[EntryResult]]:
         """Decides and saves ``entries`` (one commit); raises the FhirError of a refusal."""
         decide = decide_entries(entries, atomic=atomic)
+        named = named_ids(entries)
         result: Recorded[list[EntryResult]] = await self.submit(
-            lambda: self.ingestion.record(source, decide)
+            lambda: self.ingestion.record(source, decide, named)
         )
         if result.events_written:
             self.on_saved()

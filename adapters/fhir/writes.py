@@ -43,7 +43,7 @@ from engine.errors import (
     UnknownVisitError,
 )
 
-__all__ = ["EntryResult", "decide_entries"]
+__all__ = ["EntryResult", "decide_entries", "named_ids"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +58,21 @@ class EntryResult:
     aggregate_id: UUID | None = None  # whose version is the ETag
     patient_id: str = ""
     error: FhirError | None = None
+
+
+class _Refs:
+    """What references resolve through: the Bundle's full URLs, and the patients this
+    write has decided on so far by identifier key (a conditional reference finds them)."""
+
+    __slots__ = ("patients", "urls")
+
+    def __init__(self, urls: dict[str, str]) -> None:
+        self.urls = urls
+        self.patients: dict[str, Patient] = {}
+
+    def add(self, patient: Patient) -> None:
+        for identifier in patient.identifiers:
+            self.patients.setdefault(identifier.key(), patient)
 
 
 class _Failed(Exception):
@@ -98,13 +113,13 @@ def _decide_all(
     ctx: Decision,
 ) -> list[EntryResult]:
     live = [e for i, e in enumerate(entries) if isinstance(e, Entry) and i not in failed]
-    urls = _full_urls(live, failed)
+    refs = _Refs(_full_urls(live, failed))
     results: dict[int, EntryResult] = {i: EntryResult(i, error=e) for i, e in failed.items()}
     # Patients first, then visits, then results: what a reference names is decided before it.
     for item in sorted(live, key=lambda e: (_RANK[e.resource_type], e.index)):
         i = item.index
         try:
-            results[i] = _decide(item, urls, session, ctx)
+            results[i] = _decide(item, refs, session, ctx)
         except FhirError as e:
             raise _Failed(i, e.at(item.where) if e.expression else _located(e, item)) from None
         except (DomainError, MessageRejectedError) as e:
@@ -154,13 +169,13 @@ def _derived_id(entry: Entry) -> str:
     return observation_resource_id(observation_command(data, UUID(int=0), None))
 
 
-def _reference(entry: Entry, field: str, kind: str, urls: dict[str, str]) -> str | None:
+def _reference(entry: Entry, field: str, kind: str, refs: _Refs) -> str | None:
     """The id a reference names: ``Kind/id``, a full URL in the Bundle, or ``Kind?identifier=``."""
     ref = (entry.resource.get(field) or {}).get("reference")
     if not ref:
         return None
     where = f"{entry.where}.{field}.reference"
-    ref = urls.get(ref, ref)
+    ref = refs.urls.get(ref, ref)
     if ref.startswith("urn:uuid:"):
         raise FhirError(400, "not-found", f"{ref} is not the fullUrl of an entry here", where)
     if ref.startswith(f"{kind}?"):
@@ -178,32 +193,31 @@ def _uuid(text: str, kind: str, where: str) -> UUID:
         raise FhirError(404, "not-found", f"{kind}/{text} is not known", where) from None
 
 
-def _patient_ref(entry: Entry, urls: dict[str, str], session: Session) -> PatientRef:
-    ref = _reference(entry, "subject", "Patient", urls)
+def _patient_ref(entry: Entry, refs: _Refs, session: Session) -> PatientRef:
+    ref = _reference(entry, "subject", "Patient", refs)
     where = f"{entry.where}.subject"
     if ref is None:
         raise FhirError(422, "required", f"{entry.resource_type}.subject is required", where)
     if ref.startswith("?"):
-        return _conditional_patient(ref[1:], session, where)
+        return _conditional_patient(ref[1:], refs, session, where)
     return _uuid(ref, "Patient", where)
 
 
-def _conditional_patient(query: str, session: Session, where: str) -> UUID:
+def _conditional_patient(query: str, refs: _Refs, session: Session, where: str) -> UUID:
     """``Patient?identifier=`` to the patient that identifier keys (its survivor if merged)."""
-    found = _patient_by_token(condition_of(query, where), session)
+    found = _patient_by_token(condition_of(query, where), refs, session)
     if found is None:
         raise FhirError(404, "not-found", f"no Patient matches {query!r}", where)
     return found.id
 
 
-def _patient_by_token(token: str, session: Session) -> Patient | None:
+def _patient_by_token(token: str, refs: _Refs, session: Session) -> Patient | None:
     """The patient an identifier names: one this write already has with it, else the one it
     keys in the store (the survivor when merged)."""
     identifier = identifier_from_token(token)
-    key = identifier.key()
-    for aggregate in session.loaded():
-        if isinstance(aggregate, Patient) and any(i.key() == key for i in aggregate.identifiers):
-            return survivor(aggregate, session.load)
+    decided = refs.patients.get(identifier.key())
+    if decided is not None:
+        return survivor(decided, session.load)
     found: Patient | None = session.load(patient_id_for(identifier))
     return survivor(found, session.load) if found is not None else None
 
@@ -221,10 +235,6 @@ def _check_version(entry: Entry, aggregate: Any) -> None:
         )
 
 
-def _events_in(session: Session) -> int:
-    return sum(len(a.pending_events) for a in session.pending())
-
-
 @dataclass(frozen=True, slots=True)
 class _Decided:
     kind: str
@@ -232,17 +242,17 @@ class _Decided:
     resource_id: str
     existed: bool
     patient_id: UUID
+    changed: bool = False  # this entry added events to its aggregate
 
 
-def _decide(entry: Entry, urls: dict[str, str], session: Session, ctx: Decision) -> EntryResult:
-    before = _events_in(session)
+def _decide(entry: Entry, refs: _Refs, session: Session, ctx: Decision) -> EntryResult:
     if entry.resource_type == "Patient":
-        done = _patient(entry, session, ctx)
+        done = _patient(entry, refs, session, ctx)
     elif entry.resource_type == "Encounter":
-        done = _encounter(entry, urls, session, ctx)
+        done = _encounter(entry, refs, session, ctx)
     else:
-        done = _observation(entry, urls, session, ctx)
-    changed = _events_in(session) > before
+        done = _observation(entry, refs, session, ctx)
+    changed = done.changed
     outcome = "unchanged" if not changed else ("updated" if done.existed else "created")
     return EntryResult(
         index=entry.index,
@@ -255,12 +265,12 @@ def _decide(entry: Entry, urls: dict[str, str], session: Session, ctx: Decision)
     )
 
 
-def _patient(entry: Entry, session: Session, ctx: Decision) -> _Decided:
+def _patient(entry: Entry, refs: _Refs, session: Session, ctx: Decision) -> _Decided:
     target: UUID | None = None
     if entry.target:
         target = _uuid(entry.target, "Patient", entry.where)
     elif entry.condition:
-        match = _patient_by_token(entry.condition, session)
+        match = _patient_by_token(entry.condition, refs, session)
         if match is not None and entry.method == "POST":  # If-None-Exist: already there
             return _Decided("Patient", match.id, str(match.id), True, match.id)
         target = match.id if match is not None else None
@@ -277,13 +287,18 @@ def _patient(entry: Entry, session: Session, ctx: Decision) -> _Decided:
                 entry.where,
             )
     _check_version(entry, existing)
+    before = _pending(existing)
     patient = register_patient(command, ctx, session.load)
     session.keep([patient])
-    return _Decided("Patient", patient.id, str(patient.id), existing is not None, patient.id)
+    refs.add(patient)
+    changed = _pending(patient) > (before if patient is existing else 0)
+    return _Decided(
+        "Patient", patient.id, str(patient.id), existing is not None, patient.id, changed
+    )
 
 
-def _encounter(entry: Entry, urls: dict[str, str], session: Session, ctx: Decision) -> _Decided:
-    patient = _patient_ref(entry, urls, session)
+def _encounter(entry: Entry, refs: _Refs, session: Session, ctx: Decision) -> _Decided:
+    patient = _patient_ref(entry, refs, session)
     state = encounter_state(entry.resource, patient)
     encounter_id = encounter_id_for(state.visit.visit_number, ctx.source_id)
     if entry.target and entry.target != str(encounter_id):
@@ -306,16 +321,23 @@ def _encounter(entry: Entry, urls: dict[str, str], session: Session, ctx: Decisi
         if existing is not None and entry.method == "POST":  # If-None-Exist: already there
             return _Decided("Encounter", encounter_id, str(encounter_id), True, existing.patient_id)
     _check_version(entry, existing)
+    before = _pending(existing)
     set_visit_state(state, ctx, session)
     encounter = session.get(encounter_id)
+    changed = _pending(encounter) > before
     return _Decided(
-        "Encounter", encounter_id, str(encounter_id), existing is not None, encounter.patient_id
+        "Encounter",
+        encounter_id,
+        str(encounter_id),
+        existing is not None,
+        encounter.patient_id,
+        changed,
     )
 
 
-def _observation(entry: Entry, urls: dict[str, str], session: Session, ctx: Decision) -> _Decided:
-    patient = _patient_ref(entry, urls, session)
-    encounter_ref = _reference(entry, "encounter", "Encounter", urls)
+def _observation(entry: Entry, refs: _Refs, session: Session, ctx: Decision) -> _Decided:
+    patient = _patient_ref(entry, refs, session)
+    encounter_ref = _reference(entry, "encounter", "Encounter", refs)
     encounter_id = None
     if encounter_ref is not None:
         if encounter_ref.startswith("?"):
@@ -357,10 +379,47 @@ def _observation(entry: Entry, urls: dict[str, str], session: Session, ctx: Deci
     if existed and entry.method == "POST" and entry.condition:
         return _Decided("Observation", report_id, resource_id, True, report.patient_id)
     _check_version(entry, report)
-    changed = session.keep(record_results(command, ctx, session.load))
-    return _Decided("Observation", report_id, resource_id, existed, changed[0].id)
+    before = _pending(report)
+    decided = session.keep(record_results(command, ctx, session.load))
+    changed = _pending(session.get(report_id)) > before
+    return _Decided("Observation", report_id, resource_id, existed, decided[0].id, changed)
+
+
+def _pending(aggregate: Any) -> int:
+    """How many unsaved events an aggregate has (0 for none)."""
+    return len(aggregate.pending_events) if aggregate is not None else 0
 
 
 def _token(token: str) -> dict[str, str]:
     system, sep, value = token.rpartition("|")
     return {"system": system, "value": value} if sep else {"value": value}
+
+
+def named_ids(entries: list[Entry | FhirError]) -> list[UUID]:
+    """The aggregates the entries will load (patients, visits, reports), read ahead at once.
+
+    A guess: anything missed is read when loaded; an entry that cannot be
+    translated names nothing (its error comes when it is decided).
+    """
+    found: list[UUID] = []
+    for entry in entries:
+        if not isinstance(entry, Entry):
+            continue
+        try:
+            data = entry.resource
+            if entry.resource_type == "Patient":
+                found.append(patient_command(data).patient_id)
+                if entry.condition:
+                    found.append(patient_id_for(identifier_from_token(entry.condition)))
+            elif entry.resource_type == "Encounter":
+                number = encounter_state(data, UUID(int=0)).visit.visit_number
+                found.append(encounter_id_for(number, UUID(int=0)))
+            else:
+                command = observation_command(data, UUID(int=0), None)
+                found.append(report_id_for(command.results[0].order_number))
+            ref = str((data.get("subject") or {}).get("reference", ""))
+            if ref.startswith("Patient/"):
+                found.append(UUID(ref.removeprefix("Patient/")))
+        except (FhirError, ValueError):
+            continue
+    return found

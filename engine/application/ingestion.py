@@ -213,7 +213,10 @@ class Ingestion(Application[UUID]):
         raise ConcurrencyError(f"gave up after {self.max_attempts} conflicting saves")
 
     def record(
-        self, source: ReceivedSource, decide: Callable[[Session, Decision], T]
+        self,
+        source: ReceivedSource,
+        decide: Callable[[Session, Decision], T],
+        named: Sequence[UUID] = (),
     ) -> Recorded[T]:
         """Decides on a received source (a FHIR write) and saves its events with it, or nothing.
 
@@ -224,12 +227,13 @@ class Ingestion(Application[UUID]):
         ``MessageRejectedError`` from ``decide`` propagates and nothing is
         saved. The source is stored only when it changed something. On a
         conflicting save (another writer, another process) it decides again.
+        ``named`` are aggregates ``decide`` will load: read in one round trip.
 
         Raises:
             ConcurrencyError: other writers kept changing the same aggregates.
         """
         for _ in range(self.max_attempts):
-            head = self._check_cache()
+            head = self._prefetch(named)
             staging = _Staging(
                 self._committed_events, self._message_stored, careful=True, build=self._cache.build
             )
@@ -321,7 +325,16 @@ class Ingestion(Application[UUID]):
         return events
 
     def _check_and_prefetch(self, read: Sequence[Message | IngestOutcome]) -> int | None:
-        """``_check_cache``, and the patients and visits the batch names that the cache lacks.
+        """``_check_cache``, and the patients and visits the batch names that the cache lacks."""
+        return self._prefetch(
+            aggregate_id
+            for msg in read
+            if not isinstance(msg, IngestOutcome)
+            for aggregate_id in _named_aggregates(msg)
+        )
+
+    def _prefetch(self, named: Iterable[UUID]) -> int | None:
+        """``_check_cache``, and the ``named`` aggregates that the cache lacks.
 
         When the recorder can (``BulkEventReader``), the head and those
         aggregates are read in one round trip (one read transaction on SQLite):
@@ -333,15 +346,7 @@ class Ingestion(Application[UUID]):
         """
         if self._cache.maxsize <= 0 or not self._bulk:
             return self._check_cache()
-        wanted = list(
-            {
-                aggregate_id
-                for msg in read
-                if not isinstance(msg, IngestOutcome)
-                for aggregate_id in _named_aggregates(msg)
-                if aggregate_id not in self._cache
-            }
-        )
+        wanted = list({aggregate_id for aggregate_id in named if aggregate_id not in self._cache})
         generation = self._cache.generation
         reader: BulkEventReader = self.recorder  # type: ignore[assignment]
         head, stored_events = reader.select_head_and_events(wanted)
