@@ -147,8 +147,9 @@ def fhir_write_router(writes: FhirWrites) -> APIRouter:
         request: Request, method: str, kind: str, target: str = "", condition: str = ""
     ) -> Response:
         try:
-            if kind not in WRITABLE:
-                raise FhirError(404, "not-supported", f"carelog does not accept {kind} writes")
+            if kind not in WRITABLE:  # ChargeItem is known (read) but not mapped for writes
+                status = 422 if kind == "ChargeItem" else 404
+                raise FhirError(status, "not-supported", f"carelog does not accept {kind} writes")
             body = await _body(request, writes)
             if method == "POST" and request.headers.get("if-none-exist"):
                 condition = condition_of(request.headers["if-none-exist"], "If-None-Exist")
