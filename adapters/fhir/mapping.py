@@ -63,8 +63,8 @@ _VISIT_STATUS: dict[str, VisitStatus] = {
 }
 # ObservationStatus -> OBX-11, the read map backwards (first code wins, amended as corrected).
 _OBSERVATION_STATUS = {"amended": "C", "unknown": ""}
-for _code, _status in OBSERVATION_STATUS.items():
-    _OBSERVATION_STATUS.setdefault(_status, _code)
+for _v2_status, _fhir_status in OBSERVATION_STATUS.items():
+    _OBSERVATION_STATUS.setdefault(_fhir_status, _v2_status)
 _V2_SYSTEMS = {
     "http://www.ama-assn.org/go/cpt": "CPT",
     "urn:oid:2.16.840.1.113883.6.285": "HCPCS",

@@ -11,6 +11,7 @@ are decided again without it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -81,7 +82,9 @@ class _Failed(Exception):
         self.error = error
 
 
-def decide_entries(entries: list[Entry | FhirError], *, atomic: bool) -> Any:
+def decide_entries(
+    entries: list[Entry | FhirError], *, atomic: bool
+) -> Callable[[Session, Decision], list[EntryResult]]:
     """The ``decide`` for ``Ingestion.record``: returns one EntryResult per entry.
 
     Raises:
@@ -171,11 +174,11 @@ def _derived_id(entry: Entry) -> str:
 
 def _reference(entry: Entry, field: str, kind: str, refs: _Refs) -> str | None:
     """The id a reference names: ``Kind/id``, a full URL in the Bundle, or ``Kind?identifier=``."""
-    ref = (entry.resource.get(field) or {}).get("reference")
-    if not ref:
+    sent = str((entry.resource.get(field) or {}).get("reference") or "")
+    if not sent:
         return None
     where = f"{entry.where}.{field}.reference"
-    ref = refs.urls.get(ref, ref)
+    ref = refs.urls.get(sent, sent)
     if ref.startswith("urn:uuid:"):
         raise FhirError(400, "not-found", f"{ref} is not the fullUrl of an entry here", where)
     if ref.startswith(f"{kind}?"):

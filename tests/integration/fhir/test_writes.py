@@ -237,3 +237,41 @@ def test_reads_carry_the_version_and_etag_that_if_match_takes(fhir: FhirClient) 
     path = f"/fhir/Patient/{patient_id}"
     ok = fhir.put(path, r.patient(family="JONES"), if_match=read.headers["etag"])
     assert ok.status_code == 200 and ok.headers["etag"] == 'W/"3"'
+
+
+def test_entries_and_ids_that_do_not_fit_are_refused(fhir: FhirClient) -> None:
+    head = _head(fhir)
+    delete = r.bundle(r.entry(r.patient(), "DELETE", url="Patient/x"))
+    assert fhir.post("/fhir", delete).status_code == 400
+    assert fhir.post("/fhir/ChargeItem", {"resourceType": "ChargeItem"}).status_code == 422
+    assert fhir.post("/fhir/Basic", {"resourceType": "Basic"}).status_code == 404
+    bad_status = fhir.post("/fhir/Encounter", r.encounter(status="walking"))
+    assert bad_status.status_code == 400
+    assert bad_status.json()["issue"][0]["expression"] == ["Encounter.status"]
+    fhir.post("/fhir/Patient", r.patient())
+    unmapped = fhir.post("/fhir/Encounter", r.encounter(status="entered-in-error"))
+    assert unmapped.status_code == 422
+    wrong_id = fhir.put("/fhir/Encounter/8c7dc32d-0000-5118-8ded-c7cd2ed7bce6", r.encounter())
+    assert wrong_id.status_code == 400
+    assert wrong_id.json()["issue"][0]["expression"] == ["Encounter.identifier"]
+    not_its_id = fhir.put(f"/fhir/Encounter?identifier={r.HOSP}|V2", r.encounter("V1"))
+    assert not_its_id.status_code == 412
+    assert _head(fhir) == head + 2  # only the Patient (its source and its event)
+
+
+def test_an_observation_is_corrected_in_place_with_its_etag(fhir: FhirClient) -> None:
+    fhir.post("/fhir/Patient", r.patient())
+    created = fhir.post("/fhir/Observation", r.observation(status="preliminary"))
+    assert created.status_code == 201, created.text
+    observation_id = created.headers["location"].split("/")[-3]
+    final = fhir.put(
+        f"/fhir/Observation/{observation_id}", r.observation(value="6.1"), if_match='W/"1"'
+    )
+    assert final.status_code == 200 and final.headers["etag"] == 'W/"2"'
+    fhir.catch_up()
+    patient_id = fhir.get(f"/fhir/Patient?identifier={MRN1}").json()["entry"][0]["resource"]["id"]
+    found = fhir.get(f"/fhir/Observation?patient={patient_id}").json()["entry"]
+    assert [(o["resource"]["id"], o["resource"]["status"]) for o in found] == [
+        (observation_id, "final")
+    ]
+    assert found[0]["resource"]["valueQuantity"]["value"] == 6.1
