@@ -12,7 +12,9 @@
   (start-up included).
 
 SQLite always; PostgreSQL with ``--postgres DSN`` (its public schema is
-DROPPED first: give it a database of its own). Prints a table and the load average.
+DROPPED first: give it a database of its own). Prints a table with the
+carelog process's CPU time per resource (``res/CPU-s``: what one core would
+sustain; the server's only, not PostgreSQL's) and the load average.
 """
 
 from __future__ import annotations
@@ -150,9 +152,11 @@ def post_fhir(store: str, bundles: int, clients: int) -> dict[str, Any]:
             results = await asyncio.gather(*(_client(url, p, latencies) for p in per))
             return sum(results)
 
+        cpu_before = _cpu_seconds(server.proc.pid)
         started = time.perf_counter()
         failed = asyncio.run(run())
         elapsed = time.perf_counter() - started
+        cpu = _cpu_seconds(server.proc.pid) - cpu_before
     finally:
         server.stop()
     latencies.sort()
@@ -161,6 +165,7 @@ def post_fhir(store: str, bundles: int, clients: int) -> dict[str, Any]:
         "p50_ms": statistics.median(latencies),
         "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
         "failed": failed,
+        "cpu_ms_per_resource": cpu * 1000 / (bundles * 10),
     }
 
 
@@ -175,6 +180,7 @@ def import_ndjson(store: str, resources: int, tmp: Path) -> dict[str, Any]:
                 "birthDate": "1980-01-31",
             }
             f.write(json.dumps(patient) + "\n")
+    before = os.times()
     started = time.perf_counter()
     done = subprocess.run(
         [CARELOG, "import", str(path), "--store", store],
@@ -184,9 +190,23 @@ def import_ndjson(store: str, resources: int, tmp: Path) -> dict[str, Any]:
         check=False,
     )
     elapsed = time.perf_counter() - started
+    after = os.times()
+    cpu = (after.children_user - before.children_user) + (
+        after.children_system - before.children_system
+    )
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-2000:])
-    return {"resources_per_s": resources / elapsed, "summary": done.stdout.strip()}
+    return {
+        "resources_per_s": resources / elapsed,
+        "summary": done.stdout.strip(),
+        "cpu_ms_per_resource": cpu * 1000 / resources,
+    }
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _reset_postgres(dsn: str) -> None:
@@ -219,11 +239,18 @@ def main(argv: list[str] | None = None) -> None:
             rows.append((backend, "POST /fhir", post))
             loaded = import_ndjson(store("import"), args.import_resources, Path(tmp))
             rows.append((backend, "carelog import", loaded))
-    print(f"{'store':9} {'path':15} {'resources/s':>11} {'p50 ms':>8} {'p99 ms':>8}")
+    print(
+        f"{'store':9} {'path':15} {'resources/s':>11} {'p50 ms':>8} {'p99 ms':>8}"
+        f" {'CPU ms/res':>10} {'res/CPU-s':>9}"
+    )
     for backend, path, r in rows:
         p50 = f"{r['p50_ms']:8.1f}" if "p50_ms" in r else f"{'':8}"
         p99 = f"{r['p99_ms']:8.1f}" if "p99_ms" in r else f"{'':8}"
-        print(f"{backend:9} {path:15} {r['resources_per_s']:11.0f} {p50} {p99}")
+        cpu = r["cpu_ms_per_resource"]
+        print(
+            f"{backend:9} {path:15} {r['resources_per_s']:11.0f} {p50} {p99}"
+            f" {cpu:10.2f} {1000 / cpu if cpu else 0:9.0f}"
+        )
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} cpus)")
 
 
