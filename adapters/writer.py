@@ -37,6 +37,7 @@ class _Call:
         self.fn = fn
         self.future = future
 
+
 log = structlog.get_logger(__name__)
 
 
@@ -56,8 +57,9 @@ class GroupCommitWriter:
         self._queue: queue.SimpleQueue[_Item | _Call | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
         self._thread.start()
-        self.batches = 0
+        self.batches = 0  # v2 group commits (messages per commit = messages / batches)
         self.messages = 0
+        self.calls = 0  # other writes run here (FHIR requests)
 
     async def submit(self, raw: bytes, channel: str) -> IngestOutcome:
         """Queues one message and waits for its committed (or rejected) outcome."""
@@ -116,7 +118,7 @@ class GroupCommitWriter:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_settle_call, call.future, None, e)
             return
-        self.batches += 1
+        self.calls += 1
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(_settle_call, call.future, result, None)
 
