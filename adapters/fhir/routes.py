@@ -27,6 +27,7 @@ from adapters.http.context import sender_of, touched
 from adapters.http.fhir_json import FHIR_JSON, DecimalFhirResponse
 from engine.application.ingestion import Ingestion, Recorded
 from engine.application.sources import ReceivedSource
+from engine.errors import ConcurrencyError
 
 __all__ = ["FHIR_VERSION", "FhirWrites", "fhir_write_router", "versioned"]
 
@@ -67,9 +68,12 @@ class FhirWrites:
         """Decides and saves ``entries`` (one commit); raises the FhirError of a refusal."""
         decide = decide_entries(entries, atomic=atomic)
         named = named_ids(entries)
-        result: Recorded[list[EntryResult]] = await self.submit(
-            lambda: self.ingestion.record(source, decide, named)
-        )
+        try:
+            result: Recorded[list[EntryResult]] = await self.submit(
+                lambda: self.ingestion.record(source, decide, named)
+            )
+        except ConcurrencyError as e:  # other writers kept changing the same resources
+            raise FhirError(409, "conflict", f"{e}; send it again") from e
         if result.events_written:
             self.on_saved()
         return result
