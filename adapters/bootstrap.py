@@ -22,6 +22,7 @@ from eventsourcing.sqlite import SQLiteFactory
 from eventsourcing.utils import Environment
 
 from adapters import transport
+from adapters.fhir.routes import FhirWrites
 from adapters.http.app import create_app
 from adapters.http.ratelimit import RateLimiter, RateLimitMiddleware
 from adapters.metrics import Metrics
@@ -31,6 +32,7 @@ from adapters.serving import (
     health_of,
     metrics_of,
     mllp_server,
+    nudger,
     settle_heap,
     start_background,
     start_http,
@@ -345,14 +347,24 @@ async def serve(engine: Engine) -> None:
     transport.check_plaintext(settings)
     refusals, limiter = SenderRefusals(), RateLimiter(settings.http_rate_limit)
     mllp_options = transport.mllp_options(settings, refusals)  # files load before anything runs
-    writer = start_writer(engine, hand_over(engine))
+    nudge = nudger(engine)
+    writer = start_writer(engine, hand_over(engine), nudge)
     background = start_background(engine)
     mllp = mllp_server(engine, writer, **mllp_options)
     await mllp.start()
 
     health = health_of(engine)
     metrics = metrics_of(engine, writer, refusals.gauges, limiter.gauges)
-    app = create_app(engine.views, health=health, metrics=metrics, site_timezone=settings.tzinfo())
+    fhir_writes = FhirWrites(
+        engine.ingestion, writer.call, max_bytes=settings.fhir_max_bytes, on_saved=nudge
+    )
+    app = create_app(
+        engine.views,
+        health=health,
+        metrics=metrics,
+        site_timezone=settings.tzinfo(),
+        fhir_writes=fhir_writes,
+    )
     try:
         http = await start_http(
             uvicorn.Config(

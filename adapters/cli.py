@@ -54,6 +54,12 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument(
         "--strict", action="store_true", help="the strict level (schemas/README.md)"
     )
+    load = sub.add_parser("import", help="load FHIR Bundles and NDJSON through the write path")
+    load.add_argument("files", nargs="+", type=Path)
+    load.add_argument("--to", help="URL of a running carelog (else the store, directly)")
+    load.add_argument("--store", help="sqlite:///PATH, postgresql://... (env CARELOG_STORE)")
+    load.add_argument("--token", help="bearer token for --to (env CARELOG_TOKEN)")
+    load.set_defaults(kafka=None)
     add_audit_parsers(sub)  # replay, history, verify
     return parser
 
@@ -143,6 +149,34 @@ def _validate(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+def _import(args: argparse.Namespace) -> int:
+    from adapters.fhir.importer import Progress, import_files, local_writer, remote_writer
+
+    engine = None
+    if args.to:
+        token = args.token or os.environ.get("CARELOG_TOKEN", "")
+        write = remote_writer(args.to, {"Authorization": f"Bearer {token}"} if token else {})
+    else:
+        from adapters.bootstrap import build
+        from adapters.logging import configure_logging
+
+        settings = _settings(args)
+        configure_logging(settings.log_format, "warning")
+        engine = build(settings)
+        write = local_writer(engine.ingestion)
+    progress = Progress()
+    try:
+        tally = import_files(list(args.files), write, progress)
+    finally:
+        progress.close()
+        if engine is not None:
+            engine.close()
+    for line in tally.refused:
+        print(f"refused {line}", file=sys.stderr)
+    print(tally.line())
+    return 0 if not tally.refused else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``carelog`` console script."""
     args = _parser().parse_args(argv)
@@ -151,6 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "send": _send,
         "validate": _validate,
         "worker": _worker,
+        "import": _import,
         **AUDIT_HANDLERS,
     }
     try:

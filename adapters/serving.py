@@ -37,6 +37,7 @@ __all__ = [
     "health_of",
     "metrics_of",
     "mllp_server",
+    "nudger",
     "settle_heap",
     "start_background",
     "start_http",
@@ -56,19 +57,33 @@ PROJECTION_MIN_INTERVAL_S = 0.05
 GC_GEN0_THRESHOLD = 10_000
 
 
-def start_writer(engine: Engine, on_recorded: Callable[..., None]) -> GroupCommitWriter:
-    """The single writer thread, nudging the relay or projections and the sealer per commit."""
+def nudger(engine: Engine) -> Callable[[], None]:
+    """Wakes what follows the store (the relay or the projections, and the sealer) after a commit.
+
+    Built on the event loop; safe to call from the writer thread.
+    """
     loop = asyncio.get_running_loop()
     relay = engine.relay
 
+    def nudge() -> None:
+        if relay is not None:
+            loop.call_soon_threadsafe(relay.nudge)
+        else:
+            engine.runner.nudge()
+        if engine.sealer is not None:
+            engine.sealer.nudge()
+
+    return nudge
+
+
+def start_writer(
+    engine: Engine, on_recorded: Callable[..., None], nudge: Callable[[], None]
+) -> GroupCommitWriter:
+    """The single writer thread, calling ``nudge`` after each commit that wrote events."""
+
     def committed(outcomes: list[IngestOutcome]) -> None:
         if any(o.events_written for o in outcomes):
-            if relay is not None:
-                loop.call_soon_threadsafe(relay.nudge)
-            else:
-                engine.runner.nudge()
-            if engine.sealer is not None:
-                engine.sealer.nudge()
+            nudge()
 
     engine.ingestion.on_recorded = on_recorded
     return GroupCommitWriter(engine.ingestion.ingest_many, on_commit=committed)

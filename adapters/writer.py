@@ -15,6 +15,7 @@ import contextlib
 import queue
 import threading
 from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import structlog
 
@@ -24,6 +25,18 @@ __all__ = ["GroupCommitWriter"]
 
 IngestMany = Callable[[Sequence[tuple[bytes, str]]], list[IngestOutcome]]
 _Item = tuple[bytes, str, "asyncio.Future[IngestOutcome]"]
+T = TypeVar("T")
+
+
+class _Call:
+    """A write other than a v2 message (a FHIR request): run alone, in queue order."""
+
+    __slots__ = ("fn", "future")
+
+    def __init__(self, fn: Callable[[], Any], future: asyncio.Future[Any]) -> None:
+        self.fn = fn
+        self.future = future
+
 
 log = structlog.get_logger(__name__)
 
@@ -41,16 +54,27 @@ class GroupCommitWriter:
         self._ingest_many = ingest_many
         self.max_batch = max_batch
         self._on_commit = on_commit
-        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Item | _Call | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
         self._thread.start()
-        self.batches = 0
+        self.batches = 0  # v2 group commits (messages per commit = messages / batches)
         self.messages = 0
+        self.calls = 0  # other writes run here (FHIR requests)
 
     async def submit(self, raw: bytes, channel: str) -> IngestOutcome:
         """Queues one message and waits for its committed (or rejected) outcome."""
         future: asyncio.Future[IngestOutcome] = asyncio.get_running_loop().create_future()
         self._queue.put((raw, channel, future))
+        return await future
+
+    async def call(self, fn: Callable[[], T]) -> T:
+        """Runs ``fn`` (a write through the ingestion service) on the writer thread.
+
+        Every write to the store thus goes through this one thread, MLLP and
+        FHIR alike, in the order submitted; ``fn`` commits on its own.
+        """
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.put(_Call(fn, future))
         return await future
 
     def close(self) -> None:
@@ -65,7 +89,11 @@ class GroupCommitWriter:
             first = self._queue.get()
             if first is None:
                 break
+            if isinstance(first, _Call):
+                self._run_call(first)
+                continue
             batch = [first]
+            call = None
             while len(batch) < self.max_batch:
                 try:
                     item = self._queue.get_nowait()
@@ -74,8 +102,25 @@ class GroupCommitWriter:
                 if item is None:
                     stopping = True
                     break
+                if isinstance(item, _Call):
+                    call = item
+                    break
                 batch.append(item)
             self._commit(batch)
+            if call is not None:
+                self._run_call(call)
+
+    def _run_call(self, call: _Call) -> None:
+        loop = call.future.get_loop()
+        try:
+            result = call.fn()
+        except Exception as e:  # answered to the caller, who turns it into a status
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle_call, call.future, None, e)
+            return
+        self.calls += 1
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_settle_call, call.future, result, None)
 
     def _commit(self, batch: list[_Item]) -> None:
         futures = [future for _, _, future in batch]
@@ -118,3 +163,12 @@ def _settle(
             future.set_result(outcomes[index])
         else:
             future.set_exception(error or RuntimeError("commit failed"))
+
+
+def _settle_call(future: asyncio.Future[Any], result: Any, error: Exception | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)

@@ -53,6 +53,7 @@ class Settings:
     log_format: str = "json"
     log_level: str = "info"
     max_frame_bytes: int = 1 << 20
+    fhir_max_bytes: int = 16 << 20  # a FHIR write request's body; larger ones are answered 413
     idle_timeout_s: float = 300.0
     processing_ids: frozenset[str] = frozenset({"P"})
     timezone: str = "UTC"
@@ -111,6 +112,8 @@ class Settings:
             changes["log_level"] = v.lower()
         if v := get("CARELOG_MAX_FRAME_BYTES"):
             changes["max_frame_bytes"] = _positive_int(v, "CARELOG_MAX_FRAME_BYTES")
+        if v := get("CARELOG_FHIR_MAX_BYTES"):
+            changes["fhir_max_bytes"] = _positive_int(v, "CARELOG_FHIR_MAX_BYTES")
         if v := get("CARELOG_IDLE_TIMEOUT"):
             changes["idle_timeout_s"] = _positive_float(v, "CARELOG_IDLE_TIMEOUT")
         if v := get("CARELOG_PROCESSING_IDS"):

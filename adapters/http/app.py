@@ -15,6 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from adapters.fhir.capability import with_writes
+from adapters.fhir.routes import FhirWrites, fhir_write_router, versioned
 from adapters.http.billing import billing_router
 from adapters.http.fhir_encounter import encounter_router
 from adapters.http.fhir_json import FHIR_JSON, FhirResponse, operation_outcome
@@ -41,14 +43,17 @@ def create_app(
     metrics: Callable[[], str] = lambda: "",
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     site_timezone: tzinfo = UTC,
+    fhir_writes: FhirWrites | None = None,
 ) -> FastAPI:
     """The ASGI app over the read models ``views`` (keyed as in projections.catalog).
 
     ``health`` returns a dict with ``ready`` and details; ``now`` is the clock
     waits are measured with; ``site_timezone`` is where a day starts (queue stats).
+    ``fhir_writes`` adds the FHIR write routes (and lists them in the metadata).
     """
     app = FastAPI(title="carelog", docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     patients: PatientView = views["patients"]
+    version_of = fhir_writes.version_of if fhir_writes is not None else None
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -87,14 +92,21 @@ def create_app(
 
     @app.get("/fhir/metadata")
     def get_metadata() -> FhirResponse:
-        return FhirResponse(_capability_statement())
+        statement = _capability_statement()
+        if fhir_writes is not None:
+            statement = with_writes(statement)
+        return FhirResponse(statement)
+
+    if fhir_writes is not None:
+        app.include_router(fhir_write_router(fhir_writes))
 
     @app.get("/fhir/Patient/{patient_id}")
     def read_patient(patient_id: str) -> FhirResponse:
         record = patients.get_patient(patient_id)
         if record is None:
             return operation_outcome(404, "not-found", f"Patient/{patient_id} is not known")
-        return FhirResponse(patient_resource(record))
+        resource, headers = versioned(patient_resource(record), version_of)
+        return FhirResponse(resource, headers=headers)
 
     @app.get("/fhir/Patient")
     def search_patients(request: Request, identifier: str | None = None) -> FhirResponse:
@@ -129,7 +141,7 @@ def create_app(
     if "queue" in views:  # apps built over a subset of the read models (tests) skip it
         app.include_router(queue_router(views, now, site_timezone))
     if "encounters" in views:
-        app.include_router(encounter_router(views))
+        app.include_router(encounter_router(views, version_of))
     return app
 
 

@@ -14,7 +14,7 @@ surviving patient when the visit's patient was merged.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -131,8 +131,13 @@ def encounter_resource(record: EncounterRecord) -> dict[str, Any]:
     return resource.model_dump(mode="json", exclude_none=True, by_alias=True)
 
 
-def encounter_router(views: Mapping[str, Any]) -> APIRouter:
-    """``GET /fhir/Encounter/{id}`` and ``GET /fhir/Encounter?patient=&status=``."""
+def encounter_router(
+    views: Mapping[str, Any], version_of: Callable[[str], int | None] | None = None
+) -> APIRouter:
+    """``GET /fhir/Encounter/{id}`` and ``GET /fhir/Encounter?patient=&status=``.
+
+    ``version_of`` gives a visit's stored version (``meta.versionId``, ``ETag``).
+    """
     router = APIRouter()
     encounters: EncounterView = views["encounters"]
 
@@ -141,7 +146,12 @@ def encounter_router(views: Mapping[str, Any]) -> APIRouter:
         record = encounters.encounter(encounter_id)
         if record is None:
             return operation_outcome(404, "not-found", f"Encounter/{encounter_id} is not known")
-        return FhirResponse(encounter_resource(record))
+        resource = encounter_resource(record)
+        version = version_of(encounter_id) if version_of is not None else None
+        if version is None:
+            return FhirResponse(resource)
+        resource["meta"] = {**resource.get("meta", {}), "versionId": str(version)}
+        return FhirResponse(resource, headers={"ETag": f'W/"{version}"'})
 
     @router.get("/fhir/Encounter")
     def search_encounters(request: Request) -> JSONResponse:

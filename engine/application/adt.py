@@ -13,22 +13,26 @@ register it; messages apply in arrival order.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from typing import Any, cast
 from uuid import UUID
 
-from engine.domain.encounter import Encounter
+from engine.application.commands import (
+    ChangeVisit,
+    RegisterPatient,
+    StartKind,
+    StartVisit,
+    VisitAction,
+    VisitDetails,
+    primary_identifier,
+)
+from engine.application.decisions import change_visit, register_patient, start_visit
 from engine.domain.ids import encounter_id_for, patient_id_for
 from engine.domain.patient import Patient
-from engine.domain.values import Identifier, Location, PersonName
-from engine.errors import (
-    InvalidTransitionError,
-    UnknownPatientError,
-    UnknownVisitError,
-    ValidationError,
-)
+from engine.domain.values import Identifier, PersonName
+from engine.errors import UnknownPatientError, ValidationError
 from engine.hl7.datatypes import read_cx, read_date, read_datetime, read_pl, read_xpn
 from engine.hl7.message import Message
 from engine.ports import Fault
@@ -40,9 +44,11 @@ __all__ = [
     "MessageContext",
     "identifiers_in",
     "missing_field",
+    "patient_command",
     "patient_from_pid",
     "patient_id_in",
     "primary_identifier",
+    "visit_details",
     "visit_id",
     "visit_number",
 ]
@@ -57,6 +63,11 @@ class MessageContext:
     message_id: UUID
     occurred_at: datetime
     site_timezone: tzinfo
+
+    @property
+    def source_id(self) -> UUID:
+        """The received source the events point at (decisions.Decision)."""
+        return self.message_id
 
 
 Handler = Callable[[Message, MessageContext, Loader], list[Any]]
@@ -110,61 +121,26 @@ def visit_number(msg: Message) -> Identifier | None:
     return cast(Identifier | None, msg.memo["visit"])  # memo["visit"] is only set above
 
 
-def primary_identifier(identifiers: Sequence[Identifier]) -> Identifier:
-    """The identifier that keys the patient: the first medical record number, else the first."""
-    for identifier in identifiers:
-        if identifier.type_code == "MR":
-            return identifier
-    return identifiers[0]
-
-
-def patient_from_pid(msg: Message, ctx: MessageContext, load: Loader) -> Patient:
-    """Registers the PID's patient, or records what changed about a known one."""
+def patient_command(msg: Message) -> RegisterPatient:
+    """The PID as a RegisterPatient command (PID-3, PID-5, PID-7, PID-8)."""
     if not msg.has("PID"):
         raise missing_field(msg, "PID", 0, "PID segment is required")
     seps = msg.separators
     identifiers = identifiers_in(msg, "PID", 3)
-    patient_id = patient_id_in(msg, "PID", 3)
-    if not identifiers or patient_id is None:
+    if not identifiers:
         raise missing_field(msg, "PID", 3, "PID-3 patient identifier list is empty", component=1)
     names = msg.repetitions("PID", 5)
-    name = read_xpn(names[0], seps) if names else PersonName()
-    birth_date = read_date(msg.get("PID", 7))
-    sex = msg.get("PID", 8)
-    existing: Patient | None = load(patient_id)
-    if existing is not None and existing.merged_into is not None:
-        existing = _survivor(existing, load)  # a retired MRN names the surviving patient
-    if existing is None:
-        return Patient.register(
-            patient_id,
-            identifiers=identifiers,
-            name=name,
-            birth_date=birth_date,
-            sex=sex,
-            occurred_at=ctx.occurred_at,
-            source_message_id=ctx.message_id,
-        )
-    existing.record_demographics(
+    return RegisterPatient(
         identifiers=identifiers,
-        name=name,
-        birth_date=birth_date,
-        sex=sex,
-        occurred_at=ctx.occurred_at,
-        source_message_id=ctx.message_id,
+        name=read_xpn(names[0], seps) if names else PersonName(),
+        birth_date=read_date(msg.get("PID", 7)),
+        sex=msg.get("PID", 8),
     )
-    return existing
 
 
-def _survivor(patient: Patient, load: Loader) -> Patient:
-    """Follows merges to the record that survives (chains are followed to their end)."""
-    seen = {patient.id}
-    while patient.merged_into is not None:
-        survivor: Patient | None = load(patient.merged_into)
-        if survivor is None or survivor.id in seen:
-            raise InvalidTransitionError("the patient's merge history is broken")
-        seen.add(survivor.id)
-        patient = survivor
-    return patient
+def patient_from_pid(msg: Message, ctx: MessageContext, load: Loader) -> Patient:
+    """Registers the PID's patient, or records what changed about a known one."""
+    return register_patient(patient_command(msg), ctx, load)
 
 
 def _merge(msg: Message, ctx: MessageContext, load: Loader) -> list[Any]:
@@ -186,36 +162,19 @@ def _merge(msg: Message, ctx: MessageContext, load: Loader) -> list[Any]:
     return [retired, survivor]
 
 
-@dataclass(frozen=True, slots=True)
-class _Visit:
-    """The PV1/PV2 fields the visit handlers read."""
-
-    number: Identifier | None
-    encounter_id: UUID
-    patient_class: str
-    location: Location
-    admission_type: str
-    priority: str
-    started_at: datetime | None
-    discharged_at: datetime | None
-    segment_index: int  # of PV1, for ERR-2
-
-
-def _visit(msg: Message, ctx: MessageContext) -> _Visit:
+def visit_details(msg: Message, ctx: MessageContext) -> VisitDetails:
+    """PV1/PV2 as the VisitDetails of a visit command."""
     if not msg.has("PV1"):
         raise missing_field(msg, "PV1", 0, "PV1 segment is required")
     seps = msg.separators
-    number = visit_number(msg)
-    return _Visit(
-        number=number,
-        encounter_id=encounter_id_for(number, ctx.message_id),
+    return VisitDetails(
+        visit_number=visit_number(msg),
         patient_class=msg.get("PV1", 2),
         location=read_pl(msg.field("PV1", 3), seps),
         admission_type=msg.get("PV1", 4),
         priority=msg.get("PV2", 25),
         started_at=read_datetime(msg.get("PV1", 44), ctx.site_timezone),
         discharged_at=read_datetime(msg.get("PV1", 45), ctx.site_timezone),
-        segment_index=msg.position("PV1"),
     )
 
 
@@ -227,62 +186,32 @@ def visit_id(msg: Message) -> UUID | None:
     return encounter_id_for(number, UUID(int=0))
 
 
-def _start(kind: type[Encounter.Started]) -> Handler:
+def _start(kind: StartKind) -> Handler:
     """A01, A04, A05: a new visit, or the arrival of a pre-admitted one."""
 
     def handle(msg: Message, ctx: MessageContext, load: Loader) -> list[Any]:
-        visit = _visit(msg, ctx)
-        patient = patient_from_pid(msg, ctx, load)
-        encounter: Encounter | None = load(visit.encounter_id)
-        if encounter is None:
-            encounter = Encounter.start(
-                visit.encounter_id,
-                kind=kind,
-                patient_id=patient.id,
-                visit_number=visit.number,
-                patient_class=visit.patient_class,
-                location=visit.location,
-                admission_type=visit.admission_type,
-                priority=visit.priority,
-                started_at=visit.started_at,
-                occurred_at=ctx.occurred_at,
-                source_message_id=ctx.message_id,
-            )
-        else:
-            _same_patient(encounter, patient)
-            if kind is not Encounter.PreAdmitted:
-                encounter.arrive(
-                    admitted=kind is Encounter.Admitted,
-                    patient_class=visit.patient_class,
-                    location=visit.location,
-                    started_at=visit.started_at,
-                    occurred_at=ctx.occurred_at,
-                    source_message_id=ctx.message_id,
-                )
-        return [patient, encounter]
+        visit = visit_details(msg, ctx)
+        return start_visit(StartVisit(kind, patient_command(msg), visit), ctx, load)
 
     return handle
 
 
-def _same_patient(encounter: Encounter, patient: Patient) -> None:
-    if encounter.patient_id != patient.id:
-        raise InvalidTransitionError("the visit number belongs to another patient's visit")
-
-
-def _on_visit(action: Callable[[Encounter, _Visit, MessageContext], None]) -> Handler:
-    """A trigger that changes an existing visit: find it, check it is the patient's, act."""
+def _on_visit(action: VisitAction, default_class: str = "") -> Handler:
+    """A trigger that changes an existing visit: checks what only v2 can locate, then decides."""
 
     def handle(msg: Message, ctx: MessageContext, load: Loader) -> list[Any]:
-        visit = _visit(msg, ctx)
-        if visit.number is None:
+        visit = visit_details(msg, ctx)
+        if visit.visit_number is None:
             raise missing_field(msg, "PV1", 19, "PV1-19 visit number is required to find the visit")
-        encounter: Encounter | None = load(visit.encounter_id)
-        if encounter is None:
-            raise UnknownVisitError(f"visit {visit.number.value!r} is not known")
-        patient = patient_from_pid(msg, ctx, load)
-        _same_patient(encounter, patient)
-        action(encounter, visit, ctx)
-        return [patient, encounter]
+        if action == "change-class" and not visit.patient_class:
+            visit = replace(visit, patient_class=default_class)
+        patient = patient_command(msg)
+        found = action == "transfer" and visit.location.is_empty()
+        # Checked here, once the visit is known to exist, so that ERR locates PV1-3.
+        if found and load(encounter_id_for(visit.visit_number, ctx.message_id)) is not None:
+            text = "PV1-3 assigned location is required: it is where the patient goes"
+            raise missing_field(msg, "PV1", 3, text, component=1)
+        return change_visit(ChangeVisit(action, patient, visit), ctx, load)
 
     return handle
 
@@ -292,59 +221,18 @@ def _update_patient(msg: Message, ctx: MessageContext, load: Loader) -> list[Any
     return [patient_from_pid(msg, ctx, load)]
 
 
-def _transfer(e: Encounter, v: _Visit, ctx: MessageContext) -> None:
-    if v.location.is_empty():
-        text = "PV1-3 assigned location is required: it is where the patient goes"
-        fault = Fault(101, "REQUIRED_FIELD_MISSING", text, "PV1", v.segment_index, 3, component=1)
-        raise ValidationError(text, [fault])
-    e.transfer(location=v.location, occurred_at=ctx.occurred_at, source_message_id=ctx.message_id)
-
-
-def _cancel_transfer(e: Encounter, v: _Visit, ctx: MessageContext) -> None:
-    # In A12, PV1-3 is where the patient was before the transfer being cancelled.
-    e.cancel_transfer(
-        location=v.location, occurred_at=ctx.occurred_at, source_message_id=ctx.message_id
-    )
-
-
-def _discharge(e: Encounter, v: _Visit, ctx: MessageContext) -> None:
-    e.discharge(
-        discharged_at=v.discharged_at, occurred_at=ctx.occurred_at, source_message_id=ctx.message_id
-    )
-
-
-def _cancel_discharge(e: Encounter, v: _Visit, ctx: MessageContext) -> None:
-    e.cancel_discharge(occurred_at=ctx.occurred_at, source_message_id=ctx.message_id)
-
-
-def _cancel_admission(e: Encounter, v: _Visit, ctx: MessageContext) -> None:
-    e.cancel_admission(occurred_at=ctx.occurred_at, source_message_id=ctx.message_id)
-
-
-def _change_class(default_class: str) -> Callable[[Encounter, _Visit, MessageContext], None]:
-    def action(e: Encounter, v: _Visit, ctx: MessageContext) -> None:
-        e.change_class(
-            patient_class=v.patient_class or default_class,
-            location=v.location,
-            occurred_at=ctx.occurred_at,
-            source_message_id=ctx.message_id,
-        )
-
-    return action
-
-
 HANDLERS: dict[tuple[str, str], Handler] = {
-    ("ADT", "A01"): _start(Encounter.Admitted),
-    ("ADT", "A02"): _on_visit(_transfer),
-    ("ADT", "A03"): _on_visit(_discharge),
-    ("ADT", "A04"): _start(Encounter.Registered),
-    ("ADT", "A05"): _start(Encounter.PreAdmitted),
-    ("ADT", "A06"): _on_visit(_change_class("I")),
-    ("ADT", "A07"): _on_visit(_change_class("O")),
+    ("ADT", "A01"): _start("admitted"),
+    ("ADT", "A02"): _on_visit("transfer"),
+    ("ADT", "A03"): _on_visit("discharge"),
+    ("ADT", "A04"): _start("registered"),
+    ("ADT", "A05"): _start("pre-admitted"),
+    ("ADT", "A06"): _on_visit("change-class", "I"),
+    ("ADT", "A07"): _on_visit("change-class", "O"),
     ("ADT", "A08"): _update_patient,
-    ("ADT", "A11"): _on_visit(_cancel_admission),
-    ("ADT", "A12"): _on_visit(_cancel_transfer),
-    ("ADT", "A13"): _on_visit(_cancel_discharge),
+    ("ADT", "A11"): _on_visit("cancel-admission"),
+    ("ADT", "A12"): _on_visit("cancel-transfer"),
+    ("ADT", "A13"): _on_visit("cancel-discharge"),
     ("ADT", "A31"): _update_patient,
     ("ADT", "A40"): _merge,
 }

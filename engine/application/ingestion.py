@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
-from datetime import UTC, tzinfo
-from typing import Any
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, tzinfo
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 import structlog
@@ -29,8 +29,10 @@ from engine.application.adt import HANDLERS as ADT_HANDLERS
 from engine.application.adt import Handler, MessageContext, patient_id_in, visit_id
 from engine.application.billing import post_transactions
 from engine.application.cache import EventCache, project
+from engine.application.decisions import Decision, Session
 from engine.application.outcome import IngestOutcome
 from engine.application.results import report_results
+from engine.application.sources import ReceivedSource
 from engine.application.transcodings import (
     FastJSONTranscoder,
     FastMapper,
@@ -49,7 +51,9 @@ from engine.hl7.datatypes import read_datetime
 from engine.hl7.message import Message, parse_message
 from engine.ports import BulkEventReader, Clock, Fault, MessageValidator
 
-__all__ = ["Ingestion"]
+__all__ = ["Ingestion", "Recorded"]
+
+T = TypeVar("T")
 
 log = structlog.get_logger(__name__)
 
@@ -211,6 +215,81 @@ class Ingestion(Application[UUID]):
             return _with_positions([(outcome, events)], recordings)[0]
         raise ConcurrencyError(f"gave up after {self.max_attempts} conflicting saves")
 
+    def record(
+        self,
+        source: ReceivedSource,
+        decide: Callable[[Session, Decision], T],
+        named: Sequence[UUID] = (),
+    ) -> Recorded[T]:
+        """Decides on a received source (a FHIR write) and saves its events with it, or nothing.
+
+        ``decide`` loads through the session and lets decisions change what it
+        loaded; its result is returned with the session it worked on (the
+        aggregates with their new versions). A source already stored (a resend
+        with the same key) changes nothing; a ``DomainError`` or
+        ``MessageRejectedError`` from ``decide`` propagates and nothing is
+        saved. The source is stored only when it changed something. On a
+        conflicting save (another writer, another process) it decides again.
+        ``named`` are aggregates ``decide`` will load: read in one round trip.
+
+        Raises:
+            ConcurrencyError: other writers kept changing the same aggregates.
+        """
+        for _ in range(self.max_attempts):
+            head = self._prefetch(named)
+            staging = _Staging(
+                self._committed_events, self._message_stored, careful=True, build=self._cache.build
+            )
+            session = Session(staging.load)
+            now = _Now(source.source_id, self.clock.now())
+            if staging.stored(source.source_id):
+                return self._resent(source, decide, session, now)
+            result = decide(session, now)
+            events = [e for aggregate in session.pending() for e in aggregate.collect_events()]
+            if not events:
+                return Recorded(result, session)
+            inbound = InboundMessage.receive(
+                source.source_id,
+                sending_application=source.sender,
+                sending_facility="",
+                control_id=source.control_id,
+                message_type=source.kind,
+                version=source.version,
+                channel=source.channel,
+                raw=source.raw,
+                sha256=source.sha256,
+            )
+            events = [*inbound.collect_events(), *events]
+            try:
+                recordings = self.events.put(events)
+            except IntegrityError:
+                self._cache.clear()
+                continue
+            self._remember(events, recordings, head)
+            if self.on_recorded is not None:
+                self.on_recorded(recordings)
+            return Recorded(result, session, len(events), recordings[-1].notification.id)
+        raise ConcurrencyError(f"gave up after {self.max_attempts} conflicting saves")
+
+    def _resent(
+        self,
+        source: ReceivedSource,
+        decide: Callable[[Session, Decision], T],
+        session: Session,
+        now: Decision,
+    ) -> Recorded[T]:
+        """A source stored before: decided again only to name what it refers to, never saved.
+
+        If it no longer applies (later writes moved on), it still changed
+        nothing: the answer is the same, without the result.
+        """
+        log.info("record.resent", source_id=str(source.source_id))
+        try:
+            result: T | None = decide(session, now)
+        except Exception:  # whatever refuses it now, the resend is a no-op, as for MLLP
+            result = None
+        return Recorded(result, session, duplicate=True)
+
     def current(self, aggregate_id: UUID) -> Any:
         """An aggregate as ingestion would decide on it now (cache or store); None if absent.
 
@@ -249,7 +328,16 @@ class Ingestion(Application[UUID]):
         return events
 
     def _check_and_prefetch(self, read: Sequence[Message | IngestOutcome]) -> int | None:
-        """``_check_cache``, and the patients and visits the batch names that the cache lacks.
+        """``_check_cache``, and the patients and visits the batch names that the cache lacks."""
+        return self._prefetch(
+            aggregate_id
+            for msg in read
+            if not isinstance(msg, IngestOutcome)
+            for aggregate_id in _named_aggregates(msg)
+        )
+
+    def _prefetch(self, named: Iterable[UUID]) -> int | None:
+        """``_check_cache``, and the ``named`` aggregates that the cache lacks.
 
         When the recorder can (``BulkEventReader``), the head and those
         aggregates are read in one round trip (one read transaction on SQLite):
@@ -262,15 +350,7 @@ class Ingestion(Application[UUID]):
         reader = self._bulk
         if self._cache.maxsize <= 0 or reader is None:
             return self._check_cache()
-        wanted = list(
-            {
-                aggregate_id
-                for msg in read
-                if not isinstance(msg, IngestOutcome)
-                for aggregate_id in _named_aggregates(msg)
-                if aggregate_id not in self._cache
-            }
-        )
+        wanted = list({aggregate_id for aggregate_id in named if aggregate_id not in self._cache})
         generation = self._cache.generation
         head, stored_events = reader.select_head_and_events(wanted)
         found: dict[UUID, list[Any]] = {aggregate_id: [] for aggregate_id in wanted}
@@ -382,6 +462,28 @@ class Ingestion(Application[UUID]):
         events = [e for aggregate in (inbound, *changed) for e in aggregate.collect_events()]
         staging.keep(message_id, events)
         return IngestOutcome("AA", msg, raw, message_id=message_id), events
+
+
+@dataclass(frozen=True, slots=True)
+class _Now:
+    """The Decision of a received source decided now."""
+
+    source_id: UUID
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded(Generic[T]):
+    """What ``Ingestion.record`` came to: the decision's result, the session it decided
+    in, how many events were saved and the store position of the last one.
+    ``duplicate``: the source was stored before (a resend); nothing was decided.
+    """
+
+    result: T | None
+    session: Session
+    events_written: int = 0
+    last_notification_id: int | None = None
+    duplicate: bool = False
 
 
 def _named_aggregates(msg: Message) -> list[UUID]:

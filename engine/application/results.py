@@ -9,17 +9,16 @@ corrections) rather than duplicating it.
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID, uuid5
 
 from engine.application.adt import (
     Loader,
     MessageContext,
     missing_field,
-    patient_from_pid,
+    patient_command,
     visit_id,
 )
-from engine.domain.ids import CARELOG_NAMESPACE
-from engine.domain.report import LabReport
+from engine.application.commands import LabResult, ReportResults
+from engine.application.decisions import record_results
 from engine.domain.values import ObservationValue
 from engine.errors import ValidationError
 from engine.hl7.datatypes import read_cwe, read_datetime, read_decimal
@@ -27,10 +26,6 @@ from engine.hl7.message import Message, component_of
 from engine.ports import Fault
 
 __all__ = ["report_results"]
-
-
-def _report_id(order_number: str) -> UUID:
-    return uuid5(CARELOG_NAMESPACE, f"report\x1f{order_number}")
 
 
 def _groups(msg: Message) -> list[tuple[int, list[str], list[tuple[int, list[str]]]]]:
@@ -89,7 +84,7 @@ def report_results(msg: Message, ctx: MessageContext, load: Loader) -> list[Any]
     if not groups:
         raise missing_field(msg, "OBR", 0, "an ORU^R01 needs at least one OBR segment")
     seps = msg.separators
-    decided = []
+    results = []
     for position, obr, obxs in groups:
         order = component_of(_field(obr, 3), seps) or component_of(_field(obr, 2), seps)
         if not order:
@@ -97,34 +92,18 @@ def report_results(msg: Message, ctx: MessageContext, load: Loader) -> list[Any]
             raise ValidationError(
                 text, [Fault(101, "REQUIRED_FIELD_MISSING", text, "OBR", position, 3, 0, 1)]
             )
-        observations = [_observation(msg, p, obx, ctx) for p, obx in obxs]
-        decided.append((order, obr, observations))
-    patient = patient_from_pid(msg, ctx, load)
-    encounter_id = visit_id(msg) if msg.has("PV1") else None
-    changed: list[Any] = [patient]
-    for order, obr, observations in decided:
-        report_id = _report_id(order)
-        status = component_of(_field(obr, 25), seps)
-        report: LabReport | None = load(report_id)
-        if report is None:
-            report = LabReport.report(
-                report_id,
-                patient_id=patient.id,
-                encounter_id=encounter_id,
+        results.append(
+            LabResult(
                 order_number=order,
                 service=read_cwe(_field(obr, 4), seps),
-                status=status,
+                status=component_of(_field(obr, 25), seps),
                 observed_at=read_datetime(component_of(_field(obr, 7), seps), ctx.site_timezone),
-                observations=observations,
-                occurred_at=ctx.occurred_at,
-                source_message_id=ctx.message_id,
+                observations=tuple(_observation(msg, p, obx, ctx) for p, obx in obxs),
             )
-        else:
-            report.update(
-                status=status,
-                observations=observations,
-                occurred_at=ctx.occurred_at,
-                source_message_id=ctx.message_id,
-            )
-        changed.append(report)
-    return changed
+        )
+    command = ReportResults(
+        patient=patient_command(msg),
+        encounter_id=visit_id(msg) if msg.has("PV1") else None,
+        results=tuple(results),
+    )
+    return record_results(command, ctx, load)
