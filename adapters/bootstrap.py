@@ -25,9 +25,11 @@ from eventsourcing.postgres import PostgresFactory
 from eventsourcing.sqlite import SQLiteFactory
 from eventsourcing.utils import Environment
 
+from adapters.http.access import AccessControl, build_access
 from adapters.http.app import create_app
 from adapters.metrics import Metrics
 from adapters.mllp.server import MLLPServer
+from adapters.security.access_log import AccessEntry, to_records
 from adapters.sqlite_store import RECORDER_TOPIC, relax_read_model_sync
 from adapters.writer import GroupCommitWriter
 from engine.application.ingestion import Ingestion
@@ -35,6 +37,7 @@ from engine.application.outcome import IngestOutcome
 from engine.config import Settings
 from engine.errors import ConfigError
 from engine.ports import MessageValidator
+from projections.access import AccessLogView
 from projections.audit import Sealer
 from projections.catalog import CATALOG, ProjectionSpec
 from projections.patients import PatientView
@@ -157,6 +160,7 @@ def build(settings: Settings, *, validator: MessageValidator | None = None) -> E
         processing_ids=settings.processing_ids,
     )
     views = {spec.key: build_view(spec, settings, env) for spec in CATALOG}
+    views["access"] = AccessLogView(ingestion.recorder, ingestion.mapper)  # for /api/audit
     shared = settings.backend == "postgres"  # other processes may commit: poll more often
     runner = PollingProjectionRunner(
         ingestion,
@@ -374,6 +378,25 @@ def hand_over(engine: Engine) -> Callable[[Sequence[Any]], None]:
     return recorded
 
 
+def access_layer(engine: Engine, writer: GroupCommitWriter) -> AccessControl:
+    """The HTTP access layer; its access log commits on the single writer thread."""
+    access: AccessControl | None = None
+
+    def store(entries: list[AccessEntry]) -> None:
+        def job() -> None:
+            try:
+                engine.ingestion.record_access(to_records(entries))
+            except Exception:
+                if access is not None and access.access_log is not None:
+                    access.access_log.add(entries)  # kept for the next flush
+                raise
+
+        writer.run(job)
+
+    access = build_access(engine.settings, store)
+    return access
+
+
 async def serve(engine: Engine) -> None:
     """Runs MLLP and HTTP until SIGINT/SIGTERM, then shuts down without losing a message."""
     settings = engine.settings
@@ -392,6 +415,11 @@ async def serve(engine: Engine) -> None:
 
     engine.ingestion.on_recorded = hand_over(engine)
     writer = GroupCommitWriter(engine.ingestion.ingest_many, on_commit=committed)
+    try:
+        access = access_layer(engine, writer)  # refuses a bad auth setup before listening
+    except Exception:
+        writer.close()
+        raise
 
     async def ingest(raw: bytes, channel: str) -> IngestOutcome:
         started = time.perf_counter()
@@ -466,7 +494,13 @@ async def serve(engine: Engine) -> None:
             {"carelog_projection_position": engine.runner.position}, writes
         )
 
-    app = create_app(engine.views, health=health, metrics=metrics, site_timezone=settings.tzinfo())
+    app = create_app(
+        engine.views,
+        health=health,
+        metrics=metrics,
+        site_timezone=settings.tzinfo(),
+        access=access,
+    )
     http = _QuietServer(
         uvicorn.Config(
             app,
@@ -482,6 +516,8 @@ async def serve(engine: Engine) -> None:
         await asyncio.sleep(0.01)
     if http_task.done():
         await mllp.stop()
+        if access.access_log is not None:
+            access.access_log.stop()
         writer.close()
         http_task.result()
         raise ConfigError(
@@ -506,6 +542,8 @@ async def serve(engine: Engine) -> None:
     await mllp.stop()  # in-flight messages finish and are acknowledged first
     http.should_exit = True
     await http_task
+    if access.access_log is not None:
+        access.access_log.stop()  # its last batch goes to the writer before it closes
     writer.close()
     if relay is not None:
         relay.nudge()

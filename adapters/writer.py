@@ -6,6 +6,10 @@ commit (one fsync) serves many messages, and with one connection it serves
 one with no added wait. Each message is still answered only after the
 commit that holds it. The outcomes of a batch go back to the event loop in
 one wake-up (one ``call_soon_threadsafe``), not one per message.
+
+Other writes to the same store (the access log's batches) go through
+``run``: a job queued here runs on the writer thread between two commits,
+so the store has one writer and the event cache stays valid.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ __all__ = ["GroupCommitWriter"]
 
 IngestMany = Callable[[Sequence[tuple[bytes, str]]], list[IngestOutcome]]
 _Item = tuple[bytes, str, "asyncio.Future[IngestOutcome]"]
+Job = Callable[[], object]
 
 log = structlog.get_logger(__name__)
 
@@ -41,7 +46,7 @@ class GroupCommitWriter:
         self._ingest_many = ingest_many
         self.max_batch = max_batch
         self._on_commit = on_commit
-        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Item | Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
         self._thread.start()
         self.batches = 0
@@ -52,6 +57,13 @@ class GroupCommitWriter:
         future: asyncio.Future[IngestOutcome] = asyncio.get_running_loop().create_future()
         self._queue.put((raw, channel, future))
         return await future
+
+    def run(self, job: Job) -> None:
+        """Queues ``job`` to run on the writer thread, after the messages queued before it.
+
+        A job that raises is logged and does not stop the writer.
+        """
+        self._queue.put(job)
 
     def close(self) -> None:
         """Finishes everything already submitted, then stops the thread."""
@@ -65,7 +77,11 @@ class GroupCommitWriter:
             first = self._queue.get()
             if first is None:
                 break
+            if callable(first):
+                self._run_job(first)
+                continue
             batch = [first]
+            job: Job | None = None
             while len(batch) < self.max_batch:
                 try:
                     item = self._queue.get_nowait()
@@ -74,8 +90,19 @@ class GroupCommitWriter:
                 if item is None:
                     stopping = True
                     break
+                if callable(item):
+                    job = item  # after this batch, keeping the queue's order
+                    break
                 batch.append(item)
             self._commit(batch)
+            if job is not None:
+                self._run_job(job)
+
+    def _run_job(self, job: Job) -> None:
+        try:
+            job()
+        except Exception as e:
+            log.error("writer.job_failed", error=type(e).__name__)
 
     def _commit(self, batch: list[_Item]) -> None:
         futures = [future for _, _, future in batch]

@@ -15,7 +15,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from adapters.http.access import AccessControl, AccessMiddleware, refusal_response
+from adapters.http.audit import audit_router
 from adapters.http.billing import billing_router
+from adapters.http.context import touched
 from adapters.http.fhir_encounter import encounter_router
 from adapters.http.fhir_json import FHIR_JSON, FhirResponse, operation_outcome
 from adapters.http.fhir_observation import observation_router
@@ -24,6 +27,8 @@ from adapters.http.fhir_search import unsupported_parameters
 from adapters.http.history import history_router
 from adapters.http.problem import problem
 from adapters.http.queue import queue_router
+from adapters.http.well_known import well_known_router
+from adapters.security.policy import AccessRefused
 from projections.patients.view import PatientView
 
 __all__ = ["FHIR_JSON", "create_app"]
@@ -41,14 +46,23 @@ def create_app(
     metrics: Callable[[], str] = lambda: "",
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     site_timezone: tzinfo = UTC,
+    access: AccessControl | None = None,
 ) -> FastAPI:
     """The ASGI app over the read models ``views`` (keyed as in projections.catalog).
 
     ``health`` returns a dict with ``ready`` and details; ``now`` is the clock
     waits are measured with; ``site_timezone`` is where a day starts (queue stats).
+    ``access`` is the access layer (adapters/http/access.py); without one no
+    token is accepted and only the public routes answer (deny by default).
     """
     app = FastAPI(title="carelog", docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     patients: PatientView = views["patients"]
+    access = access if access is not None else AccessControl.refusing_all()
+    app.add_middleware(AccessMiddleware, access=access, router=app.router)
+
+    @app.exception_handler(AccessRefused)
+    async def _refused(request: Request, exc: AccessRefused) -> JSONResponse:
+        return refusal_response(request.url.path, exc.status, exc.detail, exc.scope)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -84,16 +98,20 @@ def create_app(
         return PlainTextResponse(metrics(), media_type="text/plain; version=0.0.4")
 
     app.include_router(history_router(views, site_timezone))
+    app.include_router(well_known_router(access))
+    if "access" in views:
+        app.include_router(audit_router(views["access"], site_timezone))
 
     @app.get("/fhir/metadata")
     def get_metadata() -> FhirResponse:
         return FhirResponse(_capability_statement())
 
     @app.get("/fhir/Patient/{patient_id}")
-    def read_patient(patient_id: str) -> FhirResponse:
+    def read_patient(request: Request, patient_id: str) -> FhirResponse:
         record = patients.get_patient(patient_id)
         if record is None:
             return operation_outcome(404, "not-found", f"Patient/{patient_id} is not known")
+        touched(request, record.patient_id)
         return FhirResponse(patient_resource(record))
 
     @app.get("/fhir/Patient")
@@ -108,6 +126,7 @@ def create_app(
         system, sep, value = identifier.rpartition("|")
         authority = _authority_from_system(system) if sep else None
         records = patients.find_by_identifier(value, authority)
+        touched(request, *(r.patient_id for r in records))
         entries = [
             {
                 "fullUrl": f"{str(request.base_url).rstrip('/')}/fhir/Patient/{r.patient_id}",
