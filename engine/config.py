@@ -63,6 +63,7 @@ class Settings:
     auth_key_file: str = ""  # "" = carelog-issuer.pem in the data directory
     auth_embedded_any_address: bool = False  # opt-in: embedded issuer on a non-loopback address
     auth_leeway_s: int = 30
+    auth_jwks_refresh_s: float = 10.0  # least time between JWKS fetches for unknown kids
     access_log_flush_s: float = 0.2
 
     @classmethod
@@ -220,6 +221,13 @@ def _auth_changes(environ: Mapping[str, str]) -> dict[str, Any]:
         if not v.isdigit() or int(v) > 300:
             raise ConfigError(f"CARELOG_AUTH_LEEWAY: expected 0 to 300 seconds, got {v!r}")
         changes["auth_leeway_s"] = int(v)
+    if v := get("CARELOG_AUTH_JWKS_REFRESH"):
+        try:
+            changes["auth_jwks_refresh_s"] = float(v)
+        except ValueError:
+            changes["auth_jwks_refresh_s"] = -1.0
+        if not 0 <= changes["auth_jwks_refresh_s"] <= 3600:
+            raise ConfigError(f"CARELOG_AUTH_JWKS_REFRESH: expected 0 to 3600 seconds, got {v!r}")
     if v := get("CARELOG_ACCESS_LOG_FLUSH"):
         changes["access_log_flush_s"] = _positive_float(v, "CARELOG_ACCESS_LOG_FLUSH")
     return changes

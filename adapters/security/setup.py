@@ -68,13 +68,14 @@ def check_embedded_address(settings: Settings) -> None:
 class _DiscoveredKeys:
     """An external issuer's JWKS, its URL discovered on first use (and retried until found)."""
 
-    def __init__(self, issuer: str) -> None:
+    def __init__(self, issuer: str, cooldown_s: float) -> None:
         self.issuer = issuer
+        self.cooldown_s = cooldown_s
         self._keys: JwksKeys | None = None
 
     def key_for(self, kid: str | None) -> Any:
         if self._keys is None:
-            self._keys = JwksKeys(discover_jwks_url(self.issuer))
+            self._keys = JwksKeys(discover_jwks_url(self.issuer), cooldown_s=self.cooldown_s)
         return self._keys.key_for(kid)
 
 
@@ -82,9 +83,9 @@ def verifier_for(settings: Settings) -> tuple[TokenVerifier, EmbeddedIssuer | No
     """The verifier for ``settings`` and, in the embedded default, the issuer."""
     if settings.auth_issuer:
         keys: Any = (
-            JwksKeys(settings.auth_jwks_url)
+            JwksKeys(settings.auth_jwks_url, cooldown_s=settings.auth_jwks_refresh_s)
             if settings.auth_jwks_url
-            else _DiscoveredKeys(settings.auth_issuer)
+            else _DiscoveredKeys(settings.auth_issuer, settings.auth_jwks_refresh_s)
         )
         verifier = TokenVerifier(
             keys,
