@@ -7,12 +7,20 @@ how key rotation reaches it), with an explicit allow-list of asymmetric
 algorithms: never ``none``, never HS* (a verifier holding only a public key
 must not accept a MAC keyed with that public key). ``exp``, ``iss``, ``aud``
 and ``sub`` are required; clocks may differ by ``leeway_s``.
+
+A client sends the same token with every request until it expires, so a
+verified token is remembered (by its exact text, up to ``cache_size``
+tokens) with its expiry: a repeat costs a dict lookup and a clock read
+instead of a signature check. The expiry is checked again on every use.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+import time
 import urllib.request
+from collections import OrderedDict
 from typing import Any, Protocol
 
 import jwt
@@ -102,6 +110,7 @@ class TokenVerifier:
         audience: str,
         leeway_s: int = 30,
         algorithms: tuple[str, ...] = ALGORITHMS,
+        cache_size: int = 4096,
     ) -> None:
         if not set(algorithms) <= set(ALGORITHMS):
             raise ValueError(f"only asymmetric algorithms may be allowed: {algorithms}")
@@ -111,6 +120,9 @@ class TokenVerifier:
         self.leeway_s = leeway_s
         self.algorithms = list(algorithms)
         self.external = not isinstance(keys, EmbeddedKeys)
+        self.cache_size = cache_size
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def verify(self, token: str) -> Principal:
         """The principal ``token`` stands for.
@@ -118,6 +130,25 @@ class TokenVerifier:
         Raises:
             InvalidTokenError: malformed, badly signed, expired, or for someone else.
         """
+        with self._lock:
+            known = self._verified.get(token)
+        if known is not None:
+            principal, expires = known
+            if time.time() <= expires + self.leeway_s:
+                return principal
+            with self._lock:
+                self._verified.pop(token, None)
+            raise InvalidTokenError("the token has expired")
+        principal, expires = self._check(token)
+        if self.cache_size > 0:
+            with self._lock:
+                self._verified[token] = (principal, expires)
+                while len(self._verified) > self.cache_size:
+                    self._verified.popitem(last=False)
+        return principal
+
+    def _check(self, token: str) -> tuple[Principal, float]:
+        """The full check of a token not seen before: its principal and its ``exp``."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError as e:
@@ -145,7 +176,7 @@ class TokenVerifier:
             raise InvalidTokenError("the token is from another issuer") from e
         except jwt.InvalidTokenError as e:
             raise InvalidTokenError("the token is not valid") from e
-        return _principal(claims)
+        return _principal(claims), float(claims["exp"])
 
 
 def _principal(claims: dict[str, Any]) -> Principal:
