@@ -82,6 +82,15 @@ class Engine:
     seal_lease: Any = None  # PostgreSQL: only its holder runs the sealer (like projections)
 
     @property
+    def access_view(self) -> AccessLogView:
+        """The access log for auditors (its records are events in this store)."""
+        return AccessLogView(self.ingestion.recorder, self.ingestion.mapper)
+
+    def http_views(self) -> dict[str, Any]:
+        """The read models the HTTP app serves: the catalog's and the access log."""
+        return {**self.views, "access": self.access_view}
+
+    @property
     def patients(self) -> PatientView:
         """The patient index."""
         view: PatientView = self.views["patients"]
@@ -160,7 +169,6 @@ def build(settings: Settings, *, validator: MessageValidator | None = None) -> E
         processing_ids=settings.processing_ids,
     )
     views = {spec.key: build_view(spec, settings, env) for spec in CATALOG}
-    views["access"] = AccessLogView(ingestion.recorder, ingestion.mapper)  # for /api/audit
     shared = settings.backend == "postgres"  # other processes may commit: poll more often
     runner = PollingProjectionRunner(
         ingestion,
@@ -495,7 +503,7 @@ async def serve(engine: Engine) -> None:
         )
 
     app = create_app(
-        engine.views,
+        engine.http_views(),
         health=health,
         metrics=metrics,
         site_timezone=settings.tzinfo(),

@@ -104,7 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         loaded = time.perf_counter() - started
         log = AccessLog(lambda entries: engine.ingestion.record_access(to_records(entries)))
         log.start()
-        app = create_app(engine.views, health=lambda: {"ready": True}, access=tokens.access(log))
+        app = create_app(
+            engine.http_views(), health=lambda: {"ready": True}, access=tokens.access(log)
+        )
         plain = create_app(engine.views, health=lambda: {"ready": True})
         plain.user_middleware = [m for m in plain.user_middleware if m.cls is not AccessMiddleware]
         rng = random.Random(3)

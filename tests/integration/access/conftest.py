@@ -67,14 +67,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         assert engine.ingestion.ingest(raw, "test").ack_code == "AA"
     engine.runner.catch_up()
     log = AccessLog(lambda entries: engine.ingestion.record_access(to_records(entries)))
-    app = create_app(engine.views, health=lambda: {"ready": True}, access=tokens.access(log))
+    app = create_app(engine.http_views(), health=lambda: {"ready": True}, access=tokens.access(log))
     (a,) = engine.patients.find_by_identifier("MRNA")
     (b,) = engine.patients.find_by_identifier("MRNB")
     encounters = engine.views["encounters"]
     (va,) = encounters.visits(a.patient_id, ())
     (vb,) = encounters.visits(b.patient_id, ())
     yield World(
-        engine, app, log, engine.views["access"], a.patient_id, b.patient_id,
+        engine, app, log, engine.access_view, a.patient_id, b.patient_id,
         va.encounter_id, vb.encounter_id,
     )  # fmt: skip
     engine.close()

@@ -25,7 +25,7 @@ for _raw in MESSAGES:
     _ENGINE.ingestion.ingest(_raw, "test")
 _ENGINE.runner.catch_up()
 _LOG = AccessLog(lambda entries: _ENGINE.ingestion.record_access(to_records(entries)))
-APP = create_app(_ENGINE.views, health=lambda: {"ready": True}, access=tokens.access(_LOG))
+APP = create_app(_ENGINE.http_views(), health=lambda: {"ready": True}, access=tokens.access(_LOG))
 SCHEMA = schemathesis.openapi.from_dict(APP.openapi())
 BUDGET = settings(
     max_examples=15,
