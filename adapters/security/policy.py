@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from adapters.security.principal import Principal
-from adapters.security.scopes import Reach, fhir_reach, has_fhir_scope
+from adapters.security.scopes import Reach, fhir_reach, may_write_somewhere
 
 __all__ = ["POLICY", "PUBLIC", "AccessRefused", "Rule", "authorize", "rule_for"]
 
@@ -26,9 +26,10 @@ class Rule:
 
     ``kind``: ``public`` (no token), ``fhir`` (a SMART scope for
     ``resource_type`` and ``interaction``), ``scope`` (the carelog scope
-    ``scope``), ``bundle`` (any usable SMART scope here; the handler
-    authorizes each entry), ``token`` (any valid token). ``phi``: the route
-    reads or writes patient data, so every use is written to the access log.
+    ``scope``), ``bundle`` (a ``user/`` or ``system/`` scope that creates or
+    updates something; the handler authorizes each entry with ``authorize``),
+    ``token`` (any valid token). ``phi``: the route reads or writes patient
+    data, so every use is written to the access log.
     """
 
     kind: str
@@ -134,7 +135,7 @@ def allows_route(principal: Principal, rule: Rule, resource_type: str) -> Reach:
     if rule.kind == "scope":
         return Reach.ALL if rule.scope in principal.scopes else Reach.NONE
     if rule.kind == "bundle":
-        return Reach.ALL if has_fhir_scope(principal) else Reach.NONE
+        return Reach.ALL if may_write_somewhere(principal) else Reach.NONE
     if rule.kind == "fhir":
         return fhir_reach(principal, resource_type, rule.interaction)
     return Reach.NONE

@@ -79,9 +79,15 @@ def fhir_reach(principal: Principal, resource_type: str, interaction: str) -> Re
     return reach
 
 
-def has_fhir_scope(principal: Principal) -> bool:
-    """Whether any of the principal's scopes is a SMART one it could use."""
+def may_write_somewhere(principal: Principal) -> bool:
+    """Whether a ``user/`` or ``system/`` scope lets the principal create or update anything.
+
+    The gate of a transaction or batch Bundle, before the handler checks each
+    entry: a token that could not write any entry on its own gets no further.
+    """
     return any(
-        (s := parse_scope(text)) is not None and (s.context != "patient" or principal.patient)
+        (s := parse_scope(text)) is not None
+        and s.context != "patient"
+        and bool(s.letters & {"c", "u"})
         for text in principal.scopes
     )

@@ -100,3 +100,19 @@ def test_the_key_file_is_created_private_reused_and_refused_when_others_can_read
     os.chmod(path, 0o600)
     with pytest.raises(ConfigError, match="no PEM private key"):
         EmbeddedIssuer(path, "carelog")
+
+
+def test_a_bundle_needs_a_user_or_system_write_scope_before_its_entries_are_checked() -> None:
+    from adapters.security.policy import allows_route, rule_for
+
+    bundle = rule_for("POST", "/fhir")
+    assert bundle is not None and bundle.kind == "bundle"
+    for scopes, patient, reach in [
+        ({"user/Patient.cu"}, None, Reach.ALL),
+        ({"system/*.c"}, None, Reach.ALL),
+        ({"user/*.rs"}, None, Reach.NONE),
+        ({"patient/*.cruds"}, "A", Reach.NONE),
+        ({"carelog/operator"}, None, Reach.NONE),
+    ]:
+        who = Principal("s", scopes=frozenset(scopes), patient=patient)
+        assert allows_route(who, bundle, "") is reach, scopes
