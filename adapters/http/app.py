@@ -189,6 +189,15 @@ def _capability_statement() -> dict[str, Any]:
                         "searchParam": [{"name": "identifier", "type": "token"}],
                     },
                     _patient_search_resource("ChargeItem"),
+                    {
+                        "type": "AuditEvent",
+                        "interaction": [{"code": "search-type"}],
+                        "searchParam": [
+                            {"name": "patient", "type": "reference"},
+                            {"name": "agent", "type": "reference"},
+                            {"name": "date", "type": "date"},
+                        ],
+                    },
                     _patient_search_resource("Observation"),
                     {
                         "type": "Encounter",

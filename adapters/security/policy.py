@@ -84,6 +84,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/api/billing/accounts/{account}"): _scope("carelog/billing.read", "Account"),
     ("GET", "/api/patients/{patient_id}/history"): _scope("carelog/audit.read", "History"),
     ("GET", "/api/audit"): _scope("carelog/audit.read", "AuditEvent"),
+    ("GET", "/fhir/AuditEvent"): _scope("carelog/audit.read", "AuditEvent"),
 }
 
 

@@ -24,6 +24,7 @@ def test_every_phi_route_records_who_what_which_patient_and_the_outcome(world: W
         ("/api/billing/accounts/ACCB", "Account", "read", [world.b]),
         (f"/api/patients/{world.a}/history", "History", "read", [world.a]),
         ("/api/audit?limit=1", "AuditEvent", "read", [""]),
+        ("/fhir/AuditEvent?_count=1", "AuditEvent", "read", [""]),
     ]
     headers = tokens.bearer(tokens.ALL_SCOPES, sub="dr-who")
     for path, resource_type, interaction, patients in cases:
@@ -86,6 +87,29 @@ def test_auditors_query_the_log_by_patient_subject_and_time(world: World) -> Non
     assert since.json()["count"] == 0
     bad = get(world.app, "/api/audit", params={"since": "yesterday"}, headers=auditor)
     assert bad.status_code == 400 and bad.headers["content-type"] == "application/problem+json"
+
+
+def test_the_access_log_answers_fhir_auditevent_searches(world: World) -> None:
+    from fhir.resources.R4B.bundle import Bundle
+
+    get(world.app, f"/fhir/Observation?patient={world.a}", headers=tokens.bearer(sub="lab-tech"))
+    get(world.app, f"/fhir/Patient/{world.a}", headers=tokens.bearer("carelog/operator", sub="op"))
+    world.log.flush()
+    auditor = tokens.bearer("carelog/audit.read", sub="auditor")
+    r = get(world.app, "/fhir/AuditEvent", params={"patient": f"Patient/{world.a}",
+            "agent": "lab-tech", "date": "ge2000-01-01T00:00:00Z"}, headers=auditor)  # fmt: skip
+    assert r.status_code == 200
+    bundle = Bundle.model_validate(r.json())
+    assert bundle.total == 1
+    event = r.json()["entry"][0]["resource"]
+    assert event["action"] == "E" and event["outcome"] == "0"
+    assert event["agent"][0]["who"]["identifier"]["value"] == "lab-tech"
+    assert event["entity"][0]["what"]["reference"] == f"Patient/{world.a}"
+    refused = get(world.app, "/fhir/AuditEvent", params={"agent": "op"}, headers=auditor).json()
+    assert [e["resource"]["outcome"] for e in refused["entry"]] == ["4"]
+    for bad in ({"date": "2024-01-01"}, {"date": "ge2024-01-01"}, {"_count": "0"}, {"x": "1"}):
+        answer = get(world.app, "/fhir/AuditEvent", params=bad, headers=auditor)
+        assert answer.status_code == 400 and answer.json()["resourceType"] == "OperationOutcome"
 
 
 def test_verify_covers_the_access_log_and_catches_an_altered_record(world: World) -> None:

@@ -196,6 +196,7 @@ ROUTES = {
     "account": "/api/billing/accounts/ACCA",
     "history": "/api/patients/{a}/history",
     "audit": "/api/audit?limit=5",
+    "auditevent": "/fhir/AuditEvent?_count=5",
     "metrics": "/metrics",
     "openapi": "/openapi.json",
 }
@@ -223,7 +224,7 @@ GRANTS: list[tuple[str, str | None, set[str]]] = [
     ("patient/Observation.rs", "A", {"observation.search", "openapi"}),
     ("carelog/queue.read", None, {"queue", "queue.stats", "openapi"}),
     ("carelog/billing.read", None, {"account", "openapi"}),
-    ("carelog/audit.read", None, {"history", "audit", "openapi"}),
+    ("carelog/audit.read", None, {"history", "audit", "auditevent", "openapi"}),
     ("carelog/operator", None, {"metrics", "openapi"}),
     ("openid profile", None, {"openapi"}),
 ]  # fmt: skip
