@@ -23,11 +23,13 @@ from eventsourcing.utils import Environment
 
 from adapters import transport
 from adapters.fhir.routes import FhirWrites
+from adapters.http.access import AccessControl, build_access
 from adapters.http.app import create_app
 from adapters.http.ratelimit import RateLimiter, RateLimitMiddleware
 from adapters.metrics import Metrics
 from adapters.mllp.tls import SenderRefusals
 from adapters.postgres_store import FACTORY_TOPIC, PostgresFactory
+from adapters.security.access_log import AccessEntry, mllp_refusal_entry, to_records
 from adapters.serving import (
     health_of,
     metrics_of,
@@ -40,10 +42,12 @@ from adapters.serving import (
     until_signalled,
 )
 from adapters.sqlite_store import RECORDER_TOPIC, relax_read_model_sync
+from adapters.writer import GroupCommitWriter
 from engine.application.ingestion import Ingestion
 from engine.config import Settings
 from engine.errors import ConfigError
 from engine.ports import Fault, MessageValidator
+from projections.access import AccessLogView
 from projections.audit import Sealer
 from projections.catalog import CATALOG, ProjectionSpec
 from projections.patients import PatientView
@@ -77,6 +81,15 @@ class Engine:
     projecting: bool = True
     sealer: Sealer | None = None  # None on the memory store: nothing to seal
     seal_lease: Any = None  # PostgreSQL: only its holder runs the sealer (like projections)
+
+    @property
+    def access_view(self) -> AccessLogView:
+        """The access log for auditors (its records are events in this store)."""
+        return AccessLogView(self.ingestion.recorder, self.ingestion.mapper)
+
+    def http_views(self) -> dict[str, Any]:
+        """The read models the HTTP app serves: the catalog's and the access log."""
+        return {**self.views, "access": self.access_view}
 
     @property
     def patients(self) -> PatientView:
@@ -336,6 +349,25 @@ def hand_over(engine: Engine) -> Callable[[Sequence[Any]], None]:
     return recorded
 
 
+def access_layer(engine: Engine, writer: GroupCommitWriter) -> AccessControl:
+    """The HTTP access layer; its access log commits on the single writer thread."""
+    access: AccessControl | None = None
+
+    def store(entries: list[AccessEntry]) -> None:
+        def job() -> None:
+            try:
+                engine.ingestion.record_access(to_records(entries))
+            except Exception:
+                if access is not None and access.access_log is not None:
+                    access.access_log.add(entries)  # kept for the next flush
+                raise
+
+        writer.run(job)
+
+    access = build_access(engine.settings, store)
+    return access
+
+
 async def serve(engine: Engine) -> None:
     """Runs MLLP and HTTP until SIGINT/SIGTERM, then shuts down without losing a message.
 
@@ -349,6 +381,16 @@ async def serve(engine: Engine) -> None:
     mllp_options = transport.mllp_options(settings, refusals)  # files load before anything runs
     nudge = nudger(engine)
     writer = start_writer(engine, hand_over(engine), nudge)
+    try:
+        access = access_layer(engine, writer)  # refuses a bad auth setup before listening
+    except Exception:
+        writer.close()
+        raise
+    if access.access_log is not None:  # refused MLLP senders are access-log refusals too
+        sink = access.access_log
+        refusals.hooks.append(
+            lambda r: sink.add([mllp_refusal_entry(r, datetime.now(UTC).isoformat())])
+        )
     background = start_background(engine)
     mllp = mllp_server(engine, writer, **mllp_options)
     await mllp.start()
@@ -359,11 +401,12 @@ async def serve(engine: Engine) -> None:
         engine.ingestion, writer.call, max_bytes=settings.fhir_max_bytes, on_saved=nudge
     )
     app = create_app(
-        engine.views,
+        engine.http_views(),
         health=health,
         metrics=metrics,
         site_timezone=settings.tzinfo(),
         fhir_writes=fhir_writes,
+        access=access,
     )
     try:
         http = await start_http(
@@ -379,6 +422,8 @@ async def serve(engine: Engine) -> None:
         )
     except BaseException:
         await mllp.stop()
+        if access.access_log is not None:
+            access.access_log.stop()
         writer.close()
         await background.finish(engine)
         raise
@@ -398,6 +443,8 @@ async def serve(engine: Engine) -> None:
     log.info("serve.stopping")
     await mllp.stop()  # in-flight messages finish and are acknowledged first
     await http.stop()
+    if access.access_log is not None:
+        access.access_log.stop()  # its last batch goes to the writer before it closes
     writer.close()
     await background.finish(engine)
     engine.close()

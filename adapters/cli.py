@@ -60,6 +60,14 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--store", help="sqlite:///PATH, postgresql://... (env CARELOG_STORE)")
     load.add_argument("--token", help="bearer token for --to (env CARELOG_TOKEN)")
     load.set_defaults(kafka=None)
+    token = sub.add_parser(
+        "token", help="print a bearer token from the embedded issuer (docs/access-control.md)"
+    )
+    token.add_argument("--scope", required=True, help='space-separated scopes, e.g. "user/*.rs"')
+    token.add_argument("--sub", default="carelog-cli", help="the token's subject (who acts)")
+    token.add_argument("--patient", help="the patient a patient/ scope is limited to")
+    token.add_argument("--ttl", default="1h", help="lifetime: 90s, 15m, 8h, 7d (at most 30d)")
+    token.add_argument("--store", help="the store whose data directory holds the key")
     add_audit_parsers(sub)  # replay, history, verify
     return parser
 
@@ -73,7 +81,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         changes["mllp_host"], changes["mllp_port"] = parse_host_port(args.mllp, "--mllp")
     if getattr(args, "http", None):
         changes["http_host"], changes["http_port"] = parse_host_port(args.http, "--http")
-    if args.kafka:
+    if getattr(args, "kafka", None):
         changes["kafka"] = args.kafka
     settings = replace(settings, **changes)
     settings.eventsourcing_env()
@@ -98,6 +106,18 @@ def _worker(args: argparse.Namespace) -> int:
     settings = _settings(args)
     configure_logging(settings.log_format, settings.log_level)
     run_worker(settings)
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    from adapters.security.issuer import parse_duration
+    from adapters.security.setup import embedded_issuer
+
+    if not args.scope.split():
+        raise CarelogError("--scope: give at least one scope")
+    ttl = parse_duration(args.ttl)
+    issuer = embedded_issuer(_settings(args))
+    print(issuer.mint(args.scope, subject=args.sub, patient=args.patient, ttl_s=ttl))
     return 0
 
 
@@ -186,6 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "validate": _validate,
         "worker": _worker,
         "import": _import,
+        "token": _token,
         **AUDIT_HANDLERS,
     }
     try:

@@ -6,6 +6,11 @@ commit (one fsync) serves many messages, and with one connection it serves
 one with no added wait. Each message is still answered only after the
 commit that holds it. The outcomes of a batch go back to the event loop in
 one wake-up (one ``call_soon_threadsafe``), not one per message.
+
+Other writes to the same store go through ``call`` (a FHIR request, whose
+result is awaited) or ``run`` (the access log's batches, fire and forget):
+they run on the writer thread between two commits, in queue order, so the
+store has one writer and the event cache stays valid.
 """
 
 from __future__ import annotations
@@ -29,11 +34,12 @@ T = TypeVar("T")
 
 
 class _Call:
-    """A write other than a v2 message (a FHIR request): run alone, in queue order."""
+    """A write other than a v2 message (a FHIR request, an access-log batch): run alone,
+    in queue order. ``future`` is None for a job nobody awaits (``run``)."""
 
     __slots__ = ("fn", "future")
 
-    def __init__(self, fn: Callable[[], Any], future: asyncio.Future[Any]) -> None:
+    def __init__(self, fn: Callable[[], Any], future: asyncio.Future[Any] | None) -> None:
         self.fn = fn
         self.future = future
 
@@ -77,6 +83,13 @@ class GroupCommitWriter:
         self._queue.put(_Call(fn, future))
         return await future
 
+    def run(self, job: Callable[[], object]) -> None:
+        """Queues ``job`` to run on the writer thread, after the writes queued before it.
+
+        Nobody awaits it: a job that raises is logged and does not stop the writer.
+        """
+        self._queue.put(_Call(job, None))
+
     def close(self) -> None:
         """Finishes everything already submitted, then stops the thread."""
         self._queue.put(None)
@@ -111,6 +124,12 @@ class GroupCommitWriter:
                 self._run_call(call)
 
     def _run_call(self, call: _Call) -> None:
+        if call.future is None:
+            try:
+                call.fn()
+            except Exception as e:
+                log.error("writer.job_failed", error=type(e).__name__)
+            return
         loop = call.future.get_loop()
         try:
             result = call.fn()

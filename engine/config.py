@@ -75,6 +75,15 @@ class Settings:
     kafka_tls_ca: str = ""
     kafka_tls_cert: str = ""
     kafka_tls_key: str = ""
+    # Access (docs/access-control.md): "" issuer = the embedded issuer and its key file.
+    auth_issuer: str = ""
+    auth_jwks_url: str = ""
+    auth_audience: str = "carelog"
+    auth_key_file: str = ""  # "" = carelog-issuer.pem in the data directory
+    auth_embedded_any_address: bool = False  # opt-in: embedded issuer on a non-loopback address
+    auth_leeway_s: int = 30
+    auth_jwks_refresh_s: float = 10.0  # least time between JWKS fetches for unknown kids
+    access_log_flush_s: float = 0.2
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -132,6 +141,7 @@ class Settings:
         if v := get("CARELOG_SEAL_KEY"):
             changes["seal_key"] = v
         changes.update(_transport_settings(environ))
+        changes.update(_auth_changes(environ))
         settings = replace(s, **changes)
         settings.tzinfo()  # fail early on an unknown zone
         settings.eventsourcing_env()  # and on a malformed store URL
@@ -181,6 +191,16 @@ class Settings:
         return {"sqlite": "sqlite", "postgresql": "postgres", "postgres": "postgres"}.get(
             scheme, "memory" if scheme == "memory" else scheme
         )
+
+    def data_dir(self) -> Path:
+        """Where carelog keeps its files: the SQLite store's directory, else ``var``."""
+        return self.sqlite_path().parent if self.backend == "sqlite" else Path("var")
+
+    def issuer_key_path(self) -> Path:
+        """The embedded issuer's signing key (created on first use, mode 0600)."""
+        if self.auth_key_file:
+            return Path(self.auth_key_file)
+        return self.data_dir() / "carelog-issuer.pem"
 
     def sqlite_path(self) -> Path:
         """The SQLite database file of a ``sqlite:///PATH`` store (relative to the cwd)."""
@@ -281,6 +301,42 @@ def _transport_settings(environ: Mapping[str, str]) -> dict[str, Any]:
                 f"CARELOG_HTTP_RATE_LIMIT: expected N/second|minute|hour|day or off, got {v!r}"
             )
         changes["http_rate_limit"] = v.strip().lower()
+    return changes
+
+
+def _auth_changes(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The ``CARELOG_AUTH_*`` keys (and the access log's flush interval)."""
+    get = environ.get
+    changes: dict[str, Any] = {}
+    if v := get("CARELOG_AUTH_ISSUER"):
+        if not v.startswith(("https://", "http://")):
+            raise ConfigError(f"CARELOG_AUTH_ISSUER: expected an http(s) URL, got {v!r}")
+        changes["auth_issuer"] = v.rstrip("/")
+    if v := get("CARELOG_AUTH_JWKS_URL"):
+        if not v.startswith(("https://", "http://")):
+            raise ConfigError(f"CARELOG_AUTH_JWKS_URL: expected an http(s) URL, got {v!r}")
+        changes["auth_jwks_url"] = v
+    if v := get("CARELOG_AUTH_AUDIENCE"):
+        changes["auth_audience"] = v
+    if v := get("CARELOG_AUTH_KEY_FILE"):
+        changes["auth_key_file"] = v
+    if v := get("CARELOG_AUTH_EMBEDDED_ANY_ADDRESS"):
+        if v not in ("0", "1"):
+            raise ConfigError(f"CARELOG_AUTH_EMBEDDED_ANY_ADDRESS: expected 0 or 1, got {v!r}")
+        changes["auth_embedded_any_address"] = v == "1"
+    if v := get("CARELOG_AUTH_LEEWAY"):
+        if not v.isdigit() or int(v) > 300:
+            raise ConfigError(f"CARELOG_AUTH_LEEWAY: expected 0 to 300 seconds, got {v!r}")
+        changes["auth_leeway_s"] = int(v)
+    if v := get("CARELOG_AUTH_JWKS_REFRESH"):
+        try:
+            changes["auth_jwks_refresh_s"] = float(v)
+        except ValueError:
+            changes["auth_jwks_refresh_s"] = -1.0
+        if not 0 <= changes["auth_jwks_refresh_s"] <= 3600:
+            raise ConfigError(f"CARELOG_AUTH_JWKS_REFRESH: expected 0 to 3600 seconds, got {v!r}")
+    if v := get("CARELOG_ACCESS_LOG_FLUSH"):
+        changes["access_log_flush_s"] = _positive_float(v, "CARELOG_ACCESS_LOG_FLUSH")
     return changes
 
 

@@ -23,8 +23,9 @@ from adapters.fhir.requests import (
     single_entry,
 )
 from adapters.fhir.writes import EntryResult, decide_entries, named_ids
-from adapters.http.context import sender_of, touched
+from adapters.http.context import principal_of, sender_of, touched
 from adapters.http.fhir_json import FHIR_JSON, DecimalFhirResponse
+from adapters.security.policy import AccessRefused, authorize
 from engine.application.ingestion import Ingestion, Recorded
 from engine.application.sources import ReceivedSource
 from engine.errors import ConcurrencyError
@@ -142,6 +143,26 @@ def _touch(request: Request, results: list[EntryResult]) -> None:
     touched(request, *(r.patient_id for r in results if r.patient_id and r.error is None))
 
 
+def _authorized(request: Request, entries: list[Entry | FhirError]) -> list[Entry | FhirError]:
+    """Each Bundle entry checked against the caller's scopes before any is applied.
+
+    The route only knows "some write"; a refused entry becomes that entry's
+    403, so a transaction refuses whole and a batch keeps the other entries.
+    """
+    principal = principal_of(request)
+    checked: list[Entry | FhirError] = []
+    for entry in entries:
+        if isinstance(entry, Entry):
+            interaction = "create" if entry.method == "POST" else "update"
+            try:
+                authorize(principal, entry.resource_type, interaction)
+            except AccessRefused as e:
+                checked.append(FhirError(e.status, "forbidden", e.detail, entry.where))
+                continue
+        checked.append(entry)
+    return checked
+
+
 def fhir_write_router(writes: FhirWrites) -> APIRouter:
     """``POST /fhir`` (Bundles), ``POST /fhir/{type}``, ``PUT /fhir/{type}/{id}`` and
     ``PUT /fhir/{type}?identifier=`` (conditional update)."""
@@ -198,6 +219,7 @@ def fhir_write_router(writes: FhirWrites) -> APIRouter:
         try:
             body = await _body(request, writes)
             kind, key, entries = read_bundle(read_json(body))
+            entries = _authorized(request, entries)
             source = ReceivedSource.of(
                 body,
                 kind=f"FHIR {kind}",
@@ -211,21 +233,21 @@ def fhir_write_router(writes: FhirWrites) -> APIRouter:
             return _error(e)
         return _bundle_response(request, kind, entries, recorded)
 
-    @router.post("/fhir/{kind}")
-    async def create(request: Request, kind: str) -> Response:
-        return await single(request, "POST", kind)
+    @router.post("/fhir/{resource_type}")
+    async def create(request: Request, resource_type: str) -> Response:
+        return await single(request, "POST", resource_type)
 
-    @router.put("/fhir/{kind}/{resource_id}")
-    async def update(request: Request, kind: str, resource_id: str) -> Response:
-        return await single(request, "PUT", kind, target=resource_id)
+    @router.put("/fhir/{resource_type}/{resource_id}")
+    async def update(request: Request, resource_type: str, resource_id: str) -> Response:
+        return await single(request, "PUT", resource_type, target=resource_id)
 
-    @router.put("/fhir/{kind}")
-    async def conditional_update(request: Request, kind: str) -> Response:
+    @router.put("/fhir/{resource_type}")
+    async def conditional_update(request: Request, resource_type: str) -> Response:
         try:
-            condition = condition_of(request.url.query, f"{kind}")
+            condition = condition_of(request.url.query, f"{resource_type}")
         except FhirError as e:
             return _error(e)
-        return await single(request, "PUT", kind, condition=condition)
+        return await single(request, "PUT", resource_type, condition=condition)
 
     def _bundle_response(
         request: Request,

@@ -17,7 +17,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters.fhir.capability import with_writes
 from adapters.fhir.routes import FhirWrites, fhir_write_router, versioned
+from adapters.http.access import AccessControl, AccessMiddleware, refusal_response
+from adapters.http.audit import audit_router
 from adapters.http.billing import billing_router
+from adapters.http.context import touched
 from adapters.http.fhir_encounter import encounter_router
 from adapters.http.fhir_json import FHIR_JSON, FhirResponse, operation_outcome
 from adapters.http.fhir_observation import observation_router
@@ -26,6 +29,8 @@ from adapters.http.fhir_search import unsupported_parameters
 from adapters.http.history import history_router
 from adapters.http.problem import problem
 from adapters.http.queue import queue_router
+from adapters.http.well_known import well_known_router
+from adapters.security.policy import AccessRefused
 from projections.patients.view import PatientView
 
 __all__ = ["FHIR_JSON", "create_app"]
@@ -44,16 +49,25 @@ def create_app(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     site_timezone: tzinfo = UTC,
     fhir_writes: FhirWrites | None = None,
+    access: AccessControl | None = None,
 ) -> FastAPI:
     """The ASGI app over the read models ``views`` (keyed as in projections.catalog).
 
     ``health`` returns a dict with ``ready`` and details; ``now`` is the clock
     waits are measured with; ``site_timezone`` is where a day starts (queue stats).
     ``fhir_writes`` adds the FHIR write routes (and lists them in the metadata).
+    ``access`` is the access layer (adapters/http/access.py); without one no
+    token is accepted and only the public routes answer (deny by default).
     """
     app = FastAPI(title="carelog", docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     patients: PatientView = views["patients"]
     version_of = fhir_writes.version_of if fhir_writes is not None else None
+    access = access if access is not None else AccessControl.refusing_all()
+    app.add_middleware(AccessMiddleware, access=access, router=app.router)
+
+    @app.exception_handler(AccessRefused)
+    async def _refused(request: Request, exc: AccessRefused) -> JSONResponse:
+        return refusal_response(request.url.path, exc.status, exc.detail, exc.scope)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -89,6 +103,9 @@ def create_app(
         return PlainTextResponse(metrics(), media_type="text/plain; version=0.0.4")
 
     app.include_router(history_router(views, site_timezone))
+    app.include_router(well_known_router(access))
+    if "access" in views:
+        app.include_router(audit_router(views["access"], site_timezone))
 
     @app.get("/fhir/metadata")
     def get_metadata() -> FhirResponse:
@@ -101,10 +118,11 @@ def create_app(
         app.include_router(fhir_write_router(fhir_writes))
 
     @app.get("/fhir/Patient/{patient_id}")
-    def read_patient(patient_id: str) -> FhirResponse:
+    def read_patient(request: Request, patient_id: str) -> FhirResponse:
         record = patients.get_patient(patient_id)
         if record is None:
             return operation_outcome(404, "not-found", f"Patient/{patient_id} is not known")
+        touched(request, record.patient_id)
         resource, headers = versioned(patient_resource(record), version_of)
         return FhirResponse(resource, headers=headers)
 
@@ -120,6 +138,7 @@ def create_app(
         system, sep, value = identifier.rpartition("|")
         authority = _authority_from_system(system) if sep else None
         records = patients.find_by_identifier(value, authority)
+        touched(request, *(r.patient_id for r in records))
         entries = [
             {
                 "fullUrl": f"{str(request.base_url).rstrip('/')}/fhir/Patient/{r.patient_id}",
@@ -182,6 +201,15 @@ def _capability_statement() -> dict[str, Any]:
                         "searchParam": [{"name": "identifier", "type": "token"}],
                     },
                     _patient_search_resource("ChargeItem"),
+                    {
+                        "type": "AuditEvent",
+                        "interaction": [{"code": "search-type"}],
+                        "searchParam": [
+                            {"name": "patient", "type": "reference"},
+                            {"name": "agent", "type": "reference"},
+                            {"name": "date", "type": "date"},
+                        ],
+                    },
                     _patient_search_resource("Observation"),
                     {
                         "type": "Encounter",

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from fhir.resources.R4B.chargeitem import ChargeItem
 
+from adapters.http.context import touched
 from adapters.http.fhir_codes import codeable
 from adapters.http.fhir_json import DecimalFhirResponse
 from adapters.http.fhir_search import patient_search, searchset
@@ -188,7 +189,7 @@ def billing_router(views: Mapping[str, Any]) -> APIRouter:
     view: BillingView = views["billing"]
 
     @router.get("/api/billing/accounts/{account}")
-    def get_account(account: str) -> JSONResponse:
+    def get_account(request: Request, account: str) -> JSONResponse:
         found = view.find_accounts(account)
         if not found:
             return problem(404, f"account {account} is not known")
@@ -197,7 +198,9 @@ def billing_router(views: Mapping[str, Any]) -> APIRouter:
             return problem(
                 409, f"account number {account} names several accounts; use an id: {ids}"
             )
-        return JSONResponse(account_json(view, found[0]))
+        body = account_json(view, found[0])
+        touched(request, body["patient_id"])
+        return JSONResponse(body)
 
     @router.get("/fhir/ChargeItem")
     def search_charge_items(request: Request) -> JSONResponse:
@@ -207,6 +210,7 @@ def billing_router(views: Mapping[str, Any]) -> APIRouter:
         resources: list[dict[str, Any]] = []
         merges = view.merges()
         subject = survivor_of(patient_id, merges)
+        touched(request, patient_id)
         for account in view.accounts_of(merged_group(patient_id, merges)):
             lines = view.lines_of(account.account_id)
             cancelled = _cancelled(lines)

@@ -21,6 +21,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from fhir.resources.R4B.encounter import Encounter as FhirEncounter
 
+from adapters.http.context import touched
 from adapters.http.fhir_json import FhirResponse, operation_outcome
 from adapters.http.fhir_patient import identifier_system
 from adapters.http.fhir_search import unsupported_parameters
@@ -142,10 +143,11 @@ def encounter_router(
     encounters: EncounterView = views["encounters"]
 
     @router.get("/fhir/Encounter/{encounter_id}")
-    def read_encounter(encounter_id: str) -> JSONResponse:
+    def read_encounter(request: Request, encounter_id: str) -> JSONResponse:
         record = encounters.encounter(encounter_id)
         if record is None:
             return operation_outcome(404, "not-found", f"Encounter/{encounter_id} is not known")
+        touched(request, record.subject_id)
         resource = encounter_resource(record)
         version = version_of(encounter_id) if version_of is not None else None
         if version is None:
@@ -176,6 +178,7 @@ def encounter_router(
                 400, "invalid", f"unknown Encounter status: {', '.join(wrong)}"
             )
         base = str(request.base_url).rstrip("/")
+        touched(request, patient_id)
         entries = [
             {
                 "fullUrl": f"{base}/fhir/Encounter/{r.encounter_id}",

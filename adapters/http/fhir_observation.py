@@ -22,6 +22,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from fhir.resources.R4B.observation import Observation
 
+from adapters.http.context import touched
 from adapters.http.fhir_codes import codeable
 from adapters.http.fhir_json import DecimalFhirResponse
 from adapters.http.fhir_search import patient_search, searchset
@@ -150,6 +151,7 @@ def observation_router(views: Mapping[str, Any]) -> APIRouter:
             return error
         merges = view.merges()
         subject = survivor_of(patient_id, merges)
+        touched(request, patient_id)
         rows = view.observations_of(merged_group(patient_id, merges))
         resources = [observation_resource(r, subject) for r in rows]
         return DecimalFhirResponse(searchset(request, "Observation", resources))

@@ -13,9 +13,10 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from adapters.http.context import touched
 from adapters.http.problem import problem
 from projections.history.view import HistoryEvent, HistoryView
 from projections.patients.view import PatientView
@@ -74,7 +75,9 @@ def history_router(views: Mapping[str, Any], site_timezone: tzinfo = UTC) -> API
     router = APIRouter()
 
     @router.get("/api/patients/{patient_id}/history")
-    def patient_history(patient_id: str, as_of: str | None = None) -> JSONResponse:
+    def patient_history(
+        request: Request, patient_id: str, as_of: str | None = None
+    ) -> JSONResponse:
         history: HistoryView | None = views.get("history")
         if history is None or "patients" not in views:  # an app built without them
             return problem(503, "the patient history read model is not available")
@@ -87,6 +90,7 @@ def history_router(views: Mapping[str, Any], site_timezone: tzinfo = UTC) -> API
         resolved = resolve_patient(views, patient_id)
         if resolved is None:
             return problem(404, f"patient {patient_id} is not known")
+        touched(request, resolved)
         events = history.history(resolved, when)
         return JSONResponse(
             {

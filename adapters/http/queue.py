@@ -13,9 +13,10 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime, tzinfo
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from adapters.http.context import touched
 from adapters.http.problem import problem
 from projections.queue.view import QueueView
 
@@ -41,11 +42,12 @@ def queue_router(
         return None
 
     @router.get("/api/queue/{location}")
-    def get_queue(location: str) -> JSONResponse:
+    def get_queue(request: Request, location: str) -> JSONResponse:
         if (bad := _bad_location(location)) is not None:
             return bad
         at = now()
         entries = queue.waiting(location, at)
+        touched(request, *(e.patient_id for e in entries))
         return JSONResponse(
             {
                 "location": location,

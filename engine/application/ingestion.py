@@ -38,6 +38,7 @@ from engine.application.transcodings import (
     FastMapper,
     register_value_transcodings,
 )
+from engine.domain.access import AccessRecord
 from engine.domain.ids import message_id_for
 from engine.domain.message import InboundMessage
 from engine.errors import (
@@ -290,6 +291,23 @@ class Ingestion(Application[UUID]):
             result = None
         return Recorded(result, session, duplicate=True)
 
+    def record_access(self, records: Sequence[AccessRecord]) -> int:
+        """Stores access-log records in one transaction; returns the last position.
+
+        Call it from the thread that ingests (the single writer): the event
+        cache then follows the head instead of being emptied, and readers
+        (the sealer) get the recordings handed over like any commit's.
+        """
+        events = [e for record in records for e in record.collect_events()]
+        if not events:
+            return 0
+        head = self._check_cache()
+        recordings = self.events.put(events)
+        self._remember(events, recordings, head)
+        if self.on_recorded is not None:
+            self.on_recorded(recordings)
+        return int(recordings[-1].notification.id) if recordings else 0
+
     def current(self, aggregate_id: UUID) -> Any:
         """An aggregate as ingestion would decide on it now (cache or store); None if absent.
 
@@ -315,7 +333,7 @@ class Ingestion(Application[UUID]):
             head=head,
             first=recordings[0].notification.id,
             last=recordings[-1].notification.id,
-            skip=InboundMessage.Received,
+            skip=(InboundMessage.Received, AccessRecord.Recorded),
         )
 
     def _committed_events(self, aggregate_id: UUID) -> tuple[Any, ...]:

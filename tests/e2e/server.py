@@ -130,6 +130,13 @@ class ServeProcess(LoggedProcess):
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """A full-access bearer token from this server's embedded issuer (tests/tokens.py)."""
+        from tests.tokens import bearer_for_store
+
+        return bearer_for_store(self.store)
+
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM, as an operator or a service manager stops it; returns the exit code."""
         assert self.proc is not None

@@ -34,11 +34,16 @@ def server(tmp_path: Path) -> Iterator[ServeProcess]:
     proc.kill()
 
 
+def _headers(server: ServeProcess) -> dict[str, str]:
+    """FHIR JSON, and a full-access token from the served store's embedded issuer."""
+    return fhir_headers(server.headers)
+
+
 def _queue(server: ServeProcess, location: str, wanted: list[str]) -> list[str]:
     """Polls the queue until it lists ``wanted`` (read models trail the commit) or 10 s pass."""
     deadline = time.monotonic() + 10
     while True:
-        response = httpx.get(f"{server.base_url}/api/queue/{location}", headers=fhir_headers())
+        response = httpx.get(f"{server.base_url}/api/queue/{location}", headers=_headers(server))
         assert response.status_code == 200
         found = [e["visit_number"] for e in response.json()["entries"]]
         if found == wanted or time.monotonic() > deadline:
@@ -47,7 +52,7 @@ def _queue(server: ServeProcess, location: str, wanted: list[str]) -> list[str]:
 
 
 def test_fhirpy_creates_transacts_updates_and_reads(server: ServeProcess) -> None:
-    client = SyncFHIRClient(f"{server.base_url}/fhir", extra_headers=fhir_headers())
+    client = SyncFHIRClient(f"{server.base_url}/fhir", extra_headers=_headers(server))
     patients = client.resources("Patient").search(identifier=MRN1)
     patient, created = patients.get_or_create(client.resource("Patient", **r.patient()))
     assert created and patient.id
@@ -86,7 +91,8 @@ def test_carelog_import_to_a_running_server(server: ServeProcess, tmp_path: Path
     path = tmp_path / "Patient.ndjson"
     lines = [json.dumps(r.patient(f"MRN{i}")) for i in range(3)]
     path.write_text("\n".join([*lines, json.dumps(r.patient("BAD", birthDate="x"))]) + "\n")
-    run = [*carelog_command(), "import", str(path), "--to", server.base_url]
+    token = server.headers["Authorization"].removeprefix("Bearer ")
+    run = [*carelog_command(), "import", str(path), "--to", server.base_url, "--token", token]
     first = subprocess.run(run, capture_output=True, text=True, timeout=120)
     assert first.returncode == 1
     assert first.stdout.strip().endswith("3 created, 0 updated, 0 unchanged, 1 refused")

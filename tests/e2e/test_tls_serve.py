@@ -18,9 +18,13 @@ import httpx
 import pytest
 import trustme
 
+from adapters.bootstrap import build
 from adapters.cli import main
+from engine.config import Settings
+from projections.access import AccessLogView
 from tests.conftest import sample
 from tests.e2e.server import ServeProcess, carelog_command
+from tests.fakes import FakeMessageValidator
 
 pytestmark = [pytest.mark.e2e, pytest.mark.native]
 
@@ -93,6 +97,10 @@ def test_https_mllp_tls_and_rate_limits(
         assert main(["send", str(message), "--to", to, *tls_args, "--retries", "0"]) == 0
         # Without a client certificate the same message is not served.
         assert main(["send", str(message), "--to", to, "--tls-ca", ca, "--retries", "0"]) == 1
+        # A certificate bound to no sender gets AR, and the refusal reaches the access log.
+        other_cert, other_key = files.leaf("other", "other.example.org")
+        other_args = ["--tls-ca", ca, "--tls-cert", other_cert, "--tls-key", other_key]
+        assert main(["send", str(message), "--to", to, *other_args, "--retries", "0"]) == 1
 
         # Rate limit: 5 a minute per client; /health is exempt.
         codes = [client.get(f"{url}/fhir/metadata").status_code for _ in range(6)]
@@ -102,6 +110,15 @@ def test_https_mllp_tls_and_rate_limits(
         assert over.json()["resourceType"] == "OperationOutcome"
         assert client.get(f"{url}/health").status_code == 200
     assert server.events("mllp.refused") and server.events("http.rate_limited")
+    assert server.stop() == 0  # SIGTERM: the access log's last batch is committed first
+    engine = build(Settings(store=server.store), validator=FakeMessageValidator())
+    try:
+        rows = AccessLogView(engine.ingestion.recorder, engine.ingestion.mapper).rows()
+    finally:
+        engine.close()
+    refused = [(r.subject, r.method, r.outcome) for r in rows if r.method == "MLLP"]
+    assert ("other.example.org", "MLLP", 403) in refused
+    assert not [r for r in rows if r.method == "MLLP" and r.subject == "lab.example.org"]
 
 
 def test_a_plain_listener_off_loopback_refuses_to_start_without_opt_in(tmp_path: Path) -> None:

@@ -36,11 +36,15 @@ def stored_events(store: str) -> list[str]:
         return [row[0] for row in db.execute("SELECT topic FROM stored_events ORDER BY rowid")]
 
 
-def find_patient(base_url: str, identifier: str, timeout: float = 10.0) -> dict[str, Any]:
+def find_patient(
+    base_url: str, identifier: str, timeout: float = 10.0, *, headers: dict[str, str]
+) -> dict[str, Any]:
     """Polls the FHIR search: the read model trails the ACK by a moment."""
     deadline = time.monotonic() + timeout
     while True:
-        r = httpx.get(f"{base_url}/fhir/Patient", params={"identifier": identifier})
+        r = httpx.get(
+            f"{base_url}/fhir/Patient", params={"identifier": identifier}, headers=headers
+        )
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("application/fhir+json")
         bundle = r.json()
@@ -65,7 +69,7 @@ def test_a01_is_acknowledged_stored_and_readable_over_fhir(
         "Encounter.Admitted",
     ]
 
-    bundle = find_patient(server.base_url, "HOSP|123456")
+    bundle = find_patient(server.base_url, "HOSP|123456", headers=server.headers)
     assert bundle["type"] == "searchset" and bundle["total"] == 1
     patient = bundle["entry"][0]["resource"]
     assert patient["name"][0] == {"family": "DOE", "given": ["JANE", "Q"]}
@@ -74,14 +78,19 @@ def test_a01_is_acknowledged_stored_and_readable_over_fhir(
     systems = {i["value"]: i["system"] for i in patient["identifier"]}
     assert systems["123456"] == "urn:carelog:assigning-authority:HOSP"
 
-    r = httpx.get(f"{server.base_url}/fhir/Patient/{patient['id']}")
+    r = httpx.get(f"{server.base_url}/fhir/Patient/{patient['id']}", headers=server.headers)
     assert r.status_code == 200
     assert r.json()["id"] == patient["id"]
-    full_system = find_patient(server.base_url, "urn:carelog:assigning-authority:HOSP|123456")
+    full_system = find_patient(
+        server.base_url, "urn:carelog:assigning-authority:HOSP|123456", headers=server.headers
+    )
     assert full_system["total"] == 1
-    assert find_patient(server.base_url, "OTHER|123456", timeout=0)["total"] == 0
+    assert (
+        find_patient(server.base_url, "OTHER|123456", timeout=0, headers=server.headers)["total"]
+        == 0
+    )
 
-    missing = httpx.get(f"{server.base_url}/fhir/Patient/does-not-exist")
+    missing = httpx.get(f"{server.base_url}/fhir/Patient/does-not-exist", headers=server.headers)
     assert missing.status_code == 404
     assert missing.json()["resourceType"] == "OperationOutcome"
     assert httpx.get(f"{server.base_url}/health").status_code == 200
@@ -121,12 +130,12 @@ def test_restart_keeps_the_patient(store: str) -> None:
     try:
         with MLLPClient("127.0.0.1", first.mllp_port, timeout_s=10) as client:
             assert ack_code_of(client.send(sample("adt_a04_v23_lf.hl7"))) == "AA"
-        assert find_patient(first.base_url, "CLINIC|55501")["total"] == 1
+        assert find_patient(first.base_url, "CLINIC|55501", headers=first.headers)["total"] == 1
     finally:
         assert first.stop() == 0
     second = ServeProcess(store).start()
     try:
-        bundle = find_patient(second.base_url, "CLINIC|55501", timeout=5)
+        bundle = find_patient(second.base_url, "CLINIC|55501", timeout=5, headers=second.headers)
         assert bundle["total"] == 1
         assert bundle["entry"][0]["resource"]["name"][0]["family"] == "ROE"
     finally:
@@ -155,7 +164,7 @@ def test_metrics_count_answers_and_group_commits(server: ServeProcess) -> None:
     with MLLPClient("127.0.0.1", server.mllp_port, timeout_s=10) as client:
         client.send(sample("adt_a01.hl7"))
         client.send(sample("adt_a01.hl7").replace(b"MSG00001", b"MSG00002"))
-    text = httpx.get(f"{server.base_url}/metrics", timeout=10).text
+    text = httpx.get(f"{server.base_url}/metrics", timeout=10, headers=server.headers).text
     values = dict(
         line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#")
     )

@@ -13,6 +13,7 @@ from fhir.resources.R4B.encounter import Encounter
 from adapters.bootstrap import build
 from adapters.http.app import create_app
 from engine.config import Settings
+from tests import tokens
 from tests.asgi import get
 from tests.fakes import FakeMessageValidator
 from tests.integration import visit_scenario as s
@@ -24,7 +25,9 @@ def app(store_url: str) -> Iterator[Any]:
     for m in s.ALL:
         assert engine.ingestion.ingest(m, "test").ack_code == "AA"
     engine.runner.catch_up()
-    yield create_app(engine.views, health=lambda: {"ready": True}, now=lambda: s.NOON)
+    yield create_app(
+        engine.views, health=lambda: {"ready": True}, now=lambda: s.NOON, access=tokens.access()
+    )
     engine.close()
 
 

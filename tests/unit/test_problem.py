@@ -6,11 +6,14 @@ from typing import Any
 
 from adapters.http.app import create_app
 from projections.patients import MemoryPatientView
+from tests import tokens
 from tests.asgi import get
 
 
 def _app() -> Any:
-    return create_app({"patients": MemoryPatientView()}, health=lambda: {"ready": True})
+    return create_app(
+        {"patients": MemoryPatientView()}, health=lambda: {"ready": True}, access=tokens.access()
+    )
 
 
 def test_unknown_api_path_is_a_problem_document() -> None:

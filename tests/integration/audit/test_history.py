@@ -9,6 +9,7 @@ from adapters.http.app import create_app
 from projections.catalog import spec_for
 from projections.history import MemoryHistoryView
 from projections.runner import PollingProjectionRunner
+from tests import tokens
 from tests.asgi import get
 from tests.integration.audit.helpers import engine_with_stay
 from tests.scenario import STAY
@@ -74,7 +75,7 @@ def test_replay_into_a_fresh_view_equals_the_live_history(store_url: str) -> Non
 def test_http_history(store_url: str) -> None:
     engine = engine_with_stay(store_url)
     (mrn1,) = engine.patients.find_by_identifier("MRN1", "HOSP")
-    app = create_app(engine.views, health=lambda: {"ready": True})
+    app = create_app(engine.views, health=lambda: {"ready": True}, access=tokens.access())
 
     r = get(app, f"/api/patients/{mrn1.patient_id}/history")
     assert r.status_code == 200

@@ -1,7 +1,7 @@
 """The one way the FHIR tests talk HTTP: every request goes through ``FhirClient.request``.
 
-Access control (bearer tokens) is being added to every route: the lead adds
-the Authorization header in ``fhir_headers`` and every FHIR test follows.
+Every request carries a token with every scope (tests/tokens.py); the app runs
+the real access layer, so FHIR writes are authorised as they are in `carelog serve`.
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ from adapters.http.app import create_app
 from adapters.writer import GroupCommitWriter
 from engine.config import Settings
 from tests.fakes import FakeMessageValidator
+from tests.tokens import FULL_ACCESS, access
 
 FHIR_JSON = "application/fhir+json"
 
 
 def fhir_headers(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The headers every FHIR test request carries (add Authorization here)."""
-    return {"Content-Type": FHIR_JSON, "Accept": FHIR_JSON, **(extra or {})}
+    """The headers every FHIR test request carries: FHIR JSON and a full-access token."""
+    return {"Content-Type": FHIR_JSON, "Accept": FHIR_JSON, **FULL_ACCESS, **(extra or {})}
 
 
 @dataclass
@@ -39,7 +40,12 @@ class FhirClient:
 
     def __post_init__(self) -> None:
         writes = FhirWrites(self.engine.ingestion, self.writer.call, max_bytes=1 << 20)
-        self.app = create_app(self.engine.views, health=lambda: {"ready": True}, fhir_writes=writes)
+        self.app = create_app(
+            self.engine.views,
+            health=lambda: {"ready": True},
+            fhir_writes=writes,
+            access=access(),
+        )
 
     def request(
         self,

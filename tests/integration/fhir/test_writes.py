@@ -218,7 +218,7 @@ def test_every_write_is_kept_as_its_source(fhir: FhirClient) -> None:
     assert len(sources) == 1
     source = json.loads(sources.pop())
     assert source["message_type"] == "FHIR transaction"
-    assert source["sending_application"].startswith("peer:")  # the token subject, with auth
+    assert source["sending_application"] == "test-user"  # the token subject (tests/tokens.py)
     kept = fhir.engine.ingestion.current(UUID(source["message_id"]))
     body = json.dumps(_first_visit()).encode()
     assert kept.raw == body.decode() and kept.sha256 == hashlib.sha256(body).hexdigest()

@@ -16,6 +16,7 @@ from fhir.resources.R4B.observation import Observation
 from adapters.bootstrap import Engine, build
 from adapters.http.app import create_app
 from engine.config import Settings
+from tests import tokens
 from tests.asgi import get
 from tests.fakes import FakeMessageValidator
 from tests.integration.read_models.billing_scenario import MESSAGES, encounter
@@ -38,7 +39,7 @@ def engine(store_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def app(engine: Engine) -> Any:
-    return create_app(engine.views, health=lambda: {"ready": True})
+    return create_app(engine.views, health=lambda: {"ready": True}, access=tokens.access())
 
 
 def patient(engine: Engine, mrn: str = "MRN1") -> str:
