@@ -1,7 +1,10 @@
-"""`carelog`: the command line (CONTRACT.md). Parses arguments, builds Settings, dispatches.
+"""`carelog`: the command line. Parses arguments, builds Settings, dispatches.
 
-Each subcommand turns CarelogError into a one-line message on stderr and a
-non-zero exit code; tracebacks are for bugs only.
+The commands, their flags and exit codes are a fixed outside surface (shown in
+README.md and docs/): add to them, do not change them. Each subcommand turns
+CarelogError into a one-line message on stderr and a non-zero exit code;
+tracebacks are for bugs only. ``serve`` and ``worker`` log at CARELOG_LOG_LEVEL;
+the tools print their results and log only warnings unless ``--verbose``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 
 from adapters.audit_cli import HANDLERS as AUDIT_HANDLERS
 from adapters.audit_cli import add_parsers as add_audit_parsers
+from adapters.audit_cli import add_verbose, tool_settings
 from engine.config import Settings, parse_host_port
 from engine.errors import CarelogError
 from engine.hl7.stream import split_messages
@@ -24,7 +28,12 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="carelog", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="carelog",
+        description="carelog: an event-sourced HL7 v2 / FHIR R4 integration engine.",
+        epilog="Documentation: README.md and docs/ (configuration: docs/operators.md). "
+        "`carelog COMMAND --help` for a command's flags.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the engine (MLLP and HTTP listeners)")
@@ -44,12 +53,16 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument("--to", required=True, help="HOST:PORT of the receiver")
     send.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for an ACK")
     send.add_argument("--retries", type=int, default=3, help="resends after a timeout")
+    add_verbose(send)
 
     validate = sub.add_parser("validate", help="check HL7 files with the native validator")
     validate.add_argument("files", nargs="+", type=Path)
     validate.add_argument(
-        "--strict", action="store_true", help="the strict level (schemas/README.md)"
+        "--strict",
+        action="store_true",
+        help="the strict level (schemas/README.md; also CARELOG_VALIDATION=strict)",
     )
+    add_verbose(validate)
     add_audit_parsers(sub)  # replay, history, verify
     return parser
 
@@ -101,6 +114,7 @@ def _read(path: Path) -> bytes:
 def _send(args: argparse.Namespace) -> int:
     from adapters.mllp.client import MLLPClient
 
+    tool_settings(args)  # logging only: quiet unless --verbose
     host, port = parse_host_port(args.to, "--to")
     messages = [m for path in args.files for m in split_messages(_read(path))]
     with MLLPClient(host, port, timeout_s=args.timeout, retries=args.retries) as client:
@@ -113,8 +127,15 @@ def _send(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     from native import NativeMessageValidator
+    from native.profiles import DEFAULT_SCHEMAS
 
-    validator = NativeMessageValidator(strict=args.strict)
+    settings = tool_settings(args)
+    schemas = Path(settings.schemas) if settings.schemas else DEFAULT_SCHEMAS
+    if not schemas.is_dir():
+        raise CarelogError(f"CARELOG_SCHEMAS: {schemas} is not a directory of message profiles")
+    validator = NativeMessageValidator(
+        strict=args.strict or settings.validation == "strict", profiles=schemas
+    )
     bad = 0
     total = 0
     for path in args.files:
