@@ -9,6 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.carelog-installed
 NATIVE := $(wildcard native/src/*.c native/include/*.h) native/build_validator.py
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: install run test lint services-up services-down clean bench bench-scale sanitize fuzz contract-newest
 
@@ -52,8 +53,11 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/ruff format --check .
 
+# Every benchmark against its peers (python-hl7, a bare MLLP server, hl7apy,
+# eventsourcing's plain application), written to docs/benchmarks.md: about ten
+# minutes on two cores; `make bench BENCH_ARGS=--quick` for a minute or two.
 bench: install
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # PostgreSQL (1 and 2 serve processes) and Kafka relay lag vs SQLite, in one run.
 bench-scale: install

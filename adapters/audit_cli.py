@@ -24,7 +24,29 @@ from uuid import UUID
 from engine.config import Settings
 from engine.errors import CarelogError, ConfigError
 
-__all__ = ["HANDLERS", "add_parsers"]
+__all__ = ["HANDLERS", "add_parsers", "add_verbose", "tool_settings"]
+
+
+def add_verbose(parser: argparse.ArgumentParser) -> None:
+    """``--verbose``: a tool's log lines on stderr beside its output (default: warnings only)."""
+    parser.add_argument(
+        "--verbose", action="store_true", help="also print log lines (or set CARELOG_LOG_LEVEL)"
+    )
+
+
+def tool_settings(args: argparse.Namespace) -> Settings:
+    """Settings from the environment, with logging set up quiet unless asked (tools only)."""
+    from adapters.logging import configure_logging, tool_log_level
+
+    settings = Settings.from_env(os.environ)
+    level = tool_log_level(
+        settings.log_level,
+        verbose=getattr(args, "verbose", False),
+        level_set=bool(os.environ.get("CARELOG_LOG_LEVEL")),
+    )
+    settings = replace(settings, log_level=level)
+    configure_logging(settings.log_format, settings.log_level)
+    return settings
 
 
 def add_parsers(sub: Any) -> None:
@@ -66,6 +88,8 @@ def add_parsers(sub: Any) -> None:
     verify.add_argument(
         "--seal", action="store_true", help="seal the unsealed tail when everything is intact"
     )
+    for parser in (replay, history, verify):
+        add_verbose(parser)
 
 
 def _positive(text: str) -> int:
@@ -79,7 +103,7 @@ def _positive(text: str) -> int:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    settings = Settings.from_env(os.environ)
+    settings = tool_settings(args)
     if args.store:
         settings = replace(settings, store=args.store)
     settings.eventsourcing_env()
@@ -87,9 +111,6 @@ def _settings(args: argparse.Namespace) -> Settings:
         raise ConfigError("CARELOG_STORE: a memory: store has no history to work on")
     if settings.backend == "sqlite" and not settings.sqlite_path().exists():
         raise ConfigError(f"CARELOG_STORE: {settings.sqlite_path()} does not exist")
-    from adapters.logging import configure_logging
-
-    configure_logging(settings.log_format, settings.log_level)
     return settings
 
 

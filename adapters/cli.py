@@ -1,7 +1,10 @@
-"""`carelog`: the command line (CONTRACT.md). Parses arguments, builds Settings, dispatches.
+"""`carelog`: the command line. Parses arguments, builds Settings, dispatches.
 
-Each subcommand turns CarelogError into a one-line message on stderr and a
-non-zero exit code; tracebacks are for bugs only.
+The commands, their flags and exit codes are a fixed outside surface (shown in
+README.md and docs/): add to them, do not change them. Each subcommand turns
+CarelogError into a one-line message on stderr and a non-zero exit code;
+tracebacks are for bugs only. ``serve`` and ``worker`` log at CARELOG_LOG_LEVEL;
+the tools print their results and log only warnings unless ``--verbose``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 
 from adapters.audit_cli import HANDLERS as AUDIT_HANDLERS
 from adapters.audit_cli import add_parsers as add_audit_parsers
+from adapters.audit_cli import add_verbose, tool_settings
 from engine.config import Settings, parse_host_port
 from engine.errors import CarelogError
 from engine.hl7.stream import split_messages
@@ -25,7 +29,12 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="carelog", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="carelog",
+        description="carelog: an event-sourced HL7 v2 / FHIR R4 integration engine.",
+        epilog="Documentation: README.md and docs/ (configuration: docs/operators.md). "
+        "`carelog COMMAND --help` for a command's flags.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the engine (MLLP and HTTP listeners)")
@@ -48,18 +57,23 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument("--tls-ca", help="MLLP over TLS: CA file verifying the receiver")
     send.add_argument("--tls-cert", help="MLLP over TLS: this sender's certificate (PEM)")
     send.add_argument("--tls-key", help="the key of --tls-cert (PEM)")
+    add_verbose(send)
 
     validate = sub.add_parser("validate", help="check HL7 files with the native validator")
     validate.add_argument("files", nargs="+", type=Path)
     validate.add_argument(
-        "--strict", action="store_true", help="the strict level (schemas/README.md)"
+        "--strict",
+        action="store_true",
+        help="the strict level (schemas/README.md; also CARELOG_VALIDATION=strict)",
     )
+    add_verbose(validate)
     load = sub.add_parser("import", help="load FHIR Bundles and NDJSON through the write path")
     load.add_argument("files", nargs="+", type=Path)
     load.add_argument("--to", help="URL of a running carelog (else the store, directly)")
     load.add_argument("--store", help="sqlite:///PATH, postgresql://... (env CARELOG_STORE)")
     load.add_argument("--token", help="bearer token for --to (env CARELOG_TOKEN)")
     load.set_defaults(kafka=None)
+    add_verbose(load)
     token = sub.add_parser(
         "token", help="print a bearer token from the embedded issuer (docs/access-control.md)"
     )
@@ -68,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--patient", help="the patient a patient/ scope is limited to")
     token.add_argument("--ttl", default="1h", help="lifetime: 90s, 15m, 8h, 7d (at most 30d)")
     token.add_argument("--store", help="the store whose data directory holds the key")
+    add_verbose(token)
     add_audit_parsers(sub)  # replay, history, verify
     return parser
 
@@ -113,6 +128,7 @@ def _token(args: argparse.Namespace) -> int:
     from adapters.security.issuer import parse_duration
     from adapters.security.setup import embedded_issuer
 
+    tool_settings(args)  # logging only: quiet unless --verbose
     if not args.scope.split():
         raise CarelogError("--scope: give at least one scope")
     ttl = parse_duration(args.ttl)
@@ -131,6 +147,7 @@ def _read(path: Path) -> bytes:
 def _send(args: argparse.Namespace) -> int:
     from adapters.mllp.client import MLLPClient
 
+    tool_settings(args)  # logging only: quiet unless --verbose
     host, port = parse_host_port(args.to, "--to")
     messages = [m for path in args.files for m in split_messages(_read(path))]
     context = None
@@ -150,8 +167,15 @@ def _send(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     from native import NativeMessageValidator
+    from native.profiles import DEFAULT_SCHEMAS
 
-    validator = NativeMessageValidator(strict=args.strict)
+    settings = tool_settings(args)
+    schemas = Path(settings.schemas) if settings.schemas else DEFAULT_SCHEMAS
+    if not schemas.is_dir():
+        raise CarelogError(f"CARELOG_SCHEMAS: {schemas} is not a directory of message profiles")
+    validator = NativeMessageValidator(
+        strict=args.strict or settings.validation == "strict", profiles=schemas
+    )
     bad = 0
     total = 0
     for path in args.files:
@@ -172,17 +196,15 @@ def _validate(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from adapters.fhir.importer import Progress, import_files, local_writer, remote_writer
 
+    tool_settings(args)  # logging only: quiet unless --verbose
     engine = None
     if args.to:
         token = args.token or os.environ.get("CARELOG_TOKEN", "")
         write = remote_writer(args.to, {"Authorization": f"Bearer {token}"} if token else {})
     else:
         from adapters.bootstrap import build
-        from adapters.logging import configure_logging
 
-        settings = _settings(args)
-        configure_logging(settings.log_format, "warning")
-        engine = build(settings)
+        engine = build(_settings(args))
         write = local_writer(engine.ingestion)
     progress = Progress()
     try:

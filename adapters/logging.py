@@ -129,6 +129,20 @@ def configure_logging(log_format: str = "json", level: str = "info") -> None:
     )
 
 
+def tool_log_level(configured: str, *, verbose: bool, level_set: bool) -> str:
+    """The level of a command-line tool (send, validate, history, replay, verify).
+
+    A tool prints its results for a person to read; JSON log lines on the same
+    terminal (``projection.stopped`` after ``history``) only get in the way. So a
+    tool logs warnings and errors only, unless ``--verbose`` or an explicit
+    ``CARELOG_LOG_LEVEL`` asks for more. ``serve`` and ``worker`` are services
+    and log at the configured level, as ever.
+    """
+    if level_set:
+        return configured
+    return "info" if verbose else "warning"
+
+
 def _sink_factory(sink: _LineSink) -> Any:
     logger = _SinkLogger(sink)
 

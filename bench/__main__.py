@@ -1,8 +1,8 @@
-"""`python -m bench`: every benchmark, in one run."""
+"""`python -m bench` (`make bench`): every benchmark against its peers, into docs/benchmarks.md.
 
-from bench import ingest, read_models, replay, validator
+``--quick`` for a short run; see bench/report.py.
+"""
 
-validator.main([])
-ingest.main()
-replay.main([])
-read_models.main([])  # read latency with 100k patients loaded
+from bench.report import main
+
+main()

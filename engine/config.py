@@ -19,7 +19,7 @@ from engine.errors import ConfigError
 __all__ = ["POSTGRES_PARAMS_KEY", "Settings", "parse_host_port", "postgres_url_params"]
 
 DEFAULT_STORE = "sqlite:///var/carelog.db"
-POSTGRES_PARAMS_KEY = "CARELOG_POSTGRES_PARAMS"  # in eventsourcing_env: the URL's query
+POSTGRES_PARAMS_KEY = "POSTGRES_URL_QUERY"  # in eventsourcing_env (not a setting): the URL's query
 _RATE = re.compile(r"(off|\d+\s*/\s*(second|minute|hour|day))")
 _TRUE = ("1", "true", "yes", "on")
 

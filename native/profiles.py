@@ -31,8 +31,21 @@ __all__ = [
     "write_blob",
 ]
 
-#: Where the profiles live in a checkout (data only, see schemas/README.md).
-DEFAULT_SCHEMAS = Path(__file__).resolve().parent.parent / "schemas" / "hl7v2"
+
+def _default_schemas() -> Path:
+    """The profiles shipped with carelog: inside the installed package, else the checkout's.
+
+    A wheel carries a copy of ``schemas/hl7v2`` as ``native/schemas/hl7v2`` (setup.py
+    copies it at build time), because an installed package has no checkout beside it;
+    a checkout or an editable install reads the top-level ``schemas/hl7v2`` itself.
+    """
+    here = Path(__file__).resolve().parent
+    packaged = here / "schemas" / "hl7v2"
+    return packaged if packaged.is_dir() else here.parent / "schemas" / "hl7v2"
+
+
+#: Where the profiles live (data only, see schemas/README.md); CARELOG_SCHEMAS overrides it.
+DEFAULT_SCHEMAS = _default_schemas()
 
 VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1", "2.6", "2.7", "2.7.1", "2.8", "2.8.1", "2.8.2")
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from engine.application.ingestion import Ingestion
 from tests.fakes import FakeMessageValidator, FixedClock
@@ -25,6 +27,25 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         if key.startswith(_LEAKY_PREFIXES) and not key.startswith(_KEEP):
             monkeypatch.delenv(key)
     yield
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """Undoes a test's in-process ``carelog`` command's logging set-up (a CLI's, once per process).
+
+    ``main(["validate", ...])`` in-process configures structlog and the root logger
+    on the test's captured stderr, closed when the test ends; loggers cached later
+    would write there, and ``capture_logs`` in later tests would miss them. The
+    structlog configuration (its processor list object included) and the root
+    logger's handlers and level are put back as they were.
+    """
+    config = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    structlog.configure(**config)
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def sample(name: str) -> bytes:

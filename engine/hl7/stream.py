@@ -2,7 +2,7 @@
 
 `carelog send` and `carelog validate` read files that hold messages MLLP-framed
 or as plain text, separated by blank lines or simply by the next ``MSH``, with
-any of ``\\r``, ``\\n`` or ``\\r\\n`` between segments (CONTRACT.md).
+any of ``\\r``, ``\\n`` or ``\\r\\n`` between segments (docs/integrators.md).
 """
 
 from __future__ import annotations

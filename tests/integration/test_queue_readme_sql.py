@@ -1,4 +1,4 @@
-"""The README's SQL for visits and queues runs on the scenario and says what the API says."""
+"""The visit and queue SQL of docs/analysts.md runs on the scenario and says what the API says."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from engine.config import Settings
 from tests.fakes import FakeMessageValidator
 from tests.integration import visit_scenario as s
 
-README = Path(__file__).parents[2] / "README.md"
+ANALYSTS = Path(__file__).parents[2] / "docs" / "analysts.md"
 
 
 def _statements() -> list[str]:
-    text = README.read_text()
-    section = text[text.index("#### Visits and queues") :]
+    text = ANALYSTS.read_text()
+    section = text[text.index("## Visits and queues") :]
     block = re.search(r"```sql\n(.*?)```", section, re.S)
     assert block is not None
     return [st.strip() for st in block.group(1).split(";") if st.strip()]

@@ -1,4 +1,4 @@
-"""The dependency rules of STYLE.md section 2, checked by walking the imports."""
+"""The layering rules of docs/architecture.md (imports point down only), checked on the imports."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ import trustme
 from adapters.kafka.topics import kafka_tls
 from adapters.mllp.tls import SenderBindings, SenderRefusals, peer_identities, sending_pair
 from adapters.transport import check_plaintext, is_loopback, kafka_ssl_context, mllp_options
-from engine.config import Settings, postgres_url_params
+from engine.config import POSTGRES_PARAMS_KEY, Settings, postgres_url_params
 from engine.errors import ConfigError
 
 
@@ -94,7 +94,7 @@ def test_the_postgresql_url_keeps_its_query_parameters() -> None:
         "application_name": "carelog-a",
     }
     # Parameters the URL's other parts own cannot be overridden through the query.
-    assert postgres_url_params({"CARELOG_POSTGRES_PARAMS": "host=evil&sslmode=require"}) == {
+    assert postgres_url_params({POSTGRES_PARAMS_KEY: "host=evil&sslmode=require"}) == {
         "sslmode": "require"
     }
     assert Settings.from_env({}).postgres_params() == {}

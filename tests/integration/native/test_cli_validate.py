@@ -1,4 +1,4 @@
-"""`carelog validate FILE...` reports the profile rules in the CONTRACT.md line format."""
+"""`carelog validate FILE...` reports the profile rules as `FILE:MSG#:SEG[n]-F.C: CODE text`."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 The unit tests run the engine with a validator that finds nothing; these run
 it with the compiled profiles, as `carelog serve` does, to check that each new
-kind of fault gets the answer CONTRACT.md promises (AE for data the engine
+kind of fault gets the answer docs/integrators.md promises (AE for data the engine
 understood but cannot apply, AR for an unsupported type or trigger), that the
 ERR locates it once, and that warnings of the tolerant level do not stop a
 message.

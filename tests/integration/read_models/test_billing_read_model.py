@@ -31,7 +31,7 @@ from tests.integration.read_models.billing_scenario import (
 )
 from tests.messages import a40, dft
 
-README = Path(__file__).parents[3] / "README.md"
+ANALYSTS = Path(__file__).parents[3] / "docs" / "analysts.md"
 
 
 @pytest.fixture
@@ -186,7 +186,7 @@ def test_payments_stored_as_charge_posted_by_the_previous_release_read_as_paymen
     }
 
 
-# The analysts' SQL in README.md, run as written against the live tables.
+# The analysts' SQL in docs/analysts.md, run as written against the live tables.
 ANALYST_SQL = {
     "account": """SELECT a.account_number, l.currency,
        SUM(CASE WHEN l.kind = 'charge' THEN l.amount_cents ELSE 0 END) AS charges_cents,
@@ -226,10 +226,10 @@ def _run(view: BillingView, sql: str) -> list[tuple]:
                 if isinstance(r, dict) else tuple(r) for r in c.fetchall()]  # fmt: skip
 
 
-def test_the_readme_sql_examples_sum_exactly(durable_store_url: str) -> None:
-    readme = README.read_text()
+def test_the_analysts_sql_examples_sum_exactly(durable_store_url: str) -> None:
+    analysts = ANALYSTS.read_text()
     for sql in ANALYST_SQL.values():
-        assert sql in readme, sql.splitlines()[0]
+        assert sql in analysts, sql.splitlines()[0]
     engine = build(Settings(store=durable_store_url), validator=FakeMessageValidator())
     try:
         for raw in MESSAGES:

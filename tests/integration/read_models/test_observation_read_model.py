@@ -19,7 +19,7 @@ from projections.runner import PollingProjectionRunner
 from tests.fakes import FakeMessageValidator
 from tests.messages import a40, oru
 
-README = Path(__file__).parents[3] / "README.md"
+ANALYSTS = Path(__file__).parents[3] / "docs" / "analysts.md"
 
 CHOLESTEROL = {1: "1", 2: "NM", 3: "2093-3^Cholesterol^LN", 5: "196.0", 6: "mg/dL",
                7: "100-199", 8: "N", 11: "P", 14: "20240101120000"}  # fmt: skip
@@ -123,8 +123,8 @@ def test_replay_from_zero_equals_live_and_replaying_twice_changes_nothing(engine
     assert fresh.observations_of(ids) == view_of(engine).observations_of(ids)
 
 
-def test_the_readme_sql_example_finds_the_corrected_value(durable_store_url: str) -> None:
-    assert OBS_SQL in README.read_text()
+def test_the_analysts_sql_example_finds_the_corrected_value(durable_store_url: str) -> None:
+    assert OBS_SQL in ANALYSTS.read_text()
     engine = build(Settings(store=durable_store_url), validator=FakeMessageValidator())
     try:
         ingest_all(engine)
