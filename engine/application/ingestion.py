@@ -178,17 +178,12 @@ class Ingestion(Application[UUID]):
             events = [event for _, message_events in decided for event in message_events]
             if not events:
                 return [outcome for outcome, _ in decided]
-            try:
-                recordings = self.events.put(events)
-            except IntegrityError:
-                self._cache.clear()
+            recordings = self._save(events, head)
+            if recordings is None:
                 if len(items) > 1:  # a resend, or another writer got in first: one by one
                     return [self._ingest_one(raw, channel) for raw, channel in items]
                 careful = True
                 continue  # reload and decide again
-            self._remember(events, recordings, head)
-            if self.on_recorded is not None:
-                self.on_recorded(recordings)
             return _with_positions(decided, recordings)
         raise ConcurrencyError(f"gave up after {self.max_attempts} conflicting saves")
 
@@ -205,14 +200,9 @@ class Ingestion(Application[UUID]):
             outcome, events = self._decide(msg, raw, channel, staging)
             if not events:
                 return outcome
-            try:
-                recordings = self.events.put(events)
-            except IntegrityError:
-                self._cache.clear()
+            recordings = self._save(events, head)
+            if recordings is None:
                 continue
-            self._remember(events, recordings, head)
-            if self.on_recorded is not None:
-                self.on_recorded(recordings)
             return _with_positions([(outcome, events)], recordings)[0]
         raise ConcurrencyError(f"gave up after {self.max_attempts} conflicting saves")
 
@@ -261,14 +251,9 @@ class Ingestion(Application[UUID]):
                 sha256=source.sha256,
             )
             events = [*inbound.collect_events(), *events]
-            try:
-                recordings = self.events.put(events)
-            except IntegrityError:
-                self._cache.clear()
+            recordings = self._save(events, head)
+            if recordings is None:
                 continue
-            self._remember(events, recordings, head)
-            if self.on_recorded is not None:
-                self.on_recorded(recordings)
             return Recorded(result, session, len(events), recordings[-1].notification.id)
         raise ConcurrencyError(f"gave up after {self.max_attempts} conflicting saves")
 
@@ -301,12 +286,27 @@ class Ingestion(Application[UUID]):
         events = [e for record in records for e in record.collect_events()]
         if not events:
             return 0
-        head = self._check_cache()
-        recordings = self.events.put(events)
+        recordings = self._save(events, self._check_cache())
+        if recordings is None:  # new aggregates with fresh ids: no other writer has them
+            raise ConcurrencyError("access-log records collided with stored events")
+        return int(recordings[-1].notification.id) if recordings else 0
+
+    def _save(self, events: list[Any], head: int | None) -> Sequence[Recording[UUID]] | None:
+        """Commits ``events`` in one transaction and hands them to this process's readers.
+
+        None when the store refused them because another writer got in first
+        (or the source was stored before): the cache is emptied, the caller
+        decides again.
+        """
+        try:
+            recordings = self.events.put(events)
+        except IntegrityError:
+            self._cache.clear()
+            return None
         self._remember(events, recordings, head)
         if self.on_recorded is not None:
             self.on_recorded(recordings)
-        return int(recordings[-1].notification.id) if recordings else 0
+        return recordings
 
     def current(self, aggregate_id: UUID) -> Any:
         """An aggregate as ingestion would decide on it now (cache or store); None if absent.
