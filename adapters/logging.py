@@ -103,6 +103,14 @@ class _SinkLogger:
     fatal = failure = err = error = critical = exception = msg
 
 
+CACHE_LOGGERS = True
+"""structlog's per-logger cache (a logger is bound to the configuration of its first use).
+
+The test suite turns it off: a command run in-process configures logging, and a
+module logger first used then would keep that configuration for every later
+test, out of ``capture_logs``' reach."""
+
+
 def configure_logging(log_format: str = "json", level: str = "info") -> None:
     """Routes structlog (and the stdlib loggers of uvicorn and friends) to stderr."""
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
@@ -122,7 +130,7 @@ def configure_logging(log_format: str = "json", level: str = "info") -> None:
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=_sink_factory(_LineSink(sys.stderr)),
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=CACHE_LOGGERS,
     )
     logging.basicConfig(
         level=max(numeric, logging.WARNING), stream=sys.stderr, format="%(message)s"

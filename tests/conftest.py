@@ -29,6 +29,15 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
+def _no_logger_cache() -> None:
+    import adapters.logging
+
+    adapters.logging.CACHE_LOGGERS = False  # see its docstring
+
+
+_no_logger_cache()
+
+
 @pytest.fixture(autouse=True)
 def restore_logging() -> Iterator[None]:
     """Undoes a test's in-process ``carelog`` command's logging set-up (a CLI's, once per process).
