@@ -24,7 +24,7 @@ from __future__ import annotations
 import calendar
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -646,7 +646,20 @@ def validate(
         m.check_segment(index, start, end)
     if m.profile is not None:
         m.check_structure(pieces)
-    return m.faults
+    return _as_sequences(m.faults, [msg[a:b] for a, b in pieces if a != b], m.fs)
+
+
+def _as_sequences(faults: list[RefFault], segments: list[bytes], fs: bytes) -> list[RefFault]:
+    """ERL-2 as HL7 defines it: a fault's segment index becomes the occurrence of
+    its segment type (the second OBX is OBX^2), counted over the non-blank segments."""
+    shown = [_shown_id(s.split(fs)[0]) for s in segments]
+    out = []
+    for f in faults:
+        if f.segment_index > 1:
+            seq = shown[: f.segment_index].count(f.segment_id)
+            f = replace(f, segment_index=seq)
+        out.append(f)
+    return out
 
 
 _KEY_FIELDS = [

@@ -99,7 +99,7 @@ def test_valid_escape(body: str) -> None:
 def test_invalid_escape(body: str) -> None:
     faults = ENVELOPE_ONLY.validate(_with_escape(body))
     assert [(f.rule, f.location(), f.offset) for f in faults] == [
-        ("BAD_ESCAPE", "NTE[2]-3.1.1", len(MSH) + 9)
+        ("BAD_ESCAPE", "NTE[1]-3.1.1", len(MSH) + 9)
     ]
     assert faults[0].text.endswith("(unknown sequence)")
 
