@@ -123,8 +123,16 @@ def _send(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     from native import NativeMessageValidator
+    from native.profiles import DEFAULT_SCHEMAS
 
-    validator = NativeMessageValidator(strict=args.strict)
+    # The level, profiles and limits serve uses (CARELOG_VALIDATION, CARELOG_SCHEMAS,
+    # CARELOG_MAX_*_BYTES), so that both give the same verdict on the same message.
+    settings = Settings.from_env(os.environ)
+    validator = NativeMessageValidator(
+        strict=args.strict or settings.validation == "strict",
+        profiles=Path(settings.schemas) if settings.schemas else DEFAULT_SCHEMAS,
+        **settings.validator_limits(),
+    )
     bad = 0
     total = 0
     for path in args.files:

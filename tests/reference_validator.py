@@ -76,8 +76,8 @@ RULES: dict[str, tuple[int, str]] = {
 }
 
 DEFAULT_MAX_MESSAGE_LEN = 1 << 20
-DEFAULT_MAX_SEGMENT_LEN = 1 << 16
-DEFAULT_MAX_FIELD_LEN = 1 << 16
+DEFAULT_MAX_SEGMENT_LEN = 1 << 20
+DEFAULT_MAX_FIELD_LEN = 1 << 20
 
 VERSIONS = frozenset(
     {b"2.3", b"2.3.1", b"2.4", b"2.5", b"2.5.1", b"2.6", b"2.7", b"2.7.1", b"2.8"}
