@@ -105,7 +105,7 @@ def _send(args: argparse.Namespace) -> int:
     from adapters.mllp.client import MLLPClient
 
     host, port = parse_host_port(args.to, "--to")
-    messages = [m for path in args.files for m in split_messages(_read(path))]
+    messages = [(str(path), m) for path in args.files for m in split_messages(_read(path))]
     context = None
     if args.tls_ca or args.tls_cert:
         from adapters.mllp.tls import client_context
