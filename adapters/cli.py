@@ -18,7 +18,9 @@ from adapters.audit_cli import HANDLERS as AUDIT_HANDLERS
 from adapters.audit_cli import add_parsers as add_audit_parsers
 from engine.config import Settings, parse_host_port
 from engine.errors import CarelogError
+from engine.hl7.message import parse_message
 from engine.hl7.stream import split_messages
+from engine.ports import Fault
 
 __all__ = ["main"]
 
@@ -121,6 +123,26 @@ def _send(args: argparse.Namespace) -> int:
     return 0 if summary.all_accepted else 1
 
 
+def _processing_id_faults(
+    raw: bytes, found: Sequence[Fault], accepted: frozenset[str]
+) -> list[Fault]:
+    """The 202 ingest answers for a processing id this deployment does not take
+    (CARELOG_PROCESSING_IDS): validate says what serve would."""
+    if any(f.fatal or f.code == 202 for f in found):
+        return []
+    try:
+        processing_id = parse_message(raw).processing_id
+    except CarelogError:
+        return []
+    if processing_id in accepted:
+        return []
+    text = (
+        f"processing id {processing_id!r} not accepted here "
+        f"(CARELOG_PROCESSING_IDS: {', '.join(sorted(accepted))})"
+    )
+    return [Fault(202, "UNSUPPORTED_PROCESSING_ID", text, "MSH", 1, 11)]
+
+
 def _validate(args: argparse.Namespace) -> int:
     from native import NativeMessageValidator
     from native.profiles import DEFAULT_SCHEMAS
@@ -140,7 +162,9 @@ def _validate(args: argparse.Namespace) -> int:
         if not messages:
             print(f"{path}:0:@0: 100 no HL7 message found")
             bad += 1
-        for number, faults in enumerate(validator.validate_many(messages), 1):
+        checked = zip(messages, validator.validate_many(messages), strict=True)
+        for number, (raw, found) in enumerate(checked, 1):
+            faults = [*found, *_processing_id_faults(raw, found, settings.processing_ids)]
             total += 1
             errors = [f for f in faults if f.severity == "E"]
             bad += bool(errors)
