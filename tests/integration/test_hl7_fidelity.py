@@ -100,7 +100,7 @@ def test_a_domain_segment_out_of_place_is_still_ae_and_stores_nothing(engine: In
     assert all("Patient" not in n.topic and "Encounter" not in n.topic for n in after)
 
 
-def test_strict_keeps_misplaced_segments_errors(tmp_path: object) -> None:
+def test_strict_keeps_misplaced_segments_errors() -> None:
     message = _with(adt("A01", "S1"), DG1, AL1)
     strict = NativeMessageValidator(strict=True).validate(message)
     tolerant = NativeMessageValidator().validate(message)
@@ -172,7 +172,7 @@ def test_an_embedded_document_of_600_kb_is_accepted_by_default(engine: Ingestion
     assert outcome.ack_code == "AA", [f.text for f in outcome.faults]
 
 
-def test_a_smaller_field_limit_refuses_it_and_names_the_setting(tmp_path: object) -> None:
+def test_a_smaller_field_limit_refuses_it_and_names_the_setting() -> None:
     settings = Settings.from_env({"CARELOG_MAX_FIELD_BYTES": "65536"})
     assert settings.validator_limits() == {
         "max_message_len": 1 << 20,
