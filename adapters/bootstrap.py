@@ -162,6 +162,7 @@ def build(settings: Settings, *, validator: MessageValidator | None = None) -> E
         validator = NativeMessageValidator(
             strict=settings.validation == "strict",
             profiles=Path(settings.schemas) if settings.schemas else DEFAULT_SCHEMAS,
+            **settings.validator_limits(),
         )
     ingestion = Ingestion(
         env,

@@ -23,7 +23,9 @@ from adapters.audit_cli import add_parsers as add_audit_parsers
 from adapters.audit_cli import add_verbose, tool_settings
 from engine.config import Settings, parse_host_port
 from engine.errors import CarelogError
+from engine.hl7.message import parse_message
 from engine.hl7.stream import split_messages
+from engine.ports import Fault
 
 __all__ = ["main"]
 
@@ -149,7 +151,7 @@ def _send(args: argparse.Namespace) -> int:
 
     tool_settings(args)  # logging only: quiet unless --verbose
     host, port = parse_host_port(args.to, "--to")
-    messages = [m for path in args.files for m in split_messages(_read(path))]
+    messages = [(str(path), m) for path in args.files for m in split_messages(_read(path))]
     context = None
     if args.tls_ca or args.tls_cert:
         from adapters.mllp.tls import client_context
@@ -165,16 +167,40 @@ def _send(args: argparse.Namespace) -> int:
     return 0 if summary.all_accepted else 1
 
 
+def _processing_id_faults(
+    raw: bytes, found: Sequence[Fault], accepted: frozenset[str]
+) -> list[Fault]:
+    """The 202 ingest answers for a processing id this deployment does not take
+    (CARELOG_PROCESSING_IDS): validate says what serve would."""
+    if any(f.fatal or f.code == 202 for f in found):
+        return []
+    try:
+        processing_id = parse_message(raw).processing_id
+    except CarelogError:
+        return []
+    if processing_id in accepted:
+        return []
+    text = (
+        f"processing id {processing_id!r} not accepted here "
+        f"(CARELOG_PROCESSING_IDS: {', '.join(sorted(accepted))})"
+    )
+    return [Fault(202, "UNSUPPORTED_PROCESSING_ID", text, "MSH", 1, 11)]
+
+
 def _validate(args: argparse.Namespace) -> int:
     from native import NativeMessageValidator
     from native.profiles import DEFAULT_SCHEMAS
 
+    # The level, profiles and limits serve uses (CARELOG_VALIDATION, CARELOG_SCHEMAS,
+    # CARELOG_MAX_*_BYTES), so that both give the same verdict on the same message.
     settings = tool_settings(args)
     schemas = Path(settings.schemas) if settings.schemas else DEFAULT_SCHEMAS
     if not schemas.is_dir():
         raise CarelogError(f"CARELOG_SCHEMAS: {schemas} is not a directory of message profiles")
     validator = NativeMessageValidator(
-        strict=args.strict or settings.validation == "strict", profiles=schemas
+        strict=args.strict or settings.validation == "strict",
+        profiles=schemas,
+        **settings.validator_limits(),
     )
     bad = 0
     total = 0
@@ -183,7 +209,9 @@ def _validate(args: argparse.Namespace) -> int:
         if not messages:
             print(f"{path}:0:@0: 100 no HL7 message found")
             bad += 1
-        for number, faults in enumerate(validator.validate_many(messages), 1):
+        checked = zip(messages, validator.validate_many(messages), strict=True)
+        for number, (raw, found) in enumerate(checked, 1):
+            faults = [*found, *_processing_id_faults(raw, found, settings.processing_ids)]
             total += 1
             errors = [f for f in faults if f.severity == "E"]
             bad += bool(errors)

@@ -54,6 +54,10 @@ class Settings:
     log_level: str = "info"
     max_frame_bytes: int = 1 << 20
     fhir_max_bytes: int = 16 << 20  # a FHIR write request's body; larger ones are answered 413
+    # The validator's segment and field limits (bytes); 0 = the frame limit, so an
+    # embedded document (OBX-5 ED, base64) fits whatever CARELOG_MAX_FRAME_BYTES allows.
+    max_segment_bytes: int = 0
+    max_field_bytes: int = 0
     idle_timeout_s: float = 300.0
     processing_ids: frozenset[str] = frozenset({"P"})
     timezone: str = "UTC"
@@ -123,6 +127,12 @@ class Settings:
             changes["max_frame_bytes"] = _positive_int(v, "CARELOG_MAX_FRAME_BYTES")
         if v := get("CARELOG_FHIR_MAX_BYTES"):
             changes["fhir_max_bytes"] = _positive_int(v, "CARELOG_FHIR_MAX_BYTES")
+        for key, name in (
+            ("CARELOG_MAX_SEGMENT_BYTES", "max_segment_bytes"),
+            ("CARELOG_MAX_FIELD_BYTES", "max_field_bytes"),
+        ):
+            if v := get(key):
+                changes[name] = _positive_int(v, key)
         if v := get("CARELOG_IDLE_TIMEOUT"):
             changes["idle_timeout_s"] = _positive_float(v, "CARELOG_IDLE_TIMEOUT")
         if v := get("CARELOG_PROCESSING_IDS"):
@@ -172,6 +182,19 @@ class Settings:
     def postgres_params(self) -> dict[str, str]:
         """The query parameters of a ``postgresql://`` store URL (sslmode, ...), for libpq."""
         return postgres_url_params(self.eventsourcing_env())
+
+    def validator_limits(self) -> dict[str, int]:
+        """The validator's size limits (NativeMessageValidator keywords), in bytes.
+
+        A message may be as long as a frame; a segment or field, by default, too:
+        an ORU's OBX-5 may carry a whole PDF (ED, base64).
+        """
+        frame = self.max_frame_bytes
+        return {
+            "max_message_len": frame,
+            "max_segment_len": self.max_segment_bytes or frame,
+            "max_field_len": self.max_field_bytes or frame,
+        }
 
     def tzinfo(self) -> ZoneInfo:
         """The site's time zone, applied to HL7 times sent without an offset.

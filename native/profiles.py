@@ -49,8 +49,13 @@ DEFAULT_SCHEMAS = _default_schemas()
 
 VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1", "2.6", "2.7", "2.7.1", "2.8", "2.8.1", "2.8.2")
 
-_FORMAT = 1
-_TYPES = {"": 0, "DT": 1, "DTM": 2, "TM": 3, "NM": 4, "SI": 5, "ID": 6, "IS": 7, "VARIES": 8}
+_FORMAT = 2
+_GROUP = 1
+_DOMAIN = 2  # a segment the domain reads: it must be placed unambiguously
+_TYPES = {
+    "": 0, "DT": 1, "DTM": 2, "TM": 3, "NM": 4, "SI": 5, "ID": 6, "IS": 7, "VARIES": 8,
+    "CP": 9, "MO": 10, "CQ": 11, "SN": 12,
+}  # fmt: skip
 _NO_TABLE = 0xFFFF
 _MAX_FIELD = 63  # CARELOG_I_CAPTURED - 1
 
@@ -94,8 +99,12 @@ def _element(item: str | dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _tree(items: list[Any], version: str) -> tuple[Any, ...]:
-    """The structure at one version: (id, is_group, min, max, children) tuples."""
+def _tree(items: list[Any], version: str, domain: frozenset[str]) -> tuple[Any, ...]:
+    """The structure at one version: (id, flags, min, max, children) tuples.
+
+    flags: _GROUP for a group, _DOMAIN for a leaf the message's ``domain`` list
+    (plus MSH) names: the tolerant level needs only those in their place.
+    """
     nodes = []
     for raw in items:
         e = _element(raw)
@@ -104,26 +113,27 @@ def _tree(items: list[Any], version: str) -> tuple[Any, ...]:
         low = int(e.get("min", 1))
         high = 0 if e.get("max", 1) == "*" else int(e["max"])
         if "group" in e:
-            children = _tree(e["segments"], version)
-            nodes.append((_representative(children), True, low, high, children))
+            children = _tree(e["segments"], version, domain)
+            nodes.append((_representative(children), _GROUP, low, high, children))
         else:
-            nodes.append((e["segment"], False, low, high, ()))
+            flags = _DOMAIN if e["segment"] in domain else 0
+            nodes.append((e["segment"], flags, low, high, ()))
     return tuple(nodes)
 
 
 def _representative(children: tuple[Any, ...]) -> str:
     """How a missing group is named: its first required segment, else its first one."""
-    for seg, group, low, _high, sub in children:
+    for seg, flags, low, _high, sub in children:
         if low > 0:
-            return _representative(sub) if group else seg
-    seg, group, _low, _high, sub = children[0]
-    return _representative(sub) if group else seg
+            return _representative(sub) if flags & _GROUP else seg
+    seg, flags, _low, _high, sub = children[0]
+    return _representative(sub) if flags & _GROUP else seg
 
 
 def leads(node: tuple[Any, ...]) -> list[str]:
     """The segments a node can start with (a group's first set)."""
-    seg, group, _low, _high, children = node
-    if not group:
+    seg, flags, _low, _high, children = node
+    if not flags & _GROUP:
         return [seg]
     out: list[str] = []
     for child in children:
@@ -136,8 +146,8 @@ def leads(node: tuple[Any, ...]) -> list[str]:
 
 
 def _alphabet(nodes: tuple[Any, ...], out: list[str]) -> list[str]:
-    for seg, group, _low, _high, children in nodes:
-        if group:
+    for seg, flags, _low, _high, children in nodes:
+        if flags & _GROUP:
             _alphabet(children, out)
         elif seg not in out:
             out.append(seg)
@@ -226,13 +236,14 @@ def compile_profiles(directory: Path = DEFAULT_SCHEMAS) -> CompiledProfiles:
         first = len(nodes)
         nodes.extend(b"" for _ in tree)
         for k, node in enumerate(tree):
-            seg, group, low, high, children = node
+            seg, flags, low, high, children = node
+            group = flags & _GROUP
             child_first, child_count = emit_tree(children) if group else (0, 0)
             lead_first, lead_count = emit_ids(leads(node)) if group else (0, 0)
             nodes[first + k] = struct.pack(
                 "<3sBBBHHHH",
                 _id3(seg, "messages"),
-                1 if group else 0,
+                flags,
                 min(low, 255),
                 min(high, 255),
                 child_first,
@@ -243,7 +254,8 @@ def compile_profiles(directory: Path = DEFAULT_SCHEMAS) -> CompiledProfiles:
         return first, len(tree)
 
     for path, doc in message_docs:
-        per_version = [_tree(doc["segments"], v) for v in VERSIONS]
+        domain = frozenset(["MSH", *doc.get("domain", [])])
+        per_version = [_tree(doc["segments"], v, domain) for v in VERSIONS]
         for since, until, tree in _ranges(per_version):
             if tree not in trees:
                 root_first, root_count = emit_tree(tree)

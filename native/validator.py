@@ -31,10 +31,10 @@ except ImportError as exc:  # pragma: no cover - exercised only on a broken inst
         f"the native validator extension is not built: {exc}; {_REBUILD_HINT}"
     ) from exc
 
-__all__ = ["EXPECTED_VERSION", "NativeMessageValidator", "load_profiles"]
+__all__ = ["EXPECTED_VERSION", "LIMIT_SETTINGS", "NativeMessageValidator", "load_profiles"]
 
 #: The C ABI this wrapper was written against (carelog_validator_version()).
-EXPECTED_VERSION = "0.3.0"
+EXPECTED_VERSION = "0.4.0"
 
 _found_version = ffi.string(lib.carelog_validator_version()).decode("ascii")
 if _found_version != EXPECTED_VERSION:
@@ -90,6 +90,13 @@ def _as_bytes(message: bytes | bytearray | memoryview | str) -> bytes:
 
 
 _PROFILES: dict[Path, CompiledProfiles] = {}
+
+#: The setting (engine/config.py) that raises each size limit: named in the fault text.
+LIMIT_SETTINGS = {
+    "MESSAGE_TOO_LONG": "CARELOG_MAX_FRAME_BYTES",
+    "SEGMENT_TOO_LONG": "CARELOG_MAX_SEGMENT_BYTES",
+    "FIELD_TOO_LONG": "CARELOG_MAX_FIELD_BYTES",
+}
 _TYPED_RULES = frozenset({"BAD_DATE", "BAD_DATETIME", "BAD_TIME", "BAD_NUMBER", "BAD_SEQUENCE_ID"})
 
 
@@ -132,8 +139,8 @@ class NativeMessageValidator:
     Args:
         max_message_len: bytes; longer messages get one fatal MESSAGE_TOO_LONG
             fault and are not read. 0 means the C default (1 MiB).
-        max_segment_len: bytes per segment, terminator excluded; 0 = 64 KiB.
-        max_field_len: bytes per field, all repetitions; 0 = 64 KiB.
+        max_segment_len: bytes per segment, terminator excluded; 0 = 1 MiB.
+        max_field_len: bytes per field, all repetitions; 0 = 1 MiB (an OBX-5 document fits).
         strict: the strict level (conformance testing of a sender): blank
             lines, unknown and Z segments, user-defined table values,
             lengths and undefined fields are reported too or as errors.
@@ -314,6 +321,7 @@ class NativeMessageValidator:
         text = _RULE_TEXTS[f.rule] if 0 <= f.rule < len(_RULE_TEXTS) else "unknown rule"
         detail = f.detail
         where = f"{segment_id}-{f.field}" + (f".{f.component}" if f.component else "")
+        where += f".{f.subcomponent}" if f.component and f.subcomponent else ""
         if rule in ("UNSUPPORTED_MESSAGE_TYPE", "UNSUPPORTED_EVENT", "UNSUPPORTED_VERSION"):
             return f"{text}: {_value_at(data, f.offset)!r}"
         if rule in ("SEGMENT_MISSING", "SEGMENT_UNEXPECTED", "SEGMENT_UNKNOWN"):
@@ -328,7 +336,7 @@ class NativeMessageValidator:
         if rule in _TYPED_RULES:
             return f"{text} ({where})"
         if rule in self._limits:
-            return f"{text} ({detail} bytes, limit {self._limits[rule]})"
+            return f"{text} ({detail} bytes, limit {self._limits[rule]}: {LIMIT_SETTINGS[rule]})"
         if rule == "CONTROL_CHARACTER":
             return f"{text} (byte 0x{detail:02X})"
         if rule == "BAD_FIELD_SEPARATOR":

@@ -24,7 +24,7 @@ from __future__ import annotations
 import calendar
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +76,8 @@ RULES: dict[str, tuple[int, str]] = {
 }
 
 DEFAULT_MAX_MESSAGE_LEN = 1 << 20
-DEFAULT_MAX_SEGMENT_LEN = 1 << 16
-DEFAULT_MAX_FIELD_LEN = 1 << 16
+DEFAULT_MAX_SEGMENT_LEN = 1 << 20
+DEFAULT_MAX_FIELD_LEN = 1 << 20
 
 VERSIONS = frozenset(
     {b"2.3", b"2.3.1", b"2.4", b"2.5", b"2.5.1", b"2.6", b"2.7", b"2.7.1", b"2.8"}
@@ -132,6 +132,7 @@ class _Node:
     high: int  # 0 = unbounded
     children: tuple[_Node, ...]
     leads: frozenset[str]
+    domain: bool = False  # a leaf the message's "domain" list (or MSH) names
 
 
 class RefProfiles:
@@ -155,7 +156,9 @@ class RefProfiles:
                 return m
         return None
 
-    def tree(self, items: list[Any], version: str) -> tuple[_Node, ...]:
+    def tree(
+        self, items: list[Any], version: str, domain: frozenset[str] = frozenset()
+    ) -> tuple[_Node, ...]:
         out = []
         for item in items:
             if isinstance(item, str):
@@ -170,7 +173,7 @@ class RefProfiles:
             low = item.get("min", 1)
             high = 0 if item.get("max", 1) == "*" else item["max"]
             if "group" in item:
-                kids = self.tree(item["segments"], version)
+                kids = self.tree(item["segments"], version, domain)
                 required = [k for k in kids if k.low > 0]
                 name = (required or list(kids))[0].segment
                 first: list[str] = []
@@ -181,7 +184,8 @@ class RefProfiles:
                 out.append(_Node(name, True, low, high, kids, frozenset(first)))
             else:
                 seg = item["segment"]
-                out.append(_Node(seg, False, low, high, (), frozenset([seg])))
+                leaf = _Node(seg, False, low, high, (), frozenset([seg]), seg in domain)
+                out.append(leaf)
         return tuple(out)
 
     def rules(self, segment: str, version: str) -> tuple[list[dict[str, Any]], int] | None:
@@ -271,6 +275,15 @@ _CHECKS = {
     "TM": ("BAD_TIME", tm_valid),
     "NM": ("BAD_NUMBER", lambda v: _NM.fullmatch(v) is not None),
     "SI": ("BAD_SEQUENCE_ID", lambda v: _SI.fullmatch(v) is not None),
+}
+
+
+# (component, subcomponent) of each numeric part of a composite type (0: the whole component).
+_NUMERIC_PARTS: dict[str, tuple[tuple[int, int], ...]] = {
+    "CP": ((1, 1), (3, 0), (4, 0)),
+    "MO": ((1, 0),),
+    "CQ": ((1, 0),),
+    "SN": ((2, 0), (4, 0)),
 }
 
 
@@ -457,13 +470,18 @@ class _Message:
                     if by is None or by[0] == b"":
                         continue
                     named = by[0].split(self.rs)[0].split(self.cs)[0]
-                    checked = {b"NM": "NM", b"DT": "DT", b"TM": "TM", b"DTM": "DTM"}.get(named, "")
+                    checked = {
+                        b"NM": "NM", b"DT": "DT", b"TM": "TM", b"DTM": "DTM",
+                        b"SN": "SN", b"CQ": "CQ", b"MO": "MO", b"CP": "CP",
+                    }.get(named, "")  # fmt: skip
                     if named == b"TS":
                         checked, value = "DTM", comps[0]
                         if value == b"":
                             continue
                 shown = (number, k, comp or 1, 0)
-                if checked in ("ID", "IS"):
+                if checked in _NUMERIC_PARTS:
+                    self.check_composite(checked, rep, rep_start, number, k)
+                elif checked in ("ID", "IS"):
                     if value.decode("latin-1") not in self.profiles.tables[r["table"]]:
                         sev = "E" if checked == "ID" else lenient
                         self.fault("TABLE_VALUE", at, shown, severity=sev)
@@ -476,11 +494,32 @@ class _Message:
             if filled and filled[-1][0] > max_fields:
                 self.fault("FIELD_NOT_DEFINED", filled[-1][1], (filled[-1][0], 0, 0, 0))
 
+    def check_composite(self, kind: str, rep: bytes, at: int, number: int, k: int) -> None:
+        """The numeric parts of a CP, MO, CQ or SN repetition, each as NM."""
+        comps = rep.split(self.cs)
+        offsets = [at]
+        for c in comps[:-1]:
+            offsets.append(offsets[-1] + len(c) + 1)
+        for comp, sub in _NUMERIC_PARTS[kind]:
+            if comp > len(comps):
+                continue
+            value, start = comps[comp - 1], offsets[comp - 1]
+            if sub:
+                subs = value.split(self.ss)
+                if sub > len(subs):
+                    continue
+                start += sum(len(x) + 1 for x in subs[: sub - 1])
+                value = subs[sub - 1]
+            if value not in (b"", b'""') and not _NM.fullmatch(value):
+                self.fault("BAD_NUMBER", start, (number, k, comp, sub))
+
     def check_structure(self, pieces: list[tuple[int, int]]) -> None:
         """Segment order and cardinality, greedily (native/src/structure.c)."""
         assert self.profiles is not None and self.profile is not None and self.version
-        tree = self.profiles.tree(self.profile["segments"], self.version)
+        domain = frozenset(["MSH", *self.profile.get("domain", [])])
+        tree = self.profiles.tree(self.profile["segments"], self.version, domain)
         alphabet: set[str] = set()
+        first_fault = len(self.faults)
 
         def collect(nodes: tuple[_Node, ...]) -> None:
             for n in nodes:
@@ -540,6 +579,24 @@ class _Message:
             self.seg = (seg_id.decode(), index)
             self.fault("SEGMENT_UNEXPECTED", start)
             advance()
+        if self.strict:
+            return
+        # Tolerant: misplaced segments are warnings when the domain's segments alone fit.
+        present = {seg_id.decode("latin-1") for _i, seg_id, _s in listed}
+        soft = [
+            k
+            for k in range(first_fault, len(self.faults))
+            if self.faults[k].rule == "SEGMENT_UNEXPECTED"
+            or (self.faults[k].rule == "SEGMENT_MISSING" and self.faults[k].segment_id in present)
+        ]
+        ids = [
+            seg_id.decode("latin-1")
+            for _i, seg_id, _s in listed
+            if _SEGMENT_ID.fullmatch(seg_id) and seg_id.decode("latin-1") in domain
+        ]
+        if soft and _fits(_project(tree), ids):
+            for k in soft:
+                self.faults[k] = replace(self.faults[k], severity="W")
 
     def check_segment(self, index: int, start: int, end: int) -> None:
         """Any segment after the first."""
@@ -557,6 +614,50 @@ class _Message:
         if _SEGMENT_ID.fullmatch(parts[0]):
             self.first_data = 1
             self.apply_rules(parts[0], _numbered(parts[1:], start + len(parts[0]) + 1, 1), end)
+
+
+def _project(nodes: tuple[_Node, ...]) -> tuple[_Node, ...]:
+    """The tree without the leaves the domain does not read (and groups left empty)."""
+    out = []
+    for n in nodes:
+        if not n.group:
+            if n.domain:
+                out.append(n)
+            continue
+        kids = _project(n.children)
+        if kids:
+            first: list[str] = []
+            for k in kids:
+                first.extend(k.leads)
+                if k.low > 0:
+                    break
+            out.append(_Node(n.segment, True, n.low, n.high, kids, frozenset(first)))
+    return tuple(out)
+
+
+def _fits(tree: tuple[_Node, ...], ids: list[str]) -> bool:
+    """Whether ids (MSH first) match tree greedily with nothing missing or left over."""
+    at = 0
+
+    def match(nodes: tuple[_Node, ...]) -> bool:
+        nonlocal at
+        for node in nodes:
+            taken = 0
+            while at < len(ids) and (node.high == 0 or taken < node.high) and ids[at] in node.leads:
+                before = at
+                if node.group:
+                    if not match(node.children):
+                        return False
+                else:
+                    at += 1
+                taken += 1
+                if at == before:
+                    break
+            if taken < node.low:
+                return False
+        return True
+
+    return match(tree) and at == len(ids)
 
 
 def _numbered(fields: list[bytes], start: int, first: int) -> dict[int, tuple[bytes, int]]:
@@ -646,7 +747,20 @@ def validate(
         m.check_segment(index, start, end)
     if m.profile is not None:
         m.check_structure(pieces)
-    return m.faults
+    return _as_sequences(m.faults, [msg[a:b] for a, b in pieces if a != b], m.fs)
+
+
+def _as_sequences(faults: list[RefFault], segments: list[bytes], fs: bytes) -> list[RefFault]:
+    """ERL-2 as HL7 defines it: a fault's segment index becomes the occurrence of
+    its segment type (the second OBX is OBX^2), counted over the non-blank segments."""
+    shown = [_shown_id(s.split(fs)[0]) for s in segments]
+    out = []
+    for f in faults:
+        if f.segment_index > 1:
+            seq = shown[: f.segment_index].count(f.segment_id)
+            f = replace(f, segment_index=seq)
+        out.append(f)
+    return out
 
 
 _KEY_FIELDS = [

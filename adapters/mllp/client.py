@@ -124,22 +124,52 @@ class MLLPClient:
             self._ready.extend(x for x in self._reader.feed(data) if isinstance(x, bytes))
         return self._ready.pop(0)
 
-    def send_all(self, messages: Iterable[bytes]) -> SendSummary:
-        """Sends every message in order; never raises for a single message's failure."""
+    def send_all(self, messages: Iterable[bytes | tuple[str, bytes]]) -> SendSummary:
+        """Sends every message in order; never raises for a single message's failure.
+
+        A message may come with where it was read (``("adt.hl7", raw)``): each
+        non-AA answer then names the file, the message's position in that file
+        and its control id (MSH-10), so the operator can find it.
+        """
         summary = SendSummary()
-        for number, message in enumerate(messages, 1):
+        positions: dict[str, int] = {}
+        for number, item in enumerate(messages, 1):
+            source, message = item if isinstance(item, tuple) else ("", item)
+            positions[source] = positions.get(source, 0) + 1
+            where = describe(source, positions[source] if source else number, message)
             summary.sent += 1
             try:
                 ack = self.send(message)
             except TransportError as e:
                 summary.errors += 1
-                summary.details.append(f"message {number}: {e}")
+                summary.details.append(f"{where}: {e}")
                 continue
             code = ack_code_of(ack)
             summary.codes[code] += 1
             if code not in ("AA", "CA"):
-                summary.details.append(f"message {number}: {code} {ack_text(ack)}")
+                summary.details.append(f"{where}: {code} {ack_text(ack)}")
         return summary
+
+
+def describe(source: str, number: int, message: bytes) -> str:
+    """``adt.hl7: message 3 (MSH-10 MSG00003)``: where a message came from, for people."""
+    head = f"{source}: message {number}" if source else f"message {number}"
+    control = control_id_of(message)
+    return f"{head} (MSH-10 {control})" if control else head
+
+
+def control_id_of(message: bytes) -> str:
+    """MSH-10 read from the first line with the message's own separator; ``""`` if none.
+
+    Only printable ASCII is kept (an identifier, safe to print).
+    """
+    first = message.split(b"\r", 1)[0].split(b"\n", 1)[0]
+    if not first.startswith(b"MSH") or len(first) < 4:
+        return ""
+    fields = first.split(first[3:4])
+    raw = fields[9] if len(fields) > 9 else b""
+    text = raw.decode("ascii", "replace")
+    return "".join(ch for ch in text if ch.isprintable() and ch.isascii())[:199]
 
 
 def ack_code_of(ack: bytes) -> str:

@@ -234,8 +234,10 @@ class MLLPServer:
     ) -> bytes | None:
         started = time.perf_counter()
         if isinstance(item, Oversize):
-            text = f"message exceeds the {item.limit}-byte limit"
-            fault = Fault(100, "MESSAGE_TOO_LARGE", text, fatal=True)
+            # 102: the frame is longer than the receiver takes (as the validator's
+            # MESSAGE_TOO_LONG); 100 would say the segments are out of order.
+            text = f"message exceeds the {item.limit}-byte limit (CARELOG_MAX_FRAME_BYTES)"
+            fault = Fault(102, "MESSAGE_TOO_LONG", text, fatal=True)
             ack = build_reject_ack(item.head, text, now=self._clock(), faults=[fault])
             log.warning(
                 "mllp.message_handled", ack_code="AR", reason="too_large", duration_ms=_ms(started)

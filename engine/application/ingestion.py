@@ -413,8 +413,10 @@ class Ingestion(Application[UUID]):
             if not staging.careful and staging.stored(message_id):
                 return IngestOutcome("AA", msg, raw, message_id=message_id, duplicate=True), []
             if isinstance(e, MessageRejectedError):
-                return IngestOutcome(e.ack_code, msg, raw, faults=e.faults, text=e.reason), []
-            fault = _domain_fault(e, msg)
+                # Handlers locate by place in the message; the ACK carries ERL-2.
+                faults = tuple(msg.located(f) for f in e.faults)
+                return IngestOutcome(e.ack_code, msg, raw, faults=faults, text=e.reason), []
+            fault = msg.located(_domain_fault(e, msg))
             return IngestOutcome("AE", msg, raw, faults=(fault,), text=fault.text), []
         except Exception:  # a bug must not take the other messages of the batch down
             log.exception("ingest.internal_error", msg_control_id=msg.control_id)

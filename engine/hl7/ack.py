@@ -284,15 +284,30 @@ def build_reject_ack(
         pick(4),
         format_hl7_datetime(now),
         "",
-        "ACK",
+        _reject_type(fields, version or "2.5"),
         next_control_id(),
         "P",
         version or "2.5",
     ]
-    segments = ["|".join(msh), "|".join(["MSA", "AR", pick(10)])]
+    msa = ["MSA", "AR", pick(10)]
+    if text and _version_tuple(version or "2.5") < (2, 7):
+        msa.append(seps.escape_text(text))  # MSA-3: the only text an ERR-1 reply carries
+    segments = ["|".join(msh), "|".join(msa)]
     located = list(faults) or [Fault(code=100, rule="UNPARSEABLE", text=text)]
     segments.extend(_err_segments(located, seps, version or "2.5", 100))
     return ("\r".join(segments) + "\r").encode("utf-8")
+
+
+def _reject_type(fields: list[str], version: str) -> str:
+    """MSH-9 of a reject: ``ACK^<trigger>^ACK`` (``ACK^<trigger>`` before 2.3.1), the
+    trigger read from the head with the head's own component separator when it can be."""
+    enc = fields[2] if len(fields) > 2 else ""
+    cs = enc[0] if enc else "^"
+    parts = fields[9].split(cs) if len(fields) > 9 else []
+    trigger = parts[1] if len(parts) > 1 else ""
+    if not (trigger.isascii() and trigger.isalnum() and len(trigger) <= 7):
+        return "ACK"
+    return f"ACK^{trigger}^ACK" if _version_tuple(version) >= (2, 3, 1) else f"ACK^{trigger}"
 
 
 _ACCEPT_EQUIVALENT = {"AA": "CA", "AE": "CE", "AR": "CR"}

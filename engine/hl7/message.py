@@ -8,9 +8,10 @@ The separators come from each message's MSH-1 and MSH-2, never assumed.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from engine.errors import ParseError
+from engine.ports import Fault
 
 __all__ = [
     "Message",
@@ -189,7 +190,11 @@ class Message:
         return self._index.get(segment_id, [])
 
     def position(self, segment_id: str, occurrence: int = 1) -> int:
-        """The 1-based index of a segment in the message (as ERR-2.2 counts), 0 if absent."""
+        """The 1-based place of a segment among all the message's segments, 0 if absent.
+
+        Handlers locate faults by it; it is not ERL-2: ``sequence`` turns it into
+        the segment sequence an ERR segment carries.
+        """
         seen = 0
         for index, seg in enumerate(self.segments, 1):
             if seg[0] == segment_id:
@@ -197,6 +202,24 @@ class Message:
                 if seen == occurrence:
                     return index
         return 0
+
+    def sequence(self, position: int) -> int:
+        """ERL-2 (segment sequence) of the segment at ``position``; 0 for 0 or out of range.
+
+        HL7 defines it as the occurrence of that segment type in the message (the
+        first PID is ``PID^1``, the second OBX ``OBX^2``), not the place among all
+        segments: senders' tools highlight the field by it.
+        """
+        if not 0 < position <= len(self.segments):
+            return 0
+        segment_id = self.segments[position - 1][0]
+        return sum(1 for seg in self.segments[:position] if seg[0] == segment_id)
+
+    def located(self, fault: Fault) -> Fault:
+        """``fault`` (located by ``position``) with its segment index as ERL-2 counts."""
+        if fault.segment_index <= 1:
+            return fault
+        return replace(fault, segment_index=self.sequence(fault.segment_index))
 
     def has(self, segment_id: str) -> bool:
         """Whether the message holds at least one such segment."""

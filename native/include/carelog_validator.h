@@ -79,8 +79,10 @@ enum carelog_rule {
 /* Defaults used when an option is 0. */
 enum carelog_defaults {
     CARELOG_DEFAULT_MAX_MESSAGE_LEN = 1048576, /* 1 MiB */
-    CARELOG_DEFAULT_MAX_SEGMENT_LEN = 65536,   /* 64 KiB */
-    CARELOG_DEFAULT_MAX_FIELD_LEN = 65536      /* 64 KiB */
+    /* A segment or field may be as long as the message: an ORU's OBX-5 may
+     * carry an embedded document (ED, base64) of hundreds of KB. */
+    CARELOG_DEFAULT_MAX_SEGMENT_LEN = 1048576, /* 1 MiB */
+    CARELOG_DEFAULT_MAX_FIELD_LEN = 1048576    /* 1 MiB */
 };
 
 /*

@@ -59,7 +59,7 @@ CARELOG_INTERNAL int carelog_i_si_valid(const unsigned char *s, size_t n);
  *           n_rules, n_tables, n_values, u32 total length, 8 bytes zero
  *   msgs    type[3] trigger[3] u16 since until root_first root_count
  *           alpha_first alpha_count                                (18 bytes)
- *   nodes   id[3] u8 flags(1 = group) min max(0 = unbounded)
+ *   nodes   id[3] u8 flags(1 = group, 2 = a segment the domain reads) min max(0 = unbounded)
  *           u16 first_child child_count lead_first lead_count      (14 bytes)
  *   ids     id[3]: group leads and message alphabets                (3 bytes)
  *   segdefs id[3] pad u16 since until max_fields rule_first rule_count (14)
@@ -68,7 +68,9 @@ CARELOG_INTERNAL int carelog_i_si_valid(const unsigned char *s, size_t n);
  *   tables  u16 number value_first value_count                      (6 bytes)
  *   values  u8 len, char[7]                                         (8 bytes)
  */
-#define CARELOG_I_PROFILE_FORMAT 1
+#define CARELOG_I_PROFILE_FORMAT 2
+#define CARELOG_I_NODE_GROUP 1
+#define CARELOG_I_NODE_DOMAIN 2
 #define CARELOG_I_HEADER_LEN 32
 #define CARELOG_I_MSG_LEN 18
 #define CARELOG_I_NODE_LEN 14
@@ -95,7 +97,12 @@ enum carelog_i_type {
     CARELOG_T_ID = 6,
     CARELOG_T_IS = 7,
     CARELOG_T_VARIES = 8,
-    CARELOG_T_COUNT = 9
+    /* Composite types: their numeric parts are checked as NM (profile.c). */
+    CARELOG_T_CP = 9,
+    CARELOG_T_MO = 10,
+    CARELOG_T_CQ = 11,
+    CARELOG_T_SN = 12,
+    CARELOG_T_COUNT = 13
 };
 
 typedef struct carelog_i_profile {

@@ -86,12 +86,13 @@ static int node_ok(const carelog_i_profile *p, unsigned i, int depth)
     const unsigned char *node = p->nodes + (size_t)i * CARELOG_I_NODE_LEN;
     unsigned flags = node[3], first = carelog_i_u16(node + 6), count = carelog_i_u16(node + 8);
     unsigned k;
-    if (depth > CARELOG_I_MAX_DEPTH || flags > 1 || (node[5] != 0 && node[4] > node[5]) ||
+    if (depth > CARELOG_I_MAX_DEPTH || flags > 3 || flags == 3 ||
+        (node[5] != 0 && node[4] > node[5]) ||
         !carelog_i_segment_id_ok(node, 3) ||
         !range_ok(carelog_i_u16(node + 10), carelog_i_u16(node + 12), p->n_ids)) {
         return 0;
     }
-    if (flags == 0) {
+    if ((flags & CARELOG_I_NODE_GROUP) == 0) {
         return count == 0;
     }
     if (count == 0 || first <= i || !range_ok(first, count, p->n_nodes)) {
@@ -267,6 +268,18 @@ static int varies_type(const carelog_i_walk *w, const carelog_i_span *by, int *w
     if (equals3(v, n, "DTM")) {
         return CARELOG_T_DTM;
     }
+    if (equals3(v, n, "SN")) {
+        return CARELOG_T_SN;
+    }
+    if (equals3(v, n, "CQ")) {
+        return CARELOG_T_CQ;
+    }
+    if (equals3(v, n, "MO")) {
+        return CARELOG_T_MO;
+    }
+    if (equals3(v, n, "CP")) {
+        return CARELOG_T_CP;
+    }
     if (equals3(v, n, "TS")) {
         *whole = 0; /* TS.1 is the DTM */
         return CARELOG_T_DTM;
@@ -296,6 +309,82 @@ static int type_ok(int type, const unsigned char *v, size_t n, int *rule)
     default:
         *rule = CARELOG_RULE_NONE;
         return 1;
+    }
+}
+
+/* Subcomponent k (1-based) of [start, end); absent: an empty span at end. */
+static carelog_i_span subcomponent_of(const carelog_i_walk *w, size_t start, size_t end,
+                                      unsigned k)
+{
+    carelog_i_span s;
+    size_t i = start;
+    unsigned c = 1;
+    const unsigned char ss = w->buf[4 + 3]; /* MSH-2's fourth character */
+    while (c < k) {
+        while (i < end && w->buf[i] != ss) {
+            i++;
+        }
+        if (i >= end) {
+            s.start = end;
+            s.end = end;
+            s.present = 0;
+            return s;
+        }
+        i++;
+        c++;
+    }
+    s.start = i;
+    while (i < end && w->buf[i] != ss) {
+        i++;
+    }
+    s.end = i;
+    s.present = 1;
+    return s;
+}
+
+/*
+ * The numeric parts of a composite value (one repetition [rs, re)), each
+ * checked as NM: MO.1 and CQ.1 (the amount, the quantity), CP.1.1 (the price's
+ * amount; CP.1 is an MO written as subcomponents), CP.3 and CP.4 (the range),
+ * SN.2 and SN.4 (the numbers of a structured numeric). So that the validator
+ * refuses what ingest cannot read (a DFT's FT1-11 of `1,250.00`).
+ */
+static void check_composite(carelog_i_walk *w, int type, unsigned field, uint32_t rep, size_t rs,
+                            size_t re)
+{
+    static const unsigned char CP[][2] = {{1, 1}, {3, 0}, {4, 0}};
+    static const unsigned char MO[][2] = {{1, 0}};
+    static const unsigned char SN[][2] = {{2, 0}, {4, 0}};
+    const unsigned char(*parts)[2];
+    size_t n, k;
+    switch (type) {
+    case CARELOG_T_CP:
+        parts = CP;
+        n = sizeof CP / sizeof CP[0];
+        break;
+    case CARELOG_T_MO:
+    case CARELOG_T_CQ:
+        parts = MO;
+        n = 1;
+        break;
+    default:
+        parts = SN;
+        n = sizeof SN / sizeof SN[0];
+        break;
+    }
+    for (k = 0; k < n; k++) {
+        carelog_i_span v = component_of(w, rs, re, parts[k][0]);
+        if (parts[k][1] != 0) {
+            v = subcomponent_of(w, v.start, v.end, parts[k][1]);
+        }
+        if (v.end == v.start ||
+            (v.end - v.start == 2 && w->buf[v.start] == '"' && w->buf[v.start + 1] == '"')) {
+            continue;
+        }
+        if (!carelog_i_nm_valid(w->buf + v.start, v.end - v.start)) {
+            carelog_i_where at = {field, rep, parts[k][0], parts[k][1]};
+            carelog_i_emit(w, CARELOG_RULE_BAD_NUMBER, 0, 0, &at, v.start, 0);
+        }
     }
 }
 
@@ -365,7 +454,9 @@ static void apply_rule(carelog_i_walk *w, const unsigned char *r, const carelog_
                 }
             }
         }
-        if (t == CARELOG_T_ID || t == CARELOG_T_IS) {
+        if (t >= CARELOG_T_CP && t <= CARELOG_T_SN) {
+            check_composite(w, t, field, rep, rs, re);
+        } else if (t == CARELOG_T_ID || t == CARELOG_T_IS) {
             if (!in_table(&w->profile, table, w->buf + v.start, v.end - v.start)) {
                 carelog_i_where at = {field, rep, shown, 0};
                 size_t number = carelog_i_u16(w->profile.tables + (size_t)table * CARELOG_I_TABLE_LEN);

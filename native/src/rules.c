@@ -5,7 +5,7 @@
 #include "internal.h"
 
 /* The ABI version; native/validator.py refuses to load any other. */
-#define CARELOG_VALIDATOR_VERSION "0.3.0"
+#define CARELOG_VALIDATOR_VERSION "0.4.0"
 
 /* Indexed by enum carelog_rule; keep in the enum's order (append-only). */
 static const carelog_i_rule_info RULES[CARELOG_RULE_COUNT] = {

@@ -46,6 +46,58 @@ static uint32_t inc(uint32_t v)
     return v == UINT32_MAX ? v : v + 1;
 }
 
+/* The id a segment is shown by: up to 3 bytes before the field separator, '?' for
+ * an unprintable byte, NUL-padded (as carelog_i_enter_segment names it). */
+static void shown_id(const walk *w, size_t start, size_t end, char out[4])
+{
+    size_t i;
+    memset(out, 0, 4);
+    for (i = 0; i < 3 && start + i < end && (w->fs == 0 || w->buf[start + i] != w->fs); i++) {
+        unsigned char c = w->buf[start + i];
+        out[i] = (char)(c >= 0x21 && c <= 0x7E ? c : '?');
+    }
+}
+
+/*
+ * ERL-2 as HL7 defines it: the sequence of the current segment among the
+ * segments of its type (the second OBX is OBX^2), not its position in the
+ * message. The walk knows the position (w->seg_index, among non-blank
+ * segments); the occurrence is counted here, only when a fault is written,
+ * so a valid message costs nothing: from the kept bounds, then (a message
+ * longer than CARELOG_I_KEPT_SEGMENTS) by scanning on as the walk did.
+ */
+static uint32_t occurrence(const walk *w)
+{
+    uint32_t index = w->seg_index, seen = 0, n = 0, k;
+    size_t pos;
+    char id[4];
+    if (index <= 1) {
+        return index; /* none, or the first segment (the MSH) */
+    }
+    for (k = 0; k < w->kept && n < index; k++) {
+        n++;
+        shown_id(w, w->seg_start[k], w->seg_end[k], id);
+        seen += memcmp(id, w->seg_id, 4) == 0;
+    }
+    pos = w->kept == 0 ? w->len : w->seg_end[w->kept - 1];
+    while (n < index && pos < w->len) {
+        size_t start, end;
+        pos += (w->buf[pos] == '\r' && pos + 1 < w->len && w->buf[pos + 1] == '\n') ? 2 : 1;
+        start = pos;
+        end = start;
+        while (end < w->len && w->buf[end] != '\r' && w->buf[end] != '\n') {
+            end++;
+        }
+        pos = end;
+        if (end > start) {
+            n++;
+            shown_id(w, start, end, id);
+            seen += memcmp(id, w->seg_id, 4) == 0;
+        }
+    }
+    return seen == 0 ? index : seen;
+}
+
 void carelog_i_emit(walk *w, int rule, char severity, int fatal, const where *at, size_t offset,
                     size_t detail)
 {
@@ -70,7 +122,7 @@ void carelog_i_emit(walk *w, int rule, char severity, int fatal, const where *at
         f->severity = severity;
         f->fatal = (unsigned char)(fatal ? 1 : 0);
         memcpy(f->segment_id, w->seg_id, sizeof f->segment_id);
-        f->segment_index = w->seg_index;
+        f->segment_index = occurrence(w);
         f->field = at->field;
         f->repetition = at->repetition;
         f->component = at->component;

@@ -85,6 +85,34 @@ def test_oversize_frame_gets_ar_and_the_connection_goes_on(tmp_path: Path) -> No
     asyncio.run(scenario())
 
 
+def test_oversize_frame_ack_has_a_size_code_and_the_whole_msh_9(tmp_path: Path) -> None:
+    """Table 0357 102 (not 100, a segment sequence error), MSH-9 ACK^<trigger>^ACK read
+    from the frame's head (ACK^<trigger> in 2.3), the setting named in ERR."""
+
+    async def scenario() -> None:
+        server, engine = await start_server(tmp_path, max_frame_bytes=1000)
+
+        def client(version: str) -> bytes:
+            with socket.create_connection(("127.0.0.1", server.port)) as s:
+                s.settimeout(10)
+                head = f"MSH|^~\\&|LAB|H|C|D|20240101||ORU^R01^ORU_R01|BIG2|P|{version}\r"
+                s.sendall(frame(head.encode() + b"OBX|1|ED|PDF||" + b"A" * 5000))
+                return read_frames(s, 1)[0]
+
+        for version, msh9 in (("2.5.1", "ACK^R01^ACK"), ("2.3", "ACK^R01")):
+            ack = parse_message(await asyncio.to_thread(client, version))
+            assert (ack.get("MSA", 1), ack.get("MSA", 2)) == ("AR", "BIG2")
+            assert ack.field("MSH", 9) == msh9
+            err = ack.segments_named("ERR")[0]
+            code = ack.get("ERR", 3) if version != "2.3" else ack.get("ERR", 1, 4)
+            assert code == "102", err
+            assert "CARELOG_MAX_FRAME_BYTES" in "|".join(err) + ack.get("MSA", 3)
+        await server.stop()
+        engine.close()  # type: ignore[attr-defined]
+
+    asyncio.run(scenario())
+
+
 def test_idle_connection_is_closed(tmp_path: Path) -> None:
     async def scenario() -> None:
         server, engine = await start_server(tmp_path, idle_timeout_s=0.2)

@@ -83,7 +83,7 @@ def test_triggers_on_an_unknown_visit_are_ae_204_and_store_nothing(
     assert outcome.ack_code == "AE"
     (fault,) = outcome.faults
     assert (fault.code, fault.segment_id, fault.field) == (204, "PV1", 19)
-    assert fault.segment_index == 4
+    assert fault.segment_index == 1  # ERL-2: the first PV1
     assert app.recorder.max_notification_id() is None
 
 
@@ -121,7 +121,7 @@ def test_visit_triggers_need_a_visit_number_and_transfers_a_location(app: Ingest
     assert codes(app, adt("A03", "1", visit="")) == [101]
     send(app, adt("A01", "2"))
     (fault,) = app.ingest(adt("A02", "3", location=""), "t").faults
-    assert (fault.code, fault.segment_id, fault.segment_index, fault.field) == (101, "PV1", 4, 3)
+    assert (fault.code, fault.segment_id, fault.segment_index, fault.field) == (101, "PV1", 1, 3)
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -199,7 +199,7 @@ def test_merge_of_an_unknown_patient_is_ae_204_at_mrg_1(app: Ingestion) -> None:
     outcome = app.ingest(a40("2", "MRN1", "NOPE"), "t")
     assert outcome.ack_code == "AE"
     (fault,) = outcome.faults
-    assert (fault.code, fault.segment_id, fault.segment_index, fault.field) == (204, "MRG", 4, 1)
+    assert (fault.code, fault.segment_id, fault.segment_index, fault.field) == (204, "MRG", 1, 1)
 
 
 def test_merge_into_itself_is_refused(app: Ingestion) -> None:

@@ -67,7 +67,7 @@ def test_a_non_numeric_nm_value_is_ae_102_at_obx_5(app: Ingestion) -> None:
     outcome = app.ingest(oru("L1", [{**CHOLESTEROL, 5: "high"}]), "t")
     assert outcome.ack_code == "AE"
     (fault,) = outcome.faults
-    assert (fault.code, fault.segment_id, fault.segment_index, fault.field) == (102, "OBX", 5, 5)
+    assert (fault.code, fault.segment_id, fault.segment_index, fault.field) == (102, "OBX", 1, 5)
     assert app.recorder.max_notification_id() is None
 
 

@@ -58,7 +58,7 @@ def test_a_missing_required_field_gives_one_err(engine: Ingestion) -> None:
     outcome = engine.ingest(adt("A01", "1", mrn=""))
     assert outcome.ack_code == "AE"
     # The validator's 101 stops the message before the engine's own PID-3 check.
-    assert _errors(outcome) == [(101, "REQUIRED_FIELD_MISSING", "PID[3]-3.1")]
+    assert _errors(outcome) == [(101, "REQUIRED_FIELD_MISSING", "PID[1]-3.1")]
 
 
 def test_unsupported_type_and_trigger_are_ar_at_msh9(engine: Ingestion) -> None:
@@ -78,11 +78,11 @@ def test_unsupported_type_and_trigger_are_ar_at_msh9(engine: Ingestion) -> None:
 def test_bad_data_types_and_table_values(engine: Ingestion) -> None:
     obx = {1: "1", 2: "NM", 3: "GLU^Glucose", 5: "high", 11: "F"}
     outcome = engine.ingest(oru("1", [obx]))
-    assert (outcome.ack_code, _errors(outcome)) == ("AE", [(102, "BAD_NUMBER", "OBX[5]-5.1")])
+    assert (outcome.ack_code, _errors(outcome)) == ("AE", [(102, "BAD_NUMBER", "OBX[1]-5.1")])
     outcome = engine.ingest(oru("2", [{**obx, 5: "5", 11: "Q"}]))
-    assert (outcome.ack_code, _errors(outcome)) == ("AE", [(103, "TABLE_VALUE", "OBX[5]-11.1")])
+    assert (outcome.ack_code, _errors(outcome)) == ("AE", [(103, "TABLE_VALUE", "OBX[1]-11.1")])
     outcome = engine.ingest(adt("A01", "3", birth="19800230"))
-    assert (outcome.ack_code, _errors(outcome)) == ("AE", [(102, "BAD_DATETIME", "PID[3]-7.1")])
+    assert (outcome.ack_code, _errors(outcome)) == ("AE", [(102, "BAD_DATETIME", "PID[1]-7.1")])
 
 
 def test_tolerant_warnings_do_not_stop_a_message(engine: Ingestion) -> None:
@@ -95,4 +95,4 @@ def test_tolerant_warnings_do_not_stop_a_message(engine: Ingestion) -> None:
         clock=FixedClock(),
     )
     outcome = strict.ingest(adt("A01", "2", sex="X"))
-    assert (outcome.ack_code, _errors(outcome)) == ("AE", [(103, "TABLE_VALUE", "PID[3]-8.1")])
+    assert (outcome.ack_code, _errors(outcome)) == ("AE", [(103, "TABLE_VALUE", "PID[1]-8.1")])

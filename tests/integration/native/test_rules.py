@@ -99,7 +99,7 @@ def test_valid_escape(body: str) -> None:
 def test_invalid_escape(body: str) -> None:
     faults = ENVELOPE_ONLY.validate(_with_escape(body))
     assert [(f.rule, f.location(), f.offset) for f in faults] == [
-        ("BAD_ESCAPE", "NTE[2]-3.1.1", len(MSH) + 9)
+        ("BAD_ESCAPE", "NTE[1]-3.1.1", len(MSH) + 9)
     ]
     assert faults[0].text.endswith("(unknown sequence)")
 
@@ -173,7 +173,10 @@ def test_bad_constructor_arguments(kwargs: dict[str, int]) -> None:
 
 def test_fault_texts_carry_details() -> None:
     texts = [f.text for f in NativeMessageValidator(max_field_len=16).validate(SAMPLE)]
-    assert texts == ["the field is longer than the configured limit (31 bytes, limit 16)"]
+    assert texts == [
+        "the field is longer than the configured limit"
+        " (31 bytes, limit 16: CARELOG_MAX_FIELD_BYTES)"
+    ]
     bad = SAMPLE.replace(b"ADT^A01^ADT_A01", b"ADT")
     (fault,) = NativeMessageValidator().validate(bad)
     assert fault.text.endswith("(MSH-9.2)") and fault.fatal and fault.location() == "MSH[1]-9.2"

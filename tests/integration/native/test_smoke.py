@@ -140,7 +140,7 @@ def test_compiled_profiles_pass_the_c_check() -> None:
         lambda b: b[:-1],  # short
         lambda b: b + b"\0",  # long
         lambda b: b"XLPF" + b[4:],  # magic
-        lambda b: b[:4] + b"\x02\x00" + b[6:],  # format
+        lambda b: b[:4] + b"\x01\x00" + b[6:],  # format (1: before the domain flag)
         lambda b: b[:6] + b"\xff\xff" + b[8:],  # message count
         # the first message's root points past the nodes
         lambda b: b[:42] + b"\xff\xff" + b[44:],
