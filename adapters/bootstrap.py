@@ -131,6 +131,9 @@ def build(settings: Settings, *, validator: MessageValidator | None = None) -> E
     Raises:
         ConfigError: the store cannot be used.
     """
+    from adapters.crypto.setup import prepare_keys
+
+    settings = prepare_keys(settings)  # key files on first start (docs/data-at-rest.md)
     env = settings.eventsourcing_env()
     if settings.backend == "sqlite":
         settings.sqlite_path().parent.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,8 @@
     ├── ConcurrencyError               another writer saved the same aggregate first
     ├── ConfigError (ValueError)       a setting is missing or malformed; names the key
     ├── NativeValidatorError           the C validator failed (not a message fault)
+    ├── StoredStateError               stored state does not decrypt (tampered, wrong key)
+    ├── ErasedDataError                stored state of an erased patient (key forgotten)
     └── TransportError                 a peer or socket misbehaved
 
 Adapters hold the only mapping tables from these to ACK codes and HTTP statuses.
@@ -30,10 +32,12 @@ __all__ = [
     "ConfigError",
     "DomainError",
     "DuplicateMessageError",
+    "ErasedDataError",
     "InvalidTransitionError",
     "MessageRejectedError",
     "NativeValidatorError",
     "ParseError",
+    "StoredStateError",
     "TransportError",
     "UnknownPatientError",
     "UnknownVisitError",
@@ -112,3 +116,14 @@ class NativeValidatorError(CarelogError):
 
 class TransportError(CarelogError):
     """A peer closed, timed out or sent bytes the protocol does not allow."""
+
+
+class StoredStateError(CarelogError):
+    """A stored event's state does not decrypt: tampered, swapped, or the wrong master key.
+
+    The message names the record (position, aggregate, version); nothing is served from it.
+    """
+
+
+class ErasedDataError(CarelogError):
+    """A stored event's data key was forgotten (its patient was erased): unreadable by design."""

@@ -18,12 +18,14 @@ from uuid import UUID
 import structlog
 from eventsourcing.application import Application
 from eventsourcing.persistence import (
+    EventStore,
     IntegrityError,
     JSONTranscoder,
     Mapper,
     Recording,
     Transcoder,
 )
+from eventsourcing.utils import resolve_topic
 
 from engine.application.adt import HANDLERS as ADT_HANDLERS
 from engine.application.adt import Handler, MessageContext, patient_id_in, visit_id
@@ -49,7 +51,10 @@ from engine.hl7.datatypes import read_datetime
 from engine.hl7.message import Message, parse_message
 from engine.ports import BulkEventReader, Clock, Fault, MessageValidator
 
-__all__ = ["Ingestion"]
+__all__ = ["AT_REST_KEY", "Ingestion"]
+
+AT_REST_KEY = "CARELOG_AT_REST"
+"""Application env key: topic of ``f(env, mapper) -> mapper`` encrypting stored state."""
 
 log = structlog.get_logger(__name__)
 
@@ -120,8 +125,17 @@ class Ingestion(Application[UUID]):
         transcoder = mapper.transcoder
         plain = type(mapper) is Mapper and mapper.cipher is None and mapper.compressor is None
         if plain and isinstance(transcoder, FastJSONTranscoder):
-            return FastMapper(transcoder)
+            mapper = FastMapper(transcoder)
+        # Data at rest (adapters/crypto): a factory named by topic wraps the mapper,
+        # so that every process building this application (replay workers too) encrypts.
+        if topic := self.env.get(AT_REST_KEY):
+            mapper = resolve_topic(topic)(self.env, mapper)
         return mapper
+
+    def construct_event_store(self) -> EventStore[UUID]:
+        """eventsourcing's; the at-rest mapper's own if it brings one (it plans keys per commit)."""
+        make = getattr(self.mapper, "event_store", None)
+        return make(self.recorder) if make is not None else super().construct_event_store()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

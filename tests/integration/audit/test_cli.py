@@ -126,7 +126,9 @@ def test_verify_intact_then_tampered(store: Path) -> None:
     unsealed = carelog("verify", store=store)
     assert unsealed.returncode == 0, unsealed.stdout + unsealed.stderr
     assert "positions 1..18 are not sealed yet" in unsealed.stdout
-    assert "SHA-256 without a key" in unsealed.stdout
+    # The embedded default made a seal key beside the master key on first start.
+    assert "HMAC-SHA256" in unsealed.stdout
+    assert (store.parent / "keys" / "seal.key").stat().st_mode & 0o777 == 0o600
     key = {"CARELOG_SEAL_KEY": "test-seal-key"}
     sealed = carelog("verify", "--seal", store=store, env=key)
     assert sealed.returncode == 0 and "sealed 18 record(s) from position 1" in sealed.stdout
@@ -138,9 +140,8 @@ def test_verify_intact_then_tampered(store: Path) -> None:
     k = position_of(engine, "Encounter.Transferred")
     engine.close()
     (state,) = execute(url, "SELECT state FROM stored_events WHERE rowid=?", (k,))[0]
-    execute(
-        url, "UPDATE stored_events SET state=? WHERE rowid=?", (state.replace(b"ICU", b"ICX"), k)
-    )
+    flipped = state[:-1] + bytes([state[-1] ^ 1])  # the state is ciphertext: flip a byte
+    execute(url, "UPDATE stored_events SET state=? WHERE rowid=?", (flipped, k))
     tampered = carelog("verify", "--seal", store=store, env=key)
     assert tampered.returncode == 1
     assert f"position {k}: altered" in tampered.stdout
