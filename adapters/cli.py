@@ -17,6 +17,8 @@ from typing import Any
 
 from adapters.audit_cli import HANDLERS as AUDIT_HANDLERS
 from adapters.audit_cli import add_parsers as add_audit_parsers
+from adapters.crypto.cli import HANDLERS as CRYPTO_HANDLERS
+from adapters.crypto.cli import add_parsers as add_crypto_parsers
 from engine.config import Settings, parse_host_port
 from engine.errors import CarelogError
 from engine.hl7.stream import split_messages
@@ -55,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
         "--strict", action="store_true", help="the strict level (schemas/README.md)"
     )
     add_audit_parsers(sub)  # replay, history, verify
+    add_crypto_parsers(sub)  # erase, keys rotate, backup, restore
     return parser
 
 
@@ -152,6 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "validate": _validate,
         "worker": _worker,
         **AUDIT_HANDLERS,
+        **CRYPTO_HANDLERS,
     }
     try:
         return handlers[args.command](args)

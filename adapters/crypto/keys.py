@@ -121,6 +121,13 @@ class Keyring:
             "owner TEXT NOT NULL UNIQUE, master_id TEXT NOT NULL, wrapped BLOB NOT NULL)"
         )
         self._db.execute("CREATE TABLE IF NOT EXISTS erased (key_id BLOB PRIMARY KEY, at TEXT)")
+        row = self._db.execute("SELECT master_id FROM data_keys LIMIT 1").fetchone()
+        if row is not None and row[0] != master.key_id:
+            self._db.close()
+            raise StoredStateError(
+                f"{path}: data keys are wrapped by master key {row[0]}, not by the one "
+                f"configured ({master.key_id}): wrong master key"
+            )
         self._lock = threading.Lock()
         self._by_id: dict[bytes, AESGCM] = {}
         self._by_owner: dict[str, bytes] = {}
