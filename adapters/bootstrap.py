@@ -355,7 +355,15 @@ async def serve(engine: Engine) -> None:
 
     health = health_of(engine)
     metrics = metrics_of(engine, writer, refusals.gauges, limiter.gauges)
-    app = create_app(engine.views, health=health, metrics=metrics, site_timezone=settings.tzinfo())
+    from adapters.crypto.erasures import erased_check
+
+    app = create_app(
+        engine.views,
+        health=health,
+        metrics=metrics,
+        site_timezone=settings.tzinfo(),
+        erased=erased_check(engine.ingestion),
+    )
     try:
         http = await start_http(
             uvicorn.Config(

@@ -149,6 +149,9 @@ def _validate(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``carelog`` console script."""
     args = _parser().parse_args(argv)
+    # Every file carelog creates (store, WAL, scratch and as-of files, backups, keys)
+    # is its owner's only: they hold patient data or keys (docs/data-at-rest.md).
+    os.umask(0o077)
     handlers = {
         "serve": _serve,
         "send": _send,

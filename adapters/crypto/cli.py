@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from engine.config import Settings
 from engine.errors import CarelogError, ConfigError
@@ -85,7 +85,7 @@ def rebuild_read_models(engine: Any) -> int:
 def _erase(args: argparse.Namespace) -> int:
     from adapters.bootstrap import build
     from adapters.http.history import resolve_patient
-    from engine.domain.erasure import Erasure
+    from engine.domain.erasure import Erasure, erasure_id_for
 
     settings = _settings(args)
     if not settings.encryption:
@@ -98,16 +98,22 @@ def _erase(args: argparse.Namespace) -> int:
             print(f"carelog erase: patient {args.patient} is not known", file=sys.stderr)
             return 1
         group = sorted(engine.views["history"].merged_group(patient_id))
-        erasure = Erasure.record(
-            uuid4(),
-            erased_patient=patient_id,
-            merged_with=tuple(p for p in group if p != patient_id),
-            reason=args.reason,
-            requested_by=f"cli:{getpass.getuser()}",
-            occurred_at=datetime.now(UTC),
-        )
+        now = datetime.now(UTC)
+        erasures = [
+            Erasure.record(
+                erasure_id_for(p),
+                erased_patient=p,
+                merged_with=tuple(o for o in group if o != p),
+                reason=args.reason,
+                requested_by=f"cli:{getpass.getuser()}",
+                occurred_at=now,
+            )
+            for p in group
+            if engine.ingestion.current(erasure_id_for(p)) is None  # re-run: recorded already
+        ]
         # Recorded first: a crash before the keys are gone leaves a record to re-run.
-        engine.ingestion.save(erasure)
+        if erasures:
+            engine.ingestion.save(*erasures)
         keyring = engine.ingestion.mapper.keyring  # type: ignore[attr-defined]  # EnvelopeMapper
         forgotten = keyring.forget([UUID(p).hex for p in group])
         rebuild_read_models(engine)
@@ -116,7 +122,7 @@ def _erase(args: argparse.Namespace) -> int:
     others = f" (merged with {', '.join(group[1:]) if len(group) > 1 else 'none'})"
     print(
         f"erased patient {patient_id}{others}: {forgotten} data key(s) forgotten, "
-        f"erasure {erasure.id} recorded, read models rebuilt"
+        f"{len(erasures)} erasure record(s) added, read models rebuilt"
     )
     return 0
 

@@ -41,11 +41,13 @@ def create_app(
     metrics: Callable[[], str] = lambda: "",
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     site_timezone: tzinfo = UTC,
+    erased: Callable[[str], bool] = lambda _: False,
 ) -> FastAPI:
     """The ASGI app over the read models ``views`` (keyed as in projections.catalog).
 
     ``health`` returns a dict with ``ready`` and details; ``now`` is the clock
-    waits are measured with; ``site_timezone`` is where a day starts (queue stats).
+    waits are measured with; ``site_timezone`` is where a day starts (queue stats);
+    ``erased`` says whether a patient id was erased (a read then answers 410 Gone).
     """
     app = FastAPI(title="carelog", docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     patients: PatientView = views["patients"]
@@ -93,6 +95,8 @@ def create_app(
     def read_patient(patient_id: str) -> FhirResponse:
         record = patients.get_patient(patient_id)
         if record is None:
+            if erased(patient_id):
+                return operation_outcome(410, "deleted", f"Patient/{patient_id} was erased")
             return operation_outcome(404, "not-found", f"Patient/{patient_id} is not known")
         return FhirResponse(patient_resource(record))
 

@@ -10,17 +10,24 @@ are encrypted under that patient's key, which this very erasure forgets.
 from __future__ import annotations
 
 from datetime import datetime
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
 from engine.domain.lean import create
 
-__all__ = ["Erasure"]
+__all__ = ["Erasure", "erasure_id_for"]
+
+_NAMESPACE = UUID("5f0c1b7e-58a4-4a57-9d8e-5c2a3c6f0e18")
+
+
+def erasure_id_for(patient_id: str) -> UUID:
+    """The id of a patient's Erasure: one per patient, so "was it erased?" is one lookup."""
+    return uuid5(_NAMESPACE, f"erasure:{UUID(patient_id)}")
 
 
 class Erasure(Aggregate):
-    """One `carelog erase`."""
+    """The erasure of one patient id (a `carelog erase` records one per id of the merged group)."""
 
     class Recorded(Aggregate.Created):
         """Emitted once, before the keys are forgotten (a crash in between is re-run safely)."""
