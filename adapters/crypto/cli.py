@@ -117,6 +117,8 @@ def _erase(args: argparse.Namespace) -> int:
         keyring = engine.ingestion.mapper.keyring  # type: ignore[attr-defined]  # EnvelopeMapper
         forgotten = keyring.forget([UUID(p).hex for p in group])
         rebuild_read_models(engine)
+        if settings.backend == "sqlite":
+            _scrub(settings.sqlite_path())
     finally:
         engine.close()
     others = f" (merged with {', '.join(group[1:]) if len(group) > 1 else 'none'})"
@@ -125,6 +127,24 @@ def _erase(args: argparse.Namespace) -> int:
         f"{len(erasures)} erasure record(s) added, read models rebuilt"
     )
     return 0
+
+
+def _scrub(store: Path) -> None:
+    """Rewrites the store file so that freed pages (the old read-model tables) are gone.
+
+    Best effort while ``serve`` runs (VACUUM needs a moment without writers);
+    says so when it could not, and the next erase or a `carelog replay` retries.
+    """
+    import sqlite3
+
+    db = sqlite3.connect(store, timeout=30, isolation_level=None)
+    try:
+        db.execute("VACUUM")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.OperationalError as e:
+        print(f"carelog erase: could not compact {store} now ({e}); run it again", file=sys.stderr)
+    finally:
+        db.close()
 
 
 def _keys(args: argparse.Namespace) -> int:
