@@ -43,6 +43,7 @@ from engine.domain.message import InboundMessage
 from engine.errors import (
     ConcurrencyError,
     DomainError,
+    ErasedDataError,
     MessageRejectedError,
     UnknownPatientError,
     UnknownVisitError,
@@ -288,9 +289,13 @@ class Ingestion(Application[UUID]):
         generation = self._cache.generation
         head, stored_events = reader.select_head_and_events(wanted)
         found: dict[UUID, list[Any]] = {aggregate_id: [] for aggregate_id in wanted}
+        erased = set()
         for stored in stored_events:
-            found[stored.originator_id].append(self.mapper.to_domain_event(stored))
-        histories = {i: tuple(events) for i, events in found.items()}
+            try:
+                found[stored.originator_id].append(self.mapper.to_domain_event(stored))
+            except ErasedDataError:  # not cached: its message is refused when it loads it
+                erased.add(stored.originator_id)
+        histories = {i: tuple(events) for i, events in found.items() if i not in erased}
         self._cache.check_head(head, generation=generation, histories=histories)
         return head
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.config import Settings
 from projections.catalog import CATALOG
 from tests.e2e.server import carelog_command
 from tests.integration.audit.helpers import (
@@ -199,7 +200,13 @@ def test_replay_verify_and_history_on_each_store(durable_store_url: str, tmp_pat
     engine = engine_with_stay(durable_store_url)
     before = {spec.key: dump(durable_store_url, spec) for spec in CATALOG}
     engine.close()
-    env = {**os.environ, "CARELOG_STORE": durable_store_url, "CARELOG_LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        "CARELOG_STORE": durable_store_url,
+        "CARELOG_LOG_LEVEL": "warning",
+        # The keys the engine above used (PostgreSQL: var/keys under its working directory).
+        "CARELOG_KEYS_DIR": str(Settings(store=durable_store_url).key_path().resolve()),
+    }
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -181,3 +181,17 @@ def test_forgetting_a_patient_key_erases_only_that_patient(engine: Engine) -> No
         engine.ingestion.mapper.to_domain_event(by_position[0])
     decode = event_decoder(engine.ingestion.mapper)
     assert [decode(n) is ERASED for n in by_position] == [True] * 3 + [False] * 3
+
+
+def test_a_message_about_an_erased_patient_is_refused_alone(engine: Engine) -> None:
+    gone, other = Canary.new(), Canary.new()
+    engine.ingestion.ingest(gone.a01())
+    engine.runner.catch_up()
+    (record,) = engine.patients.find_by_identifier(gone.mrn, "HOSP")
+    engine.ingestion.mapper.keyring.forget([UUID(record.patient_id).hex])  # type: ignore[attr-defined]
+    engine.ingestion._cache.clear()  # a new process: nothing of the patient in memory
+    update = gone.a01().replace(gone.control_id.encode(), b"UPD1")
+    update = update.replace(b"ADT^A01^ADT_A01", b"ADT^A08^ADT_A01").replace(b"EVN|A01", b"EVN|A08")
+    refused, accepted = engine.ingestion.ingest_many([(update, "t"), (other.a01(), "t")])
+    assert refused.ack_code == "AE" and "erased" in refused.text
+    assert accepted.ack_code == "AA"
