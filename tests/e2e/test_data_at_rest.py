@@ -76,6 +76,10 @@ def test_canary_backup_erase_restore(server: ServeProcess, store: Path, tmp_path
     send(server, gone.a01(), kept.a01())
     (entry,) = search(server, gone.mrn, total=1)["entry"]
     patient_id = entry["resource"]["id"]
+    api = f"{server.base_url}/api/patients/{patient_id}/history"
+    assert httpx.get(api).status_code == 200
+    encounters = httpx.get(f"{server.base_url}/fhir/Encounter", params={"patient": patient_id})
+    assert encounters.json()["total"] == 1
     assert search(server, kept.mrn, total=1)["total"] == 1
 
     # Stored events, the WAL included, hold no canary string; read models do (documented).
@@ -100,6 +104,10 @@ def test_canary_backup_erase_restore(server: ServeProcess, store: Path, tmp_path
     read = httpx.get(f"{server.base_url}/fhir/Patient/{patient_id}")
     assert read.status_code == 410 and read.json()["issue"][0]["code"] == "deleted"
     assert search(server, kept.mrn, total=1)["total"] == 1
+    assert httpx.get(api).status_code == 404  # /api: the history knows no such patient
+    encounters = httpx.get(f"{server.base_url}/fhir/Encounter", params={"patient": patient_id})
+    assert encounters.json()["total"] == 0
+    assert gone.family not in httpx.get(f"{server.base_url}/api/queue/WARD1").text
     # The read models (the whole store file) no longer hold the erased patient.
     server.stop()
     assert gone.found_in(store.read_bytes()) == []
@@ -107,7 +115,7 @@ def test_canary_backup_erase_restore(server: ServeProcess, store: Path, tmp_path
 
     history = carelog("history", "--patient", patient_id, store=store)
     assert history.returncode == 1 or ": 0 event(s)" in history.stdout
-    verify = carelog("verify", store=store)
+    verify = carelog("verify", "--seal", store=store)
     assert verify.returncode == 0, verify.stdout + verify.stderr
     as_of = tmp_path / "as-of.db"
     replay = carelog("replay", "--as-of", "2100-01-01", "--into", str(as_of), store=store)
@@ -125,3 +133,15 @@ def test_canary_backup_erase_restore(server: ServeProcess, store: Path, tmp_path
     assert carelog("verify", store=restored).returncode == 0
     again = carelog("restore", str(before), store=restored)
     assert again.returncode == 2 and "exists" in again.stderr
+
+    # After the erasure the seals still catch tampering, on an erased record too.
+    with sqlite3.connect(store) as db:
+        rowid, state = db.execute(
+            "SELECT rowid, state FROM stored_events ORDER BY rowid"
+        ).fetchone()
+        db.execute(
+            "UPDATE stored_events SET state=? WHERE rowid=?",
+            (state[:-1] + bytes([state[-1] ^ 1]), rowid),
+        )
+    tampered = carelog("verify", store=store)
+    assert tampered.returncode == 1 and f"first bad position {rowid}" in tampered.stdout
