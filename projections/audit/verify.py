@@ -156,6 +156,8 @@ def _check_event(record: Any, mapper: Any, messages: set[bytes], faults: list[Fa
         return
     except Exception as e:
         faults.append(Fault(record.id, "undecodable", f"{type(e).__name__}: {e}"[:200]))
+        if record.topic == _RECEIVED_TOPIC:  # its events are not orphans: it is reported
+            messages.add(record.originator_id.bytes)
         return
     if isinstance(event, InboundMessage.Received):
         if not _raw_matches(event.raw, event.sha256):
