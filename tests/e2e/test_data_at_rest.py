@@ -82,7 +82,10 @@ def test_canary_backup_erase_restore(server: ServeProcess, store: Path, tmp_path
     assert encounters.json()["total"] == 1
     assert search(server, kept.mrn, total=1)["total"] == 1
 
-    # Stored events, the WAL included, hold no canary string; read models do (documented).
+    # Every file carelog made is its owner's only (umask 077): store, WAL, keys.
+    for made in (store, store.with_name(store.name + "-wal"), *(store.parent / "keys").iterdir()):
+        assert made.stat().st_mode & 0o777 == 0o600, made
+    # Stored events hold no canary string; read models do (documented).
     assert gone.found_in(event_states(store)) == []
     before = tmp_path / "before.db"
     backup = carelog("backup", str(before), store=store)
