@@ -146,6 +146,9 @@ def build(settings: Settings, *, validator: MessageValidator | None = None) -> E
     Raises:
         ConfigError: the store cannot be used.
     """
+    from adapters.crypto.setup import prepare_keys
+
+    settings = prepare_keys(settings)  # key files on first start (docs/data-at-rest.md)
     env = settings.eventsourcing_env()
     if settings.backend == "sqlite":
         settings.sqlite_path().parent.mkdir(parents=True, exist_ok=True)
@@ -398,6 +401,8 @@ async def serve(engine: Engine) -> None:
 
     health = health_of(engine)
     metrics = metrics_of(engine, writer, refusals.gauges, limiter.gauges)
+    from adapters.crypto.erasures import erased_check
+
     fhir_writes = FhirWrites(
         engine.ingestion, writer.call, max_bytes=settings.fhir_max_bytes, on_saved=nudge
     )
@@ -408,6 +413,7 @@ async def serve(engine: Engine) -> None:
         site_timezone=settings.tzinfo(),
         fhir_writes=fhir_writes,
         access=access,
+        erased=erased_check(engine.ingestion),
     )
     try:
         http = await start_http(

@@ -21,6 +21,8 @@ from typing import Any
 from adapters.audit_cli import HANDLERS as AUDIT_HANDLERS
 from adapters.audit_cli import add_parsers as add_audit_parsers
 from adapters.audit_cli import add_verbose, tool_settings
+from adapters.crypto.cli import HANDLERS as CRYPTO_HANDLERS
+from adapters.crypto.cli import add_parsers as add_crypto_parsers
 from engine.config import Settings, parse_host_port
 from engine.errors import CarelogError
 from engine.hl7.message import parse_message
@@ -86,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--store", help="the store whose data directory holds the key")
     add_verbose(token)
     add_audit_parsers(sub)  # replay, history, verify
+    add_crypto_parsers(sub)  # erase, keys rotate, backup, restore
     return parser
 
 
@@ -250,6 +253,9 @@ def _import(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``carelog`` console script."""
     args = _parser().parse_args(argv)
+    # Every file carelog creates (store, WAL, scratch and as-of files, backups, keys)
+    # is its owner's only: they hold patient data or keys (docs/data-at-rest.md).
+    os.umask(0o077)
     handlers = {
         "serve": _serve,
         "send": _send,
@@ -258,6 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "import": _import,
         "token": _token,
         **AUDIT_HANDLERS,
+        **CRYPTO_HANDLERS,
     }
     try:
         return handlers[args.command](args)

@@ -16,9 +16,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.errors import ConfigError
 
-__all__ = ["POSTGRES_PARAMS_KEY", "Settings", "parse_host_port", "postgres_url_params"]
+__all__ = [
+    "AT_REST_ENV_KEY",
+    "POSTGRES_PARAMS_KEY",
+    "Settings",
+    "parse_host_port",
+    "postgres_url_params",
+]
 
 DEFAULT_STORE = "sqlite:///var/carelog.db"
+AT_REST_ENV_KEY = "AT_REST_MAPPER_TOPIC"  # in eventsourcing_env (not a setting): the mapper factory
 POSTGRES_PARAMS_KEY = "POSTGRES_URL_QUERY"  # in eventsourcing_env (not a setting): the URL's query
 _RATE = re.compile(r"(off|\d+\s*/\s*(second|minute|hour|day))")
 _TRUE = ("1", "true", "yes", "on")
@@ -88,6 +95,10 @@ class Settings:
     auth_leeway_s: int = 30
     auth_jwks_refresh_s: float = 10.0  # least time between JWKS fetches for unknown kids
     access_log_flush_s: float = 0.2
+    # Data at rest (docs/data-at-rest.md): stored event state encrypted per patient.
+    encryption: bool = True  # CARELOG_ENCRYPTION=off: plain stored state, for tests only
+    keys_dir: str = ""  # CARELOG_KEYS_DIR; "" = a `keys` directory beside the SQLite file
+    master_key: str = field(default="", repr=False)  # CARELOG_MASTER_KEY (base64), else a file
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -150,6 +161,14 @@ class Settings:
             changes["validation"] = v
         if v := get("CARELOG_SEAL_KEY"):
             changes["seal_key"] = v
+        if v := get("CARELOG_ENCRYPTION"):
+            if v not in ("on", "off"):
+                raise ConfigError(f"CARELOG_ENCRYPTION: expected on or off, got {v!r}")
+            changes["encryption"] = v == "on"
+        if v := get("CARELOG_KEYS_DIR"):
+            changes["keys_dir"] = v
+        if v := get("CARELOG_MASTER_KEY"):
+            changes["master_key"] = v
         changes.update(_transport_settings(environ))
         changes.update(_auth_changes(environ))
         settings = replace(s, **changes)
@@ -229,8 +248,16 @@ class Settings:
         """The SQLite database file of a ``sqlite:///PATH`` store (relative to the cwd)."""
         return Path(self.store[len("sqlite:///") :])
 
+    def key_path(self) -> Path:
+        """Where the master key, keyring and seal key live: apart from the store's file."""
+        if self.keys_dir:
+            return Path(self.keys_dir)
+        if self.store.startswith("sqlite:///"):
+            return self.sqlite_path().parent / "keys"
+        return Path("var/keys")
+
     def eventsourcing_env(self) -> dict[str, str]:
-        """The eventsourcing library's own keys for this store.
+        """The eventsourcing library's own keys for this store, and the at-rest encryption's.
 
         ``PERSISTENCE_MODULE`` is always set: the library's default keeps
         everything in memory and would lose it on restart.
@@ -238,6 +265,16 @@ class Settings:
         Raises:
             ConfigError: CARELOG_STORE is not a URL carelog understands.
         """
+        env = self._store_env()
+        if self.encryption and env["PERSISTENCE_MODULE"] != "eventsourcing.popo":
+            # engine.application.ingestion.AT_REST_KEY: the mapper factory, by topic
+            env[AT_REST_ENV_KEY] = "adapters.crypto.mapper:at_rest"
+            env["CARELOG_KEYS_DIR"] = str(self.key_path())
+            if self.master_key:
+                env["CARELOG_MASTER_KEY"] = self.master_key
+        return env
+
+    def _store_env(self) -> dict[str, str]:
         if self.store.startswith("sqlite:///"):
             path = self.sqlite_path()
             if not path.name:

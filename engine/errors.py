@@ -5,7 +5,8 @@
     │   ├── UnknownPatientError        no history for the patient a message names (AE 204)
     │   ├── UnknownVisitError          no history for the visit a message names (AE 204)
     │   ├── InvalidTransitionError     the trigger does not fit the visit's state (AE 207)
-    │   └── DuplicateMessageError      same MSH-3, MSH-4, MSH-10 already stored
+    │   ├── DuplicateMessageError      same MSH-3, MSH-4, MSH-10 already stored
+    │   └── ErasedDataError            stored state of an erased patient (key forgotten)
     ├── MessageRejectedError           carries ack_code (AE/AR) and the faults for ERR
     │   ├── ParseError                 not HL7 at all, or a header we cannot read (AR)
     │   ├── ValidationError            the validator found faults (AE, or AR if fatal)
@@ -13,6 +14,7 @@
     ├── ConcurrencyError               another writer saved the same aggregate first
     ├── ConfigError (ValueError)       a setting is missing or malformed; names the key
     ├── NativeValidatorError           the C validator failed (not a message fault)
+    ├── StoredStateError               stored state does not decrypt (tampered, wrong key)
     └── TransportError                 a peer or socket misbehaved
 
 Adapters hold the only mapping tables from these to ACK codes and HTTP statuses.
@@ -30,10 +32,12 @@ __all__ = [
     "ConfigError",
     "DomainError",
     "DuplicateMessageError",
+    "ErasedDataError",
     "InvalidTransitionError",
     "MessageRejectedError",
     "NativeValidatorError",
     "ParseError",
+    "StoredStateError",
     "TransportError",
     "UnknownPatientError",
     "UnknownVisitError",
@@ -112,3 +116,17 @@ class NativeValidatorError(CarelogError):
 
 class TransportError(CarelogError):
     """A peer closed, timed out or sent bytes the protocol does not allow."""
+
+
+class StoredStateError(CarelogError):
+    """A stored event's state does not decrypt: tampered, swapped, or the wrong master key.
+
+    The message names the record (position, aggregate, version); nothing is served from it.
+    """
+
+
+class ErasedDataError(DomainError):
+    """A stored event's data key was forgotten (its patient was erased): unreadable by design.
+
+    A DomainError: a message about an erased patient is refused (AE), the others go on.
+    """

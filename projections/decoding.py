@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 from uuid import UUID, SafeUUID
@@ -47,7 +47,9 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import resolve_topic
 
-__all__ = ["DecodesEvents", "event_decoder"]
+from engine.errors import ErasedDataError
+
+__all__ = ["ERASED", "DecodesEvents", "Erased", "event_decoder"]
 
 Decoder = Callable[[Any], Any]
 
@@ -86,13 +88,42 @@ def _is_plain(obj: Any, base: type, *methods: str) -> bool:
     return isinstance(obj, base) and all(getattr(type(obj), m) is getattr(base, m) for m in methods)
 
 
+class Erased:
+    """Stands in for an event whose data key was forgotten (an erased patient).
+
+    No projection handles it, so read models only record its position: a
+    replay after an erasure rebuilds them with nothing of that patient.
+    """
+
+    __slots__ = ()
+    timestamp = datetime.min.replace(tzinfo=UTC)  # as-of filters keep it (it holds nothing)
+
+
+ERASED = Erased()
+
+
+class OpensStoredState(Protocol):
+    """A mapper that encrypts stored state (adapters/crypto): ``open`` decrypts a record
+    for its ``inner`` mapper, which decodes it."""
+
+    inner: Any
+
+    def open(self, stored: StoredEvent, /) -> StoredEvent: ...
+
+
 def event_decoder(mapper: DecodesEvents) -> Decoder:
     """A function from a stored event (or notification) to its domain event, as ``mapper`` gives.
 
     The fast decoder when ``mapper`` is a plain eventsourcing Mapper with a
     JSON transcoder and neither cipher nor compressor; ``mapper.to_domain_event``
-    otherwise.
+    otherwise. A mapper that encrypts (``OpensStoredState``) decrypts first and
+    decodes with its inner mapper's decoder; a record whose key was erased
+    decodes to ``ERASED``, and any other decryption failure raises.
     """
+    opener = getattr(mapper, "open", None)
+    inner = getattr(mapper, "inner", None)
+    if callable(opener) and inner is not None:
+        return _opening(opener, event_decoder(inner))
     if (
         not isinstance(mapper, Mapper)
         or not _is_plain(mapper, Mapper, "to_domain_event")
@@ -106,6 +137,17 @@ def event_decoder(mapper: DecodesEvents) -> Decoder:
     ):
         return mapper.to_domain_event
     return _FastDecoder(mapper, transcoder).decode
+
+
+def _opening(opener: Callable[[StoredEvent], StoredEvent], decode: Decoder) -> Decoder:
+    def open_and_decode(stored: StoredEvent) -> Any:
+        try:
+            plain = opener(stored)
+        except ErasedDataError:
+            return ERASED
+        return decode(plain)
+
+    return open_and_decode
 
 
 class _FastDecoder:

@@ -50,6 +50,7 @@ def create_app(
     site_timezone: tzinfo = UTC,
     fhir_writes: FhirWrites | None = None,
     access: AccessControl | None = None,
+    erased: Callable[[str], bool] = lambda _: False,
 ) -> FastAPI:
     """The ASGI app over the read models ``views`` (keyed as in projections.catalog).
 
@@ -58,6 +59,7 @@ def create_app(
     ``fhir_writes`` adds the FHIR write routes (and lists them in the metadata).
     ``access`` is the access layer (adapters/http/access.py); without one no
     token is accepted and only the public routes answer (deny by default).
+    ``erased`` says whether a patient id was erased (a read then answers 410 Gone).
     """
     app = FastAPI(title="carelog", docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     patients: PatientView = views["patients"]
@@ -121,6 +123,8 @@ def create_app(
     def read_patient(request: Request, patient_id: str) -> FhirResponse:
         record = patients.get_patient(patient_id)
         if record is None:
+            if erased(patient_id):
+                return operation_outcome(410, "deleted", f"Patient/{patient_id} was erased")
             return operation_outcome(404, "not-found", f"Patient/{patient_id} is not known")
         touched(request, record.patient_id)
         resource, headers = versioned(patient_resource(record), version_of)

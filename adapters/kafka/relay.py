@@ -42,6 +42,7 @@ from eventsourcing.utils import get_topic
 from adapters.kafka.codec import encode_notification
 from engine.domain.message import InboundMessage
 from engine.domain.patient import Patient
+from projections.decoding import ERASED, event_decoder
 
 __all__ = ["OutboxRelay", "PatientKeys", "RelayPosition"]
 
@@ -79,6 +80,7 @@ class PatientKeys:
         self.app = app
         self.cache_size = cache_size
         self._owners: OrderedDict[UUID, UUID] = OrderedDict()
+        self.decode = event_decoder(app.mapper)  # decrypts; ERASED for an erased patient
 
     def key_for(self, event: Any) -> UUID:
         """The key of a decoded event."""
@@ -103,7 +105,10 @@ class PatientKeys:
         if owner is not None:
             self._owners.move_to_end(originator)
             return UUID(str(owner))
-        return self.key_for(self.app.mapper.to_domain_event(notification))
+        event = self.decode(notification)
+        if event is ERASED:  # an erased patient's record: its own id keeps it in order
+            return originator
+        return self.key_for(event)
 
     def _remember(self, aggregate_id: UUID, patient_id: UUID) -> None:
         self._owners[aggregate_id] = patient_id
@@ -242,7 +247,7 @@ class OutboxRelay:
 
     def _keyed(self, batch: Sequence[Notification]) -> tuple[list[bytes], float]:
         keys = [str(self.keys.key_of(n)).encode() for n in batch]
-        oldest = self.app.mapper.to_domain_event(batch[0])
+        oldest = self.keys.decode(batch[0])
         # The mapper is typed for any event protocol; every carelog event is a DomainEvent.
         return keys, cast(DomainEvent, oldest).timestamp.timestamp()
 

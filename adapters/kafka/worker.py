@@ -34,6 +34,7 @@ from eventsourcing.persistence import IntegrityError, Mapper, Tracking
 from eventsourcing.projection import Projection
 
 from adapters.kafka.codec import EventRecord, RecordError, decode_record
+from projections.decoding import event_decoder
 
 __all__ = ["ProjectionApplier", "create_worker_app", "tracking_name", "write_status"]
 
@@ -52,6 +53,9 @@ class ProjectionApplier:
         self, mapper: Mapper[Any], projections: Sequence[Projection[Any]], retry_s: float = 1.0
     ) -> None:
         self.mapper = mapper
+        # Decrypts when the mapper encrypts; an erased patient's record decodes to ERASED,
+        # which no projection handles (only its position is recorded).
+        self._decode = event_decoder(mapper)
         self.projections = list(projections)
         self.retry_s = retry_s
         self.applied = 0
@@ -78,7 +82,7 @@ class ProjectionApplier:
             (
                 record.stored.topic,
                 Tracking(tracking_name(record.application, partition), record.notification_id),
-                self.mapper.to_domain_event(record.stored),
+                self._decode(record.stored),
             )
             for record, partition in items
         ]

@@ -18,12 +18,14 @@ from uuid import UUID
 import structlog
 from eventsourcing.application import Application
 from eventsourcing.persistence import (
+    EventStore,
     IntegrityError,
     JSONTranscoder,
     Mapper,
     Recording,
     Transcoder,
 )
+from eventsourcing.utils import resolve_topic
 
 from engine.application.adt import HANDLERS as ADT_HANDLERS
 from engine.application.adt import Handler, MessageContext, patient_id_in, visit_id
@@ -44,6 +46,7 @@ from engine.domain.message import InboundMessage
 from engine.errors import (
     ConcurrencyError,
     DomainError,
+    ErasedDataError,
     MessageRejectedError,
     UnknownPatientError,
     UnknownVisitError,
@@ -52,7 +55,10 @@ from engine.hl7.datatypes import read_datetime
 from engine.hl7.message import Message, parse_message
 from engine.ports import BulkEventReader, Clock, Fault, MessageValidator
 
-__all__ = ["Ingestion", "Recorded"]
+__all__ = ["AT_REST_KEY", "Ingestion", "Recorded"]
+
+AT_REST_KEY = "AT_REST_MAPPER_TOPIC"  # engine.config.AT_REST_ENV_KEY sets it
+"""Application env key: topic of ``f(env, mapper) -> mapper`` encrypting stored state."""
 
 T = TypeVar("T")
 
@@ -125,8 +131,17 @@ class Ingestion(Application[UUID]):
         transcoder = mapper.transcoder
         plain = type(mapper) is Mapper and mapper.cipher is None and mapper.compressor is None
         if plain and isinstance(transcoder, FastJSONTranscoder):
-            return FastMapper(transcoder)
+            mapper = FastMapper(transcoder)
+        # Data at rest (adapters/crypto): a factory named by topic wraps the mapper,
+        # so that every process building this application (replay workers too) encrypts.
+        if topic := self.env.get(AT_REST_KEY):
+            mapper = resolve_topic(topic)(self.env, mapper)
         return mapper
+
+    def construct_event_store(self) -> EventStore[UUID]:
+        """eventsourcing's; the at-rest mapper's own if it brings one (it plans keys per commit)."""
+        make = getattr(self.mapper, "event_store", None)
+        return make(self.recorder) if make is not None else super().construct_event_store()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -372,9 +387,13 @@ class Ingestion(Application[UUID]):
         generation = self._cache.generation
         head, stored_events = reader.select_head_and_events(wanted)
         found: dict[UUID, list[Any]] = {aggregate_id: [] for aggregate_id in wanted}
+        erased = set()
         for stored in stored_events:
-            found[stored.originator_id].append(self.mapper.to_domain_event(stored))
-        histories = {i: tuple(events) for i, events in found.items()}
+            try:
+                found[stored.originator_id].append(self.mapper.to_domain_event(stored))
+            except ErasedDataError:  # not cached: its message is refused when it loads it
+                erased.add(stored.originator_id)
+        histories = {i: tuple(events) for i, events in found.items() if i not in erased}
         self._cache.check_head(head, generation=generation, histories=histories)
         return head
 

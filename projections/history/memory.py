@@ -15,6 +15,7 @@ from projections.history.view import (
     utc_text,
 )
 from projections.memory_tracking import MemoryTrackingRecorder
+from projections.merges import merged_group
 
 __all__ = ["MemoryHistoryView"]
 
@@ -89,3 +90,7 @@ class MemoryHistoryView(MemoryBatching, HistoryView, MemoryTrackingRecorder):
     def merged_into(self, patient_id: str) -> str:
         with self.database_lock:
             return self._merges.get(patient_id, ("", ""))[0]
+
+    def merged_group(self, patient_id: str) -> frozenset[str]:
+        with self.database_lock:
+            return merged_group(patient_id, {r: s for r, (s, _) in self._merges.items()})

@@ -9,6 +9,7 @@ from eventsourcing.persistence import Tracking
 
 from projections.batching import SQLBatching
 from projections.history.view import HistoryEntry, HistoryEvent, MessageInfo, utc_text
+from projections.merges import merged_group
 
 __all__ = ["HISTORY_TABLES", "SQLHistoryQueries", "create_statements"]
 
@@ -159,6 +160,12 @@ class SQLHistoryQueries(SQLBatching):
             )
             row = c.fetchone()
             return str(row["survivor_id"]) if row else ""
+
+    def merged_group(self, patient_id: str) -> frozenset[str]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self._sql("SELECT retired_id, survivor_id FROM history_merges_v1"))
+            merges = {str(r["retired_id"]): str(r["survivor_id"]) for r in c.fetchall()}
+        return merged_group(patient_id, merges)
 
 
 def _event(row: Any, patient_id: str) -> HistoryEvent:

@@ -99,3 +99,7 @@ class HistoryView(TrackingRecorder, ABC):
     @abstractmethod
     def merged_into(self, patient_id: str) -> str:
         """The survivor a patient was merged into, "" if none."""
+
+    @abstractmethod
+    def merged_group(self, patient_id: str) -> frozenset[str]:
+        """The patient and every patient it is one with by merges (either way): one person."""

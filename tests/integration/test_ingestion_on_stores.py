@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from adapters.crypto.setup import prepare_keys
 from engine.application.ingestion import Ingestion
 from engine.config import Settings
 from tests.fakes import FakeMessageValidator, FixedClock
@@ -25,6 +26,7 @@ def app(durable_store_url: str) -> Iterator[Ingestion]:
     settings = Settings(store=durable_store_url)
     if settings.backend == "sqlite":
         settings.sqlite_path().parent.mkdir(parents=True, exist_ok=True)
+    settings = prepare_keys(settings)  # encrypted at rest, as `serve` makes the keys
     ingestion = Ingestion(
         settings.eventsourcing_env(), validator=FakeMessageValidator(), clock=FixedClock()
     )

@@ -124,10 +124,11 @@ def test_verify_covers_the_access_log_and_catches_an_altered_record(world: World
     table, column = events_table(store)
     (position,) = [r.position for r in world.view.rows() if r.subject == "to-be-erased"]
     (state,) = execute(store, f"SELECT state FROM {table} WHERE {column}=%s", (position,))[0]
-    erased = bytes(state).replace(b"to-be-erased", b"someone-else")
-    execute(store, f"UPDATE {table} SET state=%s WHERE {column}=%s", (erased, position))
+    altered = bytes(state)[:-1] + bytes([bytes(state)[-1] ^ 1])  # stored encrypted: flip a byte
+    execute(store, f"UPDATE {table} SET state=%s WHERE {column}=%s", (altered, position))
     report = verify(app.recorder, app.mapper, engine.sealer)
-    assert [(f.position, f.kind) for f in report.faults] == [(position, "altered")]
+    assert (position, "altered") in [(f.position, f.kind) for f in report.faults]
+    assert {f.position for f in report.faults} == {position}  # and undecodable, being ciphertext
     execute(store, f"UPDATE {table} SET state=%s WHERE {column}=%s", (bytes(state), position))
     assert verify(app.recorder, app.mapper, engine.sealer).intact
 

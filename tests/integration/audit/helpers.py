@@ -14,9 +14,12 @@ from tests.fakes import FakeMessageValidator
 from tests.scenario import STAY
 
 
-def engine_with_stay(store_url: str, messages: tuple[bytes, ...] = STAY) -> Engine:
+def engine_with_stay(
+    store_url: str, messages: tuple[bytes, ...] = STAY, *, encryption: bool = True
+) -> Engine:
     """An engine on ``store_url`` that has ingested the scenario and caught up."""
-    engine = build(Settings(store=store_url), validator=FakeMessageValidator())
+    settings = Settings(store=store_url, encryption=encryption)
+    engine = build(settings, validator=FakeMessageValidator())
     for message in messages:
         outcome = engine.ingestion.ingest(message, "test")
         assert outcome.ack_code == "AA", (outcome.text, outcome.faults)

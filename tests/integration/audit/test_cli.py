@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.config import Settings
 from projections.catalog import CATALOG
 from tests.e2e.server import carelog_command
 from tests.integration.audit.helpers import (
@@ -126,7 +127,9 @@ def test_verify_intact_then_tampered(store: Path) -> None:
     unsealed = carelog("verify", store=store)
     assert unsealed.returncode == 0, unsealed.stdout + unsealed.stderr
     assert "positions 1..18 are not sealed yet" in unsealed.stdout
-    assert "SHA-256 without a key" in unsealed.stdout
+    # The embedded default made a seal key beside the master key on first start.
+    assert "HMAC-SHA256" in unsealed.stdout
+    assert (store.parent / "keys" / "seal.key").stat().st_mode & 0o777 == 0o600
     key = {"CARELOG_SEAL_KEY": "test-seal-key"}
     sealed = carelog("verify", "--seal", store=store, env=key)
     assert sealed.returncode == 0 and "sealed 18 record(s) from position 1" in sealed.stdout
@@ -138,9 +141,8 @@ def test_verify_intact_then_tampered(store: Path) -> None:
     k = position_of(engine, "Encounter.Transferred")
     engine.close()
     (state,) = execute(url, "SELECT state FROM stored_events WHERE rowid=?", (k,))[0]
-    execute(
-        url, "UPDATE stored_events SET state=? WHERE rowid=?", (state.replace(b"ICU", b"ICX"), k)
-    )
+    flipped = state[:-1] + bytes([state[-1] ^ 1])  # the state is ciphertext: flip a byte
+    execute(url, "UPDATE stored_events SET state=? WHERE rowid=?", (flipped, k))
     tampered = carelog("verify", "--seal", store=store, env=key)
     assert tampered.returncode == 1
     assert f"position {k}: altered" in tampered.stdout
@@ -198,7 +200,13 @@ def test_replay_verify_and_history_on_each_store(durable_store_url: str, tmp_pat
     engine = engine_with_stay(durable_store_url)
     before = {spec.key: dump(durable_store_url, spec) for spec in CATALOG}
     engine.close()
-    env = {**os.environ, "CARELOG_STORE": durable_store_url, "CARELOG_LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        "CARELOG_STORE": durable_store_url,
+        "CARELOG_LOG_LEVEL": "warning",
+        # The keys the engine above used (PostgreSQL: var/keys under its working directory).
+        "CARELOG_KEYS_DIR": str(Settings(store=durable_store_url).key_path().resolve()),
+    }
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

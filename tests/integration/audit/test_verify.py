@@ -49,11 +49,11 @@ def test_a_changed_record_is_caught_at_its_position(durable_store_url: str) -> N
     table, column = events_table(durable_store_url)
     k = position_of(engine, "Encounter.Transferred")
     (state,) = execute(durable_store_url, f"SELECT state FROM {table} WHERE {column}=%s", (k,))[0]
-    tampered = bytes(state).replace(b"ICU", b"IXU")
-    assert tampered != bytes(state)
+    tampered = bytes(state)[:-1] + bytes([bytes(state)[-1] ^ 1])  # ciphertext: flip a byte
     execute(durable_store_url, f"UPDATE {table} SET state=%s WHERE {column}=%s", (tampered, k))
     report = check(engine)
-    assert faults(report) == [(k, "altered")] and report.first_bad == k
+    # The seal chain breaks there, and the record no longer decrypts.
+    assert faults(report) == [(k, "altered"), (k, "undecodable")] and report.first_bad == k
     engine.close()
 
 
@@ -79,7 +79,9 @@ def test_a_deleted_last_record_is_caught(durable_store_url: str) -> None:
 
 
 def test_an_altered_raw_message_is_caught_sealed_or_not(durable_store_url: str) -> None:
-    engine = engine_with_stay(durable_store_url)
+    # Plain stored state (CARELOG_ENCRYPTION=off): the raw text can be edited in place,
+    # and the sha256 beside it tells. Encrypted, any edit fails to decrypt (next test).
+    engine = engine_with_stay(durable_store_url, encryption=False)
     table, column = events_table(durable_store_url)
     k = position_of(engine, "InboundMessage.Received", 2)  # the ORU
     (state,) = execute(durable_store_url, f"SELECT state FROM {table} WHERE {column}=%s", (k,))[0]
@@ -89,6 +91,19 @@ def test_an_altered_raw_message_is_caught_sealed_or_not(durable_store_url: str) 
         (bytes(state).replace(b"196", b"296"), k),
     )
     assert faults(check(engine)) == [(k, "raw-altered")]  # unsealed: the sha256 still tells
+    engine.close()
+
+
+def test_an_unsealed_flipped_byte_is_caught_by_decryption(durable_store_url: str) -> None:
+    engine = engine_with_stay(durable_store_url)
+    table, column = events_table(durable_store_url)
+    k = position_of(engine, "InboundMessage.Received", 2)
+    (state,) = execute(durable_store_url, f"SELECT state FROM {table} WHERE {column}=%s", (k,))[0]
+    flipped = bytes(state)[:40] + bytes([bytes(state)[40] ^ 1]) + bytes(state)[41:]
+    execute(durable_store_url, f"UPDATE {table} SET state=%s WHERE {column}=%s", (flipped, k))
+    report = check(engine)
+    assert faults(report) == [(k, "undecodable")] and report.first_bad == k
+    assert "fails authentication" in report.faults[0].text
     engine.close()
 
 
