@@ -218,6 +218,7 @@ def change_visit(cmd: ChangeVisit, ctx: Decision, load: Loader) -> list[Any]:
                 location=visit.location,
                 occurred_at=at,
                 source_message_id=source,
+                started_at=visit.started_at,
             )
     return [patient, encounter]
 

@@ -21,6 +21,7 @@ PLANNED = "planned"
 IN_PROGRESS = "in-progress"
 FINISHED = "finished"
 CANCELLED = "cancelled"
+INPATIENT = "I"  # PV1-2, HL7 table 0004
 
 
 class Encounter(Aggregate):
@@ -108,6 +109,23 @@ class Encounter(Aggregate):
         occurred_at: datetime
         source_message_id: UUID
 
+    class InpatientAdmitted(Aggregate.Event):
+        """Emitted when a visit under way as a non-inpatient one (A04, class O or E) is
+        admitted: A01 or A06 on that visit, or a FHIR Encounter whose class becomes IMP.
+
+        A class change to ``patient_class`` (I) at ``location`` that also
+        restarts the visit's clock: ``admitted_at`` is the admission time
+        (PV1-44, else when the event occurred). Not a ClassChanged subclass:
+        eventsourcing rebuilds nested event classes, so such a subclass would
+        derive from a class the projections never see.
+        """
+
+        patient_class: str
+        location: Location
+        admitted_at: datetime
+        occurred_at: datetime
+        source_message_id: UUID
+
     def __init__(
         self,
         patient_id: UUID,
@@ -175,13 +193,30 @@ class Encounter(Aggregate):
         occurred_at: datetime,
         source_message_id: UUID,
     ) -> None:
-        """Starts a planned visit; a visit already under way is left as it is.
+        """Starts a planned visit; admits a visit under way as outpatient or emergency.
+
+        On a visit in progress: an admit (A01) of a non-inpatient visit is its
+        admission (``InpatientAdmitted``); a repeated admit or registration
+        changes nothing; a registration (A04) naming a non-inpatient class for
+        a visit already admitted is refused (A07 says that, not A04).
 
         Raises:
-            InvalidTransitionError: the visit is finished or cancelled.
+            InvalidTransitionError: the visit is finished or cancelled, or an A04
+                would take an admitted visit back to outpatient or emergency.
         """
         if self.status == IN_PROGRESS:
-            return  # a repeated admit of the same visit changes nothing
+            wanted = patient_class.upper()
+            if admitted and self.patient_class.upper() != INPATIENT and wanted in ("", INPATIENT):
+                self._admit(location, started_at, occurred_at, source_message_id)
+            elif not admitted and self.patient_class.upper() == INPATIENT and wanted not in (
+                "",
+                INPATIENT,
+            ):
+                raise InvalidTransitionError(
+                    f"the visit is already an inpatient admission; a registration (A04) of class"
+                    f" {patient_class} does not change that (send A07 to change the class)"
+                )
+            return  # a repeated admit or registration of the same visit changes nothing
         self._require(PLANNED, "start")
         self._arrived(admitted, patient_class, location, started_at, occurred_at, source_message_id)
 
@@ -250,16 +285,35 @@ class Encounter(Aggregate):
         location: Location,
         occurred_at: datetime,
         source_message_id: UUID,
+        started_at: datetime | None = None,
     ) -> None:
         """Changes the patient class (A06/A07); the location moves too when sent.
+
+        To inpatient from another class, it is the visit's admission
+        (``InpatientAdmitted``, admitted at ``started_at`` when sent).
 
         Raises:
             InvalidTransitionError: the visit is not in progress.
         """
         self._require(IN_PROGRESS, "change the class of")
         new_location = location if not location.is_empty() else self.location
+        if patient_class.upper() == INPATIENT and self.patient_class.upper() != INPATIENT:
+            self._admit(location, started_at, occurred_at, source_message_id)
+            return
         if (patient_class, new_location) != (self.patient_class, self.location):
             self._class_changed(patient_class, new_location, occurred_at, source_message_id)
+
+    def _admit(
+        self,
+        location: Location,
+        started_at: datetime | None,
+        occurred_at: datetime,
+        source_message_id: UUID,
+    ) -> None:
+        new_location = location if not location.is_empty() else self.location
+        self._inpatient_admitted(
+            INPATIENT, new_location, started_at or occurred_at, occurred_at, source_message_id
+        )
 
     def _require(self, status: str, action: str) -> None:
         if self.status != status:
@@ -330,3 +384,16 @@ class Encounter(Aggregate):
     ) -> None:
         self.patient_class = patient_class
         self.location = location
+
+    @event(InpatientAdmitted)
+    def _inpatient_admitted(
+        self,
+        patient_class: str,
+        location: Location,
+        admitted_at: datetime,
+        occurred_at: datetime,
+        source_message_id: UUID,
+    ) -> None:
+        self.patient_class = patient_class
+        self.location = location
+        self.started_at = admitted_at

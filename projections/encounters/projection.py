@@ -135,6 +135,19 @@ class EncounterProjection(DispatchingProjection[EncounterView]):
         record = replace(record, patient_class=event.patient_class, updated_at=event.occurred_at)
         self._move(record, event.location, event.occurred_at, "class-changed", tracking)
 
+    @handles(Encounter.InpatientAdmitted)
+    def _inpatient_admitted(self, event: Encounter.InpatientAdmitted, tracking: Tracking) -> None:
+        record = self._record(event, tracking)
+        if record is None:
+            return
+        record = replace(
+            record,
+            patient_class=event.patient_class,
+            admitted_at=event.admitted_at,
+            updated_at=event.occurred_at,
+        )
+        self._move(record, event.location, event.occurred_at, "admitted", tracking)
+
     @handles(Encounter.Discharged)
     def _discharged(self, event: Encounter.Discharged, tracking: Tracking) -> None:
         record = self._record(event, tracking)

@@ -156,3 +156,19 @@ def test_the_events_are_not_equal_when_the_content_differs() -> None:
     """The comparison above can fail: another name is another event."""
     other = {**PATIENT, "name": [{"family": "ROE", "given": ["JANE"]}]}
     assert _fhir(_tx(other)) != _v2(_adt("A08", "1", pv1=False))
+
+
+def test_an_emergency_visit_admitted_gives_the_events_of_an_a04_then_a01() -> None:
+    """EMER -> IMP with a new location is the admission of the visit, as A01 after A04."""
+    emergency = r.encounter("V1", "in-progress", point_of_care="ED", klass="EMER")
+    admitted = {
+        **_visit("in-progress"),
+        "period": {"start": "2024-01-01T14:00:00+00:00"},
+    }
+    fhir = _fhir(_tx(PATIENT, emergency), _tx(admitted, method="PUT"))
+    v2 = _v2(
+        _adt("A04", "1", patient_class="E", location="ED"),
+        _adt("A01", "2", admit_time="20240101140000", prior_location="ED"),
+    )
+    assert [name for name, _ in v2][-1] == "Encounter.InpatientAdmitted"
+    assert fhir == v2
