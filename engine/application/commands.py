@@ -15,7 +15,14 @@ from typing import Literal
 from uuid import UUID
 
 from engine.domain.ids import patient_id_for
-from engine.domain.values import Coded, Identifier, Location, ObservationValue, PersonName
+from engine.domain.values import (
+    Coded,
+    Identifier,
+    Location,
+    ObservationValue,
+    PatientDetails,
+    PersonName,
+)
 
 __all__ = [
     "ChangeVisit",
@@ -66,6 +73,7 @@ class RegisterPatient:
     birth_date: str = ""
     sex: str = ""
     target: UUID | None = None
+    details: PatientDetails = field(default_factory=PatientDetails)
 
     @property
     def patient_id(self) -> UUID:

@@ -104,6 +104,7 @@ def register_patient(cmd: RegisterPatient, ctx: Decision, load: Loader) -> Patie
             sex=cmd.sex,
             occurred_at=ctx.occurred_at,
             source_message_id=ctx.source_id,
+            details=cmd.details,
         )
     existing.record_demographics(
         identifiers=cmd.identifiers,
@@ -112,6 +113,7 @@ def register_patient(cmd: RegisterPatient, ctx: Decision, load: Loader) -> Patie
         sex=cmd.sex,
         occurred_at=ctx.occurred_at,
         source_message_id=ctx.source_id,
+        details=cmd.details,
     )
     return existing
 

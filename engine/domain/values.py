@@ -12,12 +12,15 @@ from datetime import datetime
 from decimal import Decimal
 
 __all__ = [
+    "Address",
     "Coded",
+    "ContactPoint",
     "FinancialTransaction",
     "Identifier",
     "Location",
     "Money",
     "ObservationValue",
+    "PatientDetails",
     "PersonName",
 ]
 
@@ -51,6 +54,63 @@ class PersonName:
     suffix: str = ""
     prefix: str = ""
     use: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """A postal address (HL7 XAD). ``type`` is XAD-7 (table 0190: H home, B business,
+    M mailing, C current, P permanent, BA bad address...)."""
+
+    street: str = ""
+    other: str = ""
+    city: str = ""
+    state: str = ""
+    postal_code: str = ""
+    country: str = ""
+    type: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ContactPoint:
+    """A phone number or e-mail address (HL7 XTN).
+
+    ``use`` is XTN-2 (table 0201: PRN primary residence, WPN work, ORN other
+    residence, VHN vacation, ASN answering service, EMR emergency, NET network,
+    BPN beeper); ``equipment`` is XTN-3 (table 0202: PH telephone, FX fax, MD
+    modem, CP cellular, BP beeper, Internet, X.400, TDD, TTY). ``value`` is the
+    number as sent (XTN-1, else built from XTN-5 to XTN-8) or the address (XTN-4).
+    """
+
+    value: str
+    use: str = ""
+    equipment: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PatientDetails:
+    """What PID says beyond identifiers, the first name, birth date and sex.
+
+    ``other_names`` are PID-5's later repetitions (the first is the patient's
+    ``name``); ``addresses`` PID-11; ``telecom`` PID-13 then PID-14;
+    ``deceased`` PID-30 (Y/N, empty when not sent) and ``deceased_at`` PID-29.
+    Empty means "not sent" in an update, as for the other PID fields.
+    """
+
+    other_names: tuple[PersonName, ...] = ()
+    addresses: tuple[Address, ...] = ()
+    telecom: tuple[ContactPoint, ...] = ()
+    deceased: str = ""
+    deceased_at: datetime | None = None
+
+    def merged_over(self, old: PatientDetails) -> PatientDetails:
+        """These details where sent, ``old``'s where not (an update's "not sent")."""
+        return PatientDetails(
+            other_names=self.other_names or old.other_names,
+            addresses=self.addresses or old.addresses,
+            telecom=self.telecom or old.telecom,
+            deceased=self.deceased or old.deceased,
+            deceased_at=self.deceased_at or old.deceased_at,
+        )
 
 
 @dataclass(frozen=True, slots=True)

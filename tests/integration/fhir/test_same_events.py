@@ -172,3 +172,34 @@ def test_an_emergency_visit_admitted_gives_the_events_of_an_a04_then_a01() -> No
     )
     assert [name for name, _ in v2][-1] == "Encounter.InpatientAdmitted"
     assert fhir == v2
+
+
+def test_a_patient_with_details_gives_the_events_of_the_same_pid() -> None:
+    """Other names, address, telecom and death: one mapping each way (fhir_person.py)."""
+    patient = {
+        **r.patient(),
+        "name": [
+            {"use": "official", "family": "DOE", "given": ["JANE"]},
+            {"use": "maiden", "family": "SMITH", "given": ["JANE"]},
+        ],
+        "address": [{"use": "home", "line": ["1 MAIN ST"], "city": "SPRINGFIELD"}],
+        "telecom": [
+            {"system": "phone", "value": "555-0100", "use": "home"},
+            {"system": "phone", "value": "555-0199", "use": "mobile"},
+            {"system": "email", "value": "jane@example.org"},
+        ],
+        "deceasedDateTime": "2024-03-01T08:30:00+00:00",
+    }
+    pid = (
+        "PID|1||MRN1^^^HOSP^MR||DOE^JANE^^^^^L~SMITH^JANE^^^^^M||19800131|F|||"
+        "1 MAIN ST^^SPRINGFIELD^^^^H||555-0100^PRN^PH~555-0199^PRN^CP~^NET^Internet^jane@example.org"
+        + "|" * 16
+        + "20240301083000|Y"
+    )
+    v2 = (
+        "MSH|^~\\&|HIS|HOSP|CARELOG|HOSP|20240101120000||ADT^A08^ADT_A01|1|P|2.5.1\r"
+        f"EVN|A08|20240101120000\r{pid}\r"
+    ).encode()
+    fhir = _fhir(_tx(patient))
+    assert fhir == _v2(v2)
+    assert fhir != _fhir(_tx({**patient, "deceasedDateTime": "2024-03-02T08:30:00+00:00"}))

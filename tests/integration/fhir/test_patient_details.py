@@ -1,0 +1,54 @@
+"""PID's other names, addresses, telecom and death in the patient read model and the FHIR
+Patient read, on SQLite and PostgreSQL; an A08 without them keeps them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.integration.fhir.client import FhirClient
+from tests.unit.test_patient_details import PID_FULL, _adt
+
+MRN1 = "urn:carelog:assigning-authority:HOSP|MRN1"
+
+
+def _patient(fhir: FhirClient) -> dict[str, Any]:
+    fhir.catch_up()
+    found = fhir.get(f"/fhir/Patient?identifier={MRN1}").json()
+    assert found["total"] == 1
+    patient_id = found["entry"][0]["resource"]["id"]
+    response = fhir.get(f"/fhir/Patient/{patient_id}")
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def test_the_fhir_patient_shows_every_name_address_phone_and_the_death(fhir: FhirClient) -> None:
+    assert fhir.engine.ingestion.ingest(_adt("A08", "1", PID_FULL), "t").ack_code == "AA"
+    patient = _patient(fhir)
+    assert [(n.get("use"), n["family"]) for n in patient["name"]] == [
+        ("official", "DOE"),
+        ("maiden", "SMITH"),
+        ("nickname", "JJ"),
+    ]
+    home, mailing = patient["address"]
+    assert home == {
+        "use": "home",
+        "line": ["1 MAIN ST", "APT 2"],
+        "city": "SPRINGFIELD",
+        "state": "IL",
+        "postalCode": "62701",
+        "country": "USA",
+    }
+    assert (mailing["type"], mailing["line"]) == ("postal", ["PO BOX 9"])
+    assert patient["telecom"] == [
+        {"system": "phone", "value": "555-0100", "use": "home"},
+        {"system": "email", "value": "jane@example.org"},
+        {"system": "phone", "value": "+1 217 5550199 x12", "use": "work"},
+    ]
+    assert patient["deceasedDateTime"].startswith("2024-03-01T08:30:00")
+
+    bare = "PID|1||MRN1^^^HOSP^MR||DOE^JANET^Q^^DR^^L||19800101|F"
+    assert fhir.engine.ingestion.ingest(_adt("A08", "2", bare), "t").ack_code == "AA"
+    updated = _patient(fhir)
+    assert updated["name"][0]["given"] == ["JANET", "Q"]
+    assert [n["family"] for n in updated["name"][1:]] == ["SMITH", "JJ"]  # not sent: kept
+    assert updated["telecom"] == patient["telecom"]
