@@ -208,9 +208,14 @@ class Encounter(Aggregate):
             wanted = patient_class.upper()
             if admitted and self.patient_class.upper() != INPATIENT and wanted in ("", INPATIENT):
                 self._admit(location, started_at, occurred_at, source_message_id)
-            elif not admitted and self.patient_class.upper() == INPATIENT and wanted not in (
-                "",
-                INPATIENT,
+            elif (
+                not admitted
+                and self.patient_class.upper() == INPATIENT
+                and wanted
+                not in (
+                    "",
+                    INPATIENT,
+                )
             ):
                 raise InvalidTransitionError(
                     f"the visit is already an inpatient admission; a registration (A04) of class"

@@ -192,7 +192,8 @@ def test_a_patient_with_details_gives_the_events_of_the_same_pid() -> None:
     }
     pid = (
         "PID|1||MRN1^^^HOSP^MR||DOE^JANE^^^^^L~SMITH^JANE^^^^^M||19800131|F|||"
-        "1 MAIN ST^^SPRINGFIELD^^^^H||555-0100^PRN^PH~555-0199^PRN^CP~^NET^Internet^jane@example.org"
+        "1 MAIN ST^^SPRINGFIELD^^^^H||"
+        "555-0100^PRN^PH~555-0199^PRN^CP~^NET^Internet^jane@example.org"
         + "|" * 16
         + "20240301083000|Y"
     )
