@@ -145,7 +145,7 @@ def patient_command(data: dict[str, Any], target: UUID | None = None) -> Registe
     return RegisterPatient(
         identifiers=identifiers,
         name=name,
-        details=details_from(data, other_names),
+        details=details_from(data, other_names, _code),
         birth_date=str(data.get("birthDate", "")),
         sex=_GENDER.get(str(data.get("gender", "")), ""),
         target=target,

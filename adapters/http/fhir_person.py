@@ -14,14 +14,20 @@ v2 PID with the same content give the same events. The concept maps:
   BP pager, Internet email, X.400 email. Back: e-mail is NET/Internet, a
   mobile phone CP, a fax FX, a pager BP, other phones PH.
 - PID-30 Y/N -> deceasedBoolean, PID-29 -> deceasedDateTime (which wins when both).
+- PID-15 -> communication[0].language (preferred), PID-16 -> maritalStatus, both
+  as sent (code, text, coding system as for other coded values).
+- PID-24 Y/N -> multipleBirthBoolean; PID-25 (a number) -> multipleBirthInteger,
+  which wins when both. Back: an integer is PID-24 Y with PID-25.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from engine.domain.values import Address, ContactPoint, PatientDetails, PersonName
+from adapters.http.fhir_codes import codeable
+from engine.domain.values import Address, Coded, ContactPoint, PatientDetails, PersonName
 
 __all__ = ["NAME_USE", "NAME_USE_BACK", "details_from", "name_from", "person_elements"]
 
@@ -137,11 +143,24 @@ def person_elements(details: PatientDetails) -> dict[str, Any]:
         out["deceasedDateTime"] = details.deceased_at.isoformat()
     elif details.deceased in ("Y", "N"):
         out["deceasedBoolean"] = details.deceased == "Y"
+    if details.marital_status is not None:
+        out["maritalStatus"] = codeable(details.marital_status)
+    if details.birth_order.isdigit():
+        out["multipleBirthInteger"] = int(details.birth_order)
+    elif details.multiple_birth in ("Y", "N"):
+        out["multipleBirthBoolean"] = details.multiple_birth == "Y"
+    if details.language is not None:
+        out["communication"] = [{"language": codeable(details.language), "preferred": True}]
     return out
 
 
-def details_from(data: dict[str, Any], other_names: list[dict[str, Any]]) -> PatientDetails:
-    """A Patient's other names, address, telecom and deceased[x] as PatientDetails."""
+def details_from(
+    data: dict[str, Any],
+    other_names: list[dict[str, Any]],
+    coded: Callable[[dict[str, Any] | None], Coded],
+) -> PatientDetails:
+    """A Patient's other names, address, telecom, deceased[x], language, marital status
+    and multipleBirth[x] as PatientDetails; ``coded`` reads a CodeableConcept."""
     deceased_at: datetime | None = None
     deceased = ""
     if data.get("deceasedDateTime"):
@@ -150,10 +169,23 @@ def details_from(data: dict[str, Any], other_names: list[dict[str, Any]]) -> Pat
         deceased = "Y"
     elif data.get("deceasedBoolean") is not None:
         deceased = "Y" if data["deceasedBoolean"] else "N"
+    multiple, order = "", ""
+    if data.get("multipleBirthInteger") is not None:
+        multiple, order = "Y", str(data["multipleBirthInteger"])
+    elif data.get("multipleBirthBoolean") is not None:
+        multiple = "Y" if data["multipleBirthBoolean"] else "N"
+    communication = data.get("communication") or []
+    preferred = [c for c in communication if c.get("preferred")] or communication
+    language = coded(preferred[0].get("language")) if preferred else None
+    marital = coded(data["maritalStatus"]) if data.get("maritalStatus") else None
     return PatientDetails(
         other_names=tuple(name_from(n) for n in other_names),
         addresses=tuple(_address_from(a) for a in data.get("address", [])),
         telecom=tuple(_telecom_from(t) for t in data.get("telecom", []) if t.get("value")),
         deceased=deceased,
         deceased_at=deceased_at,
+        language=language if language is not None and language.code else None,
+        marital_status=marital if marital is not None and marital.code else None,
+        multiple_birth=multiple,
+        birth_order=order,
     )

@@ -31,9 +31,9 @@ from engine.application.commands import (
 from engine.application.decisions import change_visit, register_patient, start_visit
 from engine.domain.ids import encounter_id_for, patient_id_for
 from engine.domain.patient import Patient
-from engine.domain.values import Address, Identifier, PatientDetails, PersonName
+from engine.domain.values import Address, Coded, Identifier, PatientDetails, PersonName
 from engine.errors import UnknownPatientError, ValidationError
-from engine.hl7.datatypes import read_cx, read_date, read_datetime, read_pl, read_xpn
+from engine.hl7.datatypes import read_cwe, read_cx, read_date, read_datetime, read_pl, read_xpn
 from engine.hl7.message import Message
 from engine.hl7.person import read_xad, read_xtn
 from engine.ports import Fault
@@ -142,7 +142,7 @@ def patient_command(msg: Message, site_timezone: tzinfo = UTC) -> RegisterPatien
 
 
 def _details(msg: Message, other_names: list[PersonName], tz: tzinfo) -> PatientDetails:
-    """PID-5 after the first, PID-11, PID-13/14, PID-29/30 (v2-to-FHIR IG, PID -> Patient)."""
+    """PID-5 after the first, PID-11, 13/14, 15, 16, 24/25, 29/30 (v2-to-FHIR IG PID map)."""
     seps = msg.separators
     addresses = tuple(
         a for a in (read_xad(r, seps) for r in msg.repetitions("PID", 11)) if a != Address()
@@ -159,7 +159,18 @@ def _details(msg: Message, other_names: list[PersonName], tz: tzinfo) -> Patient
         telecom=telecom,
         deceased=msg.get("PID", 30).upper(),
         deceased_at=read_datetime(msg.get("PID", 29), tz),
+        language=_coded(msg, "PID", 15),
+        marital_status=_coded(msg, "PID", 16),
+        multiple_birth=msg.get("PID", 24).upper(),
+        birth_order=msg.get("PID", 25),
     )
+
+
+def _coded(msg: Message, segment: str, field: int) -> Coded | None:
+    """A CWE/CE field's first repetition, None when it has no code."""
+    reps = msg.repetitions(segment, field)
+    coded = read_cwe(reps[0], msg.separators) if reps else None
+    return coded if coded is not None and coded.code else None
 
 
 def patient_from_pid(msg: Message, ctx: MessageContext, load: Loader) -> Patient:

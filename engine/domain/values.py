@@ -92,8 +92,11 @@ class PatientDetails:
 
     ``other_names`` are PID-5's later repetitions (the first is the patient's
     ``name``); ``addresses`` PID-11; ``telecom`` PID-13 then PID-14;
-    ``deceased`` PID-30 (Y/N, empty when not sent) and ``deceased_at`` PID-29.
-    Empty means "not sent" in an update, as for the other PID fields.
+    ``deceased`` PID-30 (Y/N, empty when not sent) and ``deceased_at`` PID-29;
+    ``language`` PID-15 and ``marital_status`` PID-16 (coded: HL7 table 0296
+    or ISO 639 / table 0002); ``multiple_birth`` PID-24 (Y/N) and
+    ``birth_order`` PID-25. Empty means "not sent" in an update, as for the
+    other PID fields.
     """
 
     other_names: tuple[PersonName, ...] = ()
@@ -101,6 +104,10 @@ class PatientDetails:
     telecom: tuple[ContactPoint, ...] = ()
     deceased: str = ""
     deceased_at: datetime | None = None
+    language: Coded | None = None
+    marital_status: Coded | None = None
+    multiple_birth: str = ""
+    birth_order: str = ""
 
     def merged_over(self, old: PatientDetails) -> PatientDetails:
         """These details where sent, ``old``'s where not (an update's "not sent")."""
@@ -110,6 +117,10 @@ class PatientDetails:
             telecom=self.telecom or old.telecom,
             deceased=self.deceased or old.deceased,
             deceased_at=self.deceased_at or old.deceased_at,
+            language=self.language or old.language,
+            marital_status=self.marital_status or old.marital_status,
+            multiple_birth=self.multiple_birth or old.multiple_birth,
+            birth_order=self.birth_order or old.birth_order,
         )
 
 

@@ -12,7 +12,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from engine.domain.values import Address, ContactPoint, PatientDetails, PersonName
+from engine.domain.values import Address, Coded, ContactPoint, PatientDetails, PersonName
 
 __all__ = ["details_json", "details_of"]
 
@@ -38,4 +38,12 @@ def details_of(text: str | None) -> PatientDetails:
         telecom=tuple(ContactPoint(**t) for t in data.get("telecom", [])),
         deceased=data.get("deceased", ""),
         deceased_at=datetime.fromisoformat(at) if at else None,
+        language=_coded(data.get("language")),
+        marital_status=_coded(data.get("marital_status")),
+        multiple_birth=data.get("multiple_birth", ""),
+        birth_order=data.get("birth_order", ""),
     )
+
+
+def _coded(data: dict[str, str] | None) -> Coded | None:
+    return Coded(**data) if data else None

@@ -11,17 +11,26 @@ from eventsourcing.persistence import StoredEvent
 from engine.application.cache import project
 from engine.application.ingestion import Ingestion
 from engine.domain.patient import Patient
-from engine.domain.values import Address, ContactPoint, PatientDetails, PersonName
+from engine.domain.values import Address, Coded, ContactPoint, PatientDetails, PersonName
 from tests.messages import VERSIONS
 from tests.unit.test_adt_scenarios import PATIENT, send
 
-PID_FULL = (
-    "PID|1||MRN1^^^HOSP^MR~900-11-2222^^^SSA^SS||DOE^JANE^Q^^DR^^L~SMITH^JANE^^^^^M~JJ^^^^^^N"
-    "||19800101|F|||1 MAIN ST^APT 2^SPRINGFIELD^IL^62701^USA^H~PO BOX 9^^SPRINGFIELD^IL^62705^^M"
-    "||555-0100^PRN^PH~^NET^Internet^jane@example.org|^WPN^PH^^1^217^5550199^12"
-    + "|" * 15
-    + "20240301083000|Y"
-)
+_FIELDS = {
+    3: "MRN1^^^HOSP^MR~900-11-2222^^^SSA^SS",
+    5: "DOE^JANE^Q^^DR^^L~SMITH^JANE^^^^^M~JJ^^^^^^N",
+    7: "19800101",
+    8: "F",
+    11: "1 MAIN ST^APT 2^SPRINGFIELD^IL^62701^USA^H~PO BOX 9^^SPRINGFIELD^IL^62705^^M",
+    13: "555-0100^PRN^PH~^NET^Internet^jane@example.org",
+    14: "^WPN^PH^^1^217^5550199^12",
+    15: "EN^English^ISO639",
+    16: "M^Married^HL70002",
+    24: "Y",
+    25: "2",
+    29: "20240301083000",
+    30: "Y",
+}
+PID_FULL = "PID|1" + "".join(f"|{_FIELDS.get(n, '')}" for n in range(2, 31))
 
 
 def _adt(trigger: str, control_id: str, pid: str, version: str = "2.5.1") -> bytes:
@@ -47,6 +56,10 @@ EXPECTED = PatientDetails(
     ),
     deceased="Y",
     deceased_at=datetime(2024, 3, 1, 8, 30, tzinfo=UTC),
+    language=Coded("EN", "English", "ISO639"),
+    marital_status=Coded("M", "Married", "HL70002"),
+    multiple_birth="Y",
+    birth_order="2",
 )
 
 

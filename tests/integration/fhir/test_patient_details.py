@@ -45,6 +45,15 @@ def test_the_fhir_patient_shows_every_name_address_phone_and_the_death(fhir: Fhi
         {"system": "phone", "value": "+1 217 5550199 x12", "use": "work"},
     ]
     assert patient["deceasedDateTime"].startswith("2024-03-01T08:30:00")
+    assert patient["maritalStatus"]["coding"] == [
+        {
+            "system": "http://terminology.hl7.org/CodeSystem/v2-0002",
+            "code": "M",
+            "display": "Married",
+        }
+    ]
+    assert patient["communication"][0]["language"]["coding"][0]["code"] == "EN"
+    assert patient["multipleBirthInteger"] == 2
 
     bare = "PID|1||MRN1^^^HOSP^MR||DOE^JANET^Q^^DR^^L||19800101|F"
     assert fhir.engine.ingestion.ingest(_adt("A08", "2", bare), "t").ack_code == "AA"

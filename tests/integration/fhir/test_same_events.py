@@ -20,6 +20,7 @@ from tests.fakes import FakeMessageValidator, FixedClock
 from tests.integration.fhir import resources as r
 from tests.messages import adt, segment
 
+V2 = "http://terminology.hl7.org/CodeSystem/v2-"
 _IGNORED = {"occurred_at", "source_message_id", "timestamp"}
 
 
@@ -189,12 +190,17 @@ def test_a_patient_with_details_gives_the_events_of_the_same_pid() -> None:
             {"system": "email", "value": "jane@example.org"},
         ],
         "deceasedDateTime": "2024-03-01T08:30:00+00:00",
+        "maritalStatus": {"coding": [{"system": f"{V2}0002", "code": "M", "display": "Married"}]},
+        "multipleBirthInteger": 2,
     }
     pid = (
         "PID|1||MRN1^^^HOSP^MR||DOE^JANE^^^^^L~SMITH^JANE^^^^^M||19800131|F|||"
         "1 MAIN ST^^SPRINGFIELD^^^^H||"
         "555-0100^PRN^PH~555-0199^PRN^CP~^NET^Internet^jane@example.org"
-        + "|" * 16
+        + "|||M^Married^HL70002"
+        + "|" * 8
+        + "Y|2"
+        + "|" * 4
         + "20240301083000|Y"
     )
     v2 = (
