@@ -31,11 +31,18 @@ from engine.application.commands import (
 from engine.application.decisions import change_visit, register_patient, start_visit
 from engine.domain.ids import encounter_id_for, patient_id_for
 from engine.domain.patient import Patient
-from engine.domain.values import Address, Coded, Identifier, PatientDetails, PersonName
+from engine.domain.values import (
+    Address,
+    Coded,
+    EncounterDetails,
+    Identifier,
+    PatientDetails,
+    PersonName,
+)
 from engine.errors import UnknownPatientError, ValidationError
 from engine.hl7.datatypes import read_cwe, read_cx, read_date, read_datetime, read_pl, read_xpn
 from engine.hl7.message import Message
-from engine.hl7.person import read_xad, read_xtn
+from engine.hl7.person import read_xad, read_xcn, read_xtn
 from engine.ports import Fault
 
 __all__ = [
@@ -210,7 +217,21 @@ def visit_details(msg: Message, ctx: MessageContext) -> VisitDetails:
         priority=msg.get("PV2", 25),
         started_at=read_datetime(msg.get("PV1", 44), ctx.site_timezone),
         discharged_at=read_datetime(msg.get("PV1", 45), ctx.site_timezone),
+        details=EncounterDetails(
+            participants=tuple(
+                p
+                for field, role in _PARTICIPANTS
+                for p in (read_xcn(r, seps, role) for r in msg.repetitions("PV1", field))
+                if p.id or p.family
+            ),
+            service=msg.get("PV1", 10),
+            disposition=msg.get("PV1", 36),
+        ),
     )
+
+
+# PV1 fields naming doctors, with the v3-ParticipationType code the v2-to-FHIR IG gives each.
+_PARTICIPANTS = ((7, "ATND"), (8, "REF"), (9, "CON"), (17, "ADM"))
 
 
 def visit_id(msg: Message) -> UUID | None:

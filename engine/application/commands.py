@@ -17,6 +17,7 @@ from uuid import UUID
 from engine.domain.ids import patient_id_for
 from engine.domain.values import (
     Coded,
+    EncounterDetails,
     Identifier,
     Location,
     ObservationValue,
@@ -98,6 +99,7 @@ class VisitDetails:
     priority: str = ""
     started_at: datetime | None = None
     discharged_at: datetime | None = None
+    details: EncounterDetails = field(default_factory=EncounterDetails)
 
 
 @dataclass(frozen=True, slots=True)

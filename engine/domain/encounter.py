@@ -12,7 +12,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from engine.domain.lean import create
-from engine.domain.values import Identifier, Location
+from engine.domain.values import EncounterDetails, Identifier, Location
 from engine.errors import InvalidTransitionError
 
 __all__ = ["Encounter"]
@@ -43,6 +43,14 @@ class Encounter(Aggregate):
         started_at: datetime | None
         occurred_at: datetime
         source_message_id: UUID
+        details: EncounterDetails
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            """Version 1 (before participants and service were kept) had no ``details``."""
+            state["details"] = EncounterDetails()
 
     class Admitted(Started):
         """Emitted for an admit (A01): the patient is now an inpatient at ``location``."""
@@ -83,11 +91,20 @@ class Encounter(Aggregate):
         source_message_id: UUID
 
     class Discharged(Aggregate.Event):
-        """Emitted for a discharge (A03): the visit is finished."""
+        """Emitted for a discharge (A03): the visit is finished; ``disposition`` is
+        PV1-36 (table 0112), empty when not sent."""
 
         discharged_at: datetime | None
         occurred_at: datetime
         source_message_id: UUID
+        disposition: str
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            """Version 1 (before PV1-36 was kept) had no ``disposition``."""
+            state["disposition"] = ""
 
     class DischargeCancelled(Aggregate.Event):
         """Emitted for a cancelled discharge (A13): the visit is in progress again."""
@@ -125,6 +142,7 @@ class Encounter(Aggregate):
         admitted_at: datetime
         occurred_at: datetime
         source_message_id: UUID
+        details: EncounterDetails
 
     def __init__(
         self,
@@ -137,8 +155,10 @@ class Encounter(Aggregate):
         started_at: datetime | None,
         occurred_at: datetime,
         source_message_id: UUID,
+        details: EncounterDetails,
     ) -> None:
         self.patient_id = patient_id
+        self.details = details
         self.visit_number = visit_number
         self.patient_class = patient_class
         self.location = location
@@ -164,6 +184,7 @@ class Encounter(Aggregate):
         started_at: datetime | None,
         occurred_at: datetime,
         source_message_id: UUID,
+        details: EncounterDetails | None = None,
     ) -> Encounter:
         """A new visit; ``kind`` is Admitted, Registered or PreAdmitted."""
         return create(
@@ -179,6 +200,7 @@ class Encounter(Aggregate):
             started_at=started_at,
             occurred_at=occurred_at,
             source_message_id=source_message_id,
+            details=details or EncounterDetails(),
         )
 
     # Commands -------------------------------------------------------------
@@ -192,6 +214,7 @@ class Encounter(Aggregate):
         started_at: datetime | None,
         occurred_at: datetime,
         source_message_id: UUID,
+        details: EncounterDetails | None = None,
     ) -> None:
         """Starts a planned visit; admits a visit under way as outpatient or emergency.
 
@@ -207,7 +230,7 @@ class Encounter(Aggregate):
         if self.status == IN_PROGRESS:
             wanted = patient_class.upper()
             if admitted and self.patient_class.upper() != INPATIENT and wanted in ("", INPATIENT):
-                self._admit(location, started_at, occurred_at, source_message_id)
+                self._admit(location, started_at, occurred_at, source_message_id, details)
             elif (
                 not admitted
                 and self.patient_class.upper() == INPATIENT
@@ -251,7 +274,12 @@ class Encounter(Aggregate):
         self._transfer_cancelled(back, self.location, occurred_at, source_message_id)
 
     def discharge(
-        self, *, discharged_at: datetime | None, occurred_at: datetime, source_message_id: UUID
+        self,
+        *,
+        discharged_at: datetime | None,
+        occurred_at: datetime,
+        source_message_id: UUID,
+        disposition: str = "",
     ) -> None:
         """Ends the visit.
 
@@ -259,7 +287,7 @@ class Encounter(Aggregate):
             InvalidTransitionError: the visit is not in progress.
         """
         self._require(IN_PROGRESS, "discharge")
-        self._discharged(discharged_at or occurred_at, occurred_at, source_message_id)
+        self._discharged(discharged_at or occurred_at, occurred_at, source_message_id, disposition)
 
     def cancel_discharge(self, *, occurred_at: datetime, source_message_id: UUID) -> None:
         """Reopens a discharged visit.
@@ -291,6 +319,7 @@ class Encounter(Aggregate):
         occurred_at: datetime,
         source_message_id: UUID,
         started_at: datetime | None = None,
+        details: EncounterDetails | None = None,
     ) -> None:
         """Changes the patient class (A06/A07); the location moves too when sent.
 
@@ -303,7 +332,7 @@ class Encounter(Aggregate):
         self._require(IN_PROGRESS, "change the class of")
         new_location = location if not location.is_empty() else self.location
         if patient_class.upper() == INPATIENT and self.patient_class.upper() != INPATIENT:
-            self._admit(location, started_at, occurred_at, source_message_id)
+            self._admit(location, started_at, occurred_at, source_message_id, details)
             return
         if (patient_class, new_location) != (self.patient_class, self.location):
             self._class_changed(patient_class, new_location, occurred_at, source_message_id)
@@ -314,10 +343,17 @@ class Encounter(Aggregate):
         started_at: datetime | None,
         occurred_at: datetime,
         source_message_id: UUID,
+        details: EncounterDetails | None,
     ) -> None:
         new_location = location if not location.is_empty() else self.location
+        sent = details or EncounterDetails()
         self._inpatient_admitted(
-            INPATIENT, new_location, started_at or occurred_at, occurred_at, source_message_id
+            INPATIENT,
+            new_location,
+            started_at or occurred_at,
+            occurred_at,
+            source_message_id,
+            sent.merged_over(self.details),
         )
 
     def _require(self, status: str, action: str) -> None:
@@ -365,10 +401,18 @@ class Encounter(Aggregate):
 
     @event(Discharged)
     def _discharged(
-        self, discharged_at: datetime | None, occurred_at: datetime, source_message_id: UUID
+        self,
+        discharged_at: datetime | None,
+        occurred_at: datetime,
+        source_message_id: UUID,
+        disposition: str,
     ) -> None:
         self.status = FINISHED
         self.discharged_at = discharged_at
+        if disposition:
+            self.details = EncounterDetails(
+                self.details.participants, self.details.service, disposition
+            )
 
     @event(DischargeCancelled)
     def _discharge_cancelled(self, occurred_at: datetime, source_message_id: UUID) -> None:
@@ -398,7 +442,9 @@ class Encounter(Aggregate):
         admitted_at: datetime,
         occurred_at: datetime,
         source_message_id: UUID,
+        details: EncounterDetails,
     ) -> None:
         self.patient_class = patient_class
         self.location = location
         self.started_at = admitted_at
+        self.details = details

@@ -15,11 +15,13 @@ __all__ = [
     "Address",
     "Coded",
     "ContactPoint",
+    "EncounterDetails",
     "FinancialTransaction",
     "Identifier",
     "Location",
     "Money",
     "ObservationValue",
+    "Participant",
     "PatientDetails",
     "PersonName",
 ]
@@ -121,6 +123,43 @@ class PatientDetails:
             marital_status=self.marital_status or old.marital_status,
             multiple_birth=self.multiple_birth or old.multiple_birth,
             birth_order=self.birth_order or old.birth_order,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Participant:
+    """A doctor on a visit (HL7 XCN: id ^ family ^ given) in a role.
+
+    ``role`` is the FHIR v3-ParticipationType code the v2-to-FHIR IG gives the
+    PV1 field: ATND attending (PV1-7), REF referring (PV1-8), CON consulting
+    (PV1-9), ADM admitting (PV1-17).
+    """
+
+    role: str
+    id: str = ""
+    family: str = ""
+    given: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EncounterDetails:
+    """What PV1 says about a visit beyond class, location and times.
+
+    ``participants`` PV1-7/8/9/17 (every repetition); ``service`` PV1-10
+    hospital service (table 0069); ``disposition`` PV1-36 discharge
+    disposition (table 0112), sent with the discharge. Empty is "not sent".
+    """
+
+    participants: tuple[Participant, ...] = ()
+    service: str = ""
+    disposition: str = ""
+
+    def merged_over(self, old: EncounterDetails) -> EncounterDetails:
+        """These details where sent, ``old``'s where not."""
+        return EncounterDetails(
+            participants=self.participants or old.participants,
+            service=self.service or old.service,
+            disposition=self.disposition or old.disposition,
         )
 
 

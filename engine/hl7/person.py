@@ -7,10 +7,10 @@ the validator has let through.
 
 from __future__ import annotations
 
-from engine.domain.values import Address, ContactPoint
+from engine.domain.values import Address, ContactPoint, Participant
 from engine.hl7.message import Separators, components, subcomponent_of
 
-__all__ = ["read_xad", "read_xtn"]
+__all__ = ["read_xad", "read_xcn", "read_xtn"]
 
 
 def read_xad(text: str, seps: Separators) -> Address:
@@ -49,3 +49,17 @@ def read_xtn(text: str, seps: Separators, default_use: str = "") -> ContactPoint
         pieces = [f"+{country}" if country else "", area, local]
         value = " ".join(p for p in pieces if p) + (f" x{extension}" if extension else "")
     return ContactPoint(value=value, use=part(2) or default_use, equipment=part(3))
+
+
+def read_xcn(text: str, seps: Separators, role: str) -> Participant:
+    """An XCN value (``id^family^given``) as a Participant in ``role``.
+
+    XCN-2 is an FN from v2.3 (its first subcomponent is the surname).
+    """
+    parts = components(text, seps)
+    return Participant(
+        role=role,
+        id=subcomponent_of(parts, seps, 1),
+        family=subcomponent_of(parts, seps, 2, 1),
+        given=subcomponent_of(parts, seps, 3),
+    )

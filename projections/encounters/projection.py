@@ -60,6 +60,7 @@ class EncounterProjection(DispatchingProjection[EncounterView]):
             discharged_at=None,
             updated_at=event.occurred_at,
             location_seq=1 if stays else 0,
+            details=event.details,
         )
         self.view.save_encounter(record, stays, tracking)
 
@@ -145,6 +146,7 @@ class EncounterProjection(DispatchingProjection[EncounterView]):
             patient_class=event.patient_class,
             admitted_at=event.admitted_at,
             updated_at=event.occurred_at,
+            details=event.details,
         )
         self._move(record, event.location, event.occurred_at, "admitted", tracking)
 
@@ -154,6 +156,9 @@ class EncounterProjection(DispatchingProjection[EncounterView]):
         if record is None:
             return
         when = event.discharged_at or event.occurred_at
+        if event.disposition:
+            details = replace(record.details, disposition=event.disposition)
+            record = replace(record, details=details)
         self._end(record, FINISHED, when, event.occurred_at, tracking)
 
     @handles(Encounter.DischargeCancelled)

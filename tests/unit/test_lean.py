@@ -28,11 +28,13 @@ from engine.domain.values import (
     Address,
     Coded,
     ContactPoint,
+    EncounterDetails,
     FinancialTransaction,
     Identifier,
     Location,
     Money,
     ObservationValue,
+    Participant,
     PatientDetails,
     PersonName,
 )
@@ -81,6 +83,7 @@ CREATIONS: list[tuple[type, type, dict[str, Any]]] = [
                 "started_at": None,
                 "occurred_at": T0,
                 "source_message_id": uuid4(),
+                "details": EncounterDetails((Participant("ATND", "D1", "HOUSE", "G"),), "MED"),
             },
         )
         for kind in (Encounter.Admitted, Encounter.Registered, Encounter.PreAdmitted)

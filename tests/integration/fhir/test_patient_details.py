@@ -61,3 +61,27 @@ def test_the_fhir_patient_shows_every_name_address_phone_and_the_death(fhir: Fhi
     assert updated["name"][0]["given"] == ["JANET", "Q"]
     assert [n["family"] for n in updated["name"][1:]] == ["SMITH", "JJ"]  # not sent: kept
     assert updated["telecom"] == patient["telecom"]
+
+
+def test_the_fhir_encounter_shows_participants_service_and_disposition(fhir: FhirClient) -> None:
+    """ED visit admitted to the ward, then discharged: the read model and FHIR follow."""
+    from tests.messages import adt
+    from tests.unit.test_adt_scenarios import VISIT
+    from tests.unit.test_encounter_details import ED_DOCTOR, WARD_DOCTOR, with_pv1
+
+    ingest = fhir.engine.ingestion.ingest
+    ed = with_pv1(adt("A04", "1", patient_class="E", location="ED^^^HOSP"), ED_DOCTOR)
+    assert ingest(ed, "t").ack_code == "AA"
+    assert ingest(with_pv1(adt("A01", "2"), WARD_DOCTOR), "t").ack_code == "AA"
+    fhir.catch_up()
+    encounter = fhir.get(f"/fhir/Encounter/{VISIT}").json()
+    assert encounter["class"]["code"] == "IMP"
+    roles = [(p["type"][0]["coding"][0]["code"], p["individual"]) for p in encounter["participant"]]
+    assert roles[0] == ("ATND", {"identifier": {"value": "D300"}, "display": "GREG HOUSE"})
+    assert [r for r, _ in roles] == ["ATND", "ATND", "CON", "ADM"]
+    assert encounter["serviceType"]["coding"][0]["code"] == "MED"
+    assert ingest(with_pv1(adt("A03", "3"), {36: "01"}), "t").ack_code == "AA"
+    fhir.catch_up()
+    read = fhir.get(f"/fhir/Encounter/{encounter['id']}").json()
+    assert read["hospitalization"]["dischargeDisposition"]["coding"][0]["code"] == "01"
+    assert read["serviceType"] == encounter["serviceType"]
