@@ -20,6 +20,7 @@ VISIT_TOPICS: tuple[str, ...] = (
     get_topic(Encounter.DischargeCancelled),
     get_topic(Encounter.AdmissionCancelled),
     get_topic(Encounter.ClassChanged),
+    get_topic(Encounter.InpatientAdmitted),
     get_topic(Patient.Merged),
 )
 """Every visit lifecycle event, plus merges (a visit follows its patient's survivor)."""

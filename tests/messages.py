@@ -22,6 +22,7 @@ def adt(
     priority: str = "",
     event_time: str = "20240101120000",
     discharge_time: str = "",
+    admit_time: str = "",
     pv1: bool = True,
 ) -> bytes:
     """An ADT^<trigger> message; pass ``visit=""`` for one without a visit number."""
@@ -42,6 +43,7 @@ def adt(
         fields[4] = admit_type
         fields[6] = prior_location
         fields[19] = f"{visit}^^^HOSP^VN" if visit else ""
+        fields[44] = admit_time
         fields[45] = discharge_time
         segments.append("PV1" + "|".join(fields).rstrip("|"))
         if priority:

@@ -26,6 +26,7 @@ from adapters.http.fhir_encounter import (
 )
 from adapters.http.fhir_observation import STATUS as OBSERVATION_STATUS
 from adapters.http.fhir_patient import AUTHORITY_SYSTEM_PREFIX, V2_0203
+from adapters.http.fhir_person import details_from, name_from
 from engine.application.commands import (
     LabResult,
     PatientRef,
@@ -49,7 +50,6 @@ __all__ = [
 
 ORDER_SYSTEM = "urn:carelog:order"
 _GENDER = {"female": "F", "male": "M", "other": "O", "unknown": "U"}
-_NAME_USE = {"official": "L", "usual": "D", "maiden": "M", "nickname": "N", "anonymous": "A"}
 _CLASS = {"EMER": "E", "IMP": "I", "AMB": "O", "PRENC": "P"}
 # FHIR Encounter.status -> the visit states carelog keeps (arrived/triaged/onleave: in progress).
 _VISIT_STATUS: dict[str, VisitStatus] = {
@@ -118,25 +118,19 @@ def identifier_from_token(token: str) -> Identifier:
     return to_identifier({"system": system, "value": value} if sep else {"value": value})
 
 
-def _name(data: dict[str, Any]) -> PersonName:
-    names = data.get("name") or []
+def _names(data: dict[str, Any]) -> tuple[PersonName, list[dict[str, Any]]]:
+    """The official name (else the first) as PID-5's first repetition, and the others."""
+    names = [dict(n) for n in data.get("name") or []]
     if not names:
-        return PersonName()
+        return PersonName(), []
     official = [n for n in names if n.get("use") == "official"]
-    name = (official or names)[0]
-    given = [str(g) for g in name.get("given", [])]
-    return PersonName(
-        family=str(name.get("family", "")),
-        given=given[0] if given else "",
-        middle=" ".join(given[1:]),
-        suffix=str((name.get("suffix") or [""])[0]),
-        prefix=str((name.get("prefix") or [""])[0]),
-        use=_NAME_USE.get(str(name.get("use", "")), ""),
-    )
+    first = (official or names)[0]
+    return name_from(first), [n for n in names if n is not first]
 
 
 def patient_command(data: dict[str, Any], target: UUID | None = None) -> RegisterPatient:
-    """Patient -> PID: identifier (PID-3), name (PID-5), birthDate (PID-7), gender (PID-8)."""
+    """Patient -> PID: identifier (PID-3), name (PID-5), birthDate (PID-7), gender (PID-8),
+    address (PID-11), telecom (PID-13/14), deceased[x] (PID-29/30)."""
     identifiers = tuple(
         to_identifier(i) for i in data.get("identifier", []) if str(i.get("value", ""))
     )
@@ -147,9 +141,11 @@ def patient_command(data: dict[str, Any], target: UUID | None = None) -> Registe
             "carelog keys patients by identifier: Patient.identifier needs a value",
             "Patient.identifier",
         )
+    name, other_names = _names(data)
     return RegisterPatient(
         identifiers=identifiers,
-        name=_name(data),
+        name=name,
+        details=details_from(data, other_names, _code),
         birth_date=str(data.get("birthDate", "")),
         sex=_GENDER.get(str(data.get("gender", "")), ""),
         target=target,

@@ -25,7 +25,7 @@ from adapters.http.context import touched
 from adapters.http.fhir_json import FhirResponse, operation_outcome
 from adapters.http.fhir_patient import identifier_system
 from adapters.http.fhir_search import unsupported_parameters
-from engine.domain.values import Location
+from engine.domain.values import EncounterDetails, Location
 from projections.encounters.view import EncounterRecord, EncounterView
 
 __all__ = ["encounter_resource", "encounter_router"]
@@ -128,6 +128,7 @@ def encounter_resource(record: EncounterRecord) -> dict[str, Any]:
         )
     if locations:
         data["location"] = locations
+    data.update(_details(record.details))
     resource = FhirEncounter.model_validate(data)
     return resource.model_dump(mode="json", exclude_none=True, by_alias=True)
 
@@ -198,3 +199,31 @@ def encounter_router(
         )
 
     return router
+
+
+V3_PARTICIPATION = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
+V2_0069 = "http://terminology.hl7.org/CodeSystem/v2-0069"
+V2_0112 = "http://terminology.hl7.org/CodeSystem/v2-0112"
+
+
+def _details(details: EncounterDetails) -> dict[str, Any]:
+    """PV1-7/8/9/17 as participant, PV1-10 as serviceType, PV1-36 as
+    hospitalization.dischargeDisposition (v2-to-FHIR IG, PV1 -> Encounter)."""
+    out: dict[str, Any] = {}
+    participants = []
+    for p in details.participants:
+        individual: dict[str, Any] = {}
+        if p.id:
+            individual["identifier"] = {"value": p.id}
+        if name := " ".join(x for x in (p.given, p.family) if x):
+            individual["display"] = name
+        coding = {"system": V3_PARTICIPATION, "code": p.role}
+        participants.append({"type": [{"coding": [coding]}], "individual": individual})
+    if participants:
+        out["participant"] = participants
+    if details.service:
+        out["serviceType"] = {"coding": [{"system": V2_0069, "code": details.service}]}
+    if details.disposition:
+        disposition = {"coding": [{"system": V2_0112, "code": details.disposition}]}
+        out["hospitalization"] = {"dischargeDisposition": disposition}
+    return out

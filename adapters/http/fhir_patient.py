@@ -12,7 +12,8 @@ from typing import Any
 
 from fhir.resources.R4B.patient import Patient as FhirPatient
 
-from engine.domain.values import Identifier, PersonName
+from adapters.http.fhir_person import name_element, person_elements
+from engine.domain.values import Identifier
 from projections.patients.view import PatientRecord
 
 __all__ = ["AUTHORITY_SYSTEM_PREFIX", "identifier_system", "patient_resource"]
@@ -22,8 +23,6 @@ V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
 
 # HL7 table 0001 -> FHIR administrative-gender (v2-to-FHIR IG concept map).
 _GENDER = {"F": "female", "M": "male", "O": "other", "A": "other", "N": "other", "U": "unknown"}
-# XPN-7 name type (table 0200) -> FHIR name-use.
-_NAME_USE = {"L": "official", "D": "usual", "M": "maiden", "N": "nickname", "A": "anonymous"}
 
 
 def identifier_system(identifier: Identifier) -> str:
@@ -49,22 +48,6 @@ def _identifier(identifier: Identifier) -> dict[str, Any]:
     return out
 
 
-def _name(name: PersonName) -> dict[str, Any] | None:
-    out: dict[str, Any] = {}
-    if use := _NAME_USE.get(name.use):
-        out["use"] = use
-    if name.family:
-        out["family"] = name.family
-    given = [g for g in (name.given, name.middle) if g]
-    if given:
-        out["given"] = given
-    if name.prefix:
-        out["prefix"] = [name.prefix]
-    if name.suffix:
-        out["suffix"] = [name.suffix]
-    return out or None
-
-
 def patient_resource(record: PatientRecord) -> dict[str, Any]:
     """The FHIR Patient for a record, validated by fhir.resources, as JSON-ready data."""
     data: dict[str, Any] = {
@@ -73,12 +56,15 @@ def patient_resource(record: PatientRecord) -> dict[str, Any]:
         "meta": {"lastUpdated": record.updated_at.isoformat()},
         "identifier": [_identifier(i) for i in record.identifiers],
     }
-    if name := _name(record.name):
-        data["name"] = [name]
+    person = person_elements(record.details)
+    names = [n for n in (name_element(record.name),) if n] + person.pop("other_names", [])
+    if names:
+        data["name"] = names
     if gender := _GENDER.get(record.sex):
         data["gender"] = gender
     if record.birth_date:
         data["birthDate"] = record.birth_date
+    data.update(person)
     if record.merged_into:  # v2-to-FHIR: a merged record is inactive and points on
         data["active"] = False
         data["link"] = [

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any, cast
 from uuid import UUID
 
@@ -31,10 +31,18 @@ from engine.application.commands import (
 from engine.application.decisions import change_visit, register_patient, start_visit
 from engine.domain.ids import encounter_id_for, patient_id_for
 from engine.domain.patient import Patient
-from engine.domain.values import Identifier, PersonName
+from engine.domain.values import (
+    Address,
+    Coded,
+    EncounterDetails,
+    Identifier,
+    PatientDetails,
+    PersonName,
+)
 from engine.errors import UnknownPatientError, ValidationError
-from engine.hl7.datatypes import read_cx, read_date, read_datetime, read_pl, read_xpn
+from engine.hl7.datatypes import read_cwe, read_cx, read_date, read_datetime, read_pl, read_xpn
 from engine.hl7.message import Message
+from engine.hl7.person import read_xad, read_xcn, read_xtn
 from engine.ports import Fault
 
 __all__ = [
@@ -121,26 +129,60 @@ def visit_number(msg: Message) -> Identifier | None:
     return cast(Identifier | None, msg.memo["visit"])  # memo["visit"] is only set above
 
 
-def patient_command(msg: Message) -> RegisterPatient:
-    """The PID as a RegisterPatient command (PID-3, PID-5, PID-7, PID-8)."""
+def patient_command(msg: Message, site_timezone: tzinfo = UTC) -> RegisterPatient:
+    """The PID as a RegisterPatient command (PID-3, PID-5, PID-7, PID-8 and ``_details``)."""
     if not msg.has("PID"):
         raise missing_field(msg, "PID", 0, "PID segment is required")
     seps = msg.separators
     identifiers = identifiers_in(msg, "PID", 3)
     if not identifiers:
         raise missing_field(msg, "PID", 3, "PID-3 patient identifier list is empty", component=1)
-    names = msg.repetitions("PID", 5)
+    names = [read_xpn(n, seps) for n in msg.repetitions("PID", 5)]
+    names = [n for n in names if n != PersonName()]
     return RegisterPatient(
         identifiers=identifiers,
-        name=read_xpn(names[0], seps) if names else PersonName(),
+        name=names[0] if names else PersonName(),
         birth_date=read_date(msg.get("PID", 7)),
         sex=msg.get("PID", 8),
+        details=_details(msg, names[1:], site_timezone),
     )
+
+
+def _details(msg: Message, other_names: list[PersonName], tz: tzinfo) -> PatientDetails:
+    """PID-5 after the first, PID-11, 13/14, 15, 16, 24/25, 29/30 (v2-to-FHIR IG PID map)."""
+    seps = msg.separators
+    addresses = tuple(
+        a for a in (read_xad(r, seps) for r in msg.repetitions("PID", 11)) if a != Address()
+    )
+    telecom = tuple(
+        t
+        for field, use in ((13, "PRN"), (14, "WPN"))
+        for t in (read_xtn(r, seps, use) for r in msg.repetitions("PID", field))
+        if t.value
+    )
+    return PatientDetails(
+        other_names=tuple(other_names),
+        addresses=addresses,
+        telecom=telecom,
+        deceased=msg.get("PID", 30).upper(),
+        deceased_at=read_datetime(msg.get("PID", 29), tz),
+        language=_coded(msg, "PID", 15),
+        marital_status=_coded(msg, "PID", 16),
+        multiple_birth=msg.get("PID", 24).upper(),
+        birth_order=msg.get("PID", 25),
+    )
+
+
+def _coded(msg: Message, segment: str, field: int) -> Coded | None:
+    """A CWE/CE field's first repetition, None when it has no code."""
+    reps = msg.repetitions(segment, field)
+    coded = read_cwe(reps[0], msg.separators) if reps else None
+    return coded if coded is not None and coded.code else None
 
 
 def patient_from_pid(msg: Message, ctx: MessageContext, load: Loader) -> Patient:
     """Registers the PID's patient, or records what changed about a known one."""
-    return register_patient(patient_command(msg), ctx, load)
+    return register_patient(patient_command(msg, ctx.site_timezone), ctx, load)
 
 
 def _merge(msg: Message, ctx: MessageContext, load: Loader) -> list[Any]:
@@ -175,7 +217,21 @@ def visit_details(msg: Message, ctx: MessageContext) -> VisitDetails:
         priority=msg.get("PV2", 25),
         started_at=read_datetime(msg.get("PV1", 44), ctx.site_timezone),
         discharged_at=read_datetime(msg.get("PV1", 45), ctx.site_timezone),
+        details=EncounterDetails(
+            participants=tuple(
+                p
+                for field, role in _PARTICIPANTS
+                for p in (read_xcn(r, seps, role) for r in msg.repetitions("PV1", field))
+                if p.id or p.family
+            ),
+            service=msg.get("PV1", 10),
+            disposition=msg.get("PV1", 36),
+        ),
     )
+
+
+# PV1 fields naming doctors, with the v3-ParticipationType code the v2-to-FHIR IG gives each.
+_PARTICIPANTS = ((7, "ATND"), (8, "REF"), (9, "CON"), (17, "ADM"))
 
 
 def visit_id(msg: Message) -> UUID | None:
@@ -191,7 +247,9 @@ def _start(kind: StartKind) -> Handler:
 
     def handle(msg: Message, ctx: MessageContext, load: Loader) -> list[Any]:
         visit = visit_details(msg, ctx)
-        return start_visit(StartVisit(kind, patient_command(msg), visit), ctx, load)
+        return start_visit(
+            StartVisit(kind, patient_command(msg, ctx.site_timezone), visit), ctx, load
+        )
 
     return handle
 
@@ -205,7 +263,7 @@ def _on_visit(action: VisitAction, default_class: str = "") -> Handler:
             raise missing_field(msg, "PV1", 19, "PV1-19 visit number is required to find the visit")
         if action == "change-class" and not visit.patient_class:
             visit = replace(visit, patient_class=default_class)
-        patient = patient_command(msg)
+        patient = patient_command(msg, ctx.site_timezone)
         found = action == "transfer" and visit.location.is_empty()
         # Checked here, once the visit is known to exist, so that ERR locates PV1-3.
         if found and load(encounter_id_for(visit.visit_number, ctx.message_id)) is not None:

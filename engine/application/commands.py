@@ -15,7 +15,15 @@ from typing import Literal
 from uuid import UUID
 
 from engine.domain.ids import patient_id_for
-from engine.domain.values import Coded, Identifier, Location, ObservationValue, PersonName
+from engine.domain.values import (
+    Coded,
+    EncounterDetails,
+    Identifier,
+    Location,
+    ObservationValue,
+    PatientDetails,
+    PersonName,
+)
 
 __all__ = [
     "ChangeVisit",
@@ -66,6 +74,7 @@ class RegisterPatient:
     birth_date: str = ""
     sex: str = ""
     target: UUID | None = None
+    details: PatientDetails = field(default_factory=PatientDetails)
 
     @property
     def patient_id(self) -> UUID:
@@ -90,6 +99,7 @@ class VisitDetails:
     priority: str = ""
     started_at: datetime | None = None
     discharged_at: datetime | None = None
+    details: EncounterDetails = field(default_factory=EncounterDetails)
 
 
 @dataclass(frozen=True, slots=True)

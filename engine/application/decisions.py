@@ -104,6 +104,7 @@ def register_patient(cmd: RegisterPatient, ctx: Decision, load: Loader) -> Patie
             sex=cmd.sex,
             occurred_at=ctx.occurred_at,
             source_message_id=ctx.source_id,
+            details=cmd.details,
         )
     existing.record_demographics(
         identifiers=cmd.identifiers,
@@ -112,6 +113,7 @@ def register_patient(cmd: RegisterPatient, ctx: Decision, load: Loader) -> Patie
         sex=cmd.sex,
         occurred_at=ctx.occurred_at,
         source_message_id=ctx.source_id,
+        details=cmd.details,
     )
     return existing
 
@@ -158,6 +160,7 @@ def start_visit(cmd: StartVisit, ctx: Decision, load: Loader) -> list[Any]:
             started_at=visit.started_at,
             occurred_at=ctx.occurred_at,
             source_message_id=ctx.source_id,
+            details=visit.details,
         )
     else:
         _same_patient(encounter, patient)
@@ -169,6 +172,7 @@ def start_visit(cmd: StartVisit, ctx: Decision, load: Loader) -> list[Any]:
                 started_at=visit.started_at,
                 occurred_at=ctx.occurred_at,
                 source_message_id=ctx.source_id,
+                details=visit.details,
             )
     return [patient, encounter]
 
@@ -206,7 +210,10 @@ def change_visit(cmd: ChangeVisit, ctx: Decision, load: Loader) -> list[Any]:
             )
         case "discharge":
             encounter.discharge(
-                discharged_at=visit.discharged_at, occurred_at=at, source_message_id=source
+                discharged_at=visit.discharged_at,
+                occurred_at=at,
+                source_message_id=source,
+                disposition=visit.details.disposition,
             )
         case "cancel-discharge":
             encounter.cancel_discharge(occurred_at=at, source_message_id=source)
@@ -218,6 +225,8 @@ def change_visit(cmd: ChangeVisit, ctx: Decision, load: Loader) -> list[Any]:
                 location=visit.location,
                 occurred_at=at,
                 source_message_id=source,
+                started_at=visit.started_at,
+                details=visit.details,
             )
     return [patient, encounter]
 

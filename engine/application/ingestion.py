@@ -53,6 +53,7 @@ from engine.errors import (
 )
 from engine.hl7.datatypes import read_datetime
 from engine.hl7.message import Message, parse_message
+from engine.hl7.resend import resend_digest
 from engine.ports import BulkEventReader, Clock, Fault, MessageValidator
 
 __all__ = ["AT_REST_KEY", "Ingestion", "Recorded"]
@@ -151,7 +152,8 @@ class Ingestion(Application[UUID]):
         """Applies one message; the outcome says which ACK it deserves.
 
         Rejected messages (AE/AR) change nothing. A message already stored
-        under the same MSH-3, MSH-4 and MSH-10 is answered AA and adds no event.
+        under the same MSH-3, MSH-4 and MSH-10 is answered AA and adds no event
+        when its content is the same but for MSH-7 (a resend), AE 205 otherwise.
 
         Raises:
             ConcurrencyError: other writers kept changing the same aggregates.
@@ -424,13 +426,13 @@ class Ingestion(Application[UUID]):
         """The outcome of one readable, supported message and the events it would store."""
         message_id = message_id_for(msg.field("MSH", 3), msg.field("MSH", 4), msg.field("MSH", 10))
         if staging.has_message(message_id):
-            return IngestOutcome("AA", msg, raw, message_id=message_id, duplicate=True), []
+            return _resent(msg, raw, message_id, staging), []
         try:
             return self._apply(msg, raw, channel, message_id, staging)
         except (MessageRejectedError, DomainError) as e:
             # A resend of a stored message is AA, even if applying it again would be refused.
             if not staging.careful and staging.stored(message_id):
-                return IngestOutcome("AA", msg, raw, message_id=message_id, duplicate=True), []
+                return _resent(msg, raw, message_id, staging), []
             if isinstance(e, MessageRejectedError):
                 # Handlers locate by place in the message; the ACK carries ERL-2.
                 faults = tuple(msg.located(f) for f in e.faults)
@@ -542,6 +544,36 @@ def _named_aggregates(msg: Message) -> list[UUID]:
     return ids
 
 
+def _resent(msg: Message, raw: bytes, message_id: UUID, staging: _Staging) -> IngestOutcome:
+    """A message whose MSH-3/4/10 is already stored (or accepted earlier in the batch).
+
+    The same content (``resend_digest``: all but MSH-7 and line endings) is a
+    resend: AA, nothing changes. Other content is a new message under a used
+    control id: AE 205 on MSH-10, nothing changes, so the sender keeps it in
+    its error queue and sends it again under a new control id. AA would say
+    it was applied when it was dropped.
+    """
+    if staging.same_content(message_id, msg.raw):
+        return IngestOutcome("AA", msg, raw, message_id=message_id, duplicate=True)
+    log.warning(
+        "ingest.control_id_reused",
+        msg_control_id=msg.control_id,
+        message_id=str(message_id),
+        sha256=hashlib.sha256(raw).hexdigest(),
+    )
+    fault = Fault(
+        205,
+        "CONTROL_ID_REUSED",
+        f"control id {msg.control_id!r} from this sending application and facility was"
+        " already used for a message with other content; this message was not applied:"
+        " send it with a new MSH-10",
+        "MSH",
+        1,
+        10,
+    )
+    return IngestOutcome("AE", msg, raw, faults=(fault,), text=fault.text)
+
+
 # Domain refusals as ERR: table 0357 code and the field that names the thing refused.
 _DOMAIN_FAULTS: dict[type[DomainError], tuple[int, str, int]] = {
     UnknownVisitError: (204, "PV1", 19),
@@ -584,11 +616,21 @@ class _Staging:
         self.stored = stored
         self.careful = careful
         self._pending: dict[UUID, tuple[Any, ...]] = {}  # committed + accepted in this batch
-        self._messages: set[UUID] = set()
+        self._messages: dict[UUID, str] = {}  # accepted in this batch: their resend digests
 
     def has_message(self, message_id: UUID) -> bool:
         """Accepted earlier in this batch, or (when careful) already in the store."""
         return message_id in self._messages or (self.careful and self.stored(message_id))
+
+    def same_content(self, message_id: UUID, text: str) -> bool:
+        """Whether ``text`` is a resend of the message accepted (or stored) under that id."""
+        digest = self._messages.get(message_id)
+        if digest is None:
+            first = next(iter(self._committed(message_id)), None)
+            if not isinstance(first, InboundMessage.Received):
+                return False  # pragma: no cover - the id is a message's by construction
+            digest = resend_digest(first.raw)
+        return digest == resend_digest(text)
 
     def load(self, aggregate_id: UUID) -> Any:
         events = self._pending.get(aggregate_id)
@@ -600,7 +642,8 @@ class _Staging:
 
     def keep(self, message_id: UUID, events: Sequence[Any]) -> None:
         """Stages an accepted message's events on the aggregates they belong to."""
-        self._messages.add(message_id)
+        received = next((e for e in events if isinstance(e, InboundMessage.Received)), None)
+        self._messages[message_id] = resend_digest(received.raw) if received is not None else ""
         for event in events:
             base = self._pending.get(event.originator_id)
             if base is not None:  # else never loaded here (the InboundMessage): nothing reads it

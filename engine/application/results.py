@@ -102,7 +102,7 @@ def report_results(msg: Message, ctx: MessageContext, load: Loader) -> list[Any]
             )
         )
     command = ReportResults(
-        patient=patient_command(msg),
+        patient=patient_command(msg, ctx.site_timezone),
         encounter_id=visit_id(msg) if msg.has("PV1") else None,
         results=tuple(results),
     )

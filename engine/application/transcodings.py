@@ -24,12 +24,17 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import get_topic
 
 from engine.domain.values import (
+    Address,
     Coded,
+    ContactPoint,
+    EncounterDetails,
     FinancialTransaction,
     Identifier,
     Location,
     Money,
     ObservationValue,
+    Participant,
+    PatientDetails,
     PersonName,
 )
 
@@ -65,6 +70,11 @@ def register_value_transcodings(transcoder: JSONTranscoder) -> None:
     for cls, name in (
         (Identifier, "carelog_identifier"),
         (PersonName, "carelog_person_name"),
+        (Address, "carelog_address"),
+        (ContactPoint, "carelog_contact_point"),
+        (PatientDetails, "carelog_patient_details"),
+        (Participant, "carelog_participant"),
+        (EncounterDetails, "carelog_encounter_details"),
         (Location, "carelog_location"),
         (Coded, "carelog_coded"),
         (ObservationValue, "carelog_observation_value"),

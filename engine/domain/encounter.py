@@ -12,7 +12,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from engine.domain.lean import create
-from engine.domain.values import Identifier, Location
+from engine.domain.values import EncounterDetails, Identifier, Location
 from engine.errors import InvalidTransitionError
 
 __all__ = ["Encounter"]
@@ -21,6 +21,7 @@ PLANNED = "planned"
 IN_PROGRESS = "in-progress"
 FINISHED = "finished"
 CANCELLED = "cancelled"
+INPATIENT = "I"  # PV1-2, HL7 table 0004
 
 
 class Encounter(Aggregate):
@@ -42,6 +43,14 @@ class Encounter(Aggregate):
         started_at: datetime | None
         occurred_at: datetime
         source_message_id: UUID
+        details: EncounterDetails
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            """Version 1 (before participants and service were kept) had no ``details``."""
+            state["details"] = EncounterDetails()
 
     class Admitted(Started):
         """Emitted for an admit (A01): the patient is now an inpatient at ``location``."""
@@ -82,11 +91,20 @@ class Encounter(Aggregate):
         source_message_id: UUID
 
     class Discharged(Aggregate.Event):
-        """Emitted for a discharge (A03): the visit is finished."""
+        """Emitted for a discharge (A03): the visit is finished; ``disposition`` is
+        PV1-36 (table 0112), empty when not sent."""
 
         discharged_at: datetime | None
         occurred_at: datetime
         source_message_id: UUID
+        disposition: str
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            """Version 1 (before PV1-36 was kept) had no ``disposition``."""
+            state["disposition"] = ""
 
     class DischargeCancelled(Aggregate.Event):
         """Emitted for a cancelled discharge (A13): the visit is in progress again."""
@@ -108,6 +126,24 @@ class Encounter(Aggregate):
         occurred_at: datetime
         source_message_id: UUID
 
+    class InpatientAdmitted(Aggregate.Event):
+        """Emitted when a visit under way as a non-inpatient one (A04, class O or E) is
+        admitted: A01 or A06 on that visit, or a FHIR Encounter whose class becomes IMP.
+
+        A class change to ``patient_class`` (I) at ``location`` that also
+        restarts the visit's clock: ``admitted_at`` is the admission time
+        (PV1-44, else when the event occurred). Not a ClassChanged subclass:
+        eventsourcing rebuilds nested event classes, so such a subclass would
+        derive from a class the projections never see.
+        """
+
+        patient_class: str
+        location: Location
+        admitted_at: datetime
+        occurred_at: datetime
+        source_message_id: UUID
+        details: EncounterDetails
+
     def __init__(
         self,
         patient_id: UUID,
@@ -119,8 +155,10 @@ class Encounter(Aggregate):
         started_at: datetime | None,
         occurred_at: datetime,
         source_message_id: UUID,
+        details: EncounterDetails,
     ) -> None:
         self.patient_id = patient_id
+        self.details = details
         self.visit_number = visit_number
         self.patient_class = patient_class
         self.location = location
@@ -146,6 +184,7 @@ class Encounter(Aggregate):
         started_at: datetime | None,
         occurred_at: datetime,
         source_message_id: UUID,
+        details: EncounterDetails | None = None,
     ) -> Encounter:
         """A new visit; ``kind`` is Admitted, Registered or PreAdmitted."""
         return create(
@@ -161,6 +200,7 @@ class Encounter(Aggregate):
             started_at=started_at,
             occurred_at=occurred_at,
             source_message_id=source_message_id,
+            details=details or EncounterDetails(),
         )
 
     # Commands -------------------------------------------------------------
@@ -174,14 +214,37 @@ class Encounter(Aggregate):
         started_at: datetime | None,
         occurred_at: datetime,
         source_message_id: UUID,
+        details: EncounterDetails | None = None,
     ) -> None:
-        """Starts a planned visit; a visit already under way is left as it is.
+        """Starts a planned visit; admits a visit under way as outpatient or emergency.
+
+        On a visit in progress: an admit (A01) of a non-inpatient visit is its
+        admission (``InpatientAdmitted``); a repeated admit or registration
+        changes nothing; a registration (A04) naming a non-inpatient class for
+        a visit already admitted is refused (A07 says that, not A04).
 
         Raises:
-            InvalidTransitionError: the visit is finished or cancelled.
+            InvalidTransitionError: the visit is finished or cancelled, or an A04
+                would take an admitted visit back to outpatient or emergency.
         """
         if self.status == IN_PROGRESS:
-            return  # a repeated admit of the same visit changes nothing
+            wanted = patient_class.upper()
+            if admitted and self.patient_class.upper() != INPATIENT and wanted in ("", INPATIENT):
+                self._admit(location, started_at, occurred_at, source_message_id, details)
+            elif (
+                not admitted
+                and self.patient_class.upper() == INPATIENT
+                and wanted
+                not in (
+                    "",
+                    INPATIENT,
+                )
+            ):
+                raise InvalidTransitionError(
+                    f"the visit is already an inpatient admission; a registration (A04) of class"
+                    f" {patient_class} does not change that (send A07 to change the class)"
+                )
+            return  # a repeated admit or registration of the same visit changes nothing
         self._require(PLANNED, "start")
         self._arrived(admitted, patient_class, location, started_at, occurred_at, source_message_id)
 
@@ -211,7 +274,12 @@ class Encounter(Aggregate):
         self._transfer_cancelled(back, self.location, occurred_at, source_message_id)
 
     def discharge(
-        self, *, discharged_at: datetime | None, occurred_at: datetime, source_message_id: UUID
+        self,
+        *,
+        discharged_at: datetime | None,
+        occurred_at: datetime,
+        source_message_id: UUID,
+        disposition: str = "",
     ) -> None:
         """Ends the visit.
 
@@ -219,7 +287,7 @@ class Encounter(Aggregate):
             InvalidTransitionError: the visit is not in progress.
         """
         self._require(IN_PROGRESS, "discharge")
-        self._discharged(discharged_at or occurred_at, occurred_at, source_message_id)
+        self._discharged(discharged_at or occurred_at, occurred_at, source_message_id, disposition)
 
     def cancel_discharge(self, *, occurred_at: datetime, source_message_id: UUID) -> None:
         """Reopens a discharged visit.
@@ -250,16 +318,43 @@ class Encounter(Aggregate):
         location: Location,
         occurred_at: datetime,
         source_message_id: UUID,
+        started_at: datetime | None = None,
+        details: EncounterDetails | None = None,
     ) -> None:
         """Changes the patient class (A06/A07); the location moves too when sent.
+
+        To inpatient from another class, it is the visit's admission
+        (``InpatientAdmitted``, admitted at ``started_at`` when sent).
 
         Raises:
             InvalidTransitionError: the visit is not in progress.
         """
         self._require(IN_PROGRESS, "change the class of")
         new_location = location if not location.is_empty() else self.location
+        if patient_class.upper() == INPATIENT and self.patient_class.upper() != INPATIENT:
+            self._admit(location, started_at, occurred_at, source_message_id, details)
+            return
         if (patient_class, new_location) != (self.patient_class, self.location):
             self._class_changed(patient_class, new_location, occurred_at, source_message_id)
+
+    def _admit(
+        self,
+        location: Location,
+        started_at: datetime | None,
+        occurred_at: datetime,
+        source_message_id: UUID,
+        details: EncounterDetails | None,
+    ) -> None:
+        new_location = location if not location.is_empty() else self.location
+        sent = details or EncounterDetails()
+        self._inpatient_admitted(
+            INPATIENT,
+            new_location,
+            started_at or occurred_at,
+            occurred_at,
+            source_message_id,
+            sent.merged_over(self.details),
+        )
 
     def _require(self, status: str, action: str) -> None:
         if self.status != status:
@@ -306,10 +401,18 @@ class Encounter(Aggregate):
 
     @event(Discharged)
     def _discharged(
-        self, discharged_at: datetime | None, occurred_at: datetime, source_message_id: UUID
+        self,
+        discharged_at: datetime | None,
+        occurred_at: datetime,
+        source_message_id: UUID,
+        disposition: str,
     ) -> None:
         self.status = FINISHED
         self.discharged_at = discharged_at
+        if disposition:
+            self.details = EncounterDetails(
+                self.details.participants, self.details.service, disposition
+            )
 
     @event(DischargeCancelled)
     def _discharge_cancelled(self, occurred_at: datetime, source_message_id: UUID) -> None:
@@ -330,3 +433,18 @@ class Encounter(Aggregate):
     ) -> None:
         self.patient_class = patient_class
         self.location = location
+
+    @event(InpatientAdmitted)
+    def _inpatient_admitted(
+        self,
+        patient_class: str,
+        location: Location,
+        admitted_at: datetime,
+        occurred_at: datetime,
+        source_message_id: UUID,
+        details: EncounterDetails,
+    ) -> None:
+        self.patient_class = patient_class
+        self.location = location
+        self.started_at = admitted_at
+        self.details = details

@@ -13,7 +13,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from engine.domain.lean import create
-from engine.domain.values import Identifier, PersonName
+from engine.domain.values import Identifier, PatientDetails, PersonName
 from engine.errors import InvalidTransitionError
 
 __all__ = ["Patient"]
@@ -31,15 +31,36 @@ class Patient(Aggregate):
         sex: str
         occurred_at: datetime
         source_message_id: UUID
+        details: PatientDetails
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            """Version 1 (before other names, addresses, telecom, death) had no ``details``."""
+            state["details"] = PatientDetails()
 
     class DemographicsUpdated(Aggregate.Event):
-        """Emitted when a later message carries a different name, birth date or sex."""
+        """Emitted when a later message carries a different name, birth date, sex or
+        details (``details`` is the whole new set, not only what changed)."""
 
         name: PersonName
         birth_date: str
         sex: str
         occurred_at: datetime
         source_message_id: UUID
+        details: PatientDetails
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            """Version 1 had no ``details``: an update then left them as they were.
+
+            The aggregate and the read models treat an empty PatientDetails in
+            an update as "none sent", which is what version 1 meant.
+            """
+            state["details"] = PatientDetails()
 
     class IdentifierAdded(Aggregate.Event):
         """Emitted when a message lists an identifier this patient did not have yet."""
@@ -63,11 +84,13 @@ class Patient(Aggregate):
         sex: str,
         occurred_at: datetime,
         source_message_id: UUID,
+        details: PatientDetails,
     ) -> None:
         self.identifiers = tuple(identifiers)
         self.name = name
         self.birth_date = birth_date
         self.sex = sex
+        self.details = details
         self.last_occurred_at = occurred_at
         self.merged_into: UUID | None = None
 
@@ -82,6 +105,7 @@ class Patient(Aggregate):
         sex: str,
         occurred_at: datetime,
         source_message_id: UUID,
+        details: PatientDetails | None = None,
     ) -> Patient:
         """A new patient under the id derived from its primary identifier."""
         return create(
@@ -94,6 +118,7 @@ class Patient(Aggregate):
             sex=sex,
             occurred_at=occurred_at,
             source_message_id=source_message_id,
+            details=details or PatientDetails(),
         )
 
     def record_demographics(
@@ -105,6 +130,7 @@ class Patient(Aggregate):
         sex: str,
         occurred_at: datetime,
         source_message_id: UUID,
+        details: PatientDetails | None = None,
     ) -> None:
         """Applies what a later message says about the patient, emitting only changes.
 
@@ -114,8 +140,12 @@ class Patient(Aggregate):
         new_name = name if name != PersonName() else self.name
         new_birth = birth_date or self.birth_date
         new_sex = sex or self.sex
-        if (new_name, new_birth, new_sex) != (self.name, self.birth_date, self.sex):
-            self._update_demographics(new_name, new_birth, new_sex, occurred_at, source_message_id)
+        new_details = (details or PatientDetails()).merged_over(self.details)
+        old = (self.name, self.birth_date, self.sex, self.details)
+        if (new_name, new_birth, new_sex, new_details) != old:
+            self._update_demographics(
+                new_name, new_birth, new_sex, occurred_at, source_message_id, new_details
+            )
 
     def add_identifiers(
         self, identifiers: Sequence[Identifier], occurred_at: datetime, source_message_id: UUID
@@ -159,8 +189,11 @@ class Patient(Aggregate):
         sex: str,
         occurred_at: datetime,
         source_message_id: UUID,
+        details: PatientDetails,
     ) -> None:
         self.name = name
         self.birth_date = birth_date
         self.sex = sex
+        # Version 1 updates (upcast with empty details) left the details as they were.
+        self.details = details.merged_over(self.details)
         self.last_occurred_at = occurred_at

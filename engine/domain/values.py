@@ -12,12 +12,17 @@ from datetime import datetime
 from decimal import Decimal
 
 __all__ = [
+    "Address",
     "Coded",
+    "ContactPoint",
+    "EncounterDetails",
     "FinancialTransaction",
     "Identifier",
     "Location",
     "Money",
     "ObservationValue",
+    "Participant",
+    "PatientDetails",
     "PersonName",
 ]
 
@@ -51,6 +56,111 @@ class PersonName:
     suffix: str = ""
     prefix: str = ""
     use: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """A postal address (HL7 XAD). ``type`` is XAD-7 (table 0190: H home, B business,
+    M mailing, C current, P permanent, BA bad address...)."""
+
+    street: str = ""
+    other: str = ""
+    city: str = ""
+    state: str = ""
+    postal_code: str = ""
+    country: str = ""
+    type: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ContactPoint:
+    """A phone number or e-mail address (HL7 XTN).
+
+    ``use`` is XTN-2 (table 0201: PRN primary residence, WPN work, ORN other
+    residence, VHN vacation, ASN answering service, EMR emergency, NET network,
+    BPN beeper); ``equipment`` is XTN-3 (table 0202: PH telephone, FX fax, MD
+    modem, CP cellular, BP beeper, Internet, X.400, TDD, TTY). ``value`` is the
+    number as sent (XTN-1, else built from XTN-5 to XTN-8) or the address (XTN-4).
+    """
+
+    value: str
+    use: str = ""
+    equipment: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PatientDetails:
+    """What PID says beyond identifiers, the first name, birth date and sex.
+
+    ``other_names`` are PID-5's later repetitions (the first is the patient's
+    ``name``); ``addresses`` PID-11; ``telecom`` PID-13 then PID-14;
+    ``deceased`` PID-30 (Y/N, empty when not sent) and ``deceased_at`` PID-29;
+    ``language`` PID-15 and ``marital_status`` PID-16 (coded: HL7 table 0296
+    or ISO 639 / table 0002); ``multiple_birth`` PID-24 (Y/N) and
+    ``birth_order`` PID-25. Empty means "not sent" in an update, as for the
+    other PID fields.
+    """
+
+    other_names: tuple[PersonName, ...] = ()
+    addresses: tuple[Address, ...] = ()
+    telecom: tuple[ContactPoint, ...] = ()
+    deceased: str = ""
+    deceased_at: datetime | None = None
+    language: Coded | None = None
+    marital_status: Coded | None = None
+    multiple_birth: str = ""
+    birth_order: str = ""
+
+    def merged_over(self, old: PatientDetails) -> PatientDetails:
+        """These details where sent, ``old``'s where not (an update's "not sent")."""
+        return PatientDetails(
+            other_names=self.other_names or old.other_names,
+            addresses=self.addresses or old.addresses,
+            telecom=self.telecom or old.telecom,
+            deceased=self.deceased or old.deceased,
+            deceased_at=self.deceased_at or old.deceased_at,
+            language=self.language or old.language,
+            marital_status=self.marital_status or old.marital_status,
+            multiple_birth=self.multiple_birth or old.multiple_birth,
+            birth_order=self.birth_order or old.birth_order,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Participant:
+    """A doctor on a visit (HL7 XCN: id ^ family ^ given) in a role.
+
+    ``role`` is the FHIR v3-ParticipationType code the v2-to-FHIR IG gives the
+    PV1 field: ATND attending (PV1-7), REF referring (PV1-8), CON consulting
+    (PV1-9), ADM admitting (PV1-17).
+    """
+
+    role: str
+    id: str = ""
+    family: str = ""
+    given: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EncounterDetails:
+    """What PV1 says about a visit beyond class, location and times.
+
+    ``participants`` PV1-7/8/9/17 (every repetition); ``service`` PV1-10
+    hospital service (table 0069); ``disposition`` PV1-36 discharge
+    disposition (table 0112), sent with the discharge. Empty is "not sent".
+    """
+
+    participants: tuple[Participant, ...] = ()
+    service: str = ""
+    disposition: str = ""
+
+    def merged_over(self, old: EncounterDetails) -> EncounterDetails:
+        """These details where sent, ``old``'s where not."""
+        return EncounterDetails(
+            participants=self.participants or old.participants,
+            service=self.service or old.service,
+            disposition=self.disposition or old.disposition,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from typing import Any
 from eventsourcing.postgres import PostgresTrackingRecorder
 from psycopg.sql import SQL, Composed
 
-from projections.encounters.sql import SQLEncounterQueries, create_statements
+from projections.encounters.sql import DETAILS_UPGRADE, SQLEncounterQueries, create_statements
 from projections.encounters.view import EncounterView
 
 __all__ = ["PostgresEncounterView"]
@@ -21,3 +21,9 @@ class PostgresEncounterView(SQLEncounterQueries, EncounterView, PostgresTracking
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.sql_create_statements.extend(Composed([SQL(s)]) for s in create_statements())
+        upgrade = (
+            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = 'encounters_v1' "
+            f"AND column_name = 'details') THEN {DETAILS_UPGRADE}; END IF; END $$"
+        )
+        self.sql_create_statements.append(Composed([SQL(upgrade)]))

@@ -60,6 +60,7 @@ class EncounterProjection(DispatchingProjection[EncounterView]):
             discharged_at=None,
             updated_at=event.occurred_at,
             location_seq=1 if stays else 0,
+            details=event.details,
         )
         self.view.save_encounter(record, stays, tracking)
 
@@ -135,12 +136,29 @@ class EncounterProjection(DispatchingProjection[EncounterView]):
         record = replace(record, patient_class=event.patient_class, updated_at=event.occurred_at)
         self._move(record, event.location, event.occurred_at, "class-changed", tracking)
 
+    @handles(Encounter.InpatientAdmitted)
+    def _inpatient_admitted(self, event: Encounter.InpatientAdmitted, tracking: Tracking) -> None:
+        record = self._record(event, tracking)
+        if record is None:
+            return
+        record = replace(
+            record,
+            patient_class=event.patient_class,
+            admitted_at=event.admitted_at,
+            updated_at=event.occurred_at,
+            details=event.details,
+        )
+        self._move(record, event.location, event.occurred_at, "admitted", tracking)
+
     @handles(Encounter.Discharged)
     def _discharged(self, event: Encounter.Discharged, tracking: Tracking) -> None:
         record = self._record(event, tracking)
         if record is None:
             return
         when = event.discharged_at or event.occurred_at
+        if event.disposition:
+            details = replace(record.details, disposition=event.disposition)
+            record = replace(record, details=details)
         self._end(record, FINISHED, when, event.occurred_at, tracking)
 
     @handles(Encounter.DischargeCancelled)

@@ -15,11 +15,15 @@ from eventsourcing.persistence import Tracking
 
 from engine.domain.values import Identifier, Location
 from projections.batching import SQLBatching
+from projections.encounters.details import encounter_details_json, encounter_details_of
 from projections.encounters.view import EncounterRecord, LocationStay
 from projections.merges import record_merge_in
 from projections.timestamps import from_text, to_text
 
-__all__ = ["ENCOUNTER_TABLES", "SQLEncounterQueries", "create_statements"]
+__all__ = ["DETAILS_UPGRADE", "ENCOUNTER_TABLES", "SQLEncounterQueries", "create_statements"]
+
+# Added with PV1's participants, service and discharge disposition (JSON, details.py).
+DETAILS_UPGRADE = "ALTER TABLE encounters_v1 ADD COLUMN details TEXT NOT NULL DEFAULT ''"
 
 ENCOUNTER_TABLES = ("encounter_locations_v1", "encounter_merges_v1", "encounters_v1")
 
@@ -49,6 +53,7 @@ _ENCOUNTER_COLUMNS = (
     "discharged_at",
     "updated_at",
     "location_seq",
+    "details",
 )
 
 
@@ -257,6 +262,7 @@ def _record_of(row: Any, stays: tuple[LocationStay, ...]) -> EncounterRecord:
         updated_at=from_text(row["updated_at"]),
         location_seq=int(row["location_seq"]),
         locations=stays,
+        details=encounter_details_of(row["details"]),
     )
 
 
@@ -295,4 +301,5 @@ def _encounter_row(r: EncounterRecord) -> tuple[Any, ...]:
         to_text(r.discharged_at) if r.discharged_at else None,
         to_text(r.updated_at),
         r.location_seq,
+        encounter_details_json(r.details),
     )

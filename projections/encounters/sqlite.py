@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from projections.encounters.sql import SQLEncounterQueries, create_statements
+from typing import Any
+
+from projections.encounters.sql import DETAILS_UPGRADE, SQLEncounterQueries, create_statements
 from projections.encounters.view import EncounterView
 from projections.tracking import SQLiteProjectionTracking
 
@@ -17,3 +19,9 @@ class SQLiteEncounterView(SQLEncounterQueries, EncounterView, SQLiteProjectionTr
 
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *create_statements()]
+
+    def _create_table(self, c: Any) -> None:
+        super()._create_table(c)
+        c.execute("PRAGMA table_info(encounters_v1)")
+        if "details" not in {row[1] for row in c.fetchall()}:
+            c.execute(DETAILS_UPGRADE)

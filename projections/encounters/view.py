@@ -17,7 +17,7 @@ from datetime import datetime
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
-from engine.domain.values import Identifier, Location
+from engine.domain.values import EncounterDetails, Identifier, Location
 
 __all__ = ["ACTIVE", "EncounterRecord", "EncounterView", "LocationStay"]
 
@@ -29,7 +29,8 @@ class LocationStay:
     """One place a visit was at (a row of ``encounter_locations_v1``).
 
     ``cause`` names the event that put the patient there (admitted, registered,
-    pre-admitted, arrived, transferred, transfer-cancelled, class-changed).
+    pre-admitted, arrived, transferred, transfer-cancelled, class-changed; admitted
+    also for the admission of an emergency or outpatient visit).
     A stay undone by a cancelled transfer (A12) is kept, marked ``cancelled``.
     """
 
@@ -67,6 +68,7 @@ class EncounterRecord:
     updated_at: datetime
     location_seq: int = 0
     locations: tuple[LocationStay, ...] = field(default=())
+    details: EncounterDetails = field(default_factory=EncounterDetails)
 
     @property
     def current_stay(self) -> LocationStay | None:

@@ -64,6 +64,8 @@ def _place(location: Any) -> str:
 
 def _summary(event: Any) -> str:
     """A few words on what happened, without names or identifiers' values."""
+    if isinstance(event, Encounter.InpatientAdmitted):
+        return f"admitted as inpatient at {_place(event.location)}"
     if isinstance(event, Encounter.Started | Encounter.Arrived | Encounter.ClassChanged):
         return f"class {event.patient_class or '-'} at {_place(event.location)}"
     if isinstance(event, Encounter.Transferred):

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from eventsourcing.persistence import Tracking
 
-from engine.domain.values import Identifier, PersonName
+from engine.domain.values import Identifier, PatientDetails, PersonName
 from projections.batching import MemoryBatching
 from projections.memory_tracking import MemoryTrackingRecorder
 from projections.patients.view import PatientRecord, PatientView
@@ -38,10 +38,13 @@ class MemoryPatientView(MemoryBatching, PatientView, MemoryTrackingRecorder):
         sex: str,
         updated_at: datetime,
         tracking: Tracking,
+        details: PatientDetails | None = None,
     ) -> None:
         with self.database_lock:
             self._track(tracking)
-            record = PatientRecord(patient_id, name, birth_date, sex, updated_at)
+            record = PatientRecord(
+                patient_id, name, birth_date, sex, updated_at, details=details or PatientDetails()
+            )
             self._patients[patient_id] = record
             for identifier in identifiers:
                 self._claim(patient_id, identifier, tracking.notification_id)
@@ -54,12 +57,18 @@ class MemoryPatientView(MemoryBatching, PatientView, MemoryTrackingRecorder):
         sex: str,
         updated_at: datetime,
         tracking: Tracking,
+        details: PatientDetails | None = None,
     ) -> None:
         with self.database_lock:
             self._track(tracking)
             record = self._patients[patient_id]
             self._patients[patient_id] = replace(
-                record, name=name, birth_date=birth_date, sex=sex, updated_at=updated_at
+                record,
+                name=name,
+                birth_date=birth_date,
+                sex=sex,
+                updated_at=updated_at,
+                details=record.details if details is None else details,
             )
 
     def mark_merged(

@@ -7,7 +7,12 @@ from typing import Any
 from eventsourcing.postgres import PostgresTrackingRecorder
 from psycopg.sql import SQL, Composed
 
-from projections.patients.sql import CLAIMED_AT_UPGRADE, SQLPatientQueries, create_statements
+from projections.patients.sql import (
+    CLAIMED_AT_UPGRADE,
+    DETAILS_UPGRADE,
+    SQLPatientQueries,
+    create_statements,
+)
 from projections.patients.view import PatientView
 
 __all__ = ["PostgresPatientView"]
@@ -29,3 +34,9 @@ class PostgresPatientView(SQLPatientQueries, PatientView, PostgresTrackingRecord
             f"AND column_name = 'claimed_at') THEN {CLAIMED_AT_UPGRADE}; END IF; END $$"
         )
         self.sql_create_statements.append(Composed([SQL(upgrade)]))
+        details = (
+            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = 'patients_v1' "
+            f"AND column_name = 'details') THEN {DETAILS_UPGRADE}; END IF; END $$"
+        )
+        self.sql_create_statements.append(Composed([SQL(details)]))

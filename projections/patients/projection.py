@@ -10,6 +10,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.utils import get_topic
 
 from engine.domain.patient import Patient
+from engine.domain.values import PatientDetails
 from projections.dispatch import DispatchingProjection, handles
 from projections.patients.view import PatientView
 from projections.texts import id_text
@@ -38,6 +39,7 @@ class PatientProjection(DispatchingProjection[PatientView]):
             event.sex,
             event.occurred_at,
             tracking,
+            details=event.details,
         )
 
     @handles(Patient.DemographicsUpdated)
@@ -49,6 +51,8 @@ class PatientProjection(DispatchingProjection[PatientView]):
             event.sex,
             event.occurred_at,
             tracking,
+            # A version 1 update (upcast: empty details) left the details as they were.
+            details=event.details if event.details != PatientDetails() else None,
         )
 
     @handles(Patient.IdentifierAdded)

@@ -13,11 +13,12 @@ from typing import Any
 
 from eventsourcing.persistence import Tracking
 
-from engine.domain.values import Identifier, PersonName
+from engine.domain.values import Identifier, PatientDetails, PersonName
 from projections.batching import SQLBatching
+from projections.patients.details import details_json, details_of
 from projections.patients.view import PatientRecord
 
-__all__ = ["PATIENT_TABLES", "SQLPatientQueries"]
+__all__ = ["DETAILS_UPGRADE", "PATIENT_TABLES", "SQLPatientQueries"]
 
 PATIENT_TABLES = ("patient_identifiers_v1", "patients_v1")
 
@@ -30,7 +31,8 @@ def create_statements(timestamp_type: str) -> list[str]:
         "CREATE TABLE IF NOT EXISTS patients_v1 ("
         "patient_id TEXT PRIMARY KEY, family TEXT, given TEXT, middle TEXT, "
         "suffix TEXT, prefix TEXT, name_use TEXT, birth_date TEXT, sex TEXT, "
-        f"updated_at {timestamp_type} NOT NULL, merged_into TEXT NOT NULL DEFAULT '')",
+        f"updated_at {timestamp_type} NOT NULL, merged_into TEXT NOT NULL DEFAULT '', "
+        "details TEXT NOT NULL DEFAULT '')",
         "CREATE TABLE IF NOT EXISTS patient_identifiers_v1 ("
         "value TEXT NOT NULL, authority TEXT NOT NULL, authority_id TEXT NOT NULL, "
         "authority_id_type TEXT NOT NULL, type_code TEXT NOT NULL, "
@@ -48,6 +50,9 @@ CLAIMED_AT_UPGRADE = (
     "ALTER TABLE patient_identifiers_v1 ADD COLUMN claimed_at BIGINT NOT NULL DEFAULT 0"
 )
 
+# Added with PID's other names, addresses, telecom and death (JSON, details.py).
+DETAILS_UPGRADE = "ALTER TABLE patients_v1 ADD COLUMN details TEXT NOT NULL DEFAULT ''"
+
 
 class SQLPatientQueries(SQLBatching):
     """Commands and queries of PatientView over a DB-API cursor with named rows.
@@ -59,8 +64,8 @@ class SQLPatientQueries(SQLBatching):
 
     _WRITES = {
         "patients": "INSERT INTO patients_v1 (patient_id, family, given, middle, suffix, "
-        "prefix, name_use, birth_date, sex, updated_at, merged_into) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        "prefix, name_use, birth_date, sex, updated_at, merged_into, details) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
         # Within a batch only the latest claim per identifier is buffered (see
         # _claim_identifier); the WHERE keeps a later claim already stored.
         "identifiers": "INSERT INTO patient_identifiers_v1 (value, authority, authority_id, "
@@ -80,9 +85,11 @@ class SQLPatientQueries(SQLBatching):
         sex: str,
         updated_at: datetime,
         tracking: Tracking,
+        details: PatientDetails | None = None,
     ) -> None:
         with self._transaction(tracking) as c:
-            row = [patient_id, *_name_row(name), birth_date, sex, updated_at.isoformat(), ""]
+            text = details_json(details or PatientDetails())
+            row = [patient_id, *_name_row(name), birth_date, sex, updated_at.isoformat(), "", text]
             self._write(c, "patients", row)
             cache = self._batch_cache()
             if cache is not None:  # later updates in this batch change the buffered row
@@ -98,19 +105,24 @@ class SQLPatientQueries(SQLBatching):
         sex: str,
         updated_at: datetime,
         tracking: Tracking,
+        details: PatientDetails | None = None,
     ) -> None:
         with self._transaction(tracking) as c:
             values = (*_name_row(name), birth_date, sex, updated_at.isoformat())
+            text = None if details is None else details_json(details)
             row = self._buffered_patient(patient_id)
             if row is not None:
                 row[1:10] = values
+                if text is not None:
+                    row[11] = text
                 return
             c.execute(
                 self._sql(
                     "UPDATE patients_v1 SET family=?, given=?, middle=?, suffix=?, prefix=?, "
-                    "name_use=?, birth_date=?, sex=?, updated_at=? WHERE patient_id=?"
+                    "name_use=?, birth_date=?, sex=?, updated_at=?, "
+                    "details=COALESCE(?, details) WHERE patient_id=?"
                 ),
-                (*values, patient_id),
+                (*values, text, patient_id),
             )
 
     def mark_merged(
@@ -219,6 +231,7 @@ class SQLPatientQueries(SQLBatching):
                     else datetime.fromisoformat(updated),
                     identifiers=identifiers,
                     merged_into=row["merged_into"] or "",
+                    details=details_of(row["details"]),
                 )
             )
         return records

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections.patients.sql import CLAIMED_AT_UPGRADE, SQLPatientQueries, create_statements
+from projections.patients.sql import (
+    CLAIMED_AT_UPGRADE,
+    DETAILS_UPGRADE,
+    SQLPatientQueries,
+    create_statements,
+)
 from projections.patients.view import PatientView
 from projections.tracking import SQLiteProjectionTracking
 
@@ -25,3 +30,6 @@ class SQLitePatientView(SQLPatientQueries, PatientView, SQLiteProjectionTracking
         c.execute("PRAGMA table_info(patient_identifiers_v1)")
         if "claimed_at" not in {row[1] for row in c.fetchall()}:
             c.execute(CLAIMED_AT_UPGRADE)
+        c.execute("PRAGMA table_info(patients_v1)")
+        if "details" not in {row[1] for row in c.fetchall()}:
+            c.execute(DETAILS_UPGRADE)

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
-from engine.domain.values import Identifier, PersonName
+from engine.domain.values import Identifier, PatientDetails, PersonName
 
 __all__ = ["PatientRecord", "PatientView"]
 
@@ -30,6 +30,7 @@ class PatientRecord:
     updated_at: datetime
     identifiers: tuple[Identifier, ...] = field(default=())
     merged_into: str = ""  # the surviving patient's id once this record was merged
+    details: PatientDetails = field(default_factory=PatientDetails)
 
 
 class PatientView(TrackingRecorder, ABC):
@@ -45,8 +46,9 @@ class PatientView(TrackingRecorder, ABC):
         sex: str,
         updated_at: datetime,
         tracking: Tracking,
+        details: PatientDetails | None = None,
     ) -> None:
-        """Adds a patient with its identifiers."""
+        """Adds a patient with its identifiers (and its other names, addresses...)."""
 
     @abstractmethod
     def update_demographics(
@@ -57,8 +59,9 @@ class PatientView(TrackingRecorder, ABC):
         sex: str,
         updated_at: datetime,
         tracking: Tracking,
+        details: PatientDetails | None = None,
     ) -> None:
-        """Replaces a patient's name, birth date and sex."""
+        """Replaces a patient's name, birth date and sex, and its details unless None."""
 
     @abstractmethod
     def add_identifier(self, patient_id: str, identifier: Identifier, tracking: Tracking) -> None:

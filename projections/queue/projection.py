@@ -2,7 +2,9 @@
 
 A visit enters its point of care's queue when registered or admitted there
 (A04, A01) or when a pre-admitted visit arrives; it moves on a transfer (A02)
-or a class change that names a new point of care (A06/A07), leaves on
+or a class change that names a new point of care (A06/A07, and the admission
+of an emergency or outpatient visit by A01/A06: it leaves the ED's queue
+for the ward's), leaves on
 discharge (A03) or cancelled admission (A11), comes back on a cancelled
 discharge (A13), and goes back to where it was on a cancelled transfer (A12),
 with the wait it had there. A pre-admission (A05) and updates (A08) move no
@@ -82,13 +84,17 @@ class QueueProjection(DispatchingProjection[QueueView]):
         location = event.location.point_of_care or visit.location
         self._enter(replace(visit, status=IN_PROGRESS), location, event.occurred_at, tracking)
 
-    @handles(Encounter.Transferred, Encounter.ClassChanged)
+    @handles(Encounter.Transferred, Encounter.ClassChanged, Encounter.InpatientAdmitted)
     def _moved(
-        self, event: Encounter.Transferred | Encounter.ClassChanged, tracking: Tracking
+        self,
+        event: Encounter.Transferred | Encounter.ClassChanged | Encounter.InpatientAdmitted,
+        tracking: Tracking,
     ) -> None:
         visit = self._visit(event, tracking)
         if visit is not None:
             cause = "transferred" if isinstance(event, Encounter.Transferred) else "class-changed"
+            if isinstance(event, Encounter.InpatientAdmitted):
+                cause = "admitted"
             self._move(visit, event.location.point_of_care, event.occurred_at, cause, tracking)
 
     @handles(Encounter.TransferCancelled)

@@ -57,7 +57,7 @@ class QueueStay:
     """One stay of a visit in a location's queue (a row of ``queue_stays_v1``).
 
     ``left_by`` names what ended it (transferred, discharged, cancelled,
-    class-changed, transfer-cancelled); empty while the visit is still there.
+    class-changed, admitted, transfer-cancelled); empty while the visit is still there.
     """
 
     encounter_id: str

@@ -16,6 +16,7 @@ from __future__ import annotations
 import random
 import sqlite3
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -249,3 +250,35 @@ def test_a_patient_index_from_before_claim_positions_is_upgraded(
     view.add_identifier("p-new", mrn, Tracking("carelog#0", 5))
     view.add_identifier("p-old", mrn, Tracking("carelog#1", 3))  # older, applied late
     assert [p.patient_id for p in view.find_by_identifier("MRNX")] == ["p-new"]
+
+
+def test_a_patient_index_from_before_details_is_upgraded(durable_store_url: str) -> None:
+    """A patients_v1 table without ``details`` (the previous release) gets the column."""
+    from engine.domain.values import PatientDetails, PersonName
+    from projections.patients.sql import create_statements
+
+    old = [s.replace(", details TEXT NOT NULL DEFAULT ''", "") for s in create_statements("TEXT")]
+    assert all("details" not in s for s in old)
+    row = "INSERT INTO patients_v1 (patient_id, updated_at) VALUES ('p-old', '2024-01-01T00:00:00')"
+    if durable_store_url.startswith("sqlite"):
+        path = Path(durable_store_url.removeprefix("sqlite:///"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with sqlite3.connect(path) as conn:
+            for statement in (*old, row):
+                conn.execute(statement)
+    else:
+        import psycopg
+
+        with psycopg.connect(durable_store_url, autocommit=True) as conn:
+            for statement in (*old, row):
+                conn.execute(statement)  # type: ignore[arg-type]
+    settings = Settings(store=durable_store_url)
+    spec = next(s for s in CATALOG if s.key == "patients")
+    view = build_view(spec, settings, settings.eventsourcing_env())
+    before = view.get_patient("p-old")
+    assert before is not None and before.details == PatientDetails()
+    details = PatientDetails(other_names=(PersonName("SMITH", use="M"),), deceased="N")
+    when = datetime(2024, 1, 2, tzinfo=UTC)
+    view.update_demographics("p-old", PersonName("DOE"), "", "F", when, Tracking("c", 1), details)
+    after = view.get_patient("p-old")
+    assert after is not None and after.details == details

@@ -60,7 +60,7 @@ def test_pre_admission_then_arrival(app: Ingestion) -> None:
 
 def test_class_changes(app: Ingestion) -> None:
     send(app, adt("A04", "1", patient_class="O"))
-    assert send(app, adt("A06", "2", patient_class="I")) == ("AA", ["Encounter.ClassChanged"])
+    assert send(app, adt("A06", "2", patient_class="I")) == ("AA", ["Encounter.InpatientAdmitted"])
     assert app.repository.get(VISIT).patient_class == "I"
     assert send(app, adt("A07", "3", patient_class="")) == ("AA", ["Encounter.ClassChanged"])
     assert app.repository.get(VISIT).patient_class == "O"
@@ -133,7 +133,7 @@ def test_visit_triggers_need_a_visit_number_and_transfers_a_location(app: Ingest
         ("A03", ["A01"], "Encounter.Discharged"),
         ("A04", [], "Encounter.Registered"),
         ("A05", [], "Encounter.PreAdmitted"),
-        ("A06", ["A04"], "Encounter.ClassChanged"),
+        ("A06", ["A04"], "Encounter.InpatientAdmitted"),
         ("A07", ["A01"], "Encounter.ClassChanged"),
         ("A08", ["A01"], "Patient.DemographicsUpdated"),
         ("A11", ["A01"], "Encounter.AdmissionCancelled"),

@@ -25,12 +25,17 @@ from engine.domain.message import InboundMessage
 from engine.domain.patient import Patient
 from engine.domain.report import LabReport
 from engine.domain.values import (
+    Address,
     Coded,
+    ContactPoint,
+    EncounterDetails,
     FinancialTransaction,
     Identifier,
     Location,
     Money,
     ObservationValue,
+    Participant,
+    PatientDetails,
     PersonName,
 )
 
@@ -57,6 +62,11 @@ CREATIONS: list[tuple[type, type, dict[str, Any]]] = [
             "sex": "F",
             "occurred_at": T0,
             "source_message_id": uuid4(),
+            "details": PatientDetails(
+                other_names=(PersonName(family="JONES", use="M"),),
+                addresses=(Address(street="1 MAIN ST", city="SPRINGFIELD", type="H"),),
+                telecom=(ContactPoint("555-0100", "PRN", "PH"),),
+            ),
         },
     ),
     *[
@@ -73,6 +83,7 @@ CREATIONS: list[tuple[type, type, dict[str, Any]]] = [
                 "started_at": None,
                 "occurred_at": T0,
                 "source_message_id": uuid4(),
+                "details": EncounterDetails((Participant("ATND", "D1", "HOUSE", "G"),), "MED"),
             },
         )
         for kind in (Encounter.Admitted, Encounter.Registered, Encounter.PreAdmitted)

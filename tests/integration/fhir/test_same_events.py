@@ -20,6 +20,7 @@ from tests.fakes import FakeMessageValidator, FixedClock
 from tests.integration.fhir import resources as r
 from tests.messages import adt, segment
 
+V2 = "http://terminology.hl7.org/CodeSystem/v2-"
 _IGNORED = {"occurred_at", "source_message_id", "timestamp"}
 
 
@@ -156,3 +157,56 @@ def test_the_events_are_not_equal_when_the_content_differs() -> None:
     """The comparison above can fail: another name is another event."""
     other = {**PATIENT, "name": [{"family": "ROE", "given": ["JANE"]}]}
     assert _fhir(_tx(other)) != _v2(_adt("A08", "1", pv1=False))
+
+
+def test_an_emergency_visit_admitted_gives_the_events_of_an_a04_then_a01() -> None:
+    """EMER -> IMP with a new location is the admission of the visit, as A01 after A04."""
+    emergency = r.encounter("V1", "in-progress", point_of_care="ED", klass="EMER")
+    admitted = {
+        **_visit("in-progress"),
+        "period": {"start": "2024-01-01T14:00:00+00:00"},
+    }
+    fhir = _fhir(_tx(PATIENT, emergency), _tx(admitted, method="PUT"))
+    v2 = _v2(
+        _adt("A04", "1", patient_class="E", location="ED"),
+        _adt("A01", "2", admit_time="20240101140000", prior_location="ED"),
+    )
+    assert [name for name, _ in v2][-1] == "Encounter.InpatientAdmitted"
+    assert fhir == v2
+
+
+def test_a_patient_with_details_gives_the_events_of_the_same_pid() -> None:
+    """Other names, address, telecom and death: one mapping each way (fhir_person.py)."""
+    patient = {
+        **r.patient(),
+        "name": [
+            {"use": "official", "family": "DOE", "given": ["JANE"]},
+            {"use": "maiden", "family": "SMITH", "given": ["JANE"]},
+        ],
+        "address": [{"use": "home", "line": ["1 MAIN ST"], "city": "SPRINGFIELD"}],
+        "telecom": [
+            {"system": "phone", "value": "555-0100", "use": "home"},
+            {"system": "phone", "value": "555-0199", "use": "mobile"},
+            {"system": "email", "value": "jane@example.org"},
+        ],
+        "deceasedDateTime": "2024-03-01T08:30:00+00:00",
+        "maritalStatus": {"coding": [{"system": f"{V2}0002", "code": "M", "display": "Married"}]},
+        "multipleBirthInteger": 2,
+    }
+    pid = (
+        "PID|1||MRN1^^^HOSP^MR||DOE^JANE^^^^^L~SMITH^JANE^^^^^M||19800131|F|||"
+        "1 MAIN ST^^SPRINGFIELD^^^^H||"
+        "555-0100^PRN^PH~555-0199^PRN^CP~^NET^Internet^jane@example.org"
+        + "|||M^Married^HL70002"
+        + "|" * 8
+        + "Y|2"
+        + "|" * 4
+        + "20240301083000|Y"
+    )
+    v2 = (
+        "MSH|^~\\&|HIS|HOSP|CARELOG|HOSP|20240101120000||ADT^A08^ADT_A01|1|P|2.5.1\r"
+        f"EVN|A08|20240101120000\r{pid}\r"
+    ).encode()
+    fhir = _fhir(_tx(patient))
+    assert fhir == _v2(v2)
+    assert fhir != _fhir(_tx({**patient, "deceasedDateTime": "2024-03-02T08:30:00+00:00"}))

@@ -1,0 +1,81 @@
+"""ED to inpatient on every backend: the queue, the visit's read model and the history follow;
+a reused control id is refused against the store's copy of the first message."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from adapters.bootstrap import Engine, build
+from engine.config import Settings
+from projections.texts import id_text
+from tests.fakes import FakeMessageValidator
+from tests.messages import adt
+from tests.unit.test_adt_scenarios import PATIENT, VISIT
+
+LATER = datetime(2024, 1, 1, 23, 0, tzinfo=UTC)
+
+
+def _engine(store_url: str) -> Engine:
+    return build(Settings(store=store_url), validator=FakeMessageValidator())
+
+
+def _queue(engine: Engine, location: str) -> list[str]:
+    return [e.visit_number for e in engine.views["queue"].waiting(location, LATER)]
+
+
+def test_the_admitted_emergency_visit_leaves_the_ed_queue_for_the_ward(store_url: str) -> None:
+    engine = _engine(store_url)
+    ingest = engine.ingestion.ingest
+    ed = adt("A04", "1", patient_class="E", location="ED^^^HOSP", event_time="20240101100000")
+    assert ingest(ed, "t").ack_code == "AA"
+    engine.runner.catch_up()
+    assert (_queue(engine, "ED"), _queue(engine, "WARD1")) == (["V1"], [])
+
+    admit = adt(
+        "A01",
+        "2",
+        location="WARD1^101^A^HOSP",
+        prior_location="ED^^^HOSP",
+        event_time="20240101150000",
+        admit_time="20240101143000",
+    )
+    assert ingest(admit, "t").ack_code == "AA"
+    engine.runner.catch_up()
+    assert (_queue(engine, "ED"), _queue(engine, "WARD1")) == ([], ["V1"])
+    stays = engine.views["queue"].visit(id_text(VISIT))
+    assert stays is not None and stays.location == "WARD1"
+
+    record = engine.views["encounters"].encounter(id_text(VISIT))
+    assert record is not None
+    assert (record.patient_class, record.location.point_of_care) == ("I", "WARD1")
+    assert record.admitted_at == datetime(2024, 1, 1, 14, 30, tzinfo=UTC)
+    places = [(s.location.point_of_care, s.cause, s.ended_at is None) for s in record.locations]
+    assert places == [("ED", "registered", False), ("WARD1", "admitted", True)]
+
+    history = engine.views["history"].history(id_text(PATIENT))
+    last = history[-1].entry
+    assert last.event_type == "Encounter.InpatientAdmitted"
+    assert last.summary == "admitted as inpatient at WARD1^101^A"
+
+    # A late A04 for the ED visit is refused; the visit stays on the ward.
+    assert ingest(adt("A04", "3", patient_class="E", location="ED^^^HOSP"), "t").ack_code == "AE"
+    engine.runner.catch_up()
+    assert (_queue(engine, "ED"), _queue(engine, "WARD1")) == ([], ["V1"])
+    engine.close()
+
+
+def test_a_reused_control_id_is_told_apart_from_a_resend_on_the_store(store_url: str) -> None:
+    engine = _engine(store_url)
+    ingest = engine.ingestion.ingest
+    assert ingest(adt("A01", "R1"), "t").ack_code == "AA"
+    head = engine.ingestion.recorder.max_notification_id()
+    resend = adt("A01", "R1", event_time="20240101120000").replace(
+        b"|20240101120000||ADT", b"|20240101121500||ADT", 1
+    )
+    assert ingest(resend, "t").duplicate
+    other = ingest(adt("A03", "R1"), "t")
+    assert (other.ack_code, [f.code for f in other.faults]) == ("AE", [205])
+    assert engine.ingestion.recorder.max_notification_id() == head
+    batch = engine.ingestion.ingest_many([(adt("A01", "R2", visit="V2"), "t"), (resend, "t")])
+    assert [o.ack_code for o in batch] == ["AA", "AA"] and batch[1].duplicate
+    engine.close()
