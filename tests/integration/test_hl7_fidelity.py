@@ -19,6 +19,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from adapters.crypto.setup import prepare_keys
 from engine.application.ingestion import Ingestion
 from engine.application.outcome import IngestOutcome
 from engine.config import Settings
@@ -38,6 +39,7 @@ def _engine(store: str, **validator: object) -> Ingestion:
     settings = Settings(store=store)
     if settings.backend == "sqlite":
         settings.sqlite_path().parent.mkdir(parents=True, exist_ok=True)
+    settings = prepare_keys(settings)  # encrypted at rest, as `serve` makes the keys
     return Ingestion(
         settings.eventsourcing_env(),
         validator=NativeMessageValidator(**validator),  # type: ignore[arg-type]

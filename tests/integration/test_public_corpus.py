@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from adapters.cli import main
+from adapters.crypto.setup import prepare_keys
 from engine.application.ingestion import Ingestion
 from engine.config import Settings
 from engine.hl7.stream import split_messages
@@ -55,6 +56,7 @@ def answer(raw: bytes, work: Path) -> dict[str, Any]:
         valid = main(["validate", str(work / "m.hl7")]) == 0
     settings = Settings(store=f"sqlite:///{work / 'store' / 'carelog.db'}")
     (work / "store").mkdir(exist_ok=True)
+    settings = prepare_keys(settings)  # encrypted at rest, as `serve` makes the keys
     validator = NativeMessageValidator(**settings.validator_limits())
     app = Ingestion(
         settings.eventsourcing_env(),

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.cli import main
+from adapters.crypto.setup import prepare_keys
 from engine.application.ingestion import Ingestion
 from engine.config import Settings
 from native import NativeMessageValidator
@@ -75,7 +76,7 @@ def _oru_message(draw: st.DrawFn) -> bytes:
 def ingestion(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ingestion]:
     store = tmp_path_factory.mktemp("agree") / "store" / "carelog.db"
     store.parent.mkdir(parents=True)
-    settings = Settings(store=f"sqlite:///{store}")
+    settings = prepare_keys(Settings(store=f"sqlite:///{store}"))
     app = Ingestion(
         settings.eventsourcing_env(),
         validator=NativeMessageValidator(**settings.validator_limits()),
