@@ -22,6 +22,7 @@ from adapters.http.fhir_encounter import encounter_router
 from adapters.http.fhir_json import FHIR_JSON, FhirResponse, operation_outcome
 from adapters.http.fhir_observation import observation_router
 from adapters.http.fhir_patient import AUTHORITY_SYSTEM_PREFIX, patient_resource
+from adapters.http.fhir_reads import reads_router
 from adapters.http.fhir_search import unsupported_parameters
 from adapters.http.history import history_router
 from adapters.http.problem import problem
@@ -142,6 +143,7 @@ def create_app(
         app.include_router(queue_router(views, now, site_timezone))
     if "encounters" in views:
         app.include_router(encounter_router(views, version_of))
+    app.include_router(reads_router(views, version_of))
     return app
 
 
@@ -155,10 +157,10 @@ def _authority_from_system(system: str) -> str:
 
 
 def _patient_search_resource(resource_type: str) -> dict[str, Any]:
-    """A resource searchable only by ``patient`` (a reference or a bare id)."""
+    """A resource read by id and searchable only by ``patient`` (a reference or a bare id)."""
     return {
         "type": resource_type,
-        "interaction": [{"code": "search-type"}],
+        "interaction": [{"code": "read"}, {"code": "search-type"}],
         "searchParam": [{"name": "patient", "type": "reference"}],
     }
 
@@ -182,6 +184,7 @@ def _capability_statement() -> dict[str, Any]:
                         "searchParam": [{"name": "identifier", "type": "token"}],
                     },
                     _patient_search_resource("ChargeItem"),
+                    {"type": "Account", "interaction": [{"code": "read"}]},
                     _patient_search_resource("Observation"),
                     {
                         "type": "Encounter",

@@ -16,7 +16,6 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
-from uuid import NAMESPACE_URL, uuid5
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -26,7 +25,11 @@ from adapters.http.fhir_codes import codeable
 from adapters.http.fhir_json import DecimalFhirResponse
 from adapters.http.fhir_search import patient_search, searchset
 from projections.merges import merged_group, survivor_of
-from projections.observations.view import ObservationRow, ObservationView
+from projections.observations.view import (
+    ObservationRow,
+    ObservationView,
+    observation_resource_id,
+)
 
 __all__ = ["observation_resource", "observation_router"]
 
@@ -99,8 +102,7 @@ def _reference_range(row: ObservationRow) -> list[dict[str, Any]]:
 
 def observation_id(row: ObservationRow) -> str:
     """A stable FHIR id per OBX: the report and what corrections replace by."""
-    key = "\x1f".join((row.report.report_id, *row.key))
-    return str(uuid5(NAMESPACE_URL, f"urn:carelog:observation:{key}"))
+    return observation_resource_id(row.report.report_id, row.key)
 
 
 def observation_resource(row: ObservationRow, patient_id: str) -> dict[str, Any]:

@@ -1,0 +1,198 @@
+"""FHIR reads by id: every fullUrl and reference carelog serves resolves, with versions.
+
+A visit fed over both protocols (ADT, ORU, DFT over v2; a second patient,
+visit and result by a FHIR transaction; a merge) is crawled from the
+searches: every ``fullUrl`` and every ``reference`` in every response is
+followed until nothing new is found, and each answers 200 with the resource
+it names. Runs on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from tests.integration.fhir import resources as r
+from tests.integration.fhir.client import FhirClient, open_client
+from tests.messages import a40, adt, dft, oru
+
+BASE = "http://carelog.test/fhir/"
+GLUCOSE = {1: "1", 2: "NM", 3: "2345-7^Glucose^LN", 5: "5.50", 6: "mmol/L", 11: "F"}
+SODIUM = {1: "2", 2: "NM", 3: "2951-2^Sodium^LN", 5: "140", 6: "mmol/L", 11: "F"}
+CHARGES = [
+    {1: "1", 2: "T1", 4: "20240101", 6: "CG", 7: "99213^Office visit^CPT", 10: "1",
+     11: "136.10&USD"},
+    {1: "2", 2: "T2", 4: "20240101", 6: "CG", 7: "85025^CBC^CPT", 10: "1", 11: "30.00&USD"},
+    {1: "3", 2: "T3", 4: "20240102", 6: "CG", 7: "85025^CBC^CPT", 10: "-1",
+     11: "-30.00&USD"},
+]  # fmt: skip
+
+
+def _feed(fhir: FhirClient) -> None:
+    ingest = fhir.engine.ingestion.ingest
+    assert ingest(adt("A01", "C1"), "mllp").ack_code == "AA"
+    assert ingest(oru("L1", [GLUCOSE, SODIUM]), "mllp").ack_code == "AA"
+    assert ingest(dft("B1", CHARGES, account="ACC1"), "mllp").ack_code == "AA"
+    visit = r.bundle(
+        r.entry(r.patient("MRN2", family="ROE"), full_url="urn:uuid:p2"),
+        r.entry(r.encounter("V2", subject="urn:uuid:p2")),
+        r.entry(r.observation("ORD2", subject="urn:uuid:p2")),
+    )
+    assert fhir.post("/fhir", visit).status_code == 200
+    assert ingest(adt("A01", "C2", mrn="MRN3", visit="V3"), "mllp").ack_code == "AA"
+    assert ingest(dft("B2", CHARGES[:1], account="ACC3", mrn="MRN3", visit="V3")).ack_code == "AA"
+    assert ingest(a40("M1", survivor="MRN1", retired="MRN3"), "mllp").ack_code == "AA"
+    fhir.catch_up()
+
+
+def _patient_ids(fhir: FhirClient, *mrns: str) -> list[str]:
+    out = []
+    for mrn in mrns:
+        found = fhir.get(f"/fhir/Patient?identifier={r.HOSP}|{mrn}").json()
+        out.extend(e["resource"]["id"] for e in found["entry"])
+    return out
+
+
+def _references(data: Any) -> Iterator[str]:
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key in ("reference", "fullUrl") and isinstance(value, str):
+                yield value
+            else:
+                yield from _references(value)
+    elif isinstance(data, list):
+        for item in data:
+            yield from _references(item)
+
+
+def _path(reference: str) -> str:
+    """The path a reference or fullUrl names (relative ones against the FHIR base)."""
+    relative = reference.removeprefix(BASE)
+    assert "://" not in relative and relative.count("/") == 1, reference
+    return f"/fhir/{relative}"
+
+
+def _crawl(fhir: FhirClient, starts: list[str]) -> dict[str, dict[str, Any]]:
+    """Follows every reference from ``starts`` until closure; each must answer 200."""
+    seen: dict[str, dict[str, Any]] = {}
+    pending = [fhir.get(path) for path in starts]
+    for response in pending:
+        assert response.status_code == 200, response.text
+    bodies = [p.json() for p in pending]
+    while bodies:
+        body = bodies.pop()
+        for reference in _references(body):
+            path = _path(reference)
+            if path in seen:
+                continue
+            response = fhir.get(path)
+            assert response.status_code == 200, f"{reference}: {response.text}"
+            resource = response.json()
+            kind, resource_id = path.split("/")[2:]
+            assert (resource["resourceType"], resource["id"]) == (kind, resource_id)
+            assert response.headers["ETag"] == f'W/"{resource["meta"]["versionId"]}"'
+            seen[path] = resource
+            bodies.append(resource)
+    return seen
+
+
+def test_every_full_url_and_reference_served_resolves(fhir: FhirClient) -> None:
+    _feed(fhir)
+    patients = _patient_ids(fhir, "MRN1", "MRN2", "MRN3")
+    assert len(patients) == 3
+    starts = [
+        f"/fhir/{kind}?patient={p}"
+        for p in patients
+        for kind in ("Encounter", "Observation", "ChargeItem")
+    ] + [f"/fhir/Patient?identifier={r.HOSP}|{mrn}" for mrn in ("MRN1", "MRN2", "MRN3")]
+    seen = _crawl(fhir, starts)
+    kinds = {path.split("/")[2] for path in seen}
+    assert kinds == {"Patient", "Encounter", "Observation", "ChargeItem", "Account"}
+    observations = [v for k, v in seen.items() if k.startswith("/fhir/Observation/")]
+    assert len(observations) == 3
+    charges = [v for k, v in seen.items() if k.startswith("/fhir/ChargeItem/")]
+    assert sorted(c["status"] for c in charges) == [
+        "billable",
+        "billable",
+        "entered-in-error",
+        "entered-in-error",
+    ]
+
+
+def test_a_read_observation_is_the_searched_one_with_its_report_version(
+    fhir: FhirClient,
+) -> None:
+    _feed(fhir)
+    patient_id = _patient_ids(fhir, "MRN1")[0]
+    found = fhir.get(f"/fhir/Observation?patient={patient_id}").json()["entry"][0]
+    path = _path(found["fullUrl"])
+    first = fhir.get(path)
+    assert first.json() == {**found["resource"], "meta": first.json()["meta"]}
+    assert first.json()["meta"]["versionId"] == "1"
+    corrected = {**GLUCOSE, 5: "6.10", 11: "C"}
+    assert fhir.engine.ingestion.ingest(oru("L2", [corrected], status="C")).ack_code == "AA"
+    fhir.catch_up()
+    second = fhir.get(path)
+    assert second.json()["valueQuantity"]["value"] == 6.1
+    assert second.headers["ETag"] == 'W/"2"'
+    assert second.json()["meta"]["lastUpdated"] >= first.json()["meta"]["lastUpdated"]
+
+
+def test_a_merged_patients_account_and_charges_name_the_survivor(fhir: FhirClient) -> None:
+    _feed(fhir)
+    survivor, retired = _patient_ids(fhir, "MRN1", "MRN3")
+    found = fhir.get(f"/fhir/ChargeItem?patient={retired}").json()["entry"]
+    items = [i for i in found if i["resource"]["account"][0]["display"] == "ACC3"]
+    assert len(found) == 4 and len(items) == 1
+    item = fhir.get(_path(items[0]["fullUrl"])).json()
+    assert item["subject"]["reference"] == f"Patient/{survivor}"
+    account = fhir.get(_path(item["account"][0]["reference"])).json()
+    assert account["subject"] == [{"reference": f"Patient/{survivor}"}]
+    assert account["identifier"][0]["value"] == "ACC3"
+    assert account["status"] == "active"
+
+
+def test_unknown_ids_are_404_with_an_operation_outcome(fhir: FhirClient) -> None:
+    _feed(fhir)
+    for path in (
+        "/fhir/Observation/00000000-0000-0000-0000-000000000000",
+        "/fhir/Account/nope",
+        "/fhir/ChargeItem/nope",
+        "/fhir/ChargeItem/00000000-0000-0000-0000-000000000000-1",
+        "/fhir/ChargeItem/nope-x",
+    ):
+        response = fhir.get(path)
+        assert response.status_code == 404, path
+        assert response.json()["resourceType"] == "OperationOutcome"
+        assert response.json()["issue"][0]["code"] == "not-found"
+
+
+def test_the_capability_statement_lists_the_reads(fhir: FhirClient) -> None:
+    statement = fhir.get("/fhir/metadata").json()
+    by_type = {x["type"]: x for x in statement["rest"][0]["resource"]}
+    for kind in ("Patient", "Encounter", "Observation", "ChargeItem", "Account"):
+        assert "read" in {i["code"] for i in by_type[kind]["interaction"]}, kind
+
+
+def test_observation_tables_made_before_the_id_column_get_it_at_start(
+    durable_store_url: str,
+) -> None:
+    """An older observations_v1 (no observation_id) is upgraded in place, no replay."""
+    first = open_client(durable_store_url)
+    fhir = next(first)
+    _feed(fhir)
+    patient_id = _patient_ids(fhir, "MRN1")[0]
+    expected = fhir.get(f"/fhir/Observation?patient={patient_id}").json()["entry"]
+    with fhir.engine.views["observations"].datastore.transaction(commit=True) as c:
+        c.execute("DROP INDEX observations_v1_id")
+        c.execute("ALTER TABLE observations_v1 DROP COLUMN observation_id")
+    first.close()
+    second = open_client(durable_store_url)
+    again = next(second)
+    try:
+        for entry in expected:
+            response = again.get(_path(entry["fullUrl"]))
+            assert response.status_code == 200, response.text
+            assert response.json()["id"] == entry["resource"]["id"]
+    finally:
+        second.close()
