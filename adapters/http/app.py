@@ -21,9 +21,9 @@ from adapters.http.billing import billing_router
 from adapters.http.fhir_encounter import encounter_router
 from adapters.http.fhir_json import FHIR_JSON, FhirResponse, operation_outcome
 from adapters.http.fhir_observation import observation_router
-from adapters.http.fhir_patient import AUTHORITY_SYSTEM_PREFIX, patient_resource
+from adapters.http.fhir_patient import patient_resource
+from adapters.http.fhir_patient_search import PATIENT_SEARCH_PARAMETERS, patient_search_router
 from adapters.http.fhir_reads import reads_router
-from adapters.http.fhir_search import unsupported_parameters
 from adapters.http.history import history_router
 from adapters.http.problem import problem
 from adapters.http.queue import queue_router
@@ -109,35 +109,7 @@ def create_app(
         resource, headers = versioned(patient_resource(record), version_of)
         return FhirResponse(resource, headers=headers)
 
-    @app.get("/fhir/Patient")
-    def search_patients(request: Request, identifier: str | None = None) -> FhirResponse:
-        refusal = unsupported_parameters(request, {"identifier", "_format"})
-        if refusal is not None:
-            return refusal
-        if not identifier:
-            return operation_outcome(
-                400, "required", "Patient search needs identifier=[system|]value"
-            )
-        system, sep, value = identifier.rpartition("|")
-        authority = _authority_from_system(system) if sep else None
-        records = patients.find_by_identifier(value, authority)
-        entries = [
-            {
-                "fullUrl": f"{str(request.base_url).rstrip('/')}/fhir/Patient/{r.patient_id}",
-                "resource": patient_resource(r),
-                "search": {"mode": "match"},
-            }
-            for r in records
-        ]
-        return FhirResponse(
-            {
-                "resourceType": "Bundle",
-                "type": "searchset",
-                "total": len(entries),
-                "link": [{"relation": "self", "url": str(request.url)}],
-                "entry": entries,
-            }
-        )
+    app.include_router(patient_search_router(views))
 
     if "queue" in views:  # apps built over a subset of the read models (tests) skip it
         app.include_router(queue_router(views, now, site_timezone))
@@ -145,15 +117,6 @@ def create_app(
         app.include_router(encounter_router(views, version_of))
     app.include_router(reads_router(views, version_of))
     return app
-
-
-def _authority_from_system(system: str) -> str:
-    """The assigning authority a FHIR system names: our URN, an OID URN, or the bare name."""
-    if system.startswith(AUTHORITY_SYSTEM_PREFIX):
-        return system[len(AUTHORITY_SYSTEM_PREFIX) :]
-    if system.startswith("urn:oid:"):
-        return system[len("urn:oid:") :]
-    return system
 
 
 def _patient_search_resource(resource_type: str) -> dict[str, Any]:
@@ -181,7 +144,10 @@ def _capability_statement() -> dict[str, Any]:
                     {
                         "type": "Patient",
                         "interaction": [{"code": "read"}, {"code": "search-type"}],
-                        "searchParam": [{"name": "identifier", "type": "token"}],
+                        "searchParam": [
+                            {"name": name, "type": kind}
+                            for name, kind in PATIENT_SEARCH_PARAMETERS.items()
+                        ],
                     },
                     _patient_search_resource("ChargeItem"),
                     {"type": "Account", "interaction": [{"code": "read"}]},
