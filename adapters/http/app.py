@@ -19,6 +19,7 @@ from adapters.fhir.capability import with_writes
 from adapters.fhir.routes import FhirWrites, fhir_write_router, versioned
 from adapters.http.billing import billing_router
 from adapters.http.fhir_encounter import encounter_router
+from adapters.http.fhir_format import negotiate_format
 from adapters.http.fhir_json import FHIR_JSON, FhirResponse, operation_outcome
 from adapters.http.fhir_observation import observation_router
 from adapters.http.fhir_patient import patient_resource
@@ -55,6 +56,7 @@ def create_app(
     app = FastAPI(title="carelog", docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     patients: PatientView = views["patients"]
     version_of = fhir_writes.version_of if fhir_writes is not None else None
+    app.middleware("http")(negotiate_format)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -136,7 +138,7 @@ def _capability_statement() -> dict[str, Any]:
         "kind": "instance",
         "software": {"name": "carelog"},
         "fhirVersion": FHIR_VERSION,
-        "format": ["json"],
+        "format": ["json", "application/fhir+json"],
         "rest": [
             {
                 "mode": "server",

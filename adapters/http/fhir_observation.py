@@ -24,6 +24,7 @@ from fhir.resources.R4B.observation import Observation
 from adapters.http.fhir_codes import codeable
 from adapters.http.fhir_json import DecimalFhirResponse
 from adapters.http.fhir_search import patient_search, searchset
+from adapters.http.ucum import UCUM_SYSTEM, is_ucum
 from projections.merges import merged_group, survivor_of
 from projections.observations.view import (
     ObservationRow,
@@ -55,9 +56,13 @@ _RANGE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*-\s*(-?\d+(?:\.\d+)?)\s*$")
 
 
 def _quantity(value: Decimal, units: str) -> dict[str, Any]:
+    """A Quantity; a UCUM unit also as ``system`` and ``code`` (what FHIR clients compare)."""
     out: dict[str, Any] = {"value": value}
     if units:
         out["unit"] = units
+        if is_ucum(units):
+            out["system"] = UCUM_SYSTEM
+            out["code"] = units.strip()
     return out
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from fhir.resources.R4B import get_fhir_model_class
+
 from tests.integration.fhir import resources as r
 from tests.integration.fhir.client import FhirClient, open_client
 from tests.messages import a40, adt, dft, oru
@@ -72,13 +74,22 @@ def _path(reference: str) -> str:
     return f"/fhir/{relative}"
 
 
+def valid(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` after checking it against the R4B model of its type (raises if invalid)."""
+    get_fhir_model_class(body["resourceType"]).model_validate(body)
+    return body
+
+
 def _crawl(fhir: FhirClient, starts: list[str]) -> dict[str, dict[str, Any]]:
-    """Follows every reference from ``starts`` until closure; each must answer 200."""
+    """Follows every reference from ``starts`` until closure; each must answer 200.
+
+    Every Bundle and resource met is also validated (fhir.resources, R4B models).
+    """
     seen: dict[str, dict[str, Any]] = {}
     pending = [fhir.get(path) for path in starts]
     for response in pending:
         assert response.status_code == 200, response.text
-    bodies = [p.json() for p in pending]
+    bodies = [valid(p.json()) for p in pending]
     while bodies:
         body = bodies.pop()
         for reference in _references(body):
@@ -87,7 +98,7 @@ def _crawl(fhir: FhirClient, starts: list[str]) -> dict[str, dict[str, Any]]:
                 continue
             response = fhir.get(path)
             assert response.status_code == 200, f"{reference}: {response.text}"
-            resource = response.json()
+            resource = valid(response.json())
             kind, resource_id = path.split("/")[2:]
             assert (resource["resourceType"], resource["id"]) == (kind, resource_id)
             assert response.headers["ETag"] == f'W/"{resource["meta"]["versionId"]}"'
@@ -172,6 +183,35 @@ def test_the_capability_statement_lists_the_reads(fhir: FhirClient) -> None:
     by_type = {x["type"]: x for x in statement["rest"][0]["resource"]}
     for kind in ("Patient", "Encounter", "Observation", "ChargeItem", "Account"):
         assert "read" in {i["code"] for i in by_type[kind]["interaction"]}, kind
+    valid(statement)
+
+
+def test_xml_is_refused_alike_by_format_and_accept_with_406(fhir: FhirClient) -> None:
+    _feed(fhir)
+    patient_id = _patient_ids(fhir, "MRN1")[0]
+    path = f"/fhir/Patient/{patient_id}"
+    for query, accept in (
+        ("?_format=xml", None),
+        ("?_format=application/fhir+xml", None),
+        ("", "application/fhir+xml"),
+        ("?_format=xml", "application/fhir+json"),  # _format wins over Accept
+        ("", "application/fhir+json;q=0, application/fhir+xml"),
+    ):
+        headers = {"Accept": accept} if accept else {"Accept": ""}
+        response = fhir.request("GET", path + query, headers=headers)
+        assert response.status_code == 406, (query, accept)
+        assert valid(response.json())["resourceType"] == "OperationOutcome"
+    for query, accept in (
+        ("?_format=json", None),
+        ("?_format=application/fhir+json", "application/fhir+xml"),
+        ("", "application/fhir+json"),
+        ("", "text/html,application/xhtml+xml,*/*;q=0.8"),
+        ("", None),
+    ):
+        headers = {"Accept": accept} if accept else {"Accept": ""}
+        response = fhir.request("GET", path + query, headers=headers)
+        assert response.status_code == 200, (query, accept, response.text)
+        assert response.json()["id"] == patient_id
 
 
 def test_observation_tables_made_before_the_id_column_get_it_at_start(
