@@ -19,6 +19,7 @@ from adapters.fhir.capability import with_writes
 from adapters.fhir.routes import FhirWrites, fhir_write_router, versioned
 from adapters.http.billing import billing_router
 from adapters.http.fhir_encounter import encounter_router
+from adapters.http.fhir_everything import everything_router
 from adapters.http.fhir_format import negotiate_format
 from adapters.http.fhir_json import FHIR_JSON, FhirResponse, operation_outcome
 from adapters.http.fhir_observation import observation_router
@@ -33,6 +34,7 @@ from projections.patients.view import PatientView
 __all__ = ["FHIR_JSON", "create_app"]
 
 FHIR_VERSION = "4.0.1"
+EVERYTHING = "http://hl7.org/fhir/OperationDefinition/Patient-everything"
 
 
 _ISSUE_FOR_STATUS = {400: "invalid", 404: "not-found", 405: "not-supported", 422: "invalid"}
@@ -118,6 +120,7 @@ def create_app(
     if "encounters" in views:
         app.include_router(encounter_router(views, version_of))
     app.include_router(reads_router(views, version_of))
+    app.include_router(everything_router(views))
     return app
 
 
@@ -150,10 +153,19 @@ def _capability_statement() -> dict[str, Any]:
                             {"name": name, "type": kind}
                             for name, kind in PATIENT_SEARCH_PARAMETERS.items()
                         ],
+                        "operation": [
+                            {
+                                "name": "everything",
+                                "definition": EVERYTHING,
+                            }
+                        ],
                     },
                     _patient_search_resource("ChargeItem"),
                     {"type": "Account", "interaction": [{"code": "read"}]},
-                    _patient_search_resource("Observation"),
+                    {
+                        **_patient_search_resource("Observation"),
+                        "searchInclude": ["Observation:patient", "Observation:subject"],
+                    },
                     {
                         "type": "Encounter",
                         "interaction": [{"code": "read"}, {"code": "search-type"}],
@@ -162,6 +174,7 @@ def _capability_statement() -> dict[str, Any]:
                             {"name": "subject", "type": "reference"},
                             {"name": "status", "type": "token"},
                         ],
+                        "searchInclude": ["Encounter:patient", "Encounter:subject"],
                     },
                 ],
             }

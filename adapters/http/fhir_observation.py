@@ -21,9 +21,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from fhir.resources.R4B.observation import Observation
 
+from adapters.http.context import touched
 from adapters.http.fhir_codes import codeable
 from adapters.http.fhir_json import DecimalFhirResponse
-from adapters.http.fhir_search import patient_search, searchset
+from adapters.http.fhir_patient import patient_resource
+from adapters.http.fhir_search import include_patients, patient_search, searchset
 from adapters.http.ucum import UCUM_SYSTEM, is_ucum
 from projections.merges import merged_group, survivor_of
 from projections.observations.view import (
@@ -31,6 +33,7 @@ from projections.observations.view import (
     ObservationView,
     observation_resource_id,
 )
+from projections.patients.view import PatientView
 
 __all__ = ["observation_resource", "observation_router"]
 
@@ -149,16 +152,25 @@ def observation_router(views: Mapping[str, Any]) -> APIRouter:
     """``GET /fhir/Observation?patient=``: results from the ``observations`` view."""
     router = APIRouter()
     view: ObservationView = views["observations"]
+    patients: PatientView = views["patients"]
 
     @router.get("/fhir/Observation")
     def search_observations(request: Request) -> JSONResponse:
         patient_id, error = patient_search(request)
         if error is not None:
             return error
+        include = include_patients(request, "Observation")
+        if not isinstance(include, bool):
+            return include
         merges = view.merges()
         subject = survivor_of(patient_id, merges)
-        rows = view.observations_of(merged_group(patient_id, merges))
+        group = merged_group(patient_id, merges)
+        rows = view.observations_of(group)
+        touched(request, *sorted(group))
         resources = [observation_resource(r, subject) for r in rows]
-        return DecimalFhirResponse(searchset(request, "Observation", resources))
+        included = []
+        if include and resources and (record := patients.get_patient(subject)) is not None:
+            included.append(patient_resource(record))
+        return DecimalFhirResponse(searchset(request, "Observation", resources, included))
 
     return router

@@ -116,6 +116,11 @@ def test_every_full_url_and_reference_served_resolves(fhir: FhirClient) -> None:
         for p in patients
         for kind in ("Encounter", "Observation", "ChargeItem")
     ] + [f"/fhir/Patient?identifier={r.HOSP}|{mrn}" for mrn in ("MRN1", "MRN2", "MRN3")]
+    starts += [f"/fhir/Patient/{p}/$everything" for p in patients]
+    starts += [
+        f"/fhir/{k}?patient={patients[0]}&_include={k}:patient"
+        for k in ("Encounter", "Observation")
+    ]
     seen = _crawl(fhir, starts)
     kinds = {path.split("/")[2] for path in seen}
     assert kinds == {"Patient", "Encounter", "Observation", "ChargeItem", "Account"}
@@ -236,3 +241,43 @@ def test_observation_tables_made_before_the_id_column_get_it_at_start(
             assert response.json()["id"] == entry["resource"]["id"]
     finally:
         second.close()
+
+
+def test_include_adds_the_subject_once_and_total_counts_matches(fhir: FhirClient) -> None:
+    _feed(fhir)
+    survivor, retired = _patient_ids(fhir, "MRN1", "MRN3")
+    for kind in ("Encounter", "Observation"):
+        body = fhir.get(f"/fhir/{kind}?patient={retired}&_include={kind}:patient").json()
+        modes = [e["search"]["mode"] for e in body["entry"]]
+        included = [e["resource"] for e in body["entry"] if e["search"]["mode"] == "include"]
+        assert body["total"] == modes.count("match") > 0, kind
+        assert [(p["resourceType"], p["id"]) for p in included] == [("Patient", survivor)], kind
+        plain = fhir.get(f"/fhir/{kind}?patient={retired}").json()
+        assert {e["search"]["mode"] for e in plain["entry"]} == {"match"}
+        refused = fhir.get(f"/fhir/{kind}?patient={retired}&_include={kind}:encounter")
+        assert refused.status_code == 400
+        assert valid(refused.json())["issue"][0]["code"] == "not-supported"
+
+
+def test_everything_is_the_patient_then_their_compartment(fhir: FhirClient) -> None:
+    _feed(fhir)
+    survivor, other = _patient_ids(fhir, "MRN1", "MRN2")
+    body = valid(fhir.get(f"/fhir/Patient/{survivor}/$everything").json())
+    kinds = [e["resource"]["resourceType"] for e in body["entry"]]
+    assert kinds[0] == "Patient" and body["entry"][0]["resource"]["id"] == survivor
+    assert sorted(kinds) == sorted(
+        ["Patient", "Encounter", "Encounter", "Observation", "Observation", "Account", "Account"]
+        + ["ChargeItem"] * 4
+    )
+    assert body["total"] == len(kinds)
+    subjects = {
+        ref["reference"] for e in body["entry"][1:] for ref in _listed(e["resource"]["subject"])
+    }
+    assert subjects == {f"Patient/{survivor}"}
+    assert other not in str(body)
+    assert fhir.get("/fhir/Patient/nobody/$everything").status_code == 404
+    assert fhir.get(f"/fhir/Patient/{survivor}/$everything?_since=2024").status_code == 400
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
