@@ -23,6 +23,7 @@ from adapters.http.fhir_everything import everything_router
 from adapters.http.fhir_format import negotiate_format
 from adapters.http.fhir_json import FHIR_JSON, FhirResponse, operation_outcome
 from adapters.http.fhir_observation import observation_router
+from adapters.http.fhir_observation_filters import OBSERVATION_FILTERS
 from adapters.http.fhir_patient import patient_resource
 from adapters.http.fhir_patient_search import PATIENT_SEARCH_PARAMETERS, patient_search_router
 from adapters.http.fhir_reads import reads_router
@@ -164,6 +165,13 @@ def _capability_statement() -> dict[str, Any]:
                     {"type": "Account", "interaction": [{"code": "read"}]},
                     {
                         **_patient_search_resource("Observation"),
+                        "searchParam": [
+                            {"name": "patient", "type": "reference"},
+                            *(
+                                {"name": name, "type": kind}
+                                for name, kind in OBSERVATION_FILTERS.items()
+                            ),
+                        ],
                         "searchInclude": ["Observation:patient", "Observation:subject"],
                     },
                     {

@@ -23,7 +23,8 @@ from fhir.resources.R4B.observation import Observation
 
 from adapters.http.context import touched
 from adapters.http.fhir_codes import codeable
-from adapters.http.fhir_json import DecimalFhirResponse
+from adapters.http.fhir_json import DecimalFhirResponse, operation_outcome
+from adapters.http.fhir_observation_filters import OBSERVATION_FILTERS, observation_filter
 from adapters.http.fhir_patient import patient_resource
 from adapters.http.fhir_search import include_patients, patient_search, searchset
 from adapters.http.ucum import UCUM_SYSTEM, is_ucum
@@ -156,18 +157,22 @@ def observation_router(views: Mapping[str, Any]) -> APIRouter:
 
     @router.get("/fhir/Observation")
     def search_observations(request: Request) -> JSONResponse:
-        patient_id, error = patient_search(request)
+        patient_id, error = patient_search(request, frozenset(OBSERVATION_FILTERS))
         if error is not None:
             return error
         include = include_patients(request, "Observation")
         if not isinstance(include, bool):
             return include
+        try:
+            wanted = observation_filter(request.query_params)
+        except ValueError as e:
+            return operation_outcome(400, "not-supported", str(e))
         merges = view.merges()
         subject = survivor_of(patient_id, merges)
         group = merged_group(patient_id, merges)
         rows = view.observations_of(group)
         touched(request, *sorted(group))
-        resources = [observation_resource(r, subject) for r in rows]
+        resources = [o for o in (observation_resource(r, subject) for r in rows) if wanted(o)]
         included = []
         if include and resources and (record := patients.get_patient(subject)) is not None:
             included.append(patient_resource(record))

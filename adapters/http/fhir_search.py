@@ -27,13 +27,16 @@ def unsupported_parameters(request: Request, allowed: set[str]) -> FhirResponse 
     )
 
 
-def patient_search(request: Request) -> tuple[str, FhirResponse | None]:
+def patient_search(
+    request: Request, extra: frozenset[str] = frozenset()
+) -> tuple[str, FhirResponse | None]:
     """The patient id a ``?patient=`` search names, or an OperationOutcome to answer.
 
     Accepts ``patient={id}``, ``patient=Patient/{id}`` and an absolute
-    ``.../Patient/{id}`` reference; any other search parameter is refused (400).
+    ``.../Patient/{id}`` reference; any search parameter besides those and
+    ``extra`` is refused (400).
     """
-    refusal = unsupported_parameters(request, _ALLOWED)
+    refusal = unsupported_parameters(request, _ALLOWED | extra)
     if refusal is not None:
         return "", refusal
     values = request.query_params.getlist("patient")

@@ -281,3 +281,32 @@ def test_everything_is_the_patient_then_their_compartment(fhir: FhirClient) -> N
 
 def _listed(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+def _codes(fhir: FhirClient, patient_id: str, query: str) -> list[str]:
+    response = fhir.get(f"/fhir/Observation?patient={patient_id}&{query}")
+    assert response.status_code == 200, response.text
+    body = valid(response.json())
+    assert body["total"] == len(body["entry"])
+    return sorted(e["resource"]["code"]["coding"][0]["code"] for e in body["entry"])
+
+
+def test_observations_filter_by_code_status_and_date(fhir: FhirClient) -> None:
+    _feed(fhir)
+    patient_id = _patient_ids(fhir, "MRN1")[0]
+    assert _codes(fhir, patient_id, "code=http://loinc.org|2345-7") == ["2345-7"]
+    assert _codes(fhir, patient_id, "code=2951-2") == ["2951-2"]
+    assert _codes(fhir, patient_id, "code=2345-7,2951-2") == ["2345-7", "2951-2"]
+    assert _codes(fhir, patient_id, "code=http://loinc.org|") == ["2345-7", "2951-2"]
+    assert _codes(fhir, patient_id, "code=urn:other|2345-7") == []
+    assert _codes(fhir, patient_id, "code=|2345-7") == []  # it has a system
+    assert _codes(fhir, patient_id, "status=final") == ["2345-7", "2951-2"]
+    assert _codes(fhir, patient_id, "status=preliminary,corrected") == []
+    assert _codes(fhir, patient_id, "date=2024-01-01") == ["2345-7", "2951-2"]
+    assert _codes(fhir, patient_id, "date=2024") == ["2345-7", "2951-2"]
+    assert _codes(fhir, patient_id, "date=lt2024-01-01") == []
+    assert _codes(fhir, patient_id, "date=ge2024-01&code=2951-2") == ["2951-2"]
+    for bad in ("status=done", "date=2024-01-01T10:00", "date=ap2024", "code=", "value=1"):
+        response = fhir.get(f"/fhir/Observation?patient={patient_id}&{bad}")
+        assert response.status_code == 400, bad
+        assert valid(response.json())["resourceType"] == "OperationOutcome"
