@@ -271,5 +271,11 @@ def test_the_capability_statement_lists_both_searches(app: Any) -> None:
     metadata = get(app, "/fhir/metadata").json()
     CapabilityStatement.model_validate(metadata)
     resources = {r["type"]: r for r in metadata["rest"][0]["resource"]}
-    for name in ("ChargeItem", "Observation"):
-        assert resources[name]["searchParam"] == [{"name": "patient", "type": "reference"}]
+    patient = {"name": "patient", "type": "reference"}
+    assert resources["ChargeItem"]["searchParam"] == [patient]
+    assert resources["Observation"]["searchParam"] == [
+        patient,
+        {"name": "code", "type": "token"},
+        {"name": "status", "type": "token"},
+        {"name": "date", "type": "date"},
+    ]
