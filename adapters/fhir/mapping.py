@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from adapters.fhir.errors import FhirError
 from adapters.http.fhir_encounter import (
@@ -37,6 +37,7 @@ from engine.application.commands import (
 from engine.application.decisions import report_id_for
 from engine.application.visit_state import SetVisitState, VisitStatus
 from engine.domain.values import Coded, Identifier, Location, ObservationValue, PersonName
+from projections.observations.view import observation_resource_id as row_observation_id
 
 __all__ = [
     "ORDER_SYSTEM",
@@ -327,5 +328,4 @@ def observation_resource_id(command: ReportResults) -> str:
     result = command.results[0]
     o = result.observations[0]
     report_id = str(report_id_for(result.order_number))
-    key = "\x1f".join((report_id, o.code.code, o.code.system, o.set_id))
-    return str(uuid5(NAMESPACE_URL, f"urn:carelog:observation:{key}"))
+    return row_observation_id(report_id, (o.code.code, o.code.system, o.set_id))

@@ -22,10 +22,14 @@ from adapters.http.audit import audit_router
 from adapters.http.billing import billing_router
 from adapters.http.context import touched
 from adapters.http.fhir_encounter import encounter_router
+from adapters.http.fhir_everything import everything_router
+from adapters.http.fhir_format import negotiate_format
 from adapters.http.fhir_json import FHIR_JSON, FhirResponse, operation_outcome
 from adapters.http.fhir_observation import observation_router
-from adapters.http.fhir_patient import AUTHORITY_SYSTEM_PREFIX, patient_resource
-from adapters.http.fhir_search import unsupported_parameters
+from adapters.http.fhir_observation_filters import OBSERVATION_FILTERS
+from adapters.http.fhir_patient import patient_resource
+from adapters.http.fhir_patient_search import PATIENT_SEARCH_PARAMETERS, patient_search_router
+from adapters.http.fhir_reads import reads_router
 from adapters.http.history import history_router
 from adapters.http.problem import problem
 from adapters.http.queue import queue_router
@@ -36,6 +40,7 @@ from projections.patients.view import PatientView
 __all__ = ["FHIR_JSON", "create_app"]
 
 FHIR_VERSION = "4.0.1"
+EVERYTHING = "http://hl7.org/fhir/OperationDefinition/Patient-everything"
 
 
 _ISSUE_FOR_STATUS = {400: "invalid", 404: "not-found", 405: "not-supported", 422: "invalid"}
@@ -70,6 +75,7 @@ def create_app(
     @app.exception_handler(AccessRefused)
     async def _refused(request: Request, exc: AccessRefused) -> JSONResponse:
         return refusal_response(request.url.path, exc.status, exc.detail, exc.scope)
+    app.middleware("http")(negotiate_format)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -130,58 +136,22 @@ def create_app(
         resource, headers = versioned(patient_resource(record), version_of)
         return FhirResponse(resource, headers=headers)
 
-    @app.get("/fhir/Patient")
-    def search_patients(request: Request, identifier: str | None = None) -> FhirResponse:
-        refusal = unsupported_parameters(request, {"identifier", "_format"})
-        if refusal is not None:
-            return refusal
-        if not identifier:
-            return operation_outcome(
-                400, "required", "Patient search needs identifier=[system|]value"
-            )
-        system, sep, value = identifier.rpartition("|")
-        authority = _authority_from_system(system) if sep else None
-        records = patients.find_by_identifier(value, authority)
-        touched(request, *(r.patient_id for r in records))
-        entries = [
-            {
-                "fullUrl": f"{str(request.base_url).rstrip('/')}/fhir/Patient/{r.patient_id}",
-                "resource": patient_resource(r),
-                "search": {"mode": "match"},
-            }
-            for r in records
-        ]
-        return FhirResponse(
-            {
-                "resourceType": "Bundle",
-                "type": "searchset",
-                "total": len(entries),
-                "link": [{"relation": "self", "url": str(request.url)}],
-                "entry": entries,
-            }
-        )
+    app.include_router(patient_search_router(views))
 
     if "queue" in views:  # apps built over a subset of the read models (tests) skip it
         app.include_router(queue_router(views, now, site_timezone))
     if "encounters" in views:
         app.include_router(encounter_router(views, version_of))
+    app.include_router(reads_router(views, version_of))
+    app.include_router(everything_router(views))
     return app
 
 
-def _authority_from_system(system: str) -> str:
-    """The assigning authority a FHIR system names: our URN, an OID URN, or the bare name."""
-    if system.startswith(AUTHORITY_SYSTEM_PREFIX):
-        return system[len(AUTHORITY_SYSTEM_PREFIX) :]
-    if system.startswith("urn:oid:"):
-        return system[len("urn:oid:") :]
-    return system
-
-
 def _patient_search_resource(resource_type: str) -> dict[str, Any]:
-    """A resource searchable only by ``patient`` (a reference or a bare id)."""
+    """A resource read by id and searchable only by ``patient`` (a reference or a bare id)."""
     return {
         "type": resource_type,
-        "interaction": [{"code": "search-type"}],
+        "interaction": [{"code": "read"}, {"code": "search-type"}],
         "searchParam": [{"name": "patient", "type": "reference"}],
     }
 
@@ -194,7 +164,7 @@ def _capability_statement() -> dict[str, Any]:
         "kind": "instance",
         "software": {"name": "carelog"},
         "fhirVersion": FHIR_VERSION,
-        "format": ["json"],
+        "format": ["json", "application/fhir+json"],
         "rest": [
             {
                 "mode": "server",
@@ -202,7 +172,16 @@ def _capability_statement() -> dict[str, Any]:
                     {
                         "type": "Patient",
                         "interaction": [{"code": "read"}, {"code": "search-type"}],
-                        "searchParam": [{"name": "identifier", "type": "token"}],
+                        "searchParam": [
+                            {"name": name, "type": kind}
+                            for name, kind in PATIENT_SEARCH_PARAMETERS.items()
+                        ],
+                        "operation": [
+                            {
+                                "name": "everything",
+                                "definition": EVERYTHING,
+                            }
+                        ],
                     },
                     _patient_search_resource("ChargeItem"),
                     {
@@ -214,7 +193,18 @@ def _capability_statement() -> dict[str, Any]:
                             {"name": "date", "type": "date"},
                         ],
                     },
-                    _patient_search_resource("Observation"),
+                    {"type": "Account", "interaction": [{"code": "read"}]},
+                    {
+                        **_patient_search_resource("Observation"),
+                        "searchParam": [
+                            {"name": "patient", "type": "reference"},
+                            *(
+                                {"name": name, "type": kind}
+                                for name, kind in OBSERVATION_FILTERS.items()
+                            ),
+                        ],
+                        "searchInclude": ["Observation:patient", "Observation:subject"],
+                    },
                     {
                         "type": "Encounter",
                         "interaction": [{"code": "read"}, {"code": "search-type"}],
@@ -223,6 +213,7 @@ def _capability_statement() -> dict[str, Any]:
                             {"name": "subject", "type": "reference"},
                             {"name": "status", "type": "token"},
                         ],
+                        "searchInclude": ["Encounter:patient", "Encounter:subject"],
                     },
                 ],
             }

@@ -25,7 +25,7 @@ from engine.domain.values import Coded
 from projections.billing.view import AccountRecord, BillingLine, BillingView, Totals
 from projections.merges import merged_group, survivor_of
 
-__all__ = ["account_json", "billing_router", "charge_item"]
+__all__ = ["account_json", "billing_router", "cancelled_lines", "charge_item"]
 
 
 def _money(value: Decimal | None, currency: str) -> dict[str, Any] | None:
@@ -110,7 +110,7 @@ def account_json(view: BillingView, account: AccountRecord) -> dict[str, Any]:
     }
 
 
-def _cancelled(lines: list[BillingLine]) -> set[int]:
+def cancelled_lines(lines: list[BillingLine]) -> set[int]:
     """Seqs of charges and the later reversal or credit that exactly cancels each.
 
     Exactly: same FT1-7 code and currency, the same amount in absolute value.
@@ -213,7 +213,7 @@ def billing_router(views: Mapping[str, Any]) -> APIRouter:
         touched(request, patient_id)
         for account in view.accounts_of(merged_group(patient_id, merges)):
             lines = view.lines_of(account.account_id)
-            cancelled = _cancelled(lines)
+            cancelled = cancelled_lines(lines)
             resources.extend(
                 charge_item(account, line, subject, cancelled=line.seq in cancelled)
                 for line in lines

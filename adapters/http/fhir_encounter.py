@@ -23,10 +23,11 @@ from fhir.resources.R4B.encounter import Encounter as FhirEncounter
 
 from adapters.http.context import touched
 from adapters.http.fhir_json import FhirResponse, operation_outcome
-from adapters.http.fhir_patient import identifier_system
-from adapters.http.fhir_search import unsupported_parameters
+from adapters.http.fhir_patient import identifier_system, patient_resource
+from adapters.http.fhir_search import include_patients, searchset, unsupported_parameters
 from engine.domain.values import EncounterDetails, Location
 from projections.encounters.view import EncounterRecord, EncounterView
+from projections.patients.view import PatientView
 
 __all__ = ["encounter_resource", "encounter_router"]
 
@@ -142,6 +143,7 @@ def encounter_router(
     """
     router = APIRouter()
     encounters: EncounterView = views["encounters"]
+    patients: PatientView | None = views.get("patients")
 
     @router.get("/fhir/Encounter/{encounter_id}")
     def read_encounter(request: Request, encounter_id: str) -> JSONResponse:
@@ -159,9 +161,14 @@ def encounter_router(
     @router.get("/fhir/Encounter")
     def search_encounters(request: Request) -> JSONResponse:
         params = request.query_params
-        refusal = unsupported_parameters(request, {"patient", "subject", "status", "_format"})
+        refusal = unsupported_parameters(
+            request, {"patient", "subject", "status", "_format", "_include"}
+        )
         if refusal is not None:
             return refusal
+        include = include_patients(request, "Encounter")
+        if not isinstance(include, bool):
+            return include
         references = params.getlist("patient") + params.getlist("subject")
         if len(references) != 1 or not references[0]:
             return operation_outcome(400, "required", "Encounter search needs one patient={id}")
@@ -178,25 +185,15 @@ def encounter_router(
             return operation_outcome(
                 400, "invalid", f"unknown Encounter status: {', '.join(wrong)}"
             )
-        base = str(request.base_url).rstrip("/")
-        touched(request, patient_id)
-        entries = [
-            {
-                "fullUrl": f"{base}/fhir/Encounter/{r.encounter_id}",
-                "resource": encounter_resource(r),
-                "search": {"mode": "match"},
-            }
-            for r in encounters.visits(patient_id, tuple(statuses))
-        ]
-        return FhirResponse(
-            {
-                "resourceType": "Bundle",
-                "type": "searchset",
-                "total": len(entries),
-                "link": [{"relation": "self", "url": str(request.url)}],
-                "entry": entries,
-            }
-        )
+        visits = encounters.visits(patient_id, tuple(statuses))
+        subjects = sorted({r.subject_id for r in visits})
+        touched(request, patient_id, *subjects)
+        included = []
+        if include and patients is not None:
+            records = (patients.get_patient(s) for s in subjects)
+            included = [patient_resource(p) for p in records if p is not None]
+        resources = [encounter_resource(r) for r in visits]
+        return FhirResponse(searchset(request, "Encounter", resources, included))
 
     return router
 

@@ -16,7 +16,6 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
-from uuid import NAMESPACE_URL, uuid5
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -24,10 +23,18 @@ from fhir.resources.R4B.observation import Observation
 
 from adapters.http.context import touched
 from adapters.http.fhir_codes import codeable
-from adapters.http.fhir_json import DecimalFhirResponse
-from adapters.http.fhir_search import patient_search, searchset
+from adapters.http.fhir_json import DecimalFhirResponse, operation_outcome
+from adapters.http.fhir_observation_filters import OBSERVATION_FILTERS, observation_filter
+from adapters.http.fhir_patient import patient_resource
+from adapters.http.fhir_search import include_patients, patient_search, searchset
+from adapters.http.ucum import UCUM_SYSTEM, is_ucum
 from projections.merges import merged_group, survivor_of
-from projections.observations.view import ObservationRow, ObservationView
+from projections.observations.view import (
+    ObservationRow,
+    ObservationView,
+    observation_resource_id,
+)
+from projections.patients.view import PatientView
 
 __all__ = ["observation_resource", "observation_router"]
 
@@ -53,9 +60,13 @@ _RANGE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*-\s*(-?\d+(?:\.\d+)?)\s*$")
 
 
 def _quantity(value: Decimal, units: str) -> dict[str, Any]:
+    """A Quantity; a UCUM unit also as ``system`` and ``code`` (what FHIR clients compare)."""
     out: dict[str, Any] = {"value": value}
     if units:
         out["unit"] = units
+        if is_ucum(units):
+            out["system"] = UCUM_SYSTEM
+            out["code"] = units.strip()
     return out
 
 
@@ -100,8 +111,7 @@ def _reference_range(row: ObservationRow) -> list[dict[str, Any]]:
 
 def observation_id(row: ObservationRow) -> str:
     """A stable FHIR id per OBX: the report and what corrections replace by."""
-    key = "\x1f".join((row.report.report_id, *row.key))
-    return str(uuid5(NAMESPACE_URL, f"urn:carelog:observation:{key}"))
+    return observation_resource_id(row.report.report_id, row.key)
 
 
 def observation_resource(row: ObservationRow, patient_id: str) -> dict[str, Any]:
@@ -143,17 +153,29 @@ def observation_router(views: Mapping[str, Any]) -> APIRouter:
     """``GET /fhir/Observation?patient=``: results from the ``observations`` view."""
     router = APIRouter()
     view: ObservationView = views["observations"]
+    patients: PatientView = views["patients"]
 
     @router.get("/fhir/Observation")
     def search_observations(request: Request) -> JSONResponse:
-        patient_id, error = patient_search(request)
+        patient_id, error = patient_search(request, frozenset(OBSERVATION_FILTERS))
         if error is not None:
             return error
+        include = include_patients(request, "Observation")
+        if not isinstance(include, bool):
+            return include
+        try:
+            wanted = observation_filter(request.query_params)
+        except ValueError as e:
+            return operation_outcome(400, "not-supported", str(e))
         merges = view.merges()
         subject = survivor_of(patient_id, merges)
-        touched(request, patient_id)
-        rows = view.observations_of(merged_group(patient_id, merges))
-        resources = [observation_resource(r, subject) for r in rows]
-        return DecimalFhirResponse(searchset(request, "Observation", resources))
+        group = merged_group(patient_id, merges)
+        rows = view.observations_of(group)
+        touched(request, *sorted(group))
+        resources = [o for o in (observation_resource(r, subject) for r in rows) if wanted(o)]
+        included = []
+        if include and resources and (record := patients.get_patient(subject)) is not None:
+            included.append(patient_resource(record))
+        return DecimalFhirResponse(searchset(request, "Observation", resources, included))
 
     return router

@@ -8,9 +8,9 @@ from fastapi import Request
 
 from adapters.http.fhir_json import FhirResponse, operation_outcome
 
-__all__ = ["patient_search", "searchset", "unsupported_parameters"]
+__all__ = ["include_patients", "patient_search", "searchset", "unsupported_parameters"]
 
-_ALLOWED = {"patient", "_format"}
+_ALLOWED = {"patient", "_format", "_include"}
 
 
 def unsupported_parameters(request: Request, allowed: set[str]) -> FhirResponse | None:
@@ -27,13 +27,16 @@ def unsupported_parameters(request: Request, allowed: set[str]) -> FhirResponse 
     )
 
 
-def patient_search(request: Request) -> tuple[str, FhirResponse | None]:
+def patient_search(
+    request: Request, extra: frozenset[str] = frozenset()
+) -> tuple[str, FhirResponse | None]:
     """The patient id a ``?patient=`` search names, or an OperationOutcome to answer.
 
     Accepts ``patient={id}``, ``patient=Patient/{id}`` and an absolute
-    ``.../Patient/{id}`` reference; any other search parameter is refused (400).
+    ``.../Patient/{id}`` reference; any search parameter besides those and
+    ``extra`` is refused (400).
     """
-    refusal = unsupported_parameters(request, _ALLOWED)
+    refusal = unsupported_parameters(request, _ALLOWED | extra)
     if refusal is not None:
         return "", refusal
     values = request.query_params.getlist("patient")
@@ -49,20 +52,54 @@ def patient_search(request: Request) -> tuple[str, FhirResponse | None]:
     return patient_id, None
 
 
-def searchset(request: Request, resource_type: str, resources: list[dict[str, Any]]) -> Any:
-    """A searchset Bundle of ``resources``, each with its fullUrl, as JSON-ready data."""
+def include_patients(request: Request, resource_type: str) -> bool | FhirResponse:
+    """Whether ``_include={type}:patient`` (or ``:subject``) asks for the subjects too.
+
+    Any other ``_include`` is refused (an OperationOutcome to answer), never ignored.
+    """
+    values = request.query_params.getlist("_include")
+    allowed = {f"{resource_type}:patient", f"{resource_type}:subject"}
+    wrong = sorted(set(values) - allowed)
+    if wrong:
+        return operation_outcome(
+            400,
+            "not-supported",
+            f"_include={', '.join(wrong)} is not served (only {' or '.join(sorted(allowed))})",
+        )
+    return bool(values)
+
+
+def searchset(
+    request: Request,
+    resource_type: str,
+    resources: list[dict[str, Any]],
+    included: list[dict[str, Any]] | None = None,
+) -> Any:
+    """A searchset Bundle of ``resources`` (matches) then ``included`` (each with its type).
+
+    Every entry has its fullUrl; ``total`` counts the matches only, as FHIR says.
+    """
     base = str(request.base_url).rstrip("/")
+    entries = [
+        {
+            "fullUrl": f"{base}/fhir/{resource_type}/{r['id']}",
+            "resource": r,
+            "search": {"mode": "match"},
+        }
+        for r in resources
+    ]
+    entries.extend(
+        {
+            "fullUrl": f"{base}/fhir/{r['resourceType']}/{r['id']}",
+            "resource": r,
+            "search": {"mode": "include"},
+        }
+        for r in included or []
+    )
     return {
         "resourceType": "Bundle",
         "type": "searchset",
         "total": len(resources),
         "link": [{"relation": "self", "url": str(request.url)}],
-        "entry": [
-            {
-                "fullUrl": f"{base}/fhir/{resource_type}/{r['id']}",
-                "resource": r,
-                "search": {"mode": "match"},
-            }
-            for r in resources
-        ],
+        "entry": entries,
     }

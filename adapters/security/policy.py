@@ -67,6 +67,11 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/fhir/Encounter"): _fhir("Encounter", "search"),
     ("GET", "/fhir/Observation"): _fhir("Observation", "search"),
     ("GET", "/fhir/ChargeItem"): _fhir("ChargeItem", "search"),
+    ("GET", "/fhir/Observation/{observation_id}"): _fhir("Observation", "read"),
+    ("GET", "/fhir/ChargeItem/{item_id}"): _fhir("ChargeItem", "read"),
+    ("GET", "/fhir/Account/{account_id}"): _fhir("Account", "read"),
+    # $everything: Patient read here; the handler checks the other types' scopes
+    ("GET", "/fhir/Patient/{patient_id}/$everything"): _fhir("Patient", "read"),
     # FHIR writes (the fhir branch): create = c, update = u, Bundles per entry
     ("POST", "/fhir"): Rule("bundle", interaction="transaction"),
     ("POST", "/fhir/{resource_type}"): _fhir(FROM_PATH, "create"),

@@ -16,6 +16,7 @@ from projections.observations.view import (
     ObservationView,
     ReportRecord,
     observation_key,
+    observation_resource_id,
     typed_value,
 )
 
@@ -31,6 +32,7 @@ class MemoryObservationView(MemoryBatching, ObservationView, MemoryTrackingRecor
         # report id -> key -> row; dicts keep first-arrival order, as the SQL ordinal does
         self._rows: dict[str, dict[tuple[str, str, str], ObservationRow]] = {}
         self._merges: dict[str, str] = {}
+        self._ids: dict[str, tuple[str, tuple[str, str, str]]] = {}  # FHIR id -> report, key
 
     def _track(self, tracking: Tracking) -> None:
         self.check_tracking_is_new(tracking)
@@ -73,6 +75,7 @@ class MemoryObservationView(MemoryBatching, ObservationView, MemoryTrackingRecor
         rows = self._rows.setdefault(report_id, {})
         for o in observations:
             key = observation_key(o)
+            self._ids[observation_resource_id(report_id, key)] = (report_id, key)
             old = rows.get(key)
             typed = typed_value(o.value_type, o.values)
             rows[key] = ObservationRow(
@@ -115,6 +118,15 @@ class MemoryObservationView(MemoryBatching, ObservationView, MemoryTrackingRecor
                     observed = row.observed_at or report.observed_at
                     out.append(replace(row, report=report, observed_at=observed))
             return out
+
+    def observation(self, observation_id: str) -> ObservationRow | None:
+        with self.database_lock:
+            found = self._ids.get(observation_id)
+            if found is None:
+                return None
+            report = self._reports[found[0]]
+            row = self._rows[found[0]][found[1]]
+            return replace(row, report=report, observed_at=row.observed_at or report.observed_at)
 
     def merges(self) -> dict[str, str]:
         with self.database_lock:

@@ -21,3 +21,14 @@ class PostgresObservationView(SQLObservationQueries, ObservationView, PostgresTr
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.sql_create_statements.extend(Composed([SQL(s)]) for s in create_statements())
+
+    def create_table(self) -> None:
+        super().create_table()
+        self.upgrade()
+
+    def has_id_column(self, c: Any) -> bool:
+        c.execute(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND table_name = 'observations_v1' AND column_name = 'observation_id'"
+        )
+        return c.fetchone() is not None

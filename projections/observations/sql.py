@@ -3,7 +3,8 @@
 ``observation_reports_v1`` has one row per order (OBR), ``observations_v1``
 one row per OBX of it, replaced in place by corrections. ``value_numeric`` is
 exact decimal text (CAST it to compare); ``value_json`` keeps every OBX-5
-repetition.
+repetition. ``observation_id`` (the FHIR id, indexed, for reads by id) was
+added in place: see ``upgrade``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ from eventsourcing.persistence import Tracking
 
 from engine.domain.values import Coded, ObservationValue
 from projections.batching import SQLBatching
-from projections.observations.view import ObservationRow, ReportRecord, typed_value
+from projections.observations.view import (
+    ObservationRow,
+    ReportRecord,
+    observation_key,
+    observation_resource_id,
+    typed_value,
+)
 
 __all__ = ["OBSERVATION_TABLES", "SQLObservationQueries", "create_statements"]
 
@@ -46,7 +53,7 @@ def create_statements() -> list[str]:
         "value_code TEXT NOT NULL, value_code_text TEXT NOT NULL, "
         "value_code_system TEXT NOT NULL, sn_num1 TEXT, sn_separator TEXT NOT NULL, "
         "sn_num2 TEXT, "
-        "revision INTEGER NOT NULL, "
+        "revision INTEGER NOT NULL, observation_id TEXT, "
         "PRIMARY KEY (report_id, code, code_system, set_id))",
         "CREATE INDEX IF NOT EXISTS observations_v1_code ON observations_v1 (code)",
         "CREATE TABLE IF NOT EXISTS observation_merges_v1 ("
@@ -103,17 +110,68 @@ _VALUE_COLUMNS = (
 )  # fmt: skip
 _UPSERT = (
     "INSERT INTO observations_v1 (report_id, code, code_system, set_id, ordinal, "
-    f"{', '.join(_VALUE_COLUMNS)}, revision) VALUES (?,?,?,?,"
+    f"{', '.join(_VALUE_COLUMNS)}, revision, observation_id) VALUES (?,?,?,?,"
     "(SELECT COALESCE(MAX(ordinal), 0) + 1 FROM observations_v1 WHERE report_id=?),"
-    f"{','.join('?' * len(_VALUE_COLUMNS))},0) "
+    f"{','.join('?' * len(_VALUE_COLUMNS))},0,?) "
     "ON CONFLICT (report_id, code, code_system, set_id) DO UPDATE SET "
     + ", ".join(f"{col}=excluded.{col}" for col in _VALUE_COLUMNS)
     + ", revision=observations_v1.revision + 1"
 )
 
 
+_SELECT = (
+    "SELECT r.report_id, r.order_number, r.patient_id, r.encounter_id, "
+    "r.service_code, r.service_text, r.service_system, "
+    "r.status AS report_status, r.observed_at AS report_observed_at, o.* "
+    "FROM observations_v1 o JOIN observation_reports_v1 r USING (report_id)"
+)
+
+
 class SQLObservationQueries(SQLBatching):
     """Commands and queries of ObservationView over a DB-API cursor with named rows."""
+
+    def has_id_column(self, c: Any) -> bool:
+        """Whether ``observations_v1`` has ``observation_id`` (tables made before it do not)."""
+        raise NotImplementedError
+
+    def upgrade(self) -> None:
+        """Adds ``observation_id`` to tables made before it, fills it in, and indexes it.
+
+        The id derives from columns every row has, so old rows get it here, at
+        start, without a replay; a row written since has it already (the
+        check then finds nothing to fill, through the index).
+        """
+        with self.datastore.transaction(commit=True) as c:
+            if not self.has_id_column(c):
+                c.execute("ALTER TABLE observations_v1 ADD COLUMN observation_id TEXT")
+            c.execute(
+                "SELECT report_id, code, code_system, set_id FROM observations_v1 "
+                "WHERE observation_id IS NULL"
+            )
+            missing = [
+                (
+                    observation_resource_id(
+                        r["report_id"], (r["code"], r["code_system"], r["set_id"])
+                    ),
+                    r["report_id"],
+                    r["code"],
+                    r["code_system"],
+                    r["set_id"],
+                )
+                for r in c.fetchall()
+            ]
+            for values in missing:
+                c.execute(
+                    self._sql(
+                        "UPDATE observations_v1 SET observation_id=? WHERE report_id=? "
+                        "AND code=? AND code_system=? AND set_id=?"
+                    ),
+                    values,
+                )
+            c.execute(
+                "CREATE UNIQUE INDEX IF NOT EXISTS observations_v1_id "
+                "ON observations_v1 (observation_id)"
+            )
 
     # In the order a batch writes them: reports before their observations, a
     # report's insert before its updates; rows of one kind keep their order.
@@ -194,6 +252,7 @@ class SQLObservationQueries(SQLBatching):
                     o.set_id,
                     report_id,
                     *_values(o, updated_at, source_message_id),
+                    observation_resource_id(report_id, observation_key(o)),
                 ),
             )
 
@@ -208,16 +267,18 @@ class SQLObservationQueries(SQLBatching):
         with self.datastore.transaction(commit=False) as c:
             c.execute(
                 self._sql(
-                    "SELECT r.report_id, r.order_number, r.patient_id, r.encounter_id, "
-                    "r.service_code, r.service_text, r.service_system, "
-                    "r.status AS report_status, r.observed_at AS report_observed_at, o.* "
-                    "FROM observations_v1 o JOIN observation_reports_v1 r USING (report_id) "
-                    f"WHERE r.patient_id IN ({','.join('?' * len(ids))}) "
+                    f"{_SELECT} WHERE r.patient_id IN ({','.join('?' * len(ids))}) "
                     "ORDER BY r.order_number, r.report_id, o.ordinal"
                 ),
                 ids,
             )
             return [_row(r) for r in c.fetchall()]
+
+    def observation(self, observation_id: str) -> ObservationRow | None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self._sql(f"{_SELECT} WHERE o.observation_id = ?"), (observation_id,))
+            found = c.fetchone()
+            return None if found is None else _row(found)
 
     def merges(self) -> dict[str, str]:
         with self.datastore.transaction(commit=False) as c:

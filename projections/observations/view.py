@@ -13,12 +13,20 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from uuid import NAMESPACE_URL, uuid5
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
 from engine.domain.values import Coded, ObservationValue
 
-__all__ = ["ObservationRow", "ObservationView", "ReportRecord", "TypedValue", "typed_value"]
+__all__ = [
+    "ObservationRow",
+    "ObservationView",
+    "ReportRecord",
+    "TypedValue",
+    "observation_resource_id",
+    "typed_value",
+]
 
 _CODED_TYPES = ("CWE", "CE", "CNE", "CF")
 
@@ -116,6 +124,16 @@ def observation_key(o: ObservationValue) -> tuple[str, str, str]:
     return (o.code.code, o.code.system, o.set_id)
 
 
+def observation_resource_id(report_id: str, key: tuple[str, str, str]) -> str:
+    """The stable FHIR id of one OBX: its report and what corrections replace by.
+
+    Stored with the row (``observation_id``) so a read by id is one indexed
+    lookup; the FHIR write path computes the same id for what it creates.
+    """
+    text = "\x1f".join((report_id, *key))
+    return str(uuid5(NAMESPACE_URL, f"urn:carelog:observation:{text}"))
+
+
 class ObservationView(TrackingRecorder, ABC):
     """Commands take a Tracking and apply atomically with it; queries return rows."""
 
@@ -149,6 +167,10 @@ class ObservationView(TrackingRecorder, ABC):
     @abstractmethod
     def observations_of(self, patient_ids: Iterable[str]) -> list[ObservationRow]:
         """Every observation of these patients, by report then OBX order of arrival."""
+
+    @abstractmethod
+    def observation(self, observation_id: str) -> ObservationRow | None:
+        """One observation by its FHIR id (``observation_resource_id``), None if unknown."""
 
     @abstractmethod
     def merges(self) -> dict[str, str]:

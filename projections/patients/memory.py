@@ -11,6 +11,7 @@ from eventsourcing.persistence import Tracking
 from engine.domain.values import Identifier, PatientDetails, PersonName
 from projections.batching import MemoryBatching
 from projections.memory_tracking import MemoryTrackingRecorder
+from projections.patients.search import PatientCriteria, search_key
 from projections.patients.view import PatientRecord, PatientView
 
 __all__ = ["MemoryPatientView"]
@@ -117,6 +118,46 @@ class MemoryPatientView(MemoryBatching, PatientView, MemoryTrackingRecorder):
                 if v == value and (authority is None or authority in (ns, uid))
             }
             return [self._patients[o] for o in sorted(owners)]
+
+    def search(self, criteria: PatientCriteria, limit: int) -> list[PatientRecord]:
+        return self._matching(criteria)[:limit]
+
+    def count(self, criteria: PatientCriteria) -> int:
+        return len(self._matching(criteria))
+
+    def _matching(self, criteria: PatientCriteria) -> list[PatientRecord]:
+        held: list[set[str]] = [
+            {r.patient_id for r in self.find_by_identifier(value, authority)}
+            for value, authority in criteria.identifiers
+        ]
+        with self.database_lock:
+            records = sorted(self._patients.values(), key=lambda r: r.patient_id)
+        return [
+            r
+            for r in records
+            if r.patient_id > criteria.after
+            and (not criteria.ids or r.patient_id in criteria.ids)
+            and all(r.patient_id in ids for ids in held)
+            and _names_match(r, criteria)
+            and all(d.matches(r.birth_date) for d in criteria.birth_dates)
+            and (criteria.sexes is None or r.sex in criteria.sexes)
+        ]
+
+
+def _names_match(record: PatientRecord, criteria: PatientCriteria) -> bool:
+    family, given, middle = (
+        search_key(x) for x in (record.name.family, record.name.given, record.name.middle)
+    )
+    for keys, groups in (
+        ((family, given, middle), criteria.names),
+        ((family,), criteria.families),
+        ((given, middle), criteria.givens),
+    ):
+        for alternatives in groups:
+            wanted = [search_key(a) for a in alternatives]
+            if not any(k.startswith(w) for k in keys for w in wanted):
+                return False
+    return True
 
 
 def _key(identifier: Identifier) -> tuple[str, str, str]:

@@ -22,6 +22,7 @@ class PostgresPatientView(SQLPatientQueries, PatientView, PostgresTrackingRecord
     """Tables ``patients_v1`` and ``patient_identifiers_v1`` (see README for SQL)."""
 
     placeholder = "%s"
+    key_type = 'TEXT COLLATE "C"'
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -40,3 +41,14 @@ class PostgresPatientView(SQLPatientQueries, PatientView, PostgresTrackingRecord
             f"AND column_name = 'details') THEN {DETAILS_UPGRADE}; END IF; END $$"
         )
         self.sql_create_statements.append(Composed([SQL(details)]))
+
+    def create_table(self) -> None:
+        super().create_table()
+        self.upgrade()
+
+    def has_key_columns(self, c: Any) -> bool:
+        c.execute(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND table_name = 'patients_v1' AND column_name = 'family_key'"
+        )
+        return c.fetchone() is not None

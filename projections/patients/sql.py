@@ -16,6 +16,7 @@ from eventsourcing.persistence import Tracking
 from engine.domain.values import Identifier, PatientDetails, PersonName
 from projections.batching import SQLBatching
 from projections.patients.details import details_json, details_of
+from projections.patients.search import PatientCriteria, prefix_bounds, search_key
 from projections.patients.view import PatientRecord
 
 __all__ = ["DETAILS_UPGRADE", "PATIENT_TABLES", "SQLPatientQueries"]
@@ -54,6 +55,14 @@ CLAIMED_AT_UPGRADE = (
 DETAILS_UPGRADE = "ALTER TABLE patients_v1 ADD COLUMN details TEXT NOT NULL DEFAULT ''"
 
 
+KEY_COLUMNS = ("family_key", "given_key", "middle_key")
+
+
+def _keys(name: PersonName) -> tuple[str, str, str]:
+    """The search keys of a name's family, given and middle parts (see patients.search)."""
+    return search_key(name.family), search_key(name.given), search_key(name.middle)
+
+
 class SQLPatientQueries(SQLBatching):
     """Commands and queries of PatientView over a DB-API cursor with named rows.
 
@@ -64,8 +73,8 @@ class SQLPatientQueries(SQLBatching):
 
     _WRITES = {
         "patients": "INSERT INTO patients_v1 (patient_id, family, given, middle, suffix, "
-        "prefix, name_use, birth_date, sex, updated_at, merged_into, details) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        "prefix, name_use, birth_date, sex, updated_at, merged_into, details, family_key, "
+        "given_key, middle_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         # Within a batch only the latest claim per identifier is buffered (see
         # _claim_identifier); the WHERE keeps a later claim already stored.
         "identifiers": "INSERT INTO patient_identifiers_v1 (value, authority, authority_id, "
@@ -89,7 +98,16 @@ class SQLPatientQueries(SQLBatching):
     ) -> None:
         with self._transaction(tracking) as c:
             text = details_json(details or PatientDetails())
-            row = [patient_id, *_name_row(name), birth_date, sex, updated_at.isoformat(), "", text]
+            row = [
+                patient_id,
+                *_name_row(name),
+                birth_date,
+                sex,
+                updated_at.isoformat(),
+                "",
+                text,
+                *_keys(name),
+            ]
             self._write(c, "patients", row)
             cache = self._batch_cache()
             if cache is not None:  # later updates in this batch change the buffered row
@@ -115,14 +133,16 @@ class SQLPatientQueries(SQLBatching):
                 row[1:10] = values
                 if text is not None:
                     row[11] = text
+                row[12:15] = _keys(name)
                 return
             c.execute(
                 self._sql(
                     "UPDATE patients_v1 SET family=?, given=?, middle=?, suffix=?, prefix=?, "
                     "name_use=?, birth_date=?, sex=?, updated_at=?, "
-                    "details=COALESCE(?, details) WHERE patient_id=?"
+                    "details=COALESCE(?, details), family_key=?, given_key=?, middle_key=? "
+                    "WHERE patient_id=?"
                 ),
-                (*values, text, patient_id),
+                (*values, text, *_keys(name), patient_id),
             )
 
     def mark_merged(
@@ -193,6 +213,65 @@ class SQLPatientQueries(SQLBatching):
             ids = sorted(r["patient_id"] for r in c.fetchall())
             return self._records(c, ids)
 
+    key_type = "TEXT"  # PostgreSQL: binary order, so a prefix is a range of the index
+
+    def has_key_columns(self, c: Any) -> bool:
+        """Whether ``patients_v1`` has the name search keys (tables made before them do not)."""
+        raise NotImplementedError
+
+    def upgrade(self) -> None:
+        """Adds the name search keys to tables made before them, fills them in, indexes them.
+
+        The keys derive from the name columns, so old rows get them here, at
+        start, without a replay.
+        """
+        with self.datastore.transaction(commit=True) as c:
+            if not self.has_key_columns(c):
+                for column in KEY_COLUMNS:
+                    c.execute(f"ALTER TABLE patients_v1 ADD COLUMN {column} {self.key_type}")
+            c.execute(
+                "SELECT patient_id, family, given, middle FROM patients_v1 WHERE family_key IS NULL"
+            )
+            missing = [
+                (
+                    *_keys(PersonName(r["family"] or "", r["given"] or "", r["middle"] or "")),
+                    r["patient_id"],
+                )
+                for r in c.fetchall()
+            ]
+            for values in missing:
+                c.execute(
+                    self._sql(
+                        "UPDATE patients_v1 SET family_key=?, given_key=?, middle_key=? "
+                        "WHERE patient_id=?"
+                    ),
+                    values,
+                )
+            for column in (*KEY_COLUMNS, "birth_date"):
+                c.execute(
+                    f"CREATE INDEX IF NOT EXISTS patients_v1_{column} ON patients_v1 ({column})"
+                )
+
+    def search(self, criteria: PatientCriteria, limit: int) -> list[PatientRecord]:
+        where, params = _where(criteria)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                self._sql(
+                    f"SELECT patient_id FROM patients_v1 WHERE {where} "
+                    f"ORDER BY patient_id LIMIT {int(limit)}"
+                ),
+                params,
+            )
+            ids = [r["patient_id"] for r in c.fetchall()]
+            return self._records(c, ids)
+
+    def count(self, criteria: PatientCriteria) -> int:
+        where, params = _where(criteria)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self._sql(f"SELECT COUNT(*) AS n FROM patients_v1 WHERE {where}"), params)
+            row = c.fetchone()
+            return int(row["n"])
+
     def _records(self, c: Any, patient_ids: list[str]) -> list[PatientRecord]:
         records = []
         for patient_id in patient_ids:
@@ -239,3 +318,66 @@ class SQLPatientQueries(SQLBatching):
 
 def _name_row(name: PersonName) -> tuple[str, ...]:
     return (name.family, name.given, name.middle, name.suffix, name.prefix, name.use)
+
+
+def _prefixes(columns: tuple[str, ...], alternatives: tuple[str, ...]) -> tuple[str, list[str]]:
+    """Any of ``columns`` starting with any of the prefixes: index ranges, ORed."""
+    clauses: list[str] = []
+    params: list[str] = []
+    for prefix in alternatives:
+        low, high = prefix_bounds(prefix)
+        for column in columns:
+            clauses.append(f"({column} >= ? AND {column} < ?)")
+            params.extend((low, high))
+    return "(" + " OR ".join(clauses) + ")", params
+
+
+_DATE_SQL = {  # each FHIR prefix over the [low, high) a (partial) date covers
+    "eq": ("birth_date >= ? AND birth_date < ?", ("low", "high")),
+    "ne": ("(birth_date < ? OR birth_date >= ?)", ("low", "high")),
+    "lt": ("birth_date < ?", ("low",)),
+    "le": ("birth_date < ?", ("high",)),
+    "gt": ("birth_date >= ?", ("high",)),
+    "ge": ("birth_date >= ?", ("low",)),
+}
+
+
+def _where(criteria: PatientCriteria) -> tuple[str, list[Any]]:
+    """The WHERE clause (``?`` markers) and its parameters for ``criteria``."""
+    clauses: list[str] = ["patient_id > ?"]
+    params: list[Any] = [criteria.after]
+    if criteria.ids:
+        clauses.append(f"patient_id IN ({','.join('?' * len(criteria.ids))})")
+        params.extend(criteria.ids)
+    for value, authority in criteria.identifiers:
+        if authority is None:
+            clauses.append(
+                "patient_id IN (SELECT patient_id FROM patient_identifiers_v1 WHERE value=?)"
+            )
+            params.append(value)
+        else:
+            clauses.append(
+                "patient_id IN (SELECT patient_id FROM patient_identifiers_v1 "
+                "WHERE value=? AND (authority=? OR authority_id=?))"
+            )
+            params.extend((value, authority, authority))
+    for columns, groups in (
+        (KEY_COLUMNS, criteria.names),
+        (("family_key",), criteria.families),
+        (("given_key", "middle_key"), criteria.givens),
+    ):
+        for alternatives in groups:
+            clause, more = _prefixes(columns, alternatives)
+            clauses.append(clause)
+            params.extend(more)
+    for r in criteria.birth_dates:
+        sql, bounds = _DATE_SQL[r.prefix]
+        clauses.append(f"birth_date <> '' AND {sql}")
+        params.extend(r.low if b == "low" else r.high for b in bounds)
+    if criteria.sexes is not None:
+        if not criteria.sexes:
+            clauses.append("1 = 0")
+        else:
+            clauses.append(f"sex IN ({','.join('?' * len(criteria.sexes))})")
+            params.extend(criteria.sexes)
+    return " AND ".join(clauses), params

@@ -33,3 +33,11 @@ class SQLitePatientView(SQLPatientQueries, PatientView, SQLiteProjectionTracking
         c.execute("PRAGMA table_info(patients_v1)")
         if "details" not in {row[1] for row in c.fetchall()}:
             c.execute(DETAILS_UPGRADE)
+
+    def create_table(self) -> None:
+        super().create_table()
+        self.upgrade()
+
+    def has_key_columns(self, c: Any) -> bool:
+        c.execute("PRAGMA table_info(patients_v1)")
+        return "family_key" in {row[1] for row in c.fetchall()}

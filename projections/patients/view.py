@@ -15,6 +15,7 @@ from datetime import datetime
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
 from engine.domain.values import Identifier, PatientDetails, PersonName
+from projections.patients.search import PatientCriteria
 
 __all__ = ["PatientRecord", "PatientView"]
 
@@ -84,3 +85,11 @@ class PatientView(TrackingRecorder, ABC):
         ``authority`` matches either the namespace id (CX-4.1) or the universal
         id (CX-4.2, e.g. an OID) of the assigning authority.
         """
+
+    @abstractmethod
+    def search(self, criteria: PatientCriteria, limit: int) -> list[PatientRecord]:
+        """Up to ``limit`` patients matching ``criteria``, by id, after ``criteria.after``."""
+
+    @abstractmethod
+    def count(self, criteria: PatientCriteria) -> int:
+        """How many patients match ``criteria`` (after ``criteria.after``)."""

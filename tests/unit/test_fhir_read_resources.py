@@ -17,6 +17,7 @@ from engine.domain.values import Coded, FinancialTransaction, Money
 from projections.billing.view import AccountRecord, line_from_transaction
 from projections.observations.view import ObservationRow, ReportRecord, typed_value
 
+MGDL = {"unit": "mg/dL", "system": "http://unitsofmeasure.org", "code": "mg/dL"}
 WHEN = datetime(2024, 1, 1, 12, tzinfo=UTC)
 REPORT = ReportRecord("r1", "FL1", "p1", "", Coded("24331-1", "Lipid panel", "LN"), "F", WHEN)
 ROW = ObservationRow(
@@ -31,12 +32,12 @@ ROW = ObservationRow(
     ("change", "expected"),
     [
         ({"value_type": "SN", "values": ("^1^-^5",), "numeric": None},
-         {"valueRange": {"low": {"value": Decimal(1), "unit": "mg/dL"},
-                         "high": {"value": Decimal(5), "unit": "mg/dL"}}}),
+         {"valueRange": {"low": {"value": Decimal(1), **MGDL},
+                         "high": {"value": Decimal(5), **MGDL}}}),
         ({"value_type": "SN", "values": ("<=^0.5",), "numeric": Decimal("0.5"), "comparator": "<="},
-         {"valueQuantity": {"value": Decimal("0.5"), "unit": "mg/dL", "comparator": "<="}}),
+         {"valueQuantity": {"value": Decimal("0.5"), **MGDL, "comparator": "<="}}),
         ({"value_type": "SN", "values": ("=^7",), "numeric": Decimal(7), "comparator": "="},
-         {"valueQuantity": {"value": Decimal(7), "unit": "mg/dL"}}),
+         {"valueQuantity": {"value": Decimal(7), **MGDL}}),
         ({"value_type": "NM", "values": (), "numeric": None}, {}),
         ({"value_type": "DTM", "values": ("20240101",), "numeric": None},
          {"valueString": "20240101"}),

@@ -221,21 +221,45 @@ def test_observations_for_a_patient(app: Any, engine: Engine) -> None:
         "system": "http://loinc.org",
         "display": "Cholesterol",
     }
-    assert chol["valueQuantity"] == {"value": Decimal("201.50"), "unit": "mg/dL"}
-    assert '"valueQuantity":{"value":201.50,"unit":"mg/dL"}' in r.text
+    assert chol["valueQuantity"] == {
+        "value": Decimal("201.50"),
+        "unit": "mg/dL",
+        "system": "http://unitsofmeasure.org",
+        "code": "mg/dL",
+    }
+    assert (
+        '"valueQuantity":{"value":201.50,"unit":"mg/dL","system":"http://unitsofmeasure.org","code":"mg/dL"}'
+        in r.text
+    )
     assert chol["interpretation"][0]["coding"][0]["code"] == "H"
     assert chol["referenceRange"] == [
         {
             "text": "100-199",
-            "low": {"value": 100, "unit": "mg/dL"},
-            "high": {"value": 199, "unit": "mg/dL"},
+            "low": {
+                "value": 100,
+                "unit": "mg/dL",
+                "system": "http://unitsofmeasure.org",
+                "code": "mg/dL",
+            },
+            "high": {
+                "value": 199,
+                "unit": "mg/dL",
+                "system": "http://unitsofmeasure.org",
+                "code": "mg/dL",
+            },
         }
     ]
     assert chol["effectiveDateTime"] == "2024-01-01T12:00:00+00:00"
     assert chol["subject"] == {"reference": f"Patient/{patient(engine)}"}
     assert chol["encounter"]["reference"] == f"Encounter/{encounter('V1')}"
     assert (note["status"], note["valueString"]) == ("final", "fasting\nconfirmed")
-    assert trig["valueQuantity"] == {"value": 150, "unit": "mg/dL", "comparator": ">"}
+    assert trig["valueQuantity"] == {
+        "value": 150,
+        "unit": "mg/dL",
+        "system": "http://unitsofmeasure.org",
+        "code": "mg/dL",
+        "comparator": ">",
+    }
     assert [i["coding"][0]["code"] for i in trig["interpretation"]] == ["H", "A"]
     assert color["valueCodeableConcept"]["coding"][0]["code"] == "YEL"
     assert text["valueString"] == "line one\nline two"
@@ -248,5 +272,11 @@ def test_the_capability_statement_lists_both_searches(app: Any) -> None:
     metadata = get(app, "/fhir/metadata").json()
     CapabilityStatement.model_validate(metadata)
     resources = {r["type"]: r for r in metadata["rest"][0]["resource"]}
-    for name in ("ChargeItem", "Observation"):
-        assert resources[name]["searchParam"] == [{"name": "patient", "type": "reference"}]
+    patient = {"name": "patient", "type": "reference"}
+    assert resources["ChargeItem"]["searchParam"] == [patient]
+    assert resources["Observation"]["searchParam"] == [
+        patient,
+        {"name": "code", "type": "token"},
+        {"name": "status", "type": "token"},
+        {"name": "date", "type": "date"},
+    ]

@@ -1,0 +1,87 @@
+"""What a patient search asks for, independent of FHIR's wire syntax and of the backend.
+
+String criteria match by prefix on a search key: the text without accents,
+case-folded (``Müller`` and ``MULLER`` both have the key ``muller``), as
+FHIR defines string search. Dates are ISO text, so a date range is a range
+of strings: ``1980`` covers ``[1980, 1981)``, ``1980-02`` covers
+``[1980-02, 1980-03)``. Each list of alternatives is ORed; criteria are ANDed.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+__all__ = ["DateRange", "PatientCriteria", "date_bounds", "prefix_bounds", "search_key"]
+
+
+def search_key(text: str) -> str:
+    """``text`` without accents, case-folded: what string search compares."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def prefix_bounds(prefix: str) -> tuple[str, str]:
+    """``[low, high)`` holding exactly the keys starting with ``prefix``'s key (binary order)."""
+    key = search_key(prefix)
+    if not key:
+        return "", chr(0x10FFFF)
+    return key, key[:-1] + chr(ord(key[-1]) + 1)
+
+
+def date_bounds(text: str) -> tuple[str, str]:
+    """``[low, high)`` of ISO dates a (partial) date covers; ValueError when it is not one."""
+    parts = text.split("-")
+    if len(parts) == 1 and len(text) == 4 and text.isdigit():
+        return text, f"{int(text) + 1:04d}"
+    if len(parts) == 2 and len(parts[0]) == 4 and len(parts[1]) == 2:
+        year, month = int(parts[0]), int(parts[1])
+        if not 1 <= month <= 12:
+            raise ValueError(text)
+        after = f"{year + 1:04d}-01" if month == 12 else f"{year:04d}-{month + 1:02d}"
+        return text, after
+    day = date.fromisoformat(text)  # YYYY-MM-DD, else ValueError
+    return day.isoformat(), (day + timedelta(days=1)).isoformat()
+
+
+@dataclass(frozen=True, slots=True)
+class DateRange:
+    """One ``birthdate`` criterion: a FHIR prefix (eq, ne, lt, gt, le, ge) and its bounds."""
+
+    prefix: str
+    low: str
+    high: str
+
+    def matches(self, value: str) -> bool:
+        """Whether an ISO date text is in the range (an empty one never is)."""
+        if not value:
+            return False
+        inside = self.low <= value < self.high
+        return {
+            "eq": inside,
+            "ne": not inside,
+            "lt": value < self.low,
+            "le": value < self.high,
+            "gt": value >= self.high,
+            "ge": value >= self.low,
+        }[self.prefix]
+
+
+@dataclass(frozen=True, slots=True)
+class PatientCriteria:
+    """A patient search: every field given must match (each list is alternatives ORed).
+
+    ``names``/``families``/``givens`` hold lists of prefixes: the outer list is
+    ANDed (repeated parameters), the inner ORed (comma-separated values).
+    ``identifiers`` are (value, authority or None); ``sexes`` HL7 table 0001 codes.
+    """
+
+    ids: tuple[str, ...] = ()
+    identifiers: tuple[tuple[str, str | None], ...] = ()
+    names: tuple[tuple[str, ...], ...] = ()
+    families: tuple[tuple[str, ...], ...] = ()
+    givens: tuple[tuple[str, ...], ...] = ()
+    birth_dates: tuple[DateRange, ...] = ()
+    sexes: tuple[str, ...] | None = None
+    after: str = field(default="")  # keyset paging: patient ids greater than this
