@@ -84,6 +84,9 @@ class Settings:
     auth_leeway_s: int = 30
     auth_jwks_refresh_s: float = 10.0  # least time between JWKS fetches for unknown kids
     access_log_flush_s: float = 0.2
+    # The console's message log (docs/console.md): refused messages kept as RejectedMessage.
+    message_log: bool = True
+    message_log_retention_days: int = 0  # 0 = keep the log's index rows forever
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -284,11 +287,16 @@ def _transport_settings(environ: Mapping[str, str]) -> dict[str, Any]:
     for key, name in (
         ("CARELOG_MLLP_ALLOW_PLAINTEXT", "mllp_allow_plaintext"),
         ("CARELOG_HTTP_ALLOW_PLAINTEXT", "http_allow_plaintext"),
+        ("CARELOG_MESSAGE_LOG", "message_log"),
     ):
         if v := get(key):
             if v.lower() not in (*_TRUE, "0", "false", "no", "off"):
                 raise ConfigError(f"{key}: expected true or false, got {v!r}")
             changes[name] = v.lower() in _TRUE
+    if v := get("CARELOG_MESSAGE_LOG_RETENTION_DAYS"):
+        changes["message_log_retention_days"] = _positive_int(
+            v, "CARELOG_MESSAGE_LOG_RETENTION_DAYS"
+        )
     if v := get("CARELOG_MLLP_MAX_CONNECTIONS_PER_PEER"):
         changes["mllp_max_connections_per_peer"] = _positive_int(
             v, "CARELOG_MLLP_MAX_CONNECTIONS_PER_PEER"
