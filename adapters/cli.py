@@ -21,6 +21,8 @@ from typing import Any
 from adapters.audit_cli import HANDLERS as AUDIT_HANDLERS
 from adapters.audit_cli import add_parsers as add_audit_parsers
 from adapters.audit_cli import add_verbose, tool_settings
+from adapters.console_cli import HANDLERS as CONSOLE_HANDLERS
+from adapters.console_cli import add_parsers as add_console_parsers
 from engine.config import Settings, parse_host_port
 from engine.errors import CarelogError
 from engine.hl7.stream import split_messages
@@ -84,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--store", help="the store whose data directory holds the key")
     add_verbose(token)
     add_audit_parsers(sub)  # replay, history, verify
+    add_console_parsers(sub)  # console-link, reprocess
     return parser
 
 
@@ -230,6 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "import": _import,
         "token": _token,
         **AUDIT_HANDLERS,
+        **CONSOLE_HANDLERS,
     }
     try:
         return handlers[args.command](args)
