@@ -74,7 +74,11 @@ def test_find_fix_and_reprocess_a_rejected_a02(server: ServeProcess) -> None:
 def _find_fix_and_reprocess(server: ServeProcess, client: httpx.Client) -> None:
     assert httpx.get(f"{server.base_url}/console/messages").status_code == 401
     link = console_link(server)
-    assert client.get(link, follow_redirects=False).status_code == 303
+    signin = client.get(link, follow_redirects=False)
+    assert signin.status_code == 303 and signin.headers["location"] == "/console/messages"
+    cookie = signin.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "path=/console" in cookie
+    assert "secure" not in cookie  # plain HTTP here; under TLS the cookie is Secure
     again = httpx.get(link)
     assert again.status_code == 401 and "used already" in again.text  # one-time
 
