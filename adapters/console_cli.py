@@ -1,4 +1,4 @@
-"""`carelog console-link` and `carelog reprocess`: the console's commands for people and scripts.
+"""`carelog console-link`, `reprocess` and `prune-messages`: the console's commands.
 
 ``console-link`` prints a one-time sign-in link for the console (embedded
 issuer). ``reprocess`` resubmits refused messages from the message log: by id,
@@ -42,6 +42,13 @@ def add_parsers(sub: Any) -> None:
     again.add_argument("--by", default=os.environ.get("USER", "cli"), help="who asks (recorded)")
     again.add_argument("--store", help="sqlite:///PATH or postgresql://... (env CARELOG_STORE)")
     add_verbose(again)
+
+    prune = sub.add_parser(
+        "prune-messages", help="drop message log rows older than the retention period"
+    )
+    prune.add_argument("--days", type=int, help="keep this many days (env ..._RETENTION_DAYS)")
+    prune.add_argument("--store", help="sqlite:///PATH or postgresql://... (env CARELOG_STORE)")
+    add_verbose(prune)
 
 
 def _settings(args: argparse.Namespace, settings: Settings) -> Settings:
@@ -106,4 +113,24 @@ def _reprocess(args: argparse.Namespace) -> int:
     return 1 if refused else 0
 
 
-HANDLERS = {"console-link": _link, "reprocess": _reprocess}
+def _prune(args: argparse.Namespace) -> int:
+    """Drops the log's index rows older than the retention (the events stay in the store)."""
+    from datetime import UTC, datetime, timedelta
+
+    from adapters.bootstrap import build
+
+    settings = _settings(args, tool_settings(args))
+    days = args.days if args.days is not None else settings.message_log_retention_days
+    if days <= 0:
+        raise CarelogError("no retention: give --days N or CARELOG_MESSAGE_LOG_RETENTION_DAYS")
+    engine = build(settings)
+    try:
+        engine.runner.catch_up()
+        gone = engine.views["messages"].forget_before(datetime.now(UTC) - timedelta(days=days))
+    finally:
+        engine.close()
+    print(f"{gone} message log entries older than {days} days dropped")
+    return 0
+
+
+HANDLERS = {"console-link": _link, "reprocess": _reprocess, "prune-messages": _prune}
