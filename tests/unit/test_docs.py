@@ -144,7 +144,7 @@ def test_every_carelog_command_in_readme_parses() -> None:
 
 def _subcommands() -> list[str]:
     """carelog's subcommands, as its usage line lists them (``{serve,worker,...}``)."""
-    usage = re.search(r"\{([a-z,]+)\}", _parser().format_usage())
+    usage = re.search(r"\{([a-z,-]+)\}", _parser().format_usage())
     assert usage is not None
     return usage.group(1).split(",")
 
