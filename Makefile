@@ -25,6 +25,7 @@ run: install
 	$(BIN)/carelog serve
 
 services-up:
+	bash .ci/chromium.sh
 	bash .ci/services.sh up
 
 services-down:
@@ -37,6 +38,7 @@ test: install
 	$(BIN)/mypy
 	bash native/sanitize.sh
 	bash native/fuzz.sh
+	bash .ci/chromium.sh
 	bash .ci/services.sh up
 	set -a; . var/services/env; set +a; \
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
@@ -61,6 +63,7 @@ bench: install
 
 # PostgreSQL (1 and 2 serve processes) and Kafka relay lag vs SQLite, in one run.
 bench-scale: install
+	bash .ci/chromium.sh
 	bash .ci/services.sh up
 	set -a; . var/services/env; set +a; \
 	$(BIN)/python -m bench.scale; rc=$$?; \

@@ -173,6 +173,7 @@ def build(settings: Settings, *, validator: MessageValidator | None = None) -> E
         clock=SystemClock(),
         site_timezone=settings.tzinfo(),
         processing_ids=settings.processing_ids,
+        log_rejected=settings.message_log,
     )
     views = {spec.key: build_view(spec, settings, env) for spec in CATALOG}
     shared = settings.backend == "postgres"  # other processes may commit: poll more often

@@ -21,6 +21,8 @@ from typing import Any
 from adapters.audit_cli import HANDLERS as AUDIT_HANDLERS
 from adapters.audit_cli import add_parsers as add_audit_parsers
 from adapters.audit_cli import add_verbose, tool_settings
+from adapters.console_cli import HANDLERS as CONSOLE_HANDLERS
+from adapters.console_cli import add_parsers as add_console_parsers
 from adapters.crypto.cli import HANDLERS as CRYPTO_HANDLERS
 from adapters.crypto.cli import add_parsers as add_crypto_parsers
 from engine.config import Settings, parse_host_port
@@ -89,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     add_verbose(token)
     add_audit_parsers(sub)  # replay, history, verify
     add_crypto_parsers(sub)  # erase, keys rotate, backup, restore
+    add_console_parsers(sub)  # console-link, reprocess
     return parser
 
 
@@ -265,6 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "token": _token,
         **AUDIT_HANDLERS,
         **CRYPTO_HANDLERS,
+        **CONSOLE_HANDLERS,
     }
     try:
         return handlers[args.command](args)

@@ -99,6 +99,9 @@ class Settings:
     encryption: bool = True  # CARELOG_ENCRYPTION=off: plain stored state, for tests only
     keys_dir: str = ""  # CARELOG_KEYS_DIR; "" = a `keys` directory beside the SQLite file
     master_key: str = field(default="", repr=False)  # CARELOG_MASTER_KEY (base64), else a file
+    # The console's message log (docs/console.md): refused messages kept as RejectedMessage.
+    message_log: bool = True
+    message_log_retention_days: int = 0  # 0 = keep the log's index rows forever
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -344,11 +347,16 @@ def _transport_settings(environ: Mapping[str, str]) -> dict[str, Any]:
     for key, name in (
         ("CARELOG_MLLP_ALLOW_PLAINTEXT", "mllp_allow_plaintext"),
         ("CARELOG_HTTP_ALLOW_PLAINTEXT", "http_allow_plaintext"),
+        ("CARELOG_MESSAGE_LOG", "message_log"),
     ):
         if v := get(key):
             if v.lower() not in (*_TRUE, "0", "false", "no", "off"):
                 raise ConfigError(f"{key}: expected true or false, got {v!r}")
             changes[name] = v.lower() in _TRUE
+    if v := get("CARELOG_MESSAGE_LOG_RETENTION_DAYS"):
+        changes["message_log_retention_days"] = _positive_int(
+            v, "CARELOG_MESSAGE_LOG_RETENTION_DAYS"
+        )
     if v := get("CARELOG_MLLP_MAX_CONNECTIONS_PER_PEER"):
         changes["mllp_max_connections_per_peer"] = _positive_int(
             v, "CARELOG_MLLP_MAX_CONNECTIONS_PER_PEER"

@@ -40,6 +40,13 @@ from projections.history import (
     PostgresHistoryView,
     SQLiteHistoryView,
 )
+from projections.messages import (
+    MESSAGE_TABLES,
+    MemoryMessageLogView,
+    MessageLogProjection,
+    PostgresMessageLogView,
+    SQLiteMessageLogView,
+)
 from projections.observations import (
     MemoryObservationView,
     ObservationProjection,
@@ -141,6 +148,14 @@ CATALOG: tuple[ProjectionSpec, ...] = (
         sqlite=SQLiteHistoryView,
         postgres=PostgresHistoryView,
         tables=HISTORY_TABLES,
+    ),
+    ProjectionSpec(
+        key="messages",
+        projection=MessageLogProjection,
+        memory=MemoryMessageLogView,
+        sqlite=SQLiteMessageLogView,
+        postgres=PostgresMessageLogView,
+        tables=MESSAGE_TABLES,
     ),
 )
 """The read models, in the order they are caught up."""

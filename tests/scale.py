@@ -188,6 +188,9 @@ RUN_SPECIFIC = {
     "history_v1": ("notification_id", "recorded_at"),
     "history_merges_v1": ("recorded_at",),
     "history_messages_v1": ("recorded_at",),
+    # the message log: when and on which connection (peer port) each run received it
+    "message_log_v1": ("position", "received_at", "channel"),
+    "message_keys_v1": ("received_at",),
 }
 
 

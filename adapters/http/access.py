@@ -33,6 +33,7 @@ from starlette.datastructures import Headers
 from starlette.routing import BaseRoute, Router, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from adapters.console.session import session_authorization
 from adapters.http.fhir_json import operation_outcome
 from adapters.http.problem import problem
 from adapters.security.access_log import AccessEntry, AccessLog, Store
@@ -199,7 +200,10 @@ class AccessMiddleware:
             return
         request = _RequestFacts(scope, rule, params)
         try:
-            principal = await self.access.authenticate(Headers(scope=scope).get("authorization"))
+            authorization = Headers(scope=scope).get("authorization")
+            if authorization is None and scope["path"].startswith("/console"):
+                authorization = session_authorization(scope)  # the console's cookie
+            principal = await self.access.authenticate(authorization)
         except InvalidTokenError as e:
             await self._refuse(scope, receive, send, request, None, 401, str(e))
             return

@@ -144,6 +144,12 @@ def create_app(
         app.include_router(encounter_router(views, version_of))
     app.include_router(reads_router(views, version_of))
     app.include_router(everything_router(views))
+    if fhir_writes is not None and "messages" in views:  # the console writes as FHIR does
+        from adapters.console.routes import console_router
+        from adapters.console.session import SignIn
+
+        signin = SignIn(access.verifier, access.issuer)
+        app.include_router(console_router(dict(views), fhir_writes, signin, now, site_timezone))
     return app
 
 

@@ -50,6 +50,10 @@ def _scope(scope: str, resource_type: str = "", *, phi: bool = True) -> Rule:
     return Rule("scope", resource_type, "read", scope, phi)
 
 
+def _operator(resource_type: str, interaction: str = "read", *, phi: bool = True) -> Rule:
+    return Rule("scope", resource_type, interaction, "carelog/operator", phi)
+
+
 POLICY: dict[tuple[str, str], Rule] = {
     # public: liveness, the capability statement, how to get a token, the embedded keys
     ("GET", "/health"): PUBLIC,
@@ -90,6 +94,17 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/api/patients/{patient_id}/history"): _scope("carelog/audit.read", "History"),
     ("GET", "/api/audit"): _scope("carelog/audit.read", "AuditEvent"),
     ("GET", "/fhir/AuditEvent"): _scope("carelog/audit.read", "AuditEvent"),
+    # the operator console (adapters/console): a session cookie or a bearer token
+    ("GET", "/console/signin"): PUBLIC,  # checks its one-time code itself
+    ("GET", "/console"): _operator("Console", phi=False),
+    ("GET", "/console/static/{name}"): _operator("Console", phi=False),
+    ("GET", "/console/messages"): _operator("MessageLog"),
+    ("GET", "/console/messages/{entry_id}"): _operator("MessageLog"),
+    ("POST", "/console/messages/{entry_id}/reprocess"): _operator("MessageLog", "reprocess"),
+    ("GET", "/console/errors"): _operator("MessageLog"),
+    ("POST", "/console/errors/reprocess"): _operator("MessageLog", "reprocess"),
+    ("GET", "/console/board/{location}"): _operator("Queue"),
+    ("GET", "/console/board/{location}/events"): _operator("Queue"),
 }
 
 

@@ -33,6 +33,7 @@ from engine.application.billing import post_transactions
 from engine.application.cache import EventCache, project
 from engine.application.decisions import Decision, Session
 from engine.application.outcome import IngestOutcome
+from engine.application.rejections import record_rejections
 from engine.application.results import report_results
 from engine.application.sources import ReceivedSource
 from engine.application.transcodings import (
@@ -43,6 +44,7 @@ from engine.application.transcodings import (
 from engine.domain.access import AccessRecord
 from engine.domain.ids import message_id_for
 from engine.domain.message import InboundMessage
+from engine.domain.rejected import RejectedMessage
 from engine.errors import (
     ConcurrencyError,
     DomainError,
@@ -98,8 +100,12 @@ class Ingestion(Application[UUID]):
         processing_ids: frozenset[str] = frozenset({"P"}),
         max_attempts: int = 5,
         cache_size: int = 10_000,
+        log_rejected: bool = False,
     ) -> None:
         super().__init__(env)
+        # Refused messages (AE/AR) stored as RejectedMessage for the console's message log;
+        # the composition root turns it on (CARELOG_MESSAGE_LOG, default true).
+        self.log_rejected = log_rejected
         self._cache = EventCache(cache_size)
         recorder = self.recorder
         self._bulk: BulkEventReader | None = (
@@ -151,9 +157,10 @@ class Ingestion(Application[UUID]):
     def ingest(self, raw: bytes, channel: str = "") -> IngestOutcome:
         """Applies one message; the outcome says which ACK it deserves.
 
-        Rejected messages (AE/AR) change nothing. A message already stored
-        under the same MSH-3, MSH-4 and MSH-10 is answered AA and adds no event
-        when its content is the same but for MSH-7 (a resend), AE 205 otherwise.
+        Rejected messages (AE/AR) change no patient or visit (they are only logged,
+        as RejectedMessage). A message already stored under the same MSH-3, MSH-4
+        and MSH-10 is answered AA and adds no event when its content is the same
+        but for MSH-7 (a resend), AE 205 otherwise.
 
         Raises:
             ConcurrencyError: other writers kept changing the same aggregates.
@@ -192,10 +199,11 @@ class Ingestion(Application[UUID]):
                 (msg, []) if isinstance(msg, IngestOutcome) else self._decide(msg, raw, ch, staging)
                 for (raw, ch), msg in zip(items, read, strict=True)
             ]
+            decided, rejected = self._log_rejections(decided, [ch for _, ch in items])
             events = [event for _, message_events in decided for event in message_events]
-            if not events:
+            if not events and not rejected:
                 return [outcome for outcome, _ in decided]
-            recordings = self._save(events, head)
+            recordings = self._save([*events, *rejected], head)
             if recordings is None:
                 if len(items) > 1:  # a resend, or another writer got in first: one by one
                     return [self._ingest_one(raw, channel) for raw, channel in items]
@@ -207,21 +215,38 @@ class Ingestion(Application[UUID]):
     def _ingest_one(self, raw: bytes, channel: str) -> IngestOutcome:
         """One message, looked up before it is decided (after a conflicting group commit)."""
         msg = self._read(raw, self.validator.validate_many([raw])[0])
-        if isinstance(msg, IngestOutcome):
-            return msg
         for _ in range(self.max_attempts):
             head = self._check_cache()
             staging = _Staging(
                 self._committed_events, self._message_stored, careful=True, build=self._cache.build
             )
-            outcome, events = self._decide(msg, raw, channel, staging)
-            if not events:
+            outcome, events = (
+                (msg, [])
+                if isinstance(msg, IngestOutcome)
+                else self._decide(msg, raw, channel, staging)
+            )
+            [(outcome, events)], rejected = self._log_rejections([(outcome, events)], [channel])
+            if not events and not rejected:
                 return outcome
-            recordings = self._save(events, head)
+            recordings = self._save([*events, *rejected], head)
             if recordings is None:
                 continue
             return _with_positions([(outcome, events)], recordings)[0]
         raise ConcurrencyError(f"gave up after {self.max_attempts} conflicting saves")
+
+    def _log_rejections(
+        self, decided: list[tuple[IngestOutcome, list[Any]]], channels: Sequence[str]
+    ) -> tuple[list[tuple[IngestOutcome, list[Any]]], list[Any]]:
+        """Each refused outcome named by its message log entry, and that entry's events.
+
+        Off (``log_rejected`` False) nothing is added: a refused message leaves no trace.
+        """
+        if not self.log_rejected:
+            return decided, []
+        outcomes, rejected = record_rejections(
+            [outcome for outcome, _ in decided], channels, self.clock.now()
+        )
+        return [(o, ev) for o, (_, ev) in zip(outcomes, decided, strict=True)], rejected
 
     def record(
         self,
@@ -350,7 +375,7 @@ class Ingestion(Application[UUID]):
             head=head,
             first=recordings[0].notification.id,
             last=recordings[-1].notification.id,
-            skip=(InboundMessage.Received, AccessRecord.Recorded),
+            skip=(InboundMessage.Received, AccessRecord.Recorded, RejectedMessage.Recorded),
         )
 
     def _committed_events(self, aggregate_id: UUID) -> tuple[Any, ...]:

@@ -20,6 +20,7 @@ class IngestOutcome:
     built from the raw bytes). ``error_code`` is the 0357 code for an ERR that
     no fault locates. ``last_notification_id`` is the store position of the
     last event written, so a caller can wait for projections to reach it.
+    ``rejected_id`` names the message log entry of a refused message (AE/AR).
     """
 
     ack_code: str
@@ -32,6 +33,7 @@ class IngestOutcome:
     duplicate: bool = False
     events_written: int = 0
     last_notification_id: int | None = None
+    rejected_id: UUID | None = None
 
     @property
     def control_id(self) -> str:

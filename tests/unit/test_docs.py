@@ -138,13 +138,13 @@ def test_every_carelog_command_in_readme_parses() -> None:
     for words in shown:
         at = next(i for i, w in enumerate(words) if w.rsplit("/", 1)[-1] == "carelog")
         parser.parse_args(words[at + 1 :])  # exits (SystemExit) on anything it does not know
-    inline = set(re.findall(r"`carelog ([a-z]+)", README.read_text()))
+    inline = set(re.findall(r"`carelog ([a-z][a-z-]*)", README.read_text()))
     assert inline <= set(SUBCOMMANDS), sorted(inline - set(SUBCOMMANDS))
 
 
 def _subcommands() -> list[str]:
     """carelog's subcommands, as its usage line lists them (``{serve,worker,...}``)."""
-    usage = re.search(r"\{([a-z,]+)\}", _parser().format_usage())
+    usage = re.search(r"\{([a-z,-]+)\}", _parser().format_usage())
     assert usage is not None
     return usage.group(1).split(",")
 

@@ -1,0 +1,1 @@
+"""The operator console under /console: server-rendered pages over the read models."""
