@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import re
-import shutil
 import ssl
 import subprocess
 from pathlib import Path
-
-import pytest
 
 from adapters.cli import _parser
 from adapters.mllp.tls import SenderBindings, client_context, server_context
@@ -67,7 +64,6 @@ def test_compose_and_image_open_no_plain_listener_and_require_tls_files() -> Non
     assert "docker/tls/" in (ROOT / ".gitignore").read_text()  # keys never committed
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 def test_certs_script_makes_files_carelog_serves_with(tmp_path: Path) -> None:
     out = tmp_path / "tls"
     subprocess.run(
