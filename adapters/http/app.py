@@ -75,6 +75,7 @@ def create_app(
     @app.exception_handler(AccessRefused)
     async def _refused(request: Request, exc: AccessRefused) -> JSONResponse:
         return refusal_response(request.url.path, exc.status, exc.detail, exc.scope)
+
     app.middleware("http")(negotiate_format)
 
     @app.exception_handler(StarletteHTTPException)

@@ -28,6 +28,24 @@ def carelog_command() -> list[str]:
     return [sys.executable, "-m", "adapters.cli"]  # pragma: no cover - uninstalled checkout
 
 
+def run_carelog(
+    *args: str,
+    store: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """One `carelog` command on ``store`` as a user runs it (warnings only on stderr)."""
+    return subprocess.run(
+        [*carelog_command(), *args],
+        env={**os.environ, "CARELOG_STORE": store, "CARELOG_LOG_LEVEL": "warning", **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+    )
+
+
 class LoggedProcess:
     """A `carelog` subprocess whose JSON log lines (stderr) are collected as they come.
 

@@ -4,7 +4,6 @@ SIGTERM, and `carelog verify` covers it. A non-loopback address without the opt-
 
 from __future__ import annotations
 
-import os
 import stat
 import subprocess
 from pathlib import Path
@@ -16,7 +15,7 @@ from adapters.bootstrap import build
 from adapters.mllp.client import MLLPClient, ack_code_of
 from engine.config import Settings
 from projections.access import AccessLogView
-from tests.e2e.server import ServeProcess, carelog_command
+from tests.e2e.server import ServeProcess, carelog_command, run_carelog
 from tests.fakes import FakeMessageValidator
 from tests.messages import adt
 
@@ -26,15 +25,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.native]
 def carelog(
     *args: str, store: str, extra_env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "CARELOG_STORE": store,
-        "CARELOG_LOG_LEVEL": "warning",
-        **(extra_env or {}),
-    }
-    return subprocess.run(
-        [*carelog_command(), *args], capture_output=True, text=True, env=env, timeout=60
-    )
+    return run_carelog(*args, store=store, env=extra_env, timeout=60)
 
 
 def test_a_token_from_carelog_token_reads_and_every_read_is_in_the_access_log(

@@ -15,26 +15,14 @@ import pytest
 
 from adapters.mllp.client import MLLPClient
 from engine.hl7.message import parse_message
-from tests.e2e.server import ServeProcess, carelog_command
+from tests.e2e.server import ServeProcess, run_carelog
 from tests.integration.crypto.canary import Canary
 
 pytestmark = [pytest.mark.e2e, pytest.mark.native]
 
 
 def carelog(*args: str, store: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*carelog_command(), *args],
-        env={
-            **os.environ,
-            "CARELOG_STORE": f"sqlite:///{store}",
-            "CARELOG_LOG_LEVEL": "warning",
-            **env,
-        },
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=store.parent,
-    )
+    return run_carelog(*args, store=f"sqlite:///{store}", env=env, cwd=store.parent, timeout=300)
 
 
 @pytest.fixture
@@ -64,8 +52,8 @@ def search(server: ServeProcess, mrn: str, *, total: int, timeout: float = 20.0)
     """The FHIR search for ``mrn`` once it has ``total`` hits (read models trail the ACK)."""
     deadline = time.monotonic() + timeout
     while True:
-        bundle = _get(server,
-            f"{server.base_url}/fhir/Patient", params={"identifier": f"HOSP|{mrn}"}
+        bundle = _get(
+            server, f"{server.base_url}/fhir/Patient", params={"identifier": f"HOSP|{mrn}"}
         ).json()
         if bundle["total"] == total or time.monotonic() > deadline:
             return bundle

@@ -27,9 +27,7 @@ def test_send_names_file_position_and_control_id(
     second = tmp_path / "dft.hl7"
     ft1 = {1: "1", 4: "20240101", 6: "CG", 7: "99213", 10: "1", 11: "125.00&USD"}
     second.write_bytes(
-        dft("DFT1", [ft1])
-        + dft("DFT2", [{**ft1, 11: "1,250.00&USD"}])
-        + adt("A99", "ADT3")
+        dft("DFT1", [ft1]) + dft("DFT2", [{**ft1, 11: "1,250.00&USD"}]) + adt("A99", "ADT3")
     )
 
     async def scenario() -> int:

@@ -13,7 +13,7 @@ import pytest
 
 from engine.config import Settings
 from projections.catalog import CATALOG
-from tests.e2e.server import carelog_command
+from tests.e2e.server import carelog_command, run_carelog
 from tests.integration.audit.helpers import (
     dump,
     dump_sqlite,
@@ -26,19 +26,7 @@ from tests.integration.audit.helpers import (
 def carelog(
     *args: str, store: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*carelog_command(), *args],
-        env={
-            **os.environ,
-            "CARELOG_STORE": f"sqlite:///{store}",
-            "CARELOG_LOG_LEVEL": "warning",
-            **(env or {}),
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=store.parent,
-    )
+    return run_carelog(*args, store=f"sqlite:///{store}", env=env, cwd=store.parent)
 
 
 @pytest.fixture
