@@ -356,6 +356,8 @@ def _verify(args: argparse.Namespace) -> int:
             f"intact: {report.records} records up to position {report.head}, "
             f"sealed up to {report.sealed_up_to}; seals: {how}"
         )
+        if report.pruned:
+            print(f"({report.pruned} rejected message record(s) deleted by retention)")
         if report.holes:
             print(f"({report.holes} unused position(s): rolled-back inserts, no seal claims them)")
         if report.unsealed_from:

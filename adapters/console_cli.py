@@ -44,9 +44,11 @@ def add_parsers(sub: Any) -> None:
     add_verbose(again)
 
     prune = sub.add_parser(
-        "prune-messages", help="drop message log rows older than the retention period"
+        "prune-messages", help="delete rejected messages and log rows older than the retention"
     )
     prune.add_argument("--days", type=int, help="keep this many days (env ..._RETENTION_DAYS)")
+    prune.add_argument("--no-vacuum", action="store_true", help="delete only; reclaim later")
+    prune.add_argument("--full", action="store_true", help="PostgreSQL: VACUUM FULL (locks)")
     prune.add_argument("--store", help="sqlite:///PATH or postgresql://... (env CARELOG_STORE)")
     add_verbose(prune)
 
@@ -114,22 +116,38 @@ def _reprocess(args: argparse.Namespace) -> int:
 
 
 def _prune(args: argparse.Namespace) -> int:
-    """Drops the log's index rows older than the retention (the events stay in the store)."""
+    """Deletes rejected messages and log rows older than the retention, then reclaims space."""
     from datetime import UTC, datetime, timedelta
 
     from adapters.bootstrap import build
+    from adapters.retention import prune_messages, reclaim_postgres, reclaim_sqlite
 
     settings = _settings(args, tool_settings(args))
     days = args.days if args.days is not None else settings.message_log_retention_days
     if days <= 0:
         raise CarelogError("no retention: give --days N or CARELOG_MESSAGE_LOG_RETENTION_DAYS")
     engine = build(settings)
+    sizes: tuple[int, int] | None = None
     try:
         engine.runner.catch_up()
-        gone = engine.views["messages"].forget_before(datetime.now(UTC) - timedelta(days=days))
+        result = prune_messages(engine, datetime.now(UTC) - timedelta(days=days))
+        if settings.backend == "postgres" and not args.no_vacuum:
+            sizes = reclaim_postgres(engine, full=args.full)
     finally:
         engine.close()
-    print(f"{gone} message log entries older than {days} days dropped")
+    print(
+        f"{result.index_rows} message log entries older than {days} days dropped, "
+        f"{result.rejected_deleted} rejected message(s) deleted from the store"
+    )
+    if settings.backend == "sqlite" and not args.no_vacuum:
+        import sqlite3
+
+        try:
+            sizes = reclaim_sqlite(settings.sqlite_path())
+        except sqlite3.OperationalError as e:
+            print(f"could not compact the store now ({e}): run it again", file=sys.stderr)
+    if sizes is not None:
+        print(f"store: {sizes[0]} bytes before, {sizes[1]} after")
     return 0
 
 

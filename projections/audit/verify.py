@@ -14,6 +14,9 @@ One pass over the stored records in notification order checks:
    (ingestion saves the message in the same transaction, ahead of its events).
 
 Records after the last seal are reported as an unsealed tail, not as faults.
+Positions retention deleted (rejected messages, registered with a valid tag in
+``carelog_pruned``, see projections/audit/pruned.py) are counted as pruned,
+not as faults; the chain goes on from their stored seals.
 """
 
 from __future__ import annotations
@@ -26,12 +29,16 @@ from typing import Any
 from eventsourcing.utils import get_topic
 
 from engine.domain.message import InboundMessage
+from engine.domain.rejected import RejectedMessage
 from engine.errors import ErasedDataError
+from projections.audit.pruned import PrunedRegister
 from projections.audit.seals import GENESIS, Sealer, next_seal
 
 __all__ = ["Fault", "VerifyReport", "verify"]
 
 _RECEIVED_TOPIC = get_topic(InboundMessage.Received)
+PRUNABLE_TOPICS = frozenset({get_topic(RejectedMessage.Recorded)})
+"""What retention may delete (rejected messages): docs/data-at-rest.md."""
 _CODECS = ("utf-8", "latin-1", "cp1252", "iso8859-15")
 
 
@@ -54,6 +61,7 @@ class VerifyReport:
     unsealed_from: int = 0  # first position of the unsealed tail, 0 when none
     keyed: bool = False
     holes: int = 0  # skipped positions that no seal claims (PostgreSQL only)
+    pruned: int = 0  # records retention deleted (registered in carelog_pruned)
     faults: list[Fault] = field(default_factory=list)
 
     @property
@@ -100,12 +108,17 @@ def verify(
     expected = 1
     position = 0
     faults = report.faults
+    pruned = PrunedRegister(recorder, sealer.key).accepted(PRUNABLE_TOPICS)
 
     def check_gap(upto: int, seals: dict[int, bytes]) -> None:
         """Positions ``expected`` .. ``upto - 1`` hold no record."""
         nonlocal previous
         for missing in range(expected, upto):
-            if missing in seals:
+            if missing in pruned:
+                report.pruned += 1
+                if missing in seals:
+                    previous = seals[missing]
+            elif missing in seals:
                 faults.append(Fault(missing, "deleted", "a sealed record is no longer stored"))
                 previous = seals[missing]
             elif not holes_allowed:
@@ -140,6 +153,9 @@ def verify(
     if last_sealed >= expected:  # seals for records after the last one stored
         tail = sealer.seals_between(expected, last_sealed)
         for missing in sorted(tail):
+            if missing in pruned:
+                report.pruned += 1
+                continue
             faults.append(Fault(missing, "deleted", "a sealed record is no longer stored"))
     faults.sort(key=lambda f: f.position)
     return report

@@ -55,6 +55,12 @@ class MemoryMessageLogView(MemoryBatching, MessageLogView, MemoryTrackingRecorde
                     counts[e.cause] = counts.get(e.cause, 0) + 1
         return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
+    def rejected_before(self, when: datetime, limit: int = 1000) -> list[tuple[str, int]]:
+        with self.database_lock:
+            old = [e for e in self._entries.values() if not e.accepted and e.received_at < when]
+        old.sort(key=lambda e: e.received_at)
+        return [(e.entry_id, e.position) for e in old[:limit]]
+
     def forget_before(self, when: datetime) -> int:
         with self.database_lock:
             old = [i for i, e in self._entries.items() if e.received_at < when]

@@ -154,6 +154,17 @@ class SQLMessageLogQueries(SQLBatching):
             )
             return [(r["cause"], int(r["n"])) for r in c.fetchall()]
 
+    def rejected_before(self, when: datetime, limit: int = 1000) -> list[tuple[str, int]]:
+        with self._reading() as c:
+            c.execute(
+                self._sql(
+                    "SELECT entry_id, position FROM message_log_v1 "
+                    "WHERE received_at < ? AND accepted = 0 ORDER BY received_at LIMIT ?"
+                ),
+                (to_text(when), limit),
+            )
+            return [(r["entry_id"], int(r["position"])) for r in c.fetchall()]
+
     def forget_before(self, when: datetime) -> int:
         at = to_text(when)
         with self.datastore.transaction(commit=True) as c:

@@ -92,5 +92,12 @@ class MessageLogView(TrackingRecorder, ABC):
         """The error queue: each cause of pending entries (``LogFilter.pending``), how many."""
 
     @abstractmethod
+    def rejected_before(self, when: datetime, limit: int = 1000) -> list[tuple[str, int]]:
+        """(entry id, position) of refused entries received before ``when``, oldest first.
+
+        What retention deletes from the event store (adapters/retention.py).
+        """
+
+    @abstractmethod
     def forget_before(self, when: datetime) -> int:
         """Drops entries received before ``when`` (retention); how many went."""
