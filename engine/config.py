@@ -102,6 +102,12 @@ class Settings:
     # The console's message log (docs/console.md): refused messages kept as RejectedMessage.
     message_log: bool = True
     message_log_retention_days: int = 0  # 0 = keep the log's index rows forever
+    # Console sign-in through the external issuer (OpenID Connect, code + PKCE):
+    # docs/access-control.md. "" client id = no OIDC sign-in.
+    console_oidc_client_id: str = ""
+    console_oidc_client_secret_file: str = ""  # "" = a public client (PKCE only)
+    console_oidc_redirect_url: str = ""  # https://HOST/console/oidc/callback, as registered
+    console_oidc_scopes: str = "openid carelog/operator"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -174,6 +180,7 @@ class Settings:
             changes["master_key"] = v
         changes.update(_transport_settings(environ))
         changes.update(_auth_changes(environ))
+        changes.update(_console_oidc_changes(environ))
         settings = replace(s, **changes)
         settings.tzinfo()  # fail early on an unknown zone
         settings.eventsourcing_env()  # and on a malformed store URL
@@ -405,6 +412,32 @@ def _auth_changes(environ: Mapping[str, str]) -> dict[str, Any]:
             raise ConfigError(f"CARELOG_AUTH_JWKS_REFRESH: expected 0 to 3600 seconds, got {v!r}")
     if v := get("CARELOG_ACCESS_LOG_FLUSH"):
         changes["access_log_flush_s"] = _positive_float(v, "CARELOG_ACCESS_LOG_FLUSH")
+    return changes
+
+
+def _console_oidc_changes(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The ``CARELOG_CONSOLE_OIDC_*`` keys: the console's OpenID Connect client."""
+    get = environ.get
+    changes: dict[str, Any] = {}
+    if v := get("CARELOG_CONSOLE_OIDC_CLIENT_ID"):
+        if not get("CARELOG_AUTH_ISSUER"):
+            raise ConfigError("CARELOG_CONSOLE_OIDC_CLIENT_ID: needs CARELOG_AUTH_ISSUER")
+        redirect = get("CARELOG_CONSOLE_OIDC_REDIRECT_URL", "")
+        if not redirect.startswith(("https://", "http://")) or not redirect.endswith(
+            "/console/oidc/callback"
+        ):
+            raise ConfigError(
+                "CARELOG_CONSOLE_OIDC_REDIRECT_URL: required with a client id, "
+                f"http(s)://HOST[:PORT]/console/oidc/callback; got {redirect!r}"
+            )
+        changes["console_oidc_client_id"] = v
+        changes["console_oidc_redirect_url"] = redirect
+    if v := get("CARELOG_CONSOLE_OIDC_CLIENT_SECRET_FILE"):
+        changes["console_oidc_client_secret_file"] = v
+    if v := get("CARELOG_CONSOLE_OIDC_SCOPES"):
+        if "openid" not in v.split():
+            raise ConfigError(f"CARELOG_CONSOLE_OIDC_SCOPES: must include openid, got {v!r}")
+        changes["console_oidc_scopes"] = " ".join(v.split())
     return changes
 
 
