@@ -171,13 +171,13 @@ def reclaim_postgres(engine: Any, *, full: bool = False) -> tuple[int, int]:
     ]
     size = f"SELECT pg_total_relation_size('{events}') AS n"
     with datastore.get_connection() as conn:
-        before = int(conn.execute(size).fetchone()["n"])  # type: ignore[index]  # DictRow
+        before = int(conn.execute(size).fetchone()["n"])
         conn.commit()
         conn.autocommit = True  # VACUUM cannot run inside a transaction block
         try:
             for table in tables:
                 conn.execute(f"VACUUM {'FULL ' if full else ''}{table}")
-            after = int(conn.execute(size).fetchone()["n"])  # type: ignore[index]  # DictRow
+            after = int(conn.execute(size).fetchone()["n"])
         finally:
             conn.autocommit = False
     return before, after

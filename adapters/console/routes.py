@@ -89,6 +89,10 @@ def console_router(
 
     @router.get("/signin")
     def sign_in(request: Request, code: str = "") -> Response:
+        if not code and signin.oidc:  # the external issuer's sign-in (adapters/console/oidc.py)
+            return HTMLResponse(
+                env.get_template("signin.html").render(oidc=True, error="", csrf="", who="")
+            )
         try:
             _, session = signin.exchange(code)
         except InvalidTokenError as e:

@@ -35,7 +35,6 @@ __all__ = [
     "SIGNIN_SCOPE",
     "SignIn",
     "csrf_token",
-    "session_authorization",
     "session_cookie_of",
 ]
 
@@ -66,12 +65,6 @@ def session_cookie_of(scope: Scope) -> str:
     return ""
 
 
-def session_authorization(scope: Scope) -> str | None:
-    """``Bearer <session token>`` from the cookie, for the access layer; None without one."""
-    token = session_cookie_of(scope)
-    return f"Bearer {token}" if token else None
-
-
 def csrf_token(session: str) -> str:
     """The CSRF token of a session: the forms' hidden field and htmx's X-CSRF-Token header."""
     return hashlib.sha256(b"carelog-csrf:" + session.encode()).hexdigest()[:32]
@@ -86,11 +79,16 @@ class SignIn:
     """Exchanges sign-in codes for session tokens, each code once."""
 
     def __init__(
-        self, verifier: TokenVerifier, issuer: EmbeddedIssuer | None, session_ttl_s: int = 8 * 3600
+        self,
+        verifier: TokenVerifier,
+        issuer: EmbeddedIssuer | None,
+        session_ttl_s: int = 8 * 3600,
+        oidc: bool = False,
     ) -> None:
         self.verifier = verifier
         self.issuer = issuer
         self.session_ttl_s = session_ttl_s
+        self.oidc = oidc  # the sign-in page offers the external issuer (adapters/console/oidc.py)
         self._used: dict[str, float] = {}  # link token id -> when it expires
         self._lock = threading.Lock()
 

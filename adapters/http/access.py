@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,7 +33,8 @@ from starlette.datastructures import Headers
 from starlette.routing import BaseRoute, Router, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from adapters.console.session import session_authorization
+from adapters.console.oidc import SESSION_PREFIX, ConsoleSessions
+from adapters.console.session import session_cookie_of
 from adapters.http.fhir_json import operation_outcome
 from adapters.http.problem import problem
 from adapters.security.access_log import AccessEntry, AccessLog, Store
@@ -64,6 +65,10 @@ class AccessControl:
     access_log: AccessLog | None = None
     issuer: EmbeddedIssuer | None = None  # the embedded one, whose JWKS the app serves
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # The console's sessions (adapters/console/oidc.py) and, with an external issuer and
+    # CARELOG_CONSOLE_OIDC_CLIENT_ID, its OpenID Connect client (an OidcClient).
+    sessions: ConsoleSessions = field(default_factory=ConsoleSessions)
+    oidc: Any = None
 
     @classmethod
     def refusing_all(cls) -> AccessControl:
@@ -103,7 +108,21 @@ def build_access(settings: Settings, store: Store | None) -> AccessControl:
     if store is not None:
         access_log = AccessLog(store, flush_s=settings.access_log_flush_s)
         access_log.start()
-    return AccessControl(verifier, access_log, issuer)
+    access = AccessControl(verifier, access_log, issuer)
+    if settings.auth_issuer and settings.console_oidc_client_id:
+        from adapters.console.oidc import OidcClient
+
+        access.oidc = OidcClient(
+            issuer=settings.auth_issuer,
+            client_id=settings.console_oidc_client_id,
+            redirect_url=settings.console_oidc_redirect_url,
+            keys=verifier.keys,
+            api_verifier=verifier,
+            scopes=settings.console_oidc_scopes,
+            client_secret_file=settings.console_oidc_client_secret_file,
+            leeway_s=settings.auth_leeway_s,
+        )
+    return access
 
 
 class _NoKeys:
@@ -202,8 +221,9 @@ class AccessMiddleware:
         try:
             authorization = Headers(scope=scope).get("authorization")
             if authorization is None and scope["path"].startswith("/console"):
-                authorization = session_authorization(scope)  # the console's cookie
-            principal = await self.access.authenticate(authorization)
+                principal = await self._console_session(session_cookie_of(scope))
+            else:
+                principal = await self.access.authenticate(authorization)
         except InvalidTokenError as e:
             await self._refuse(scope, receive, send, request, None, 401, str(e))
             return
@@ -245,6 +265,20 @@ class AccessMiddleware:
         finally:
             if rule.phi:
                 self._log(scope, request, principal, status)
+
+    async def _console_session(self, cookie: str) -> Principal:
+        """Who the console's session cookie stands for: an OIDC session, or a link's token.
+
+        Raises:
+            InvalidTokenError: no cookie, an ended session, a signed-out or invalid token.
+        """
+        if not cookie:
+            raise InvalidTokenError("a bearer token is required")
+        if cookie.startswith(SESSION_PREFIX):
+            return self.access.sessions.principal(cookie)
+        if self.access.sessions.revoked(cookie):
+            raise InvalidTokenError("signed out: sign in again")
+        return await self.access.authenticate(f"Bearer {cookie}")
 
     async def _held_back(
         self, scope: Scope, receive: Receive, send: Send, request: _RequestFacts, who: Principal

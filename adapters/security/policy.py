@@ -105,6 +105,10 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/console/errors/reprocess"): _operator("MessageLog", "reprocess"),
     ("GET", "/console/board/{location}"): _operator("Queue"),
     ("GET", "/console/board/{location}/events"): _operator("Queue"),
+    # console sign-in with the external issuer (adapters/console/oidc.py) and sign-out
+    ("GET", "/console/oidc/start"): PUBLIC,  # sends the browser to the issuer
+    ("GET", "/console/oidc/callback"): PUBLIC,  # checks state, PKCE, id_token and nonce itself
+    ("POST", "/console/signout"): _operator("Console", "signout", phi=False),
 }
 
 

@@ -149,6 +149,15 @@ class TokenVerifier:
 
     def _check(self, token: str) -> tuple[Principal, float]:
         """The full check of a token not seen before: its principal and its ``exp``."""
+        claims = self.claims(token)
+        return _principal(claims), float(claims["exp"])
+
+    def claims(self, token: str) -> dict[str, Any]:
+        """The verified claims of ``token`` (uncached), for an OpenID Connect client's checks.
+
+        Raises:
+            InvalidTokenError: malformed, badly signed, expired, or for someone else.
+        """
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError as e:
@@ -176,7 +185,7 @@ class TokenVerifier:
             raise InvalidTokenError("the token is from another issuer") from e
         except jwt.InvalidTokenError as e:
             raise InvalidTokenError("the token is not valid") from e
-        return _principal(claims), float(claims["exp"])
+        return claims
 
 
 def _principal(claims: dict[str, Any]) -> Principal:
