@@ -147,11 +147,13 @@ def create_app(
     app.include_router(everything_router(views))
     if fhir_writes is not None and "messages" in views:  # the console writes as FHIR does
         from adapters.console.auth_routes import auth_router
+        from adapters.console.filters import filters_router
         from adapters.console.routes import console_router
         from adapters.console.session import SignIn
 
         signin = SignIn(access.verifier, access.issuer, oidc=access.oidc is not None)
         app.include_router(auth_router(access.sessions, access.oidc, signin.session_ttl_s))
+        app.include_router(filters_router(fhir_writes))
         app.include_router(console_router(dict(views), fhir_writes, signin, now, site_timezone))
     return app
 

@@ -109,6 +109,10 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/console/oidc/start"): PUBLIC,  # sends the browser to the issuer
     ("GET", "/console/oidc/callback"): PUBLIC,  # checks state, PKCE, id_token and nonce itself
     ("POST", "/console/signout"): _operator("Console", "signout", phi=False),
+    # saved filters (adapters/console/filters.py): they may name an MRN or a visit number
+    ("GET", "/console/filters"): _operator("SavedFilter"),
+    ("POST", "/console/filters"): _operator("SavedFilter", "save"),
+    ("POST", "/console/filters/delete"): _operator("SavedFilter", "delete"),
 }
 
 
