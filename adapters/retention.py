@@ -19,10 +19,11 @@ the table, so only when asked).
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -33,7 +34,14 @@ from eventsourcing.utils import get_topic
 from engine.domain.rejected import RejectedMessage
 from projections.audit.pruned import PrunedRecord, PrunedRegister
 
-__all__ = ["PruneResult", "prune_messages", "reclaim_postgres", "reclaim_sqlite", "store_bytes"]
+__all__ = [
+    "PruneResult",
+    "prune_messages",
+    "reclaim_postgres",
+    "reclaim_sqlite",
+    "retention_loop",
+    "store_bytes",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -81,6 +89,36 @@ def prune_messages(engine: Any, before: datetime) -> PruneResult:
         before=before.isoformat(),
     )
     return result
+
+
+async def retention_loop(
+    engine: Any,
+    stop: asyncio.Event,
+    days: int,
+    *,
+    first_after_s: float = 60.0,
+    every_s: float = 3600.0,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> None:
+    """``serve``'s periodic retention: prunes every ``every_s`` until ``stop`` is set.
+
+    It deletes only: the freed pages are reused by new records (SQLite's free
+    list, PostgreSQL's free space map once autovacuum or VACUUM passes). A
+    VACUUM that shrinks the file needs the store without writers for a while,
+    which a serving process cannot promise: `carelog prune-messages` does it.
+    """
+    delay = first_after_s
+    while True:
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=delay)
+            return
+        except TimeoutError:
+            pass
+        try:
+            await asyncio.to_thread(prune_messages, engine, now() - timedelta(days=days))
+        except Exception:  # keep serving; the next round tries again
+            log.exception("retention.failed")
+        delay = every_s
 
 
 def _delete(recorder: Any, register: PrunedRegister, batch: Sequence[tuple[str, int]]) -> int:

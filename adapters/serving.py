@@ -132,6 +132,12 @@ def start_background(engine: Engine) -> Background:
         )
     elif sealer is not None:
         sealer.start()
+    days = engine.settings.message_log_retention_days
+    alone = engine.relay is None and engine.projection_lease is None  # else: a scheduled job
+    if days > 0 and alone and engine.settings.backend != "memory":
+        from adapters.retention import retention_loop  # hourly: docs/data-at-rest.md
+
+        background.tasks.append(asyncio.create_task(retention_loop(engine, background.stop, days)))
     return background
 
 

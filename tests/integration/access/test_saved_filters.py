@@ -20,6 +20,7 @@ from adapters.http.app import create_app
 from adapters.security.access_log import AccessLog, to_records
 from engine.config import Settings
 from engine.domain.saved_filters import SavedFilters
+from projections.audit import verify
 from tests import tokens
 from tests.asgi import get, request
 from tests.fakes import FakeMessageValidator
@@ -89,8 +90,6 @@ def test_a_saved_filter_is_the_operators_own(console: tuple[Engine, Any, AccessL
     engine.runner.catch_up()  # the read models pass over these events
     assert engine.sealer is not None
     engine.sealer.seal()
-    from projections.audit import verify
-
     assert verify(engine.ingestion.recorder, engine.ingestion.mapper, engine.sealer).intact
     log.flush()
     rows = [r for r in engine.access_view.rows() if r.path.startswith("/console/filters")]

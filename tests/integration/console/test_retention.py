@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
 from adapters.bootstrap import Engine, build
-from adapters.retention import prune_messages, reclaim_postgres, reclaim_sqlite, store_bytes
+from adapters.retention import (
+    prune_messages,
+    reclaim_postgres,
+    reclaim_sqlite,
+    retention_loop,
+    store_bytes,
+)
 from engine.config import Settings
 from engine.domain.message import InboundMessage
 from engine.domain.rejected import RejectedMessage
@@ -129,5 +137,35 @@ def test_verify_still_reports_a_deleted_record_retention_did_not_register(
         report = verify(recorder, engine.ingestion.mapper, engine.sealer, holes_allowed=postgres)
         assert not report.intact
         assert [f.kind for f in report.faults if f.position == first.id] == ["deleted"]
+    finally:
+        engine.close()
+
+
+def test_serve_s_retention_loop_prunes_until_stopped(durable_store_url: str) -> None:
+    engine = _engine(durable_store_url)
+    try:
+        ingest = engine.ingestion.ingest
+        assert ingest(adt("A01", "A1", visit="KEEP"), "t").ack_code == "AA"
+        refused = ingest(_refused(1, "OLD"), "t")
+        assert ingest(adt("A08", "A2", visit="KEEP"), "t").ack_code == "AA"
+        engine.runner.catch_up()
+        later = datetime.now(UTC) + timedelta(days=3)  # as if three days had passed
+
+        async def run() -> bool:
+            stop = asyncio.Event()
+            loop = asyncio.create_task(
+                retention_loop(engine, stop, 2, first_after_s=0, every_s=0.05, now=lambda: later)
+            )
+            deadline = time.monotonic() + 10
+            gone = False
+            while not gone and time.monotonic() < deadline:  # bounded wait on the store
+                await asyncio.sleep(0.05)
+                gone = engine.ingestion.current(UUID(str(refused.rejected_id))) is None
+            stop.set()
+            await asyncio.wait_for(loop, 10)
+            return gone
+
+        assert asyncio.run(run())
+        assert _topics(engine)[_RECEIVED] == 2
     finally:
         engine.close()
