@@ -24,6 +24,7 @@ from adapters.http.context import touched
 from adapters.http.fhir_encounter import encounter_router
 from adapters.http.fhir_everything import everything_router
 from adapters.http.fhir_format import negotiate_format
+from adapters.http.fhir_history import fhir_history_router
 from adapters.http.fhir_json import FHIR_JSON, FhirResponse, operation_outcome
 from adapters.http.fhir_observation import observation_router
 from adapters.http.fhir_observation_filters import OBSERVATION_FILTERS
@@ -35,6 +36,7 @@ from adapters.http.problem import problem
 from adapters.http.queue import queue_router
 from adapters.http.well_known import well_known_router
 from adapters.security.policy import AccessRefused
+from engine.application.versions import AggregateVersions
 from projections.patients.view import PatientView
 
 __all__ = ["FHIR_JSON", "create_app"]
@@ -144,6 +146,9 @@ def create_app(
     if "encounters" in views:
         app.include_router(encounter_router(views, version_of))
     app.include_router(reads_router(views, version_of))
+    if fhir_writes is not None:  # vread and _history replay the store's events
+        versions = AggregateVersions(fhir_writes.ingestion)
+        app.include_router(fhir_history_router(views, versions, erased))
     app.include_router(everything_router(views))
     if fhir_writes is not None and "messages" in views:  # the console writes as FHIR does
         from adapters.console.routes import console_router
