@@ -58,6 +58,7 @@ def create_app(
     fhir_writes: FhirWrites | None = None,
     access: AccessControl | None = None,
     erased: Callable[[str], bool] = lambda _: False,
+    versions: AggregateVersions | None = None,
 ) -> FastAPI:
     """The ASGI app over the read models ``views`` (keyed as in projections.catalog).
 
@@ -67,6 +68,8 @@ def create_app(
     ``access`` is the access layer (adapters/http/access.py); without one no
     token is accepted and only the public routes answer (deny by default).
     ``erased`` says whether a patient id was erased (a read then answers 410 Gone).
+    ``versions`` reads the store's events for vread and ``_history`` (by default
+    through ``fhir_writes``' application; without either they are not served).
     """
     app = FastAPI(title="carelog", docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     patients: PatientView = views["patients"]
@@ -146,8 +149,9 @@ def create_app(
     if "encounters" in views:
         app.include_router(encounter_router(views, version_of))
     app.include_router(reads_router(views, version_of))
-    if fhir_writes is not None:  # vread and _history replay the store's events
+    if versions is None and fhir_writes is not None:  # vread, _history: the store's events
         versions = AggregateVersions(fhir_writes.ingestion)
+    if versions is not None:
         app.include_router(fhir_history_router(views, versions, erased))
     app.include_router(everything_router(views))
     if fhir_writes is not None and "messages" in views:  # the console writes as FHIR does
