@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from adapters.fhir.capability import with_writes
+from adapters.fhir.capability import with_history, with_writes
 from adapters.fhir.routes import FhirWrites, fhir_write_router, versioned
 from adapters.http.access import AccessControl, AccessMiddleware, refusal_response
 from adapters.http.audit import audit_router
@@ -74,6 +74,8 @@ def create_app(
     app = FastAPI(title="carelog", docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     patients: PatientView = views["patients"]
     version_of = fhir_writes.version_of if fhir_writes is not None else None
+    if versions is None and fhir_writes is not None:  # vread, _history: the store's events
+        versions = AggregateVersions(fhir_writes.ingestion)
     access = access if access is not None else AccessControl.refusing_all()
     app.add_middleware(AccessMiddleware, access=access, router=app.router)
 
@@ -126,6 +128,8 @@ def create_app(
         statement = _capability_statement()
         if fhir_writes is not None:
             statement = with_writes(statement)
+        if versions is not None:
+            statement = with_history(statement)
         return FhirResponse(statement)
 
     if fhir_writes is not None:
@@ -149,8 +153,6 @@ def create_app(
     if "encounters" in views:
         app.include_router(encounter_router(views, version_of))
     app.include_router(reads_router(views, version_of))
-    if versions is None and fhir_writes is not None:  # vread, _history: the store's events
-        versions = AggregateVersions(fhir_writes.ingestion)
     if versions is not None:
         app.include_router(fhir_history_router(views, versions, erased))
     app.include_router(everything_router(views))

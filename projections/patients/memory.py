@@ -132,7 +132,8 @@ class MemoryPatientView(MemoryBatching, PatientView, MemoryTrackingRecorder):
         if previous:
             lost = self._patients[previous]
             kept = tuple(i for i in lost.identifiers if _key(i) != key)
-            self._patients[previous] = replace(lost, identifiers=kept)
+            lost_old = lost.old_identifiers - {identifier.key()}
+            self._patients[previous] = replace(lost, identifiers=kept, old_identifiers=lost_old)
         self._patients[patient_id] = replace(
             record, identifiers=(*record.identifiers, identifier), old_identifiers=olds
         )

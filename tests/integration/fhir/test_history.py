@@ -157,3 +157,12 @@ def test_an_erased_patients_history_is_gone(fhir: FhirClient) -> None:
         answer = fhir.get(path)
         assert answer.status_code == 410, path
         assert answer.json()["issue"][0]["code"] == "deleted"
+
+
+def test_the_capability_statement_lists_vread_and_history(fhir: FhirClient) -> None:
+    statement = fhir.get("/fhir/metadata").json()
+    by_type = {r["type"]: r for r in statement["rest"][0]["resource"]}
+    for kind in ("Patient", "Encounter"):
+        codes = [i["code"] for i in by_type[kind]["interaction"]]
+        assert "vread" in codes and "history-instance" in codes, kind
+    assert "vread" not in [i["code"] for i in by_type["Observation"]["interaction"]]
