@@ -97,6 +97,8 @@ def test_history_is_newest_first_and_pages_without_duplicates(fhir: FhirClient) 
     whole = fhir.get(f"/fhir/Encounter/{encounter_id}/_history").json()
     versions = [e["resource"]["meta"]["versionId"] for e in whole["entry"]]
     assert whole["total"] == len(versions) >= 2
+    first, newest = whole["entry"][-1]["resource"], whole["entry"][0]["resource"]
+    assert newest["meta"]["lastUpdated"] > first["meta"]["lastUpdated"]  # the transfer's time
     assert versions == [str(v) for v in range(len(versions), 0, -1)]
     read = fhir.get(f"/fhir/Encounter/{encounter_id}").json()
     assert whole["entry"][0]["resource"] == read
@@ -126,6 +128,10 @@ def test_a_merge_gives_the_survivor_a_new_version_with_the_old_mrn(fhir: FhirCli
     assert after["meta"]["lastUpdated"] > survivor["meta"]["lastUpdated"]
     uses = {i["value"]: i.get("use") for i in after["identifier"]}
     assert uses == {"MRN1": None, "MRN3": "old"}
+    # A client that writes the survivor back as read changes nothing (no new version).
+    sent = {k: v for k, v in after.items() if k != "meta"}
+    put = fhir.put(f"/fhir/Patient/{survivor['id']}", sent)
+    assert put.status_code == 200 and put.headers["ETag"] == f'W/"{after["meta"]["versionId"]}"'
     # The old MRN still finds the survivor (as HAPI does), and the retired record points on.
     assert _one(fhir, f"/fhir/Patient?identifier={r.HOSP}|MRN3")["id"] == survivor["id"]
     gone = fhir.get(f"/fhir/Patient/{retired['id']}").json()
