@@ -15,7 +15,9 @@ those of an erased patient cannot be, and the answer is 410 Gone, as a read's.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -43,18 +45,23 @@ PAGE_BEFORE = "_page_before"  # the next page: versions below this one (newest f
 _TRACKING = "fhir-history"
 
 
+@dataclass(frozen=True, slots=True)
 class Version:
-    """One version of a resource: its number and the resource as it was then."""
+    """One version of a resource: its number and its read-model record as it was then.
 
-    __slots__ = ("number", "resource")
+    The record is mapped only when asked (``resource()``): a history page maps
+    its own versions, not every version replayed to reach them.
+    """
 
-    def __init__(self, number: int, resource: dict[str, Any]) -> None:
-        self.number = number
-        self.resource = resource
+    number: int
+    record: Any
+    render: Callable[[Any], dict[str, Any]]
 
-
-def _stamped(resource: dict[str, Any], number: int) -> dict[str, Any]:
-    return {**resource, "meta": {**resource.get("meta", {}), "versionId": str(number)}}
+    def resource(self) -> dict[str, Any]:
+        """The FHIR resource of this version, with its ``meta.versionId``."""
+        resource = self.render(self.record)
+        meta = {**resource.get("meta", {}), "versionId": str(self.number)}
+        return {**resource, "meta": meta}
 
 
 def _patient_versions(events: list[Any]) -> list[Version]:
@@ -64,9 +71,8 @@ def _patient_versions(events: list[Any]) -> list[Version]:
     for event in events:
         projection.process_event(event, Tracking(_TRACKING, event.originator_version))
         record = view.get_patient(str(event.originator_id))
-        if record is not None:
-            resource = _stamped(patient_resource(record), event.originator_version)
-            out.append(Version(event.originator_version, resource))
+        if record is not None:  # records are immutable: each is that version's snapshot
+            out.append(Version(event.originator_version, record, patient_resource))
     return out
 
 
@@ -78,11 +84,8 @@ def _encounter_versions(events: list[Any], survivor_of: Callable[[str], str]) ->
         projection.process_event(event, Tracking(_TRACKING, event.originator_version))
         record = view.encounter(str(event.originator_id))
         if record is not None:
-            subject = survivor_of(record.patient_id)
-            if subject != record.subject_id:
-                record = replace(record, subject_id=subject)
-            resource = _stamped(encounter_resource(record), event.originator_version)
-            out.append(Version(event.originator_version, resource))
+            record = replace(record, subject_id=survivor_of(record.patient_id))
+            out.append(Version(event.originator_version, record, encounter_resource))
     return out
 
 
@@ -111,8 +114,7 @@ def _patients_of(resource: dict[str, Any]) -> list[str]:
     return [str(resource["subject"]["reference"]).removeprefix("Patient/")]
 
 
-def _entry(base: str, version: Version) -> dict[str, Any]:
-    resource = version.resource
+def _entry(base: str, version: Version, resource: dict[str, Any]) -> dict[str, Any]:
     kind, rid = resource["resourceType"], resource["id"]
     created = version.number == 1
     return {
@@ -172,12 +174,11 @@ def fhir_history_router(
         if not match:
             return operation_outcome(404, "not-found", f"{kind}/{rid} has no version {vid!r}")
         version = match[0]
-        touched(request, *_patients_of(version.resource))
-        headers = {
-            "ETag": f'W/"{version.number}"',
-            "Last-Modified": version.resource["meta"]["lastUpdated"],
-        }
-        return FhirResponse(version.resource, headers=headers)
+        resource = version.resource()
+        touched(request, *_patients_of(resource))
+        changed = datetime.fromisoformat(resource["meta"]["lastUpdated"]).astimezone(UTC)
+        headers = {"ETag": f'W/"{version.number}"', "Last-Modified": format_datetime(changed, True)}
+        return FhirResponse(resource, headers=headers)
 
     def history(request: Request, kind: str, rid: str) -> JSONResponse:
         count = _count(request)
@@ -196,14 +197,15 @@ def fhir_history_router(
             query.append((PAGE_BEFORE, str(page[-1].number)))
             url = f"{base}/fhir/{kind}/{rid}/_history?{urlencode(query)}"
             links.append({"relation": "next", "url": url})
-        touched(request, *(p for v in page for p in _patients_of(v.resource)))
+        resources = [v.resource() for v in page]
+        touched(request, *(p for r in resources for p in _patients_of(r)))
         return FhirResponse(
             {
                 "resourceType": "Bundle",
                 "type": "history",
                 "total": len(found),
                 "link": links,
-                "entry": [_entry(base, v) for v in page],
+                "entry": [_entry(base, v, r) for v, r in zip(page, resources, strict=True)],
             }
         )
 

@@ -69,6 +69,7 @@ def test_vread_gives_each_patient_version_and_the_read_is_the_newest(fhir: FhirC
     assert first.status_code == 200 and first.headers["ETag"] == 'W/"1"'
     assert first.json()["name"][0]["family"] == "DOE"
     assert first.json()["meta"]["versionId"] == "1"
+    assert first.headers["Last-Modified"] == "Mon, 01 Jan 2024 12:00:00 GMT"  # the A01's time
     latest = fhir.get(f"/fhir/Patient/{patient_id}/_history/{newest}").json()
     assert latest == read.json()
     assert latest["name"][0]["family"] == "ROE"
