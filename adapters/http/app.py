@@ -73,9 +73,9 @@ def create_app(
     """
     app = FastAPI(title="carelog", docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     patients: PatientView = views["patients"]
-    version_of = fhir_writes.version_of if fhir_writes is not None else None
     if versions is None and fhir_writes is not None:  # vread, _history: the store's events
         versions = AggregateVersions(fhir_writes.ingestion)
+    version_of = versions.latest if versions is not None else None
     access = access if access is not None else AccessControl.refusing_all()
     app.add_middleware(AccessMiddleware, access=access, router=app.router)
 
