@@ -3,7 +3,9 @@
 Each version is one stored event, rebuilt through the read model's projection
 and mapping: a read's ``meta.versionId`` names a version whose vread is the
 read, earlier versions show what the resource showed then, and the history
-Bundle pages newest first without a duplicate or a gap.
+Bundle pages newest first without a duplicate or a gap. Bundles and resources are
+checked against the fhir.resources R4B models (a history Bundle needs request and
+response in every entry).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from uuid import UUID
 
 from tests.integration.fhir import resources as r
 from tests.integration.fhir.client import FhirClient
+from tests.integration.fhir.test_reads import valid
 from tests.messages import a40, adt
 
 MRN1 = f"{r.HOSP}|MRN1"
@@ -66,6 +69,7 @@ def test_vread_gives_each_patient_version_and_the_read_is_the_newest(fhir: FhirC
     newest = read.json()["meta"]["versionId"]
     assert read.headers["ETag"] == f'W/"{newest}"'
     first = fhir.get(f"/fhir/Patient/{patient_id}/_history/1")
+    valid(first.json())
     assert first.status_code == 200 and first.headers["ETag"] == 'W/"1"'
     assert first.json()["name"][0]["family"] == "DOE"
     assert first.json()["meta"]["versionId"] == "1"
@@ -95,7 +99,7 @@ def test_an_unknown_version_or_resource_is_404(fhir: FhirClient) -> None:
 
 def test_history_is_newest_first_and_pages_without_duplicates(fhir: FhirClient) -> None:
     patient_id, encounter_id = _feed(fhir)
-    whole = fhir.get(f"/fhir/Encounter/{encounter_id}/_history").json()
+    whole = valid(fhir.get(f"/fhir/Encounter/{encounter_id}/_history").json())
     versions = [e["resource"]["meta"]["versionId"] for e in whole["entry"]]
     assert whole["total"] == len(versions) >= 2
     first, newest = whole["entry"][-1]["resource"], whole["entry"][0]["resource"]
@@ -139,7 +143,7 @@ def test_a_merge_gives_the_survivor_a_new_version_with_the_old_mrn(fhir: FhirCli
     assert gone["active"] is False
     assert gone["link"][0]["other"]["reference"] == f"Patient/{survivor['id']}"
     # The merge is in the survivor's history, and vread of the version before it has no MRN3.
-    history = fhir.get(f"/fhir/Patient/{survivor['id']}/_history").json()
+    history = valid(fhir.get(f"/fhir/Patient/{survivor['id']}/_history").json())
     assert history["entry"][0]["resource"] == after
     before = fhir.get(f"/fhir/Patient/{survivor['id']}/_history/1").json()
     assert [i["value"] for i in before["identifier"]] == ["MRN1"]
