@@ -177,3 +177,18 @@ def test_the_capability_statement_lists_vread_and_history(fhir: FhirClient) -> N
         codes = [i["code"] for i in by_type[kind]["interaction"]]
         assert "vread" in codes and "history-instance" in codes, kind
     assert "vread" not in [i["code"] for i in by_type["Observation"]["interaction"]]
+
+
+def test_a_version_arriving_while_a_client_pages_shifts_no_page(fhir: FhirClient) -> None:
+    patient_id, _ = _feed(fhir)
+    page = fhir.get(f"/fhir/Patient/{patient_id}/_history?_count=1").json()
+    newest = page["entry"][0]["resource"]["meta"]["versionId"]
+    (after,) = [x["url"] for x in page["link"] if x["relation"] == "next"]
+    renamed = adt("A08", "C9", name="POE^JANE", event_time="20240102090000", pv1=False)
+    assert fhir.engine.ingestion.ingest(renamed, "mllp").ack_code == "AA"
+    rest = _pages(fhir, after)
+    seen = [newest, *(e["resource"]["meta"]["versionId"] for e in rest)]
+    assert seen == [str(v) for v in range(int(newest), 0, -1)]  # no duplicate, no gap
+    again = fhir.get(f"/fhir/Patient/{patient_id}/_history").json()
+    assert again["total"] == int(newest) + 1
+    assert again["entry"][0]["resource"]["name"][0]["family"] == "POE"
