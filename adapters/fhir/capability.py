@@ -7,7 +7,7 @@ from typing import Any
 
 from adapters.fhir.requests import WRITABLE
 
-__all__ = ["with_writes"]
+__all__ = ["HISTORY_TYPES", "with_history", "with_writes"]
 
 _WRITES = [{"code": "create"}, {"code": "update"}]
 
@@ -29,4 +29,19 @@ def with_writes(statement: dict[str, Any]) -> dict[str, Any]:
         resource["updateCreate"] = False
         resource["conditionalDelete"] = "not-supported"
     rest["interaction"] = [{"code": "transaction"}, {"code": "batch"}]
+    return out
+
+
+HISTORY_TYPES = ("Patient", "Encounter")
+"""The types with vread and instance ``_history`` (adapters/http/fhir_history.py)."""
+
+
+def with_history(statement: dict[str, Any]) -> dict[str, Any]:
+    """``statement`` plus vread and history-instance on HISTORY_TYPES (every version kept)."""
+    out = copy.deepcopy(statement)
+    for resource in out["rest"][0]["resource"]:
+        if resource["type"] in HISTORY_TYPES:
+            codes = [{"code": "vread"}, {"code": "history-instance"}]
+            resource["interaction"] = [*resource["interaction"], *codes]
+            resource.setdefault("versioning", "versioned")
     return out

@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from adapters.fhir.capability import with_writes
+from adapters.fhir.capability import with_history, with_writes
 from adapters.fhir.routes import FhirWrites, fhir_write_router, versioned
 from adapters.http.access import AccessControl, AccessMiddleware, refusal_response
 from adapters.http.audit import audit_router
@@ -24,6 +24,7 @@ from adapters.http.context import touched
 from adapters.http.fhir_encounter import encounter_router
 from adapters.http.fhir_everything import everything_router
 from adapters.http.fhir_format import negotiate_format
+from adapters.http.fhir_history import fhir_history_router
 from adapters.http.fhir_json import FHIR_JSON, FhirResponse, operation_outcome
 from adapters.http.fhir_observation import observation_router
 from adapters.http.fhir_observation_filters import OBSERVATION_FILTERS
@@ -35,6 +36,7 @@ from adapters.http.problem import problem
 from adapters.http.queue import queue_router
 from adapters.http.well_known import well_known_router
 from adapters.security.policy import AccessRefused
+from engine.application.versions import AggregateVersions
 from projections.patients.view import PatientView
 
 __all__ = ["FHIR_JSON", "create_app"]
@@ -56,6 +58,7 @@ def create_app(
     fhir_writes: FhirWrites | None = None,
     access: AccessControl | None = None,
     erased: Callable[[str], bool] = lambda _: False,
+    versions: AggregateVersions | None = None,
 ) -> FastAPI:
     """The ASGI app over the read models ``views`` (keyed as in projections.catalog).
 
@@ -65,10 +68,14 @@ def create_app(
     ``access`` is the access layer (adapters/http/access.py); without one no
     token is accepted and only the public routes answer (deny by default).
     ``erased`` says whether a patient id was erased (a read then answers 410 Gone).
+    ``versions`` reads the store's events for vread and ``_history`` (by default
+    through ``fhir_writes``' application; without either they are not served).
     """
     app = FastAPI(title="carelog", docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     patients: PatientView = views["patients"]
-    version_of = fhir_writes.version_of if fhir_writes is not None else None
+    if versions is None and fhir_writes is not None:  # vread, _history: the store's events
+        versions = AggregateVersions(fhir_writes.ingestion)
+    version_of = versions.latest if versions is not None else None
     access = access if access is not None else AccessControl.refusing_all()
     app.add_middleware(AccessMiddleware, access=access, router=app.router)
 
@@ -121,6 +128,8 @@ def create_app(
         statement = _capability_statement()
         if fhir_writes is not None:
             statement = with_writes(statement)
+        if versions is not None:
+            statement = with_history(statement)
         return FhirResponse(statement)
 
     if fhir_writes is not None:
@@ -144,6 +153,8 @@ def create_app(
     if "encounters" in views:
         app.include_router(encounter_router(views, version_of))
     app.include_router(reads_router(views, version_of))
+    if versions is not None:
+        app.include_router(fhir_history_router(views, versions, erased))
     app.include_router(everything_router(views))
     if fhir_writes is not None and "messages" in views:  # the console writes as FHIR does
         from adapters.console.auth_routes import auth_router

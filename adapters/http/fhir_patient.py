@@ -37,8 +37,9 @@ def identifier_system(identifier: Identifier) -> str:
     return ""
 
 
-def _identifier(identifier: Identifier) -> dict[str, Any]:
-    out: dict[str, Any] = {"value": identifier.value}
+def _identifier(identifier: Identifier, old: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {"use": "old"} if old else {}
+    out["value"] = identifier.value
     if system := identifier_system(identifier):
         out["system"] = system
     if identifier.type_code:
@@ -48,13 +49,28 @@ def _identifier(identifier: Identifier) -> dict[str, Any]:
     return out
 
 
+def _listed(record: PatientRecord) -> list[Identifier]:
+    """The identifiers in the order every view gives them: the patient's own first (MR
+    first among them), then those taken over from merged-away records."""
+    old = record.old_identifiers
+    return sorted(
+        record.identifiers,
+        key=lambda i: (i.key() in old, i.type_code != "MR", i.authority, i.value),
+    )
+
+
 def patient_resource(record: PatientRecord) -> dict[str, Any]:
-    """The FHIR Patient for a record, validated by fhir.resources, as JSON-ready data."""
+    """The FHIR Patient for a record, validated by fhir.resources, as JSON-ready data.
+
+    An identifier taken over in a merge (A40, MRG-1) is listed with ``use: old``
+    (v2-to-FHIR IG: MRG-1 -> Patient.identifier, use old), after the current ones.
+    """
+    old = record.old_identifiers
     data: dict[str, Any] = {
         "resourceType": "Patient",
         "id": record.patient_id,
         "meta": {"lastUpdated": record.updated_at.isoformat()},
-        "identifier": [_identifier(i) for i in record.identifiers],
+        "identifier": [_identifier(i, i.key() in old) for i in _listed(record)],
     }
     person = person_elements(record.details)
     names = [n for n in (name_element(record.name),) if n] + person.pop("other_names", [])

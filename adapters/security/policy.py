@@ -76,6 +76,11 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/fhir/Account/{account_id}"): _fhir("Account", "read"),
     # $everything: Patient read here; the handler checks the other types' scopes
     ("GET", "/fhir/Patient/{patient_id}/$everything"): _fhir("Patient", "read"),
+    # vread and instance _history: reads of earlier versions (SMART "r")
+    ("GET", "/fhir/Patient/{patient_id}/_history"): _fhir("Patient", "read"),
+    ("GET", "/fhir/Patient/{patient_id}/_history/{version_id}"): _fhir("Patient", "read"),
+    ("GET", "/fhir/Encounter/{encounter_id}/_history"): _fhir("Encounter", "read"),
+    ("GET", "/fhir/Encounter/{encounter_id}/_history/{version_id}"): _fhir("Encounter", "read"),
     # FHIR writes (the fhir branch): create = c, update = u, Bundles per entry
     ("POST", "/fhir"): Rule("bundle", interaction="transaction"),
     ("POST", "/fhir/{resource_type}"): _fhir(FROM_PATH, "create"),

@@ -200,7 +200,9 @@ def _merge(msg: Message, ctx: MessageContext, load: Loader) -> list[Any]:
     if retired.merged_into == survivor.id:
         return [survivor]  # merged before: nothing to do
     retired.merge_into(survivor.id, ctx.occurred_at, ctx.message_id)
-    survivor.add_identifiers([*retired.identifiers, *retired_ids], ctx.occurred_at, ctx.message_id)
+    survivor.absorb(
+        retired.id, [*retired.identifiers, *retired_ids], ctx.occurred_at, ctx.message_id
+    )
     return [retired, survivor]
 
 

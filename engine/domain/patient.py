@@ -76,6 +76,20 @@ class Patient(Aggregate):
         occurred_at: datetime
         source_message_id: UUID
 
+    class Absorbed(Aggregate.Event):
+        """Emitted on the survivor of a merge (A40): ``retired_id`` lives on as this patient.
+
+        ``identifiers`` are the retired record's identifiers this patient did not
+        list yet; it lists them from now on as old ones (FHIR ``use: old``), and a
+        search by one still finds it. Emitted even when there are none, since the
+        merge changes what the survivor is: it gets a new version.
+        """
+
+        retired_id: UUID
+        identifiers: Sequence[Identifier]
+        occurred_at: datetime
+        source_message_id: UUID
+
     def __init__(
         self,
         identifiers: Sequence[Identifier],
@@ -170,6 +184,33 @@ class Patient(Aggregate):
         if self.merged_into is not None:
             raise InvalidTransitionError("the patient was already merged into another patient")
         self._merged(survivor_id, occurred_at, source_message_id)
+
+    def absorb(
+        self,
+        retired_id: UUID,
+        identifiers: Sequence[Identifier],
+        occurred_at: datetime,
+        source_message_id: UUID,
+    ) -> None:
+        """Takes over a retired record's identifiers (the survivor's side of a merge)."""
+        known = {i.key() for i in self.identifiers}
+        taken: list[Identifier] = []
+        for identifier in identifiers:
+            if identifier.value and identifier.key() not in known:
+                taken.append(identifier)
+                known.add(identifier.key())
+        self._absorbed(retired_id, tuple(taken), occurred_at, source_message_id)
+
+    @event(Absorbed)
+    def _absorbed(
+        self,
+        retired_id: UUID,
+        identifiers: Sequence[Identifier],
+        occurred_at: datetime,
+        source_message_id: UUID,
+    ) -> None:
+        self.identifiers = (*self.identifiers, *identifiers)
+        self.last_occurred_at = occurred_at
 
     @event(Merged)
     def _merged(self, survivor_id: UUID, occurred_at: datetime, source_message_id: UUID) -> None:

@@ -74,6 +74,8 @@ def _summary(event: Any) -> str:
         return f"back to {_place(event.location)}"
     if isinstance(event, Patient.IdentifierAdded):
         return f"identifier from {event.identifier.authority or '-'}"
+    if isinstance(event, Patient.Absorbed):
+        return f"merged in another record, {len(event.identifiers)} identifier(s) taken over"
     if isinstance(event, LabReport.Reported | LabReport.Updated):
         return f"status {event.status or '-'}, {len(event.observations)} observation(s)"
     if isinstance(event, Account.ChargePosted | Account.ChargeCredited):

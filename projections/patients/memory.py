@@ -82,29 +82,61 @@ class MemoryPatientView(MemoryBatching, PatientView, MemoryTrackingRecorder):
                 record, merged_into=survivor_id, updated_at=updated_at
             )
 
-    def add_identifier(self, patient_id: str, identifier: Identifier, tracking: Tracking) -> None:
+    def add_identifier(
+        self,
+        patient_id: str,
+        identifier: Identifier,
+        tracking: Tracking,
+        updated_at: datetime | None = None,
+    ) -> None:
         with self.database_lock:
             self._track(tracking)
             self._claim(patient_id, identifier, tracking.notification_id)
+            self._touch(patient_id, updated_at)
 
-    def _claim(self, patient_id: str, identifier: Identifier, position: int) -> None:
+    def absorb(
+        self,
+        patient_id: str,
+        retired_id: str,
+        identifiers: Sequence[Identifier],
+        updated_at: datetime,
+        tracking: Tracking,
+    ) -> None:
+        with self.database_lock:
+            self._track(tracking)
+            for identifier in identifiers:
+                self._claim(patient_id, identifier, tracking.notification_id, old=True)
+            self._touch(patient_id, updated_at)
+
+    def _touch(self, patient_id: str, updated_at: datetime | None) -> None:
+        record = self._patients.get(patient_id)
+        if record is not None and updated_at is not None:
+            self._patients[patient_id] = replace(record, updated_at=updated_at)
+
+    def _claim(
+        self, patient_id: str, identifier: Identifier, position: int, *, old: bool = False
+    ) -> None:
         """The latest claim in store order wins, whatever order claims arrive in (sql.py)."""
         key = _key(identifier)
         previous, claimed_at = self._owners.get(key, ("", 0))
         if previous and position < claimed_at:
             return  # an older claim applied late (another Kafka partition): it lost
         self._owners[key] = (patient_id, position)
+        record = self._patients[patient_id]
+        olds = record.old_identifiers - {identifier.key()}
+        olds = olds | {identifier.key()} if old else olds
         if previous == patient_id:  # claimed again (its type may differ): in its place
-            record = self._patients[patient_id]
             listed = tuple(identifier if _key(i) == key else i for i in record.identifiers)
-            self._patients[patient_id] = replace(record, identifiers=listed)
+            self._patients[patient_id] = replace(record, identifiers=listed, old_identifiers=olds)
             return
         if previous:
-            old = self._patients[previous]
-            kept = tuple(i for i in old.identifiers if _key(i) != key)
-            self._patients[previous] = replace(old, identifiers=kept)
-        record = self._patients[patient_id]
-        self._patients[patient_id] = replace(record, identifiers=(*record.identifiers, identifier))
+            lost = self._patients[previous]
+            kept = tuple(i for i in lost.identifiers if _key(i) != key)
+            lost_old = lost.old_identifiers - {identifier.key()}
+            self._patients[previous] = replace(lost, identifiers=kept, old_identifiers=lost_old)
+        self._patients[patient_id] = replace(
+            record, identifiers=(*record.identifiers, identifier), old_identifiers=olds
+        )
 
     def get_patient(self, patient_id: str) -> PatientRecord | None:
         with self.database_lock:

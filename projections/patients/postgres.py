@@ -10,6 +10,7 @@ from psycopg.sql import SQL, Composed
 from projections.patients.sql import (
     CLAIMED_AT_UPGRADE,
     DETAILS_UPGRADE,
+    MERGED_FROM_UPGRADE,
     SQLPatientQueries,
     create_statements,
 )
@@ -41,6 +42,12 @@ class PostgresPatientView(SQLPatientQueries, PatientView, PostgresTrackingRecord
             f"AND column_name = 'details') THEN {DETAILS_UPGRADE}; END IF; END $$"
         )
         self.sql_create_statements.append(Composed([SQL(details)]))
+        merged_from = (
+            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = 'patient_identifiers_v1' "
+            f"AND column_name = 'merged_from') THEN {MERGED_FROM_UPGRADE}; END IF; END $$"
+        )
+        self.sql_create_statements.append(Composed([SQL(merged_from)]))
 
     def create_table(self) -> None:
         super().create_table()

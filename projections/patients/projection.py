@@ -27,6 +27,7 @@ class PatientProjection(DispatchingProjection[PatientView]):
         get_topic(Patient.DemographicsUpdated),
         get_topic(Patient.IdentifierAdded),
         get_topic(Patient.Merged),
+        get_topic(Patient.Absorbed),
     )
 
     @handles(Patient.Registered)
@@ -57,7 +58,19 @@ class PatientProjection(DispatchingProjection[PatientView]):
 
     @handles(Patient.IdentifierAdded)
     def _identifier(self, event: Patient.IdentifierAdded, tracking: Tracking) -> None:
-        self.view.add_identifier(id_text(event.originator_id), event.identifier, tracking)
+        self.view.add_identifier(
+            id_text(event.originator_id), event.identifier, tracking, event.occurred_at
+        )
+
+    @handles(Patient.Absorbed)
+    def _absorbed(self, event: Patient.Absorbed, tracking: Tracking) -> None:
+        self.view.absorb(
+            id_text(event.originator_id),
+            id_text(event.retired_id),
+            tuple(event.identifiers),
+            event.occurred_at,
+            tracking,
+        )
 
     @handles(Patient.Merged)
     def _merged(self, event: Patient.Merged, tracking: Tracking) -> None:

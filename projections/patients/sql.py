@@ -19,7 +19,7 @@ from projections.patients.details import details_json, details_of
 from projections.patients.search import PatientCriteria, prefix_bounds, search_key
 from projections.patients.view import PatientRecord
 
-__all__ = ["DETAILS_UPGRADE", "PATIENT_TABLES", "SQLPatientQueries"]
+__all__ = ["DETAILS_UPGRADE", "MERGED_FROM_UPGRADE", "PATIENT_TABLES", "SQLPatientQueries"]
 
 PATIENT_TABLES = ("patient_identifiers_v1", "patients_v1")
 
@@ -38,7 +38,7 @@ def create_statements(timestamp_type: str) -> list[str]:
         "value TEXT NOT NULL, authority TEXT NOT NULL, authority_id TEXT NOT NULL, "
         "authority_id_type TEXT NOT NULL, type_code TEXT NOT NULL, "
         "patient_id TEXT NOT NULL REFERENCES patients_v1(patient_id), "
-        "claimed_at BIGINT NOT NULL DEFAULT 0, "
+        "claimed_at BIGINT NOT NULL DEFAULT 0, merged_from TEXT NOT NULL DEFAULT '', "
         "PRIMARY KEY (value, authority, authority_id))",
         "CREATE INDEX IF NOT EXISTS patient_identifiers_v1_patient "
         "ON patient_identifiers_v1 (patient_id)",
@@ -49,6 +49,12 @@ def create_statements(timestamp_type: str) -> list[str]:
 # (claims already there count as position 0, older than any new claim).
 CLAIMED_AT_UPGRADE = (
     "ALTER TABLE patient_identifiers_v1 ADD COLUMN claimed_at BIGINT NOT NULL DEFAULT 0"
+)
+
+# Added with merged identifiers shown as old ones: the retired patient an identifier
+# came from in a merge ('' for the patient's own). Rows from before count as own.
+MERGED_FROM_UPGRADE = (
+    "ALTER TABLE patient_identifiers_v1 ADD COLUMN merged_from TEXT NOT NULL DEFAULT ''"
 )
 
 # Added with PID's other names, addresses, telecom and death (JSON, details.py).
@@ -78,10 +84,12 @@ class SQLPatientQueries(SQLBatching):
         # Within a batch only the latest claim per identifier is buffered (see
         # _claim_identifier); the WHERE keeps a later claim already stored.
         "identifiers": "INSERT INTO patient_identifiers_v1 (value, authority, authority_id, "
-        "authority_id_type, type_code, patient_id, claimed_at) VALUES (?,?,?,?,?,?,?) "
+        "authority_id_type, type_code, patient_id, claimed_at, merged_from) "
+        "VALUES (?,?,?,?,?,?,?,?) "
         "ON CONFLICT (value, authority, authority_id) DO UPDATE SET "
         "patient_id=excluded.patient_id, type_code=excluded.type_code, "
-        "authority_id_type=excluded.authority_id_type, claimed_at=excluded.claimed_at "
+        "authority_id_type=excluded.authority_id_type, claimed_at=excluded.claimed_at, "
+        "merged_from=excluded.merged_from "
         "WHERE excluded.claimed_at >= patient_identifiers_v1.claimed_at",
     }
 
@@ -167,12 +175,45 @@ class SQLPatientQueries(SQLBatching):
         cache = self._batch_cache()
         return None if cache is None else cache.get(patient_id)
 
-    def add_identifier(self, patient_id: str, identifier: Identifier, tracking: Tracking) -> None:
+    def add_identifier(
+        self,
+        patient_id: str,
+        identifier: Identifier,
+        tracking: Tracking,
+        updated_at: datetime | None = None,
+    ) -> None:
         with self._transaction(tracking) as c:
             self._claim_identifier(c, patient_id, identifier, tracking.notification_id)
+            if updated_at is not None:
+                self._touch(c, patient_id, updated_at)
+
+    def absorb(
+        self,
+        patient_id: str,
+        retired_id: str,
+        identifiers: Sequence[Identifier],
+        updated_at: datetime,
+        tracking: Tracking,
+    ) -> None:
+        with self._transaction(tracking) as c:
+            for identifier in identifiers:
+                position = tracking.notification_id
+                self._claim_identifier(c, patient_id, identifier, position, retired_id)
+            self._touch(c, patient_id, updated_at)
+
+    def _touch(self, c: Any, patient_id: str, updated_at: datetime) -> None:
+        """Moves a patient's last change (the buffered row's, when this batch inserts it)."""
+        row = self._buffered_patient(patient_id)
+        if row is not None:
+            row[9] = updated_at.isoformat()
+            return
+        c.execute(
+            self._sql("UPDATE patients_v1 SET updated_at=? WHERE patient_id=?"),
+            (updated_at.isoformat(), patient_id),
+        )
 
     def _claim_identifier(
-        self, c: Any, patient_id: str, identifier: Identifier, position: int
+        self, c: Any, patient_id: str, identifier: Identifier, position: int, merged_from: str = ""
     ) -> None:
         # An identifier belongs to the patient whose claim is latest IN STORE ORDER
         # (merges rely on this), not the one applied last: a Kafka worker can apply
@@ -180,7 +221,14 @@ class SQLPatientQueries(SQLBatching):
         # survivor's claim from the merge. The claim keeps its event's position and
         # only a later position replaces it (ties: the same event, applied again).
         key = (identifier.value, identifier.authority, identifier.authority_id)
-        params = (*key, identifier.authority_id_type, identifier.type_code, patient_id, position)
+        params = (
+            *key,
+            identifier.authority_id_type,
+            identifier.type_code,
+            patient_id,
+            position,
+            merged_from,
+        )
         buffered = self._buffered("identifiers")
         if buffered is not None:
             earlier = buffered.get(key)
@@ -282,20 +330,24 @@ class SQLPatientQueries(SQLBatching):
             c.execute(
                 self._sql(
                     "SELECT * FROM patient_identifiers_v1 WHERE patient_id=? "
-                    "ORDER BY type_code <> 'MR', authority, value"
+                    "ORDER BY merged_from <> '', type_code <> 'MR', authority, value"
                 ),
                 (patient_id,),
             )
-            identifiers = tuple(
-                Identifier(
-                    value=r["value"],
-                    authority=r["authority"],
-                    type_code=r["type_code"],
-                    authority_id=r["authority_id"],
-                    authority_id_type=r["authority_id_type"],
+            listed = [
+                (
+                    Identifier(
+                        value=r["value"],
+                        authority=r["authority"],
+                        type_code=r["type_code"],
+                        authority_id=r["authority_id"],
+                        authority_id_type=r["authority_id_type"],
+                    ),
+                    bool(r["merged_from"]),
                 )
                 for r in c.fetchall()
-            )
+            ]
+            identifiers = tuple(i for i, _ in listed)
             updated = row["updated_at"]
             records.append(
                 PatientRecord(
@@ -311,6 +363,7 @@ class SQLPatientQueries(SQLBatching):
                     identifiers=identifiers,
                     merged_into=row["merged_into"] or "",
                     details=details_of(row["details"]),
+                    old_identifiers=frozenset(i.key() for i, old in listed if old),
                 )
             )
         return records

@@ -7,6 +7,7 @@ from typing import Any
 from projections.patients.sql import (
     CLAIMED_AT_UPGRADE,
     DETAILS_UPGRADE,
+    MERGED_FROM_UPGRADE,
     SQLPatientQueries,
     create_statements,
 )
@@ -28,8 +29,11 @@ class SQLitePatientView(SQLPatientQueries, PatientView, SQLiteProjectionTracking
     def _create_table(self, c: Any) -> None:
         super()._create_table(c)
         c.execute("PRAGMA table_info(patient_identifiers_v1)")
-        if "claimed_at" not in {row[1] for row in c.fetchall()}:
+        columns = {row[1] for row in c.fetchall()}
+        if "claimed_at" not in columns:
             c.execute(CLAIMED_AT_UPGRADE)
+        if "merged_from" not in columns:
+            c.execute(MERGED_FROM_UPGRADE)
         c.execute("PRAGMA table_info(patients_v1)")
         if "details" not in {row[1] for row in c.fetchall()}:
             c.execute(DETAILS_UPGRADE)

@@ -32,6 +32,8 @@ class PatientRecord:
     identifiers: tuple[Identifier, ...] = field(default=())
     merged_into: str = ""  # the surviving patient's id once this record was merged
     details: PatientDetails = field(default_factory=PatientDetails)
+    # Identifier.key() of the identifiers taken over from merged-away records (FHIR use old)
+    old_identifiers: frozenset[str] = field(default=frozenset())
 
 
 class PatientView(TrackingRecorder, ABC):
@@ -65,8 +67,26 @@ class PatientView(TrackingRecorder, ABC):
         """Replaces a patient's name, birth date and sex, and its details unless None."""
 
     @abstractmethod
-    def add_identifier(self, patient_id: str, identifier: Identifier, tracking: Tracking) -> None:
-        """Lists one more identifier for a patient."""
+    def add_identifier(
+        self,
+        patient_id: str,
+        identifier: Identifier,
+        tracking: Tracking,
+        updated_at: datetime | None = None,
+    ) -> None:
+        """Lists one more identifier for a patient (its last change moves to ``updated_at``)."""
+
+    @abstractmethod
+    def absorb(
+        self,
+        patient_id: str,
+        retired_id: str,
+        identifiers: Sequence[Identifier],
+        updated_at: datetime,
+        tracking: Tracking,
+    ) -> None:
+        """A merge's survivor: lists the retired record's ``identifiers`` as old ones
+        (they still find it) and moves its last change to ``updated_at``."""
 
     @abstractmethod
     def mark_merged(

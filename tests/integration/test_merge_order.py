@@ -218,13 +218,17 @@ def test_merges_converge_in_any_cross_partition_order(store_url: str, tmp_path: 
 def test_a_patient_index_from_before_claim_positions_is_upgraded(
     durable_store_url: str, tmp_path: Path
 ) -> None:
-    """A database whose identifier table predates ``claimed_at`` gets it; old claims rank first."""
+    """A database whose identifier table predates ``claimed_at`` and ``merged_from`` gets
+    them; old claims rank first, and old identifiers count as the patient's own."""
     from projections.patients.sql import create_statements
 
     old = [
-        s.replace("claimed_at BIGINT NOT NULL DEFAULT 0, ", "") for s in create_statements("TEXT")
+        s.replace("claimed_at BIGINT NOT NULL DEFAULT 0, ", "").replace(
+            "merged_from TEXT NOT NULL DEFAULT '', ", ""
+        )
+        for s in create_statements("TEXT")
     ]
-    assert all("claimed_at" not in s for s in old)
+    assert all("claimed_at" not in s and "merged_from" not in s for s in old)
     rows = [
         "INSERT INTO patients_v1 (patient_id, updated_at) VALUES ('p-old', '2024-01-01T00:00:00')",
         "INSERT INTO patients_v1 (patient_id, updated_at) VALUES ('p-new', '2024-01-01T00:00:00')",
@@ -246,7 +250,8 @@ def test_a_patient_index_from_before_claim_positions_is_upgraded(
     spec = next(s for s in CATALOG if s.key == "patients")
     view = build_view(spec, settings, settings.eventsourcing_env())
     mrn = Identifier(value="MRNX", authority="HOSP", type_code="MR")
-    assert [p.patient_id for p in view.find_by_identifier("MRNX")] == ["p-old"]
+    (found,) = view.find_by_identifier("MRNX")
+    assert found.patient_id == "p-old" and found.old_identifiers == frozenset()
     view.add_identifier("p-new", mrn, Tracking("carelog#0", 5))
     view.add_identifier("p-old", mrn, Tracking("carelog#1", 3))  # older, applied late
     assert [p.patient_id for p in view.find_by_identifier("MRNX")] == ["p-new"]

@@ -173,7 +173,7 @@ def test_merge_retires_a_patient_and_its_identifiers_follow(app: Ingestion, vers
     send(app, adt("A04", "2", mrn="MRN2", visit="V2", name="DOE^J"))
     assert send(app, a40("3", "MRN1", "MRN2", version)) == (
         "AA",
-        ["Patient.Merged", "Patient.IdentifierAdded"],
+        ["Patient.Merged", "Patient.Absorbed"],
     )
     retired_id = patient_id_for(Identifier("MRN2", "HOSP", "MR"))
     assert app.repository.get(retired_id).merged_into == PATIENT
@@ -190,6 +190,7 @@ def test_merge_retires_a_patient_and_its_identifiers_follow(app: Ingestion, vers
     PollingProjectionRunner(app, PatientProjection(view)).catch_up()
     survivor = view.find_by_identifier("MRN2", "HOSP")
     assert [r.patient_id for r in survivor] == [str(PATIENT)]
+    assert survivor[0].old_identifiers == {"HOSP|MRN2"}  # listed, as an old one (use old)
     retired = view.get_patient(str(retired_id))
     assert retired is not None and retired.merged_into == str(PATIENT)
 

@@ -13,6 +13,7 @@ import pytest
 from adapters.bootstrap import Engine, build
 from adapters.http.app import create_app
 from adapters.security.access_log import AccessLog, to_records
+from engine.application.versions import AggregateVersions
 from engine.config import Settings
 from projections.access import AccessLogView, AccessRow
 from tests import tokens
@@ -67,7 +68,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         assert engine.ingestion.ingest(raw, "test").ack_code == "AA"
     engine.runner.catch_up()
     log = AccessLog(lambda entries: engine.ingestion.record_access(to_records(entries)))
-    app = create_app(engine.http_views(), health=lambda: {"ready": True}, access=tokens.access(log))
+    app = create_app(
+        engine.http_views(),
+        health=lambda: {"ready": True},
+        access=tokens.access(log),
+        versions=AggregateVersions(engine.ingestion),
+    )
     (a,) = engine.patients.find_by_identifier("MRNA")
     (b,) = engine.patients.find_by_identifier("MRNB")
     encounters = engine.views["encounters"]

@@ -39,7 +39,7 @@ def test_the_survivor_sees_every_event_with_its_source_message(store_url: str) -
     lines = [(e.entry.event_type, e.message.control_id if e.message else "") for e in events]
     assert lines[: len(OWN)] == OWN
     assert lines[len(OWN) : len(OWN) + len(RETIRED)] == RETIRED
-    assert lines[-1] == ("Patient.IdentifierAdded", "S7")  # the survivor takes MRN2
+    assert lines[-1] == ("Patient.Absorbed", "S7")  # the survivor takes MRN2 (as an old MRN)
     positions = [e.entry.notification_id for e in events]
     assert positions == sorted(positions)
     retired = {e.merged_from for e in events} - {""}
