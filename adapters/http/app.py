@@ -145,6 +145,10 @@ def create_app(
         app.include_router(encounter_router(views, version_of))
     app.include_router(reads_router(views, version_of))
     app.include_router(everything_router(views))
+    if fhir_writes is not None and "queue" in views:  # calls write as FHIR does
+        from adapters.http.calls import calls_router
+
+        app.include_router(calls_router(views, fhir_writes))
     if fhir_writes is not None and "messages" in views:  # the console writes as FHIR does
         from adapters.console.routes import console_router
         from adapters.console.session import SignIn

@@ -105,6 +105,9 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/console/errors/reprocess"): _operator("MessageLog", "reprocess"),
     ("GET", "/console/board/{location}"): _operator("Queue"),
     ("GET", "/console/board/{location}/events"): _operator("Queue"),
+    # calling a waiting patient (adapters/http/calls.py, adapters/console/calls.py)
+    ("POST", "/api/queue/{location}/call"): _operator("Queue", "call"),
+    ("POST", "/console/board/{location}/call"): _operator("Queue", "call"),
 }
 
 
