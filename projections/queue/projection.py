@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from eventsourcing.persistence import Tracking
+from eventsourcing.utils import get_topic
 
 from engine.domain.encounter import CANCELLED, FINISHED, IN_PROGRESS, PLANNED, Encounter
 from engine.domain.patient import Patient
@@ -57,7 +58,7 @@ class QueueProjection(DispatchingProjection[QueueView]):
     """Maintains ``queue_v2``; bump the suffix to rebuild beside the old tables."""
 
     name = "queue_v2"
-    topics = VISIT_TOPICS
+    topics = (*VISIT_TOPICS, get_topic(Encounter.Called))
 
     def __init__(self, view: QueueView, rules: QueueRules | None = None) -> None:
         super().__init__(view)
