@@ -107,7 +107,10 @@ def test_find_reprocess_and_watch_the_board(server: ServeProcess, browser: Any) 
         assert serious_violations(board) == []
 
         assert (
-            ack_code_of(mllp.send(adt("A01", "C1", mrn="M9", visit="V9", name="DOE^ANN"))) == "AA"
+            ack_code_of(
+                mllp.send(adt("A01", "C1", mrn="M9", visit="V9", name="DOE^ANN", patient_class="E"))
+            )
+            == "AA"
         )
     page.locator("#reprocess").click()
     page.locator("#result", has_text="AA").wait_for(timeout=10_000)
