@@ -14,6 +14,8 @@ from uuid import UUID
 import pytest
 
 from adapters.bootstrap import Engine, build
+from adapters.fhir.routes import FhirWrites
+from adapters.http.app import create_app
 from adapters.mllp.client import MLLPClient, ack_code_of
 from adapters.reprocess import reprocess
 from adapters.serving import mllp_server
@@ -22,6 +24,8 @@ from engine.config import Settings
 from engine.domain.rejected import RejectedMessage
 from engine.errors import CarelogError
 from projections.messages import LogFilter
+from tests import tokens
+from tests.asgi import get
 from tests.fakes import FakeMessageValidator
 from tests.integration.test_mllp_tls import LAB_MESSAGE, Pki, tls_options
 from tests.messages import adt
@@ -60,6 +64,18 @@ def only_rejections(engine: Engine) -> bool:
     """Nothing but the message log's RejectedMessage events is in the store."""
     stored = engine.ingestion.recorder.select_notifications(1, 1000)
     return bool(stored) and all(n.topic.startswith("engine.domain.rejected:") for n in stored)
+
+
+def console_app(engine: Engine) -> Any:
+    """The HTTP app with the console (its writes are never called here)."""
+
+    async def no_writes(fn: Any) -> Any:
+        raise AssertionError("nothing is written")
+
+    writes = FhirWrites(engine.ingestion, no_writes, max_bytes=1)
+    return create_app(
+        engine.views, health=lambda: {"ready": True}, fhir_writes=writes, access=tokens.access()
+    )
 
 
 def _engine(store_url: str) -> Engine:
@@ -127,6 +143,13 @@ def test_a_sender_rule_refusal_is_logged_with_the_tls_identity(
     stored = engine.ingestion.current(UUID(entry.entry_id))
     assert isinstance(stored, RejectedMessage)
     assert stored.raw.encode() == LAB_MESSAGE and "adt.example.org" in stored.ack_text
+    # In the console: found by ACK code and sender, its page naming the TLS identity.
+    console = console_app(engine)
+    found = get(console, "/console/messages", params={"ack_code": "AR", "sender": "LAB"})
+    assert found.status_code == 200 and f"/console/messages/{entry.entry_id}" in found.text
+    page = get(console, f"/console/messages/{entry.entry_id}")
+    assert page.status_code == 200
+    assert "tls:adt.example.org" in page.text and "not among the senders bound" in page.text
     assert [f["field"] for f in stored.faults] == [3, 4]
     assert only_rejections(engine)
     with pytest.raises(CarelogError, match="only the sender can resend it"):
