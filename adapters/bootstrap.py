@@ -51,6 +51,7 @@ from projections.access import AccessLogView
 from projections.audit import Sealer
 from projections.catalog import CATALOG, ProjectionSpec
 from projections.patients import PatientView
+from projections.queue.rules import QueueRules, configure_queues
 from projections.runner import PollingProjectionRunner
 
 __all__ = ["Engine", "SystemClock", "build", "build_view", "run_worker", "serve"]
@@ -149,6 +150,7 @@ def build(settings: Settings, *, validator: MessageValidator | None = None) -> E
     from adapters.crypto.setup import prepare_keys
 
     settings = prepare_keys(settings)  # key files on first start (docs/data-at-rest.md)
+    configure_queues(QueueRules(settings.queue_classes, settings.queue_locations))
     env = settings.eventsourcing_env()
     if settings.backend == "sqlite":
         settings.sqlite_path().parent.mkdir(parents=True, exist_ok=True)
@@ -276,6 +278,7 @@ def run_worker(settings: Settings) -> None:
     if settings.backend not in ("postgres", "sqlite"):
         raise ConfigError("carelog worker: --store must be postgresql://... (or sqlite:///PATH)")
     env = settings.eventsourcing_env()
+    configure_queues(QueueRules(settings.queue_classes, settings.queue_locations))
     tls = transport.kafka_ssl_context(settings)
     # The mapper (transcodings, cipher, compression) is the application's; its
     # event store is not needed, so it is built in memory.

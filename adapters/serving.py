@@ -14,18 +14,20 @@ import contextlib
 import gc
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import structlog
 import uvicorn
 
-from adapters.mllp.server import MLLPServer
+from adapters.mllp.server import LogRefused, MLLPServer
 from adapters.transport import require_tls12
 from adapters.writer import GroupCommitWriter
 from engine.application.outcome import IngestOutcome
+from engine.application.rejections import refused_frame
 from engine.errors import ConfigError
+from engine.ports import Fault
 from projections.audit import Sealer
 
 if TYPE_CHECKING:
@@ -151,6 +153,8 @@ def mllp_server(engine: Engine, writer: GroupCommitWriter, **options: Any) -> ML
         engine.metrics.observe(outcome.ack_code, (time.perf_counter() - started) * 1000)
         return outcome
 
+    if settings.message_log and "log_refused" not in options:
+        options["log_refused"] = _refusal_logger(engine, writer)
     return MLLPServer(
         ingest,
         host=settings.mllp_host,
@@ -159,6 +163,25 @@ def mllp_server(engine: Engine, writer: GroupCommitWriter, **options: Any) -> ML
         idle_timeout_s=settings.idle_timeout_s,
         **options,
     )
+
+
+def _refusal_logger(engine: Engine, writer: GroupCommitWriter) -> LogRefused:
+    """Frames the listener refuses (oversize, sender rule) into the message log, on the writer."""
+
+    async def log_refused(
+        raw: bytes, channel: str, identities: tuple[str, ...], text: str, faults: Sequence[Fault]
+    ) -> None:
+        entry = refused_frame(
+            raw,
+            channel,
+            identities=identities,
+            ack_text=text,
+            faults=faults,
+            received_at=engine.ingestion.clock.now(),
+        )
+        await writer.call(lambda: engine.ingestion.record_refused(entry))
+
+    return log_refused
 
 
 def health_of(engine: Engine) -> Callable[[], dict[str, Any]]:

@@ -108,6 +108,9 @@ class Settings:
     console_oidc_client_secret_file: str = ""  # "" = a public client (PKCE only)
     console_oidc_redirect_url: str = ""  # https://HOST/console/oidc/callback, as registered
     console_oidc_scopes: str = "openid carelog/operator"
+    # Queues (docs/console.md): which patient classes (PV1-2) and points of care queue.
+    queue_classes: frozenset[str] = frozenset({"E", "O"})
+    queue_locations: tuple[str, ...] = ()  # shell patterns of PV1-3.1; () = every location
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -181,6 +184,7 @@ class Settings:
         changes.update(_transport_settings(environ))
         changes.update(_auth_changes(environ))
         changes.update(_console_oidc_changes(environ))
+        changes.update(_queue_changes(environ))
         settings = replace(s, **changes)
         settings.tzinfo()  # fail early on an unknown zone
         settings.eventsourcing_env()  # and on a malformed store URL
@@ -376,6 +380,27 @@ def _transport_settings(environ: Mapping[str, str]) -> dict[str, Any]:
                 f"CARELOG_HTTP_RATE_LIMIT: expected N/second|minute|hour|day or off, got {v!r}"
             )
         changes["http_rate_limit"] = v.strip().lower()
+    return changes
+
+
+def _queue_changes(environ: Mapping[str, str]) -> dict[str, Any]:
+    """``CARELOG_QUEUE_CLASSES`` (PV1-2 codes, ``*`` any, ``-`` none sent) and
+    ``CARELOG_QUEUE_LOCATIONS`` (comma-separated shell patterns of PV1-3.1)."""
+    changes: dict[str, Any] = {}
+    if (v := environ.get("CARELOG_QUEUE_CLASSES")) is not None:
+        codes = frozenset(c.strip().upper() for c in v.split(",") if c.strip())
+        if not codes or not all(re.fullmatch(r"[A-Z0-9]{1,5}|\*|-", c) for c in codes):
+            raise ConfigError(
+                f"CARELOG_QUEUE_CLASSES: expected patient class codes like E,O (or *), got {v!r}"
+            )
+        changes["queue_classes"] = codes
+    if v := environ.get("CARELOG_QUEUE_LOCATIONS"):
+        patterns = tuple(p.strip() for p in v.split(",") if p.strip())
+        if not patterns or any(ch < " " for p in patterns for ch in p):
+            raise ConfigError(
+                f"CARELOG_QUEUE_LOCATIONS: expected patterns like ED*,CLINIC-?, got {v!r}"
+            )
+        changes["queue_locations"] = patterns
     return changes
 
 

@@ -27,6 +27,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import TrackingRecorder
 
 from projections.catalog import ProjectionSpec
+from projections.queue.rules import QueueRules, configure_queues, queue_rules
 from projections.replay_feed import AsOf, Progress, build_here, close_views, feed
 
 __all__ = [
@@ -154,14 +155,18 @@ def _work(
     positions: Any,
     results: Any,
     log_setup: Callable[[], None] | None,
+    rules: QueueRules | None = None,
 ) -> None:
     """A worker process: builds ``specs`` into ``target``, reporting its position as it goes.
 
-    ``target`` is a scratch file, or (in place) what makes each view.
+    ``target`` is a scratch file, or (in place) what makes each view. ``rules``
+    are the parent's queue rules (a spawned process starts with the defaults).
     """
     started, cpu = clock.perf_counter(), clock.process_time()
     try:
         (log_setup or _quiet_logs)()
+        if rules is not None:
+            configure_queues(rules)
 
         def progress(done: int, head: int) -> None:
             positions[index] = done
@@ -210,7 +215,17 @@ def build_parts(
     workers = [
         context.Process(
             target=_work,
-            args=(i, reader, list(group), target, as_of, positions, results, log_setup),
+            args=(
+                i,
+                reader,
+                list(group),
+                target,
+                as_of,
+                positions,
+                results,
+                log_setup,
+                queue_rules(),
+            ),
             name=f"carelog-rebuild-{i}",
             daemon=True,
         )

@@ -19,7 +19,7 @@ from engine.errors import MessageRejectedError
 from engine.hl7.message import parse_message
 from projections.messages import LogEntry
 
-__all__ = ["BoardRow", "MessagePage", "board_rows", "initials", "message_page"]
+__all__ = ["BoardRow", "MessagePage", "board_rows", "initials", "message_page", "ticket_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +85,7 @@ class BoardRow:
     initials: str
     priority: str
     waited_minutes: int
+    encounter_id: str = ""  # what the board's call button sends; not shown
 
 
 def initials(family: str, given: str) -> str:
@@ -100,7 +101,7 @@ def board_rows(entries: list[Any], patients: Any, *, display: bool) -> list[Boar
         record = patients.get_patient(entry.patient_id)
         family = record.name.family if record else ""
         given = record.name.given if record else ""
-        ticket = _ticket(entry.encounter_id)
+        ticket = ticket_of(entry.encounter_id)
         rows.append(
             BoardRow(
                 position=entry.position,
@@ -109,12 +110,13 @@ def board_rows(entries: list[Any], patients: Any, *, display: bool) -> list[Boar
                 initials=initials(family, given),
                 priority=entry.priority or "-",
                 waited_minutes=int(entry.wait_seconds // 60),
+                encounter_id="" if display else entry.encounter_id,
             )
         )
     return rows
 
 
-def _ticket(encounter_id: str) -> str:
+def ticket_of(encounter_id: str) -> str:
     """A short ticket derived from the visit's id: identifies nobody outside the ward."""
     return encounter_id.replace("-", "")[:4].upper()
 

@@ -23,6 +23,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from adapters.console.calls import call_router, called_rows
 from adapters.console.pages import board_rows, fmt_time, message_page
 from adapters.console.session import COOKIE, SignIn, csrf_ok, csrf_token, session_cookie_of
 from adapters.fhir.routes import FhirWrites
@@ -226,8 +227,15 @@ def console_router(
     def board(request: Request, location: str, mode: str = "") -> HTMLResponse:
         display = mode == "display"
         rows = _board(views, location, now(), display)
+        called = called_rows(views, location, now(), display)
         return render(
-            request, "board.html", location=location, rows=rows, display=display, mode=mode
+            request,
+            "board.html",
+            location=location,
+            rows=rows,
+            called=called,
+            display=display,
+            mode=mode,
         )
 
     @router.get("/board/{location}/events")
@@ -240,7 +248,8 @@ def console_router(
             yield b"retry: 2000\n\n"
             while not await request.is_disconnected():
                 rows = await asyncio.to_thread(_board, views, location, now(), display)
-                html = fragment.render(rows=rows, display=display)
+                called = await asyncio.to_thread(called_rows, views, location, now(), display)
+                html = fragment.render(rows=rows, called=called, display=display, location=location)
                 if html != last:
                     last = html
                     data = "".join(f"data: {line}\n" for line in html.splitlines() or [""])
@@ -250,6 +259,7 @@ def console_router(
         headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
         return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
 
+    router.include_router(call_router(views, writes, lambda: env))
     return router
 
 

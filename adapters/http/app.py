@@ -156,6 +156,10 @@ def create_app(
     if versions is not None:
         app.include_router(fhir_history_router(views, versions, erased))
     app.include_router(everything_router(views))
+    if fhir_writes is not None and "queue" in views:  # calls write as FHIR does
+        from adapters.http.calls import calls_router
+
+        app.include_router(calls_router(views, fhir_writes))
     if fhir_writes is not None and "messages" in views:  # the console writes as FHIR does
         from adapters.console.auth_routes import auth_router
         from adapters.console.filters import filters_router

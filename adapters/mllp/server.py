@@ -26,7 +26,7 @@ import contextlib
 import ssl
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 import structlog
@@ -51,6 +51,9 @@ __all__ = ["MLLPServer"]
 log = structlog.get_logger(__name__)
 
 Ingest = Callable[[bytes, str], Awaitable[IngestOutcome]]
+LogRefused = Callable[[bytes, str, tuple[str, ...], str, Sequence[Fault]], Awaitable[None]]
+"""Keeps a frame refused before the engine: (bytes kept, channel, TLS identities, ACK text,
+faults); adapters/serving.py stores it in the message log (a RejectedMessage)."""
 
 
 def ack_for(outcome: IngestOutcome, now: datetime) -> bytes | None:
@@ -90,9 +93,14 @@ class MLLPServer:
         senders: SenderBindings | None = None,
         max_connections_per_peer: int = 0,
         refusals: SenderRefusals | None = None,
+        log_refused: LogRefused | None = None,
     ) -> None:
-        """``max_connections_per_peer`` 0 is no cap; ``senders`` needs client certificates."""
+        """``max_connections_per_peer`` 0 is no cap; ``senders`` needs client certificates.
+
+        ``log_refused`` keeps each oversize frame and sender-rule refusal (before its AR).
+        """
         self._ingest = ingest
+        self._log_refused = log_refused
         self._ssl = ssl_context
         self.handshake_timeout_s = handshake_timeout_s
         self._senders = senders
@@ -239,6 +247,7 @@ class MLLPServer:
             text = f"message exceeds the {item.limit}-byte limit (CARELOG_MAX_FRAME_BYTES)"
             fault = Fault(102, "MESSAGE_TOO_LONG", text, fatal=True)
             ack = build_reject_ack(item.head, text, now=self._clock(), faults=[fault])
+            await self._keep_refused(item.head, channel, identities, text, [fault])
             log.warning(
                 "mllp.message_handled", ack_code="AR", reason="too_large", duration_ms=_ms(started)
             )
@@ -260,7 +269,10 @@ class MLLPServer:
         if self._senders is not None:
             pair = sending_pair(raw)
             if not self._senders.permits(identities, pair):
-                return self._refuse_sender(raw, channel, identities, pair), "AR"
+                refusal = self._refuse_sender(raw, channel, identities, pair)
+                text, faults = sender_refusal_faults(identities)
+                await self._keep_refused(raw, channel, identities, text, faults)
+                return refusal, "AR"
         try:
             outcome = await self._ingest(raw, channel)
         except Exception:
@@ -280,6 +292,23 @@ class MLLPServer:
             **context,
         )
         return ack, outcome.ack_code
+
+    async def _keep_refused(
+        self,
+        raw: bytes,
+        channel: str,
+        identities: tuple[str, ...],
+        text: str,
+        faults: Sequence[Fault],
+    ) -> None:
+        """Stores a refusal in the message log before its AR goes out; a failure to store is
+        logged and the AR still sent (the sender keeps the message and may resend it)."""
+        if self._log_refused is None:
+            return
+        try:
+            await self._log_refused(raw, channel, identities, text, faults)
+        except Exception:
+            log.exception("mllp.refusal_not_logged", reason=faults[0].rule if faults else "")
 
     def _refuse_sender(
         self, raw: bytes, channel: str, identities: tuple[str, ...], pair: tuple[str, str] | None
@@ -376,17 +405,23 @@ def _batch_summary(batch: Batch, codes: list[str]) -> str:
 def sender_refusal_ack(raw: bytes, identities: tuple[str, ...], now: datetime) -> bytes:
     """AR with ERR segments on MSH-3 and MSH-4 (table 0357 code 103: value not in the
     table of senders this certificate is bound to)."""
+    text, faults = sender_refusal_faults(identities)
+    try:
+        msg = parse_message(raw)
+    except MessageRejectedError:
+        return build_reject_ack(raw, text, now=now, faults=faults)
+    return build_ack(msg, "AR", faults=faults, text=text, now=now, error_code=103)
+
+
+def sender_refusal_faults(identities: tuple[str, ...]) -> tuple[str, list[Fault]]:
+    """The text and ERR faults of a sender-rule refusal (MSH-3 and MSH-4)."""
     who = ", ".join(identities) or "this connection"
     text = f"MSH-3/MSH-4 not among the senders bound to {who}"
     faults = [
         Fault(103, "SENDER_NOT_BOUND", text, segment_id="MSH", segment_index=1, field=3),
         Fault(103, "SENDER_NOT_BOUND", text, segment_id="MSH", segment_index=1, field=4),
     ]
-    try:
-        msg = parse_message(raw)
-    except MessageRejectedError:
-        return build_reject_ack(raw, text, now=now, faults=faults)
-    return build_ack(msg, "AR", faults=faults, text=text, now=now, error_code=103)
+    return text, faults
 
 
 def _internal_error_ack(raw: bytes, now: datetime) -> bytes:

@@ -118,6 +118,9 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/console/filters"): _operator("SavedFilter"),
     ("POST", "/console/filters"): _operator("SavedFilter", "save"),
     ("POST", "/console/filters/delete"): _operator("SavedFilter", "delete"),
+    # calling a waiting patient (adapters/http/calls.py, adapters/console/calls.py)
+    ("POST", "/api/queue/{location}/call"): _operator("Queue", "call"),
+    ("POST", "/console/board/{location}/call"): _operator("Queue", "call"),
 }
 
 

@@ -333,6 +333,16 @@ class Ingestion(Application[UUID]):
             raise ConcurrencyError("access-log records collided with stored events")
         return int(recordings[-1].notification.id) if recordings else 0
 
+    def record_refused(self, entry: RejectedMessage) -> str:
+        """Stores a frame refused before ingestion (``rejections.refused_frame``); its log id.
+
+        Call it from the thread that ingests (the single writer), like ``record_access``.
+        """
+        recordings = self._save(list(entry.collect_events()), self._check_cache())
+        if recordings is None:  # a new aggregate with a fresh id: no other writer has it
+            raise ConcurrencyError("a refused frame's log entry collided with stored events")
+        return str(entry.id)
+
     def _save(self, events: list[Any], head: int | None) -> Sequence[Recording[UUID]] | None:
         """Commits ``events`` in one transaction and hands them to this process's readers.
 

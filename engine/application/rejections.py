@@ -22,10 +22,12 @@ from engine.hl7.message import decode_bytes
 from engine.ports import Fault
 
 __all__ = [
+    "BEFORE_ENGINE",
     "cause_of",
     "fault_dicts",
     "raw_of",
     "record_rejections",
+    "refused_frame",
     "rejection",
     "reprocess_channel",
     "reprocess_of",
@@ -121,6 +123,51 @@ def record_rejections(
     return named, events
 
 
+BEFORE_ENGINE = ("MESSAGE_TOO_LONG", "SENDER_NOT_BOUND")
+"""Causes of frames refused before the engine read them (the MLLP listener's refusals)."""
+
+
+def refused_frame(
+    raw: bytes,
+    channel: str,
+    *,
+    identities: tuple[str, ...],
+    ack_text: str,
+    faults: Sequence[Fault],
+    received_at: datetime,
+) -> RejectedMessage:
+    """A frame the listener answered AR before the engine saw it (oversize, sender rule).
+
+    ``raw`` is what was kept (an oversize frame's head only); the channel gains the
+    TLS identities (``mllp:PEER tls:NAME,...``), so the log says who connected.
+    """
+    named = f"{channel} tls:{','.join(identities)}" if identities else channel
+    return rejection(
+        raw,
+        named,
+        ack_code="AR",
+        ack_text=ack_text,
+        faults=faults,
+        received_at=received_at,
+        header=header_of(raw),
+    )
+
+
+def header_of(raw: bytes) -> tuple[str, str, str, str]:
+    """(MSH-3, MSH-4, MSH-10, type^trigger) read from the first MSH line, blanks if none.
+
+    Read by hand, not parsed: an oversize frame's head is cut anywhere.
+    """
+    text = decode_bytes(raw[:4096])
+    line = next((ln for ln in text.replace("\n", "\r").split("\r") if ln.startswith("MSH")), "")
+    if len(line) < 8:
+        return ("", "", "", "")
+    sep, comp = line[3], line[4]
+    fields = [*line.split(sep), *[""] * 10]  # MSH-n is fields[n - 1]: MSH-1 is the separator
+    kind = [k for k in fields[8].split(comp)[:2] if k]
+    return (fields[2].split(comp)[0], fields[3].split(comp)[0], fields[9], "^".join(kind))
+
+
 REPROCESS = "reprocess"
 EDIT = "edit"
 
@@ -152,5 +199,11 @@ def resubmission(
     """
     if not who or ":" in who:
         raise ValueError("who must name the requester, without ':'")
+    if edited is None and original.cause.split(" ", 1)[0] in BEFORE_ENGINE:
+        raise ValueError(
+            f"refused before the engine ({original.cause}): only the sender can resend it"
+            " (an oversize frame was kept in part; a sender rule is the certificate's), or"
+            " edit and resend it"
+        )
     raw = edited if edited is not None else raw_of(original.raw, original.raw_b64)
     return raw, reprocess_channel(str(original.id), who, edited=edited is not None)

@@ -144,6 +144,20 @@ class Encounter(Aggregate):
         source_message_id: UUID
         details: EncounterDetails
 
+    class Called(Aggregate.Event):
+        """Emitted when staff call the waiting patient into ``room`` (the console's board
+        or ``POST /api/queue/{location}/call``): the visit is being seen there.
+
+        ``called_by`` is the caller's principal subject (staff, not patient data);
+        ``point_of_care`` the queue the patient was called from.
+        """
+
+        point_of_care: str
+        room: str
+        called_by: str
+        occurred_at: datetime
+        source_message_id: UUID
+
     def __init__(
         self,
         patient_id: UUID,
@@ -168,6 +182,9 @@ class Encounter(Aggregate):
         self.started_at = started_at or occurred_at
         self.discharged_at: datetime | None = None
         self.status = IN_PROGRESS
+        self.called_version = 0  # the version the last call made (0: never called)
+        self.called_room = ""
+        self.called_at: datetime | None = None
 
     @classmethod
     def start(
@@ -337,6 +354,22 @@ class Encounter(Aggregate):
         if (patient_class, new_location) != (self.patient_class, self.location):
             self._class_changed(patient_class, new_location, occurred_at, source_message_id)
 
+    def call(
+        self, *, room: str, called_by: str, occurred_at: datetime, source_message_id: UUID
+    ) -> None:
+        """Calls the patient into ``room``: being seen from now until the visit moves or ends.
+
+        Raises:
+            InvalidTransitionError: the visit is not in progress, or the last thing
+                that happened to it was this same call (a second click, a race).
+        """
+        self._require(IN_PROGRESS, "call the patient of")
+        if getattr(self, "called_version", 0) == self.version:
+            raise InvalidTransitionError(
+                f"the patient was already called to {self.called_room}; nothing changed since"
+            )
+        self._called(self.location.point_of_care, room, called_by, occurred_at, source_message_id)
+
     def _admit(
         self,
         location: Location,
@@ -448,3 +481,16 @@ class Encounter(Aggregate):
         self.location = location
         self.started_at = admitted_at
         self.details = details
+
+    @event(Called)
+    def _called(
+        self,
+        point_of_care: str,
+        room: str,
+        called_by: str,
+        occurred_at: datetime,
+        source_message_id: UUID,
+    ) -> None:
+        self.called_room = room
+        self.called_at = occurred_at
+        self.called_version = self.version + 1  # this event's version (applied before the bump)

@@ -72,6 +72,8 @@ def _summary(event: Any) -> str:
         return f"{_place(event.prior_location)} -> {_place(event.location)}"
     if isinstance(event, Encounter.TransferCancelled):
         return f"back to {_place(event.location)}"
+    if isinstance(event, Encounter.Called):
+        return f"called from {event.point_of_care or '-'} to {event.room}"
     if isinstance(event, Patient.IdentifierAdded):
         return f"identifier from {event.identifier.authority or '-'}"
     if isinstance(event, Patient.Absorbed):

@@ -13,6 +13,7 @@ from projections.batching import MemoryBatching
 from projections.memory_tracking import MemoryTrackingRecorder
 from projections.merges import record_merge
 from projections.queue.view import QueueStay, QueueView, QueueVisit
+from projections.timestamps import to_text
 
 __all__ = ["MemoryQueueView"]
 
@@ -24,7 +25,7 @@ class MemoryQueueView(MemoryBatching, QueueView, MemoryTrackingRecorder):
         super().__init__()
         self._visits: dict[str, QueueVisit] = {}
         self._stays: dict[tuple[str, int], QueueStay] = {}
-        self._merges: dict[str, str] = {}  # retired -> final survivor, as queue_merges_v1
+        self._merges: dict[str, str] = {}  # retired -> final survivor, as queue_merges_v2
 
     def _track(self, tracking: Tracking) -> None:
         self.check_tracking_is_new(tracking)
@@ -67,6 +68,13 @@ class MemoryQueueView(MemoryBatching, QueueView, MemoryTrackingRecorder):
         with self.database_lock:
             here = [v for v in self._visits.values() if v.present and v.location == location]
         return sorted(here, key=lambda v: (v.rank, v.entered_at, v.encounter_id))
+
+    def called(self, location: str) -> list[QueueVisit]:
+        with self.database_lock:
+            here = [v for v in self._visits.values() if v.seen and v.location == location]
+        return sorted(
+            here, key=lambda v: (to_text(v.called_at) if v.called_at else "", v.encounter_id)
+        )
 
     def waits_left_between(self, location: str, start: datetime, end: datetime) -> list[float]:
         with self.database_lock:

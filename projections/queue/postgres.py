@@ -14,7 +14,7 @@ __all__ = ["PostgresQueueView"]
 
 
 class PostgresQueueView(SQLQueueQueries, QueueView, PostgresTrackingRecorder):
-    """Tables ``queue_visits_v1`` and ``queue_stays_v1`` (see README for SQL)."""
+    """Tables ``queue_visits_v2`` and ``queue_stays_v2`` (see README for SQL)."""
 
     placeholder = "%s"
 

@@ -8,8 +8,11 @@ for the ward's), leaves on
 discharge (A03) or cancelled admission (A11), comes back on a cancelled
 discharge (A13), and goes back to where it was on a cancelled transfer (A12),
 with the wait it had there. A pre-admission (A05) and updates (A08) move no
-one. Handlers read only the event and the view: no clock, so a replay rebuilds
-the same queues.
+one. Which visits queue at all is configuration (``rules.py``: by default
+emergency and outpatient visits; an admitted inpatient leaves the queue). A
+call (``Encounter.Called``) ends the wait: the patient is "being seen" at the
+location until the visit moves or ends. Handlers read only the event, the view
+and the rules: no clock, so a replay with the same rules rebuilds the same queues.
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ from datetime import datetime
 from typing import Any
 
 from eventsourcing.persistence import Tracking
+from eventsourcing.utils import get_topic
 
 from engine.domain.encounter import CANCELLED, FINISHED, IN_PROGRESS, PLANNED, Encounter
 from engine.domain.patient import Patient
 from projections.dispatch import DispatchingProjection, handles
+from projections.queue.rules import QueueRules, queue_rules
 from projections.queue.view import QueueStay, QueueView, QueueVisit
 from projections.texts import id_text
 from projections.topics import VISIT_TOPICS
@@ -50,10 +55,14 @@ def priority_of(priority: str, admission_type: str) -> tuple[str, int]:
 
 
 class QueueProjection(DispatchingProjection[QueueView]):
-    """Maintains ``queue_v1``; bump the suffix to rebuild beside the old tables."""
+    """Maintains ``queue_v2``; bump the suffix to rebuild beside the old tables."""
 
-    name = "queue_v1"
-    topics = VISIT_TOPICS
+    name = "queue_v2"
+    topics = (*VISIT_TOPICS, get_topic(Encounter.Called))
+
+    def __init__(self, view: QueueView, rules: QueueRules | None = None) -> None:
+        super().__init__(view)
+        self.rules = rules if rules is not None else queue_rules()
 
     @handles(Encounter.Started)
     def _started(self, event: Encounter.Started, tracking: Tracking) -> None:
@@ -70,6 +79,7 @@ class QueueProjection(DispatchingProjection[QueueView]):
             entered_at=None,
             stay_seq=0,
             status=PLANNED if planned else IN_PROGRESS,
+            patient_class=event.patient_class,
         )
         if planned:  # nobody is there yet
             self.view.save_visit(visit, (), (), tracking)
@@ -82,7 +92,10 @@ class QueueProjection(DispatchingProjection[QueueView]):
         if visit is None:
             return
         location = event.location.point_of_care or visit.location
-        self._enter(replace(visit, status=IN_PROGRESS), location, event.occurred_at, tracking)
+        visit = replace(
+            visit, status=IN_PROGRESS, patient_class=event.patient_class or visit.patient_class
+        )
+        self._enter(visit, location, event.occurred_at, tracking)
 
     @handles(Encounter.Transferred, Encounter.ClassChanged, Encounter.InpatientAdmitted)
     def _moved(
@@ -95,6 +108,8 @@ class QueueProjection(DispatchingProjection[QueueView]):
             cause = "transferred" if isinstance(event, Encounter.Transferred) else "class-changed"
             if isinstance(event, Encounter.InpatientAdmitted):
                 cause = "admitted"
+            if not isinstance(event, Encounter.Transferred):
+                visit = replace(visit, patient_class=event.patient_class)
             self._move(visit, event.location.point_of_care, event.occurred_at, cause, tracking)
 
     @handles(Encounter.TransferCancelled)
@@ -135,6 +150,10 @@ class QueueProjection(DispatchingProjection[QueueView]):
         if visit is None:
             return
         last = self.view.stay(visit.encounter_id, visit.stay_seq)
+        if last is not None and last.left_by == "called" and last.location == visit.location:
+            # Discharged while being seen: the call comes back with the visit.
+            self.view.save_visit(replace(visit, status=IN_PROGRESS, seen=True), (), (), tracking)
+            return
         if last is None or last.left_by != "discharged":
             self.view.save_visit(replace(visit, status=IN_PROGRESS), (), (), tracking)
             return
@@ -142,6 +161,22 @@ class QueueProjection(DispatchingProjection[QueueView]):
         reopened = replace(last, left_at=None, wait_seconds=None, left_by="")
         back = replace(visit, status=IN_PROGRESS, present=True, entered_at=last.entered_at)
         self.view.save_visit(back, (reopened,), (), tracking)
+
+    @handles(Encounter.Called)
+    def _called(self, event: Encounter.Called, tracking: Tracking) -> None:
+        visit = self._visit(event, tracking)
+        if visit is None:
+            return
+        closed = self._close(visit, event.occurred_at, "called")
+        called = replace(
+            visit,
+            present=False,
+            seen=True,
+            room=event.room,
+            called_at=event.occurred_at,
+            called_by=event.called_by,
+        )
+        self.view.save_visit(called, closed, (), tracking)
 
     @handles(Patient.Merged)
     def _merged(self, event: Patient.Merged, tracking: Tracking) -> None:
@@ -156,8 +191,9 @@ class QueueProjection(DispatchingProjection[QueueView]):
         return visit
 
     def _enter(self, visit: QueueVisit, location: str, when: datetime, tracking: Tracking) -> None:
-        if not location:  # no point of care sent: in no queue
-            self.view.save_visit(replace(visit, location="", present=False), (), (), tracking)
+        visit = replace(visit, seen=False)
+        if not self.rules.queues(visit.patient_class, location):  # no queue there for it
+            self.view.save_visit(replace(visit, location=location, present=False), (), (), tracking)
             return
         seq = visit.stay_seq + 1
         stay = QueueStay(visit.encounter_id, seq, location, when)
@@ -175,20 +211,32 @@ class QueueProjection(DispatchingProjection[QueueView]):
     def _move(
         self, visit: QueueVisit, location: str, when: datetime, cause: str, tracking: Tracking
     ) -> None:
-        if not visit.present and location and visit.status == IN_PROGRESS:
-            self._enter(visit, location, when, tracking)  # it was in no queue until now
+        target = location or visit.location  # no point of care sent: it stays where it is
+        if visit.status != IN_PROGRESS:
+            self.view.save_visit(replace(visit, location=target), (), (), tracking)
             return
-        if not visit.present or not location or location == visit.location:
-            self.view.save_visit(visit, (), (), tracking)  # same queue, or in none
+        queues = self.rules.queues(visit.patient_class, target)
+        if target == visit.location and queues and (visit.present or visit.seen):
+            self.view.save_visit(visit, (), (), tracking)  # same queue (a bed move), same state
+            return
+        if not visit.present and not queues:
+            self.view.save_visit(replace(visit, location=target, seen=False), (), (), tracking)
             return
         closed = self._close(visit, when, cause)
+        if not queues:  # it leaves the queue for a place (or a class) that is not one
+            left = replace(visit, location=target, present=False, seen=False)
+            self.view.save_visit(left, closed, (), tracking)
+            return
         seq = visit.stay_seq + 1
-        stay = QueueStay(visit.encounter_id, seq, location, when)
-        moved = replace(visit, location=location, entered_at=when, stay_seq=seq)
+        stay = QueueStay(visit.encounter_id, seq, target, when)
+        moved = replace(
+            visit, location=target, present=True, seen=False, entered_at=when, stay_seq=seq
+        )
         self.view.save_visit(moved, (*closed, stay), (), tracking)
 
     def _leave(
         self, visit: QueueVisit, status: str, when: datetime, cause: str, tracking: Tracking
     ) -> None:
         closed = self._close(visit, when, cause)
-        self.view.save_visit(replace(visit, status=status, present=False), closed, (), tracking)
+        left = replace(visit, status=status, present=False, seen=False)
+        self.view.save_visit(left, closed, (), tracking)

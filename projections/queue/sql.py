@@ -23,34 +23,38 @@ from projections.timestamps import from_text, to_text
 
 __all__ = ["QUEUE_TABLES", "SQLQueueQueries", "create_statements"]
 
-QUEUE_TABLES = ("queue_merges_v1", "queue_stays_v1", "queue_visits_v1")
+QUEUE_TABLES = ("queue_merges_v2", "queue_stays_v2", "queue_visits_v2")
 
 
 def create_statements() -> list[str]:
     """DDL for the queue read model (the same text on both backends)."""
     return [
-        "CREATE TABLE IF NOT EXISTS queue_visits_v1 ("
+        "CREATE TABLE IF NOT EXISTS queue_visits_v2 ("
         "encounter_id TEXT PRIMARY KEY, patient_id TEXT NOT NULL, visit_number TEXT NOT NULL, "
         "priority TEXT NOT NULL, rank INTEGER NOT NULL, location TEXT NOT NULL, "
         "present INTEGER NOT NULL, entered_at TEXT, stay_seq INTEGER NOT NULL, "
-        "status TEXT NOT NULL)",
-        "CREATE INDEX IF NOT EXISTS queue_visits_v1_waiting "
-        "ON queue_visits_v1 (location, rank, entered_at, encounter_id) WHERE present = 1",
-        "CREATE INDEX IF NOT EXISTS queue_visits_v1_patient ON queue_visits_v1 (patient_id)",
-        "CREATE TABLE IF NOT EXISTS queue_stays_v1 ("
+        "status TEXT NOT NULL, patient_class TEXT NOT NULL DEFAULT '', "
+        "seen INTEGER NOT NULL DEFAULT 0, room TEXT NOT NULL DEFAULT '', called_at TEXT, "
+        "called_by TEXT NOT NULL DEFAULT '')",
+        "CREATE INDEX IF NOT EXISTS queue_visits_v2_waiting "
+        "ON queue_visits_v2 (location, rank, entered_at, encounter_id) WHERE present = 1",
+        "CREATE INDEX IF NOT EXISTS queue_visits_v2_seen "
+        "ON queue_visits_v2 (location, called_at, encounter_id) WHERE seen = 1",
+        "CREATE INDEX IF NOT EXISTS queue_visits_v2_patient ON queue_visits_v2 (patient_id)",
+        "CREATE TABLE IF NOT EXISTS queue_stays_v2 ("
         "encounter_id TEXT NOT NULL, seq INTEGER NOT NULL, location TEXT NOT NULL, "
         "entered_at TEXT NOT NULL, left_at TEXT, wait_seconds DOUBLE PRECISION, "
         "left_by TEXT NOT NULL DEFAULT '', PRIMARY KEY (encounter_id, seq))",
         # Covering: a day's waits at a location are read from the index alone.
-        "CREATE INDEX IF NOT EXISTS queue_stays_v1_left "
-        "ON queue_stays_v1 (location, left_at, wait_seconds)",
-        "CREATE INDEX IF NOT EXISTS queue_stays_v1_entered "
-        "ON queue_stays_v1 (location, entered_at)",
+        "CREATE INDEX IF NOT EXISTS queue_stays_v2_left "
+        "ON queue_stays_v2 (location, left_at, wait_seconds)",
+        "CREATE INDEX IF NOT EXISTS queue_stays_v2_entered "
+        "ON queue_stays_v2 (location, entered_at)",
         # Merges known so far, each followed to the end of its chain (as encounter_merges_v1):
         # with Kafka workers, B->C can be applied before A->B (another partition).
-        "CREATE TABLE IF NOT EXISTS queue_merges_v1 ("
+        "CREATE TABLE IF NOT EXISTS queue_merges_v2 ("
         "retired_id TEXT PRIMARY KEY, survivor_id TEXT NOT NULL)",
-        "CREATE INDEX IF NOT EXISTS queue_merges_v1_survivor ON queue_merges_v1 (survivor_id)",
+        "CREATE INDEX IF NOT EXISTS queue_merges_v2_survivor ON queue_merges_v2 (survivor_id)",
     ]
 
 
@@ -60,14 +64,15 @@ class SQLQueueQueries(SQLBatching):
     # In the order a batch writes them: a stay deleted and then saved again in
     # one batch is buffered as saved, so deletes first is what order would leave.
     _WRITES = {
-        "deleted_stays": "DELETE FROM queue_stays_v1 WHERE encounter_id=? AND seq=?",
-        "visits": "INSERT INTO queue_visits_v1 VALUES (?,?,?,?,?,?,?,?,?,?) "
+        "deleted_stays": "DELETE FROM queue_stays_v2 WHERE encounter_id=? AND seq=?",
+        "visits": "INSERT INTO queue_visits_v2 VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
         "ON CONFLICT (encounter_id) DO UPDATE SET patient_id=excluded.patient_id, "
         "visit_number=excluded.visit_number, priority=excluded.priority, "
         "rank=excluded.rank, location=excluded.location, present=excluded.present, "
         "entered_at=excluded.entered_at, stay_seq=excluded.stay_seq, "
-        "status=excluded.status",
-        "stays": "INSERT INTO queue_stays_v1 VALUES (?,?,?,?,?,?,?) "
+        "status=excluded.status, patient_class=excluded.patient_class, seen=excluded.seen, "
+        "room=excluded.room, called_at=excluded.called_at, called_by=excluded.called_by",
+        "stays": "INSERT INTO queue_stays_v2 VALUES (?,?,?,?,?,?,?) "
         "ON CONFLICT (encounter_id, seq) DO UPDATE SET "
         "location=excluded.location, entered_at=excluded.entered_at, "
         "left_at=excluded.left_at, wait_seconds=excluded.wait_seconds, "
@@ -97,6 +102,11 @@ class SQLQueueQueries(SQLBatching):
                     to_text(visit.entered_at) if visit.entered_at else None,
                     visit.stay_seq,
                     visit.status,
+                    visit.patient_class,
+                    int(visit.seen),
+                    visit.room,
+                    to_text(visit.called_at) if visit.called_at else None,
+                    visit.called_by,
                 ),
                 encounter_id,
             )
@@ -132,11 +142,11 @@ class SQLQueueQueries(SQLBatching):
     def merge_patient(self, retired_id: str, survivor_id: str, tracking: Tracking) -> None:
         with self._transaction(tracking) as c:
             self._write_buffered(c)  # set-based updates: the batch's buffered rows go first
-            final = record_merge_in(c, self._sql, "queue_merges_v1", retired_id, survivor_id)
+            final = record_merge_in(c, self._sql, "queue_merges_v2", retired_id, survivor_id)
             if final is None:
                 return  # a merge cycle: leave the visits where they are
             c.execute(
-                self._sql("UPDATE queue_visits_v1 SET patient_id=? WHERE patient_id=?"),
+                self._sql("UPDATE queue_visits_v2 SET patient_id=? WHERE patient_id=?"),
                 (final, retired_id),
             )
 
@@ -163,7 +173,7 @@ class SQLQueueQueries(SQLBatching):
             return cast(QueueVisit | None, visit)  # the batch keeps what visit rows hold
         with self._row_reading() as c:
             c.execute(
-                self._sql("SELECT * FROM queue_visits_v1 WHERE encounter_id=?"), (encounter_id,)
+                self._sql("SELECT * FROM queue_visits_v2 WHERE encounter_id=?"), (encounter_id,)
             )
             row = c.fetchone()
         return _visit(row) if row else None
@@ -174,7 +184,7 @@ class SQLQueueQueries(SQLBatching):
             return cast(QueueStay | None, stay)  # the batch keeps what stay rows hold
         with self._row_reading() as c:
             c.execute(
-                self._sql("SELECT * FROM queue_stays_v1 WHERE encounter_id=? AND seq=?"),
+                self._sql("SELECT * FROM queue_stays_v2 WHERE encounter_id=? AND seq=?"),
                 (encounter_id, seq),
             )
             row = c.fetchone()
@@ -194,8 +204,19 @@ class SQLQueueQueries(SQLBatching):
         with self._reading() as c:
             c.execute(
                 self._sql(
-                    "SELECT * FROM queue_visits_v1 WHERE location=? AND present = 1 "
+                    "SELECT * FROM queue_visits_v2 WHERE location=? AND present = 1 "
                     "ORDER BY rank, entered_at, encounter_id"
+                ),
+                (location,),
+            )
+            return [_visit(r) for r in c.fetchall()]
+
+    def called(self, location: str) -> list[QueueVisit]:
+        with self._reading() as c:
+            c.execute(
+                self._sql(
+                    "SELECT * FROM queue_visits_v2 WHERE location=? AND seen = 1 "
+                    "ORDER BY called_at, encounter_id"
                 ),
                 (location,),
             )
@@ -205,7 +226,7 @@ class SQLQueueQueries(SQLBatching):
         with self._reading() as c:
             c.execute(
                 self._sql(
-                    "SELECT wait_seconds FROM queue_stays_v1 "
+                    "SELECT wait_seconds FROM queue_stays_v2 "
                     "WHERE location=? AND left_at >= ? AND left_at < ?"
                 ),
                 (location, to_text(start), to_text(end)),
@@ -224,7 +245,7 @@ class SQLQueueQueries(SQLBatching):
         with self._reading() as c:
             c.execute(
                 self._sql(
-                    f"SELECT {sums} FROM queue_stays_v1 "
+                    f"SELECT {sums} FROM queue_stays_v2 "
                     "WHERE location=? AND entered_at >= ? AND entered_at < ?"
                 ),
                 (*params, location, texts[0], texts[-1]),
@@ -245,4 +266,9 @@ def _visit(row: Any) -> QueueVisit:
         entered_at=from_text(row["entered_at"]),
         stay_seq=int(row["stay_seq"]),
         status=row["status"],
+        patient_class=row["patient_class"],
+        seen=bool(row["seen"]),
+        room=row["room"],
+        called_at=from_text(row["called_at"]),
+        called_by=row["called_by"],
     )

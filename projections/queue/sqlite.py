@@ -10,10 +10,10 @@ __all__ = ["SQLiteQueueView"]
 
 
 class SQLiteQueueView(SQLQueueQueries, QueueView, SQLiteProjectionTracking):
-    """Tables ``queue_visits_v1`` and ``queue_stays_v1`` (see README for SQL)."""
+    """Tables ``queue_visits_v2`` and ``queue_stays_v2`` (see README for SQL)."""
 
     placeholder = "?"
-    tracking_table = "queue_v1_tracking"
+    tracking_table = "queue_v2_tracking"
 
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *create_statements()]

@@ -24,6 +24,7 @@ __all__ = [
     "QueueStay",
     "QueueView",
     "QueueVisit",
+    "SeenEntry",
     "day_bounds",
     "hour_bounds",
     "percentile",
@@ -38,6 +39,10 @@ class QueueVisit:
     is the code it came from (PV2-25 when sent, else PV1-4). ``location`` is
     the point of care (PV1-3.1); ``present`` says the visit waits there now,
     since ``entered_at``; ``stay_seq`` numbers its current (or last) stay.
+    ``patient_class`` (PV1-2) decides with the location whether it queues
+    (``rules.py``). ``seen``: called from the queue and being seen in ``room``
+    since ``called_at`` (by ``called_by``); the call is kept after the visit
+    leaves, so a cancelled discharge (A13) can bring the call back.
     """
 
     encounter_id: str
@@ -50,14 +55,20 @@ class QueueVisit:
     entered_at: datetime | None
     stay_seq: int
     status: str
+    patient_class: str = ""
+    seen: bool = False
+    room: str = ""
+    called_at: datetime | None = None
+    called_by: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class QueueStay:
     """One stay of a visit in a location's queue (a row of ``queue_stays_v1``).
 
-    ``left_by`` names what ended it (transferred, discharged, cancelled,
-    class-changed, admitted, transfer-cancelled); empty while the visit is still there.
+    ``left_by`` names what ended it (called, transferred, discharged, cancelled,
+    class-changed, admitted, transfer-cancelled); empty while the visit
+    is still there. A call ends the wait: ``wait_seconds`` is then the wait until called.
     """
 
     encounter_id: str
@@ -81,6 +92,19 @@ class QueueEntry:
     rank: int
     arrived_at: datetime
     wait_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class SeenEntry:
+    """One patient called from a location's queue and being seen, with the time since."""
+
+    patient_id: str
+    encounter_id: str
+    visit_number: str
+    room: str
+    called_at: datetime
+    called_by: str
+    seen_seconds: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +175,28 @@ class QueueView(TrackingRecorder, ABC):
     @abstractmethod
     def queued(self, location: str) -> list[QueueVisit]:
         """The visits waiting at ``location``, in the order they will be seen."""
+
+    @abstractmethod
+    def called(self, location: str) -> list[QueueVisit]:
+        """The visits called from ``location``'s queue and being seen, earliest call first."""
+
+    def being_seen(self, location: str, now: datetime) -> list[SeenEntry]:
+        """Who is being seen after a call from ``location``, with the time since the call."""
+        entries = []
+        for v in self.called(location):
+            at = v.called_at or now
+            entries.append(
+                SeenEntry(
+                    patient_id=v.patient_id,
+                    encounter_id=v.encounter_id,
+                    visit_number=v.visit_number,
+                    room=v.room,
+                    called_at=at,
+                    called_by=v.called_by,
+                    seen_seconds=max((now - at).total_seconds(), 0.0),
+                )
+            )
+        return entries
 
     @abstractmethod
     def waits_left_between(self, location: str, start: datetime, end: datetime) -> list[float]:

@@ -2,14 +2,17 @@
 
 Find a rejected A02 by its visit number, see the fault on PV1-19, send the A01,
 reprocess the A02, and watch the patient appear on the queue board without a
-reload. Each page is checked with axe-core (vendored under tests/browser/vendor)
-for serious or critical violations, and screenshotted into docs/img/.
+reload; then call the next patient from the board and watch the waiting-room
+display show the ticket, initials and room, without a reload. Each page is checked
+with axe-core (vendored under tests/browser/vendor) for serious or critical
+violations, and screenshotted into docs/img/.
 """
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +60,11 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
+def _minutes_ago(minutes: int) -> str:
+    """An HL7 time (UTC) some minutes back: the screenshots show plausible waits."""
+    return (datetime.now(UTC) - timedelta(minutes=minutes)).strftime("%Y%m%d%H%M%S+0000")
+
+
 def serious_violations(page: Any) -> list[str]:
     """axe-core's serious and critical findings on the page as it is now."""
     page.add_script_tag(path=str(AXE))
@@ -73,7 +81,15 @@ def test_find_reprocess_and_watch_the_board(server: ServeProcess, browser: Any) 
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     with MLLPClient("127.0.0.1", server.mllp_port, timeout_s=10) as mllp:
-        a02 = adt("A02", "C2", mrn="M9", visit="V9", location="XRAY^1^A^HOSP", name="DOE^ANN")
+        a02 = adt(
+            "A02",
+            "C2",
+            mrn="M9",
+            visit="V9",
+            location="XRAY^1^A^HOSP",
+            name="DOE^ANN",
+            event_time=_minutes_ago(20),
+        )
         assert ack_code_of(mllp.send(a02)) == "AE"
 
         page.goto(console_link(server))
@@ -107,13 +123,25 @@ def test_find_reprocess_and_watch_the_board(server: ServeProcess, browser: Any) 
         assert serious_violations(board) == []
 
         assert (
-            ack_code_of(mllp.send(adt("A01", "C1", mrn="M9", visit="V9", name="DOE^ANN"))) == "AA"
+            ack_code_of(
+                mllp.send(
+                    adt(
+                        "A01",
+                        "C1",
+                        mrn="M9",
+                        visit="V9",
+                        name="DOE^ANN",
+                        patient_class="E",
+                        event_time=_minutes_ago(30),
+                    )
+                )
+            )
+            == "AA"
         )
     page.locator("#reprocess").click()
     page.locator("#result", has_text="AA").wait_for(timeout=10_000)
     board.locator("#board tr.waiting", has_text="DOE, ANN").wait_for(timeout=15_000)
     assert board.evaluate("window.__notReloaded === true")  # updated live, not reloaded
-    board.screenshot(path=str(SHOTS / "console-board.png"), full_page=True)
 
     errors = context.new_page()
     errors.goto(f"{server.base_url}/console/errors")
@@ -121,10 +149,42 @@ def test_find_reprocess_and_watch_the_board(server: ServeProcess, browser: Any) 
     assert serious_violations(errors) == []
     errors.screenshot(path=str(SHOTS / "console-errors.png"), full_page=True)
 
+    # A second patient joins; the waiting-room screen follows the queue.
+    with MLLPClient("127.0.0.1", server.mllp_port, timeout_s=10) as mllp:
+        roe = adt(
+            "A04",
+            "C3",
+            mrn="M8",
+            visit="V8",
+            name="ROE^BEN",
+            patient_class="E",
+            event_time=_minutes_ago(10),  # after A.D.'s transfer: second in line
+        )
+        assert ack_code_of(mllp.send(roe.replace(b"WARD1^101^A^HOSP", b"XRAY^2^A^HOSP"))) == "AA"
+    board.locator("#board tr.waiting", has_text="ROE, BEN").wait_for(timeout=15_000)
     display = context.new_page()
     display.goto(f"{server.base_url}/console/board/XRAY?mode=display")
     display.locator("#board tr.waiting").first.wait_for()
     assert "DOE" not in display.inner_text("main") and "A.D." in display.inner_text("main")
+    display.evaluate("window.__notReloaded = true")
+
+    # Call the next patient (A.D., first in line) from the board into Room 3.
+    board.fill("#call-room", "Room 3")
+    board.get_by_role("button", name="Call next patient").click()
+    board.locator("#call-status", has_text="to Room 3").wait_for(timeout=10_000)
+    board.locator("#board tr.called", has_text="DOE, ANN").wait_for(timeout=15_000)
+    assert "DOE, ANN" not in board.locator("#board tr.waiting").all_inner_texts()
+    assert board.locator("#board tr.waiting").all_inner_texts()[0].count("ROE, BEN") == 1
+    assert board.evaluate("window.__notReloaded === true")
+    assert serious_violations(board) == []
+    board.screenshot(path=str(SHOTS / "console-board.png"), full_page=True)
+
+    called = display.locator("#board tr.called", has_text="Room 3")
+    called.wait_for(timeout=15_000)
+    assert "A.D." in called.inner_text()
+    assert display.evaluate("window.__notReloaded === true")  # the screen updated live
+    text = display.inner_text("main")
+    assert "DOE" not in text and "ROE" not in text and "B.R." in text
     assert serious_violations(display) == []
     display.screenshot(path=str(SHOTS / "console-waiting-room.png"), full_page=True)
     context.close()

@@ -103,7 +103,10 @@ def _find_fix_and_reprocess(server: ServeProcess, client: httpx.Client) -> None:
         assert still.status_code == 200 and "AE" in still.text
 
         assert (
-            ack_code_of(mllp.send(adt("A01", "C1", mrn="M9", visit="V9", name="DOE^ANN"))) == "AA"
+            ack_code_of(
+                mllp.send(adt("A01", "C1", mrn="M9", visit="V9", name="DOE^ANN", patient_class="E"))
+            )
+            == "AA"
         )
     done = client.post(url, data={"csrf": csrf})
     assert done.status_code == 200 and "AA" in done.text

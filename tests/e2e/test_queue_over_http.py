@@ -44,7 +44,7 @@ def test_registrations_and_a_discharge_show_in_the_queue_and_as_encounters(
     server: ServeProcess,
 ) -> None:
     messages = [
-        adt("A04", "E1", mrn="M1", visit="V1", location="ED", admit_type="R"),
+        adt("A04", "E1", mrn="M1", visit="V1", location="ED", admit_type="R", patient_class="E"),
         adt(
             "A04",
             "E2",
@@ -52,6 +52,7 @@ def test_registrations_and_a_discharge_show_in_the_queue_and_as_encounters(
             visit="V2",
             location="ED",
             admit_type="E",
+            patient_class="E",
             event_time="20240101121000",
         ),
         adt(
@@ -61,6 +62,7 @@ def test_registrations_and_a_discharge_show_in_the_queue_and_as_encounters(
             visit="V3",
             location="ED",
             admit_type="U",
+            patient_class="O",
             event_time="20240101122000",
         ),
         adt("A03", "E4", mrn="M3", visit="V3", location="ED", event_time="20240101125000"),

@@ -23,7 +23,8 @@ def _queue(engine: Engine, location: str) -> list[str]:
     return [e.visit_number for e in engine.views["queue"].waiting(location, LATER)]
 
 
-def test_the_admitted_emergency_visit_leaves_the_ed_queue_for_the_ward(store_url: str) -> None:
+def test_the_admitted_emergency_visit_leaves_the_ed_queue_and_waits_nowhere(store_url: str) -> None:
+    """An inpatient ward is not a waiting room (CARELOG_QUEUE_CLASSES defaults to E,O)."""
     engine = _engine(store_url)
     ingest = engine.ingestion.ingest
     ed = adt("A04", "1", patient_class="E", location="ED^^^HOSP", event_time="20240101100000")
@@ -41,9 +42,12 @@ def test_the_admitted_emergency_visit_leaves_the_ed_queue_for_the_ward(store_url
     )
     assert ingest(admit, "t").ack_code == "AA"
     engine.runner.catch_up()
-    assert (_queue(engine, "ED"), _queue(engine, "WARD1")) == ([], ["V1"])
-    stays = engine.views["queue"].visit(id_text(VISIT))
-    assert stays is not None and stays.location == "WARD1"
+    assert (_queue(engine, "ED"), _queue(engine, "WARD1")) == ([], [])
+    visit = engine.views["queue"].visit(id_text(VISIT))
+    assert visit is not None and (visit.location, visit.present) == ("WARD1", False)
+    ed_stay = engine.views["queue"].stay(id_text(VISIT), visit.stay_seq)
+    assert ed_stay is not None and (ed_stay.location, ed_stay.left_by) == ("ED", "admitted")
+    assert ed_stay.wait_seconds == 5 * 3600  # 10:00 to the A01 (EVN-2 15:00)
 
     record = engine.views["encounters"].encounter(id_text(VISIT))
     assert record is not None
@@ -60,7 +64,7 @@ def test_the_admitted_emergency_visit_leaves_the_ed_queue_for_the_ward(store_url
     # A late A04 for the ED visit is refused; the visit stays on the ward.
     assert ingest(adt("A04", "3", patient_class="E", location="ED^^^HOSP"), "t").ack_code == "AE"
     engine.runner.catch_up()
-    assert (_queue(engine, "ED"), _queue(engine, "WARD1")) == ([], ["V1"])
+    assert (_queue(engine, "ED"), _queue(engine, "WARD1")) == ([], [])
     engine.close()
 
 

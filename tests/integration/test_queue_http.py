@@ -120,7 +120,7 @@ def test_fhir_encounter_search_by_patient_follows_merges(app: Any) -> None:
     assert v1["status"] == "in-progress"
     assert v1["identifier"][0]["value"] == "V1"
     assert v1["identifier"][0]["type"]["coding"][0]["code"] == "VN"
-    assert v1["class"]["code"] == "IMP"  # PV1-2 I
+    assert v1["class"]["code"] == "EMER"  # PV1-2 E
     assert v1["class"]["system"] == "http://terminology.hl7.org/CodeSystem/v3-ActCode"
     assert v1["period"] == {"start": "2024-01-01T10:00:00Z"}
     # The cancelled transfer to XRAY is not shown; ED is where the visit is.

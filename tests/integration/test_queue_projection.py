@@ -17,8 +17,8 @@ from tests.integration import visit_scenario as s
 from tests.messages import adt
 
 
-def _engine(store_url: str) -> Engine:
-    return build(Settings(store=store_url), validator=FakeMessageValidator())
+def _engine(store_url: str, **settings: Any) -> Engine:
+    return build(Settings(store=store_url, **settings), validator=FakeMessageValidator())
 
 
 def _send(engine: Engine, messages: list[bytes]) -> None:
@@ -164,7 +164,7 @@ def test_priority_comes_from_pv2_25_else_pv1_4(
 
 
 def test_a_class_change_to_another_point_of_care_moves_the_queue(store_url: str) -> None:
-    engine = _engine(store_url)
+    engine = _engine(store_url, queue_classes=frozenset({"O", "I"}))  # wards queue here
     queue = engine.views["queue"]
     _send(
         engine, [adt("A04", "C1", location="ED^1", patient_class="O", event_time="20240101100000")]
@@ -187,8 +187,24 @@ def test_a_class_change_to_another_point_of_care_moves_the_queue(store_url: str)
 def test_arrival_order_is_by_instant_whatever_offset_the_feed_sent(store_url: str) -> None:
     engine = _engine(store_url)
     # 10:30 in New York (UTC-5) is 15:30 UTC: after 15:00 UTC sent without an offset.
-    early = adt("A04", "O1", mrn="M1", visit="V1", location="ED", event_time="20240101150000")
-    late = adt("A04", "O2", mrn="M2", visit="V2", location="ED", event_time="20240101103000-0500")
+    early = adt(
+        "A04",
+        "O1",
+        mrn="M1",
+        visit="V1",
+        location="ED",
+        event_time="20240101150000",
+        patient_class="E",
+    )
+    late = adt(
+        "A04",
+        "O2",
+        mrn="M2",
+        visit="V2",
+        location="ED",
+        event_time="20240101103000-0500",
+        patient_class="E",
+    )
     _send(engine, [late, early])
     entries = engine.views["queue"].waiting("ED", s.at("1600"))
     assert [(e.visit_number, e.wait_seconds) for e in entries] == [("V1", 3600.0), ("V2", 1800.0)]

@@ -54,6 +54,6 @@ def test_the_statements_say_what_the_api_says(db: sqlite3.Connection) -> None:
     assert hours == [("10", 6)]
     assert [(row[0], row[1]) for row in visits] == [(s.visit("V1"), "V1")]
     assert [(row[1], row[5]) for row in places] == [("ED", None)]
-    assert in_progress == [("ED", "I", 3)]  # V1, V2 and V6 (arrived as an inpatient)
+    assert in_progress == [("ED", "E", 3)]  # V1, V2 and V6 (emergency visits)
     ((day, finished, hours),) = los  # V3 80 min, V4 85 min
     assert (day, finished) == ("2024-01-01", 2) and hours == pytest.approx(82.5 / 60, abs=0.01)

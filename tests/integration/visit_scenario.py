@@ -40,6 +40,7 @@ def a40(control_id: str, survivor: str, retired: str, hhmm: str) -> bytes:
 
 
 def _adt(trigger: str, n: int, hhmm: str, **fields: str) -> bytes:
+    fields.setdefault("patient_class", "E")  # emergency visits: they queue (CARELOG_QUEUE_CLASSES)
     return adt(trigger, f"Q{n:03d}", event_time=f"20240101{hhmm}00", **fields)
 
 
@@ -60,7 +61,7 @@ ARRIVALS = [
 ]
 """After these (and before ``ARRIVED``): V3, V4, V5, V2, V1 at ED; V6 planned."""
 
-ARRIVED = [_adt("A01", 7, "1030", **ed(6), location="ED^6^A^HOSP", admit_type="U")]
+ARRIVED = [_adt("A04", 7, "1030", **ed(6), location="ED^6^A^HOSP", admit_type="U")]
 """ED order now: V3 (E 10:10), V4 (PV2-25 1, 10:15), V5 (E 10:20), V2 (U 10:05),
 V6 (U 10:30), V1 (R 10:00)."""
 

@@ -3,5 +3,8 @@
   var board = document.getElementById("board");
   if (!board || !window.EventSource) { return; }
   var source = new EventSource(board.getAttribute("data-events"));
-  source.addEventListener("board", function (event) { board.innerHTML = event.data; });
+  source.addEventListener("board", function (event) {
+    board.innerHTML = event.data;
+    if (window.htmx) { window.htmx.process(board); }  // the rows' call buttons
+  });
 })();

@@ -39,7 +39,10 @@ def test_a_refused_a02_reprocessed_after_its_a01_applies_once(durable_store_url:
     assert attempt.channel == f"reprocess:{entry_id}:nurse.jo"
     assert [e.entry_id for e in log.search(LogFilter(pending=True))] == [entry_id]
 
-    assert engine.ingestion.ingest(adt("A01", "C1", visit="V9"), "t").ack_code == "AA"
+    assert (
+        engine.ingestion.ingest(adt("A01", "C1", visit="V9", patient_class="E"), "t").ack_code
+        == "AA"
+    )
     second = reprocess(entry_id, "nurse.jo", **_kw(engine))  # type: ignore[arg-type]
     assert second.ack_code == "AA" and not second.duplicate
     engine.runner.catch_up()
