@@ -29,7 +29,7 @@ from engine.domain.values import EncounterDetails, Location
 from projections.encounters.view import EncounterRecord, EncounterView
 from projections.patients.view import PatientView
 
-__all__ = ["encounter_resource", "encounter_router"]
+__all__ = ["encounter_resource", "encounter_router", "encounters_of_patient"]
 
 V3_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 V2_0004 = "http://terminology.hl7.org/CodeSystem/v2-0004"
@@ -132,6 +132,11 @@ def encounter_resource(record: EncounterRecord) -> dict[str, Any]:
     data.update(_details(record.details))
     resource = FhirEncounter.model_validate(data)
     return resource.model_dump(mode="json", exclude_none=True, by_alias=True)
+
+
+def encounters_of_patient(view: EncounterView, patient_id: str) -> list[dict[str, Any]]:
+    """Every Encounter of ``patient_id`` and of patients merged into it, newest first."""
+    return [encounter_resource(r) for r in view.visits(patient_id)]
 
 
 def encounter_router(

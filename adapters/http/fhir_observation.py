@@ -36,7 +36,7 @@ from projections.observations.view import (
 )
 from projections.patients.view import PatientView
 
-__all__ = ["observation_resource", "observation_router"]
+__all__ = ["observation_resource", "observation_router", "observations_of_patient"]
 
 INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 
@@ -147,6 +147,16 @@ def observation_resource(row: ObservationRow, patient_id: str) -> dict[str, Any]
         data["referenceRange"] = ranges
     Observation.model_validate(data)
     return data
+
+
+def observations_of_patient(view: ObservationView, patient_id: str) -> list[dict[str, Any]]:
+    """Every Observation of ``patient_id`` and of patients merged into it, subject the survivor."""
+    merges = view.merges()
+    subject = survivor_of(patient_id, merges)
+    return [
+        observation_resource(r, subject)
+        for r in view.observations_of(merged_group(patient_id, merges))
+    ]
 
 
 def observation_router(views: Mapping[str, Any]) -> APIRouter:
