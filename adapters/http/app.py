@@ -21,6 +21,9 @@ from adapters.http.access import AccessControl, AccessMiddleware, refusal_respon
 from adapters.http.audit import audit_router
 from adapters.http.billing import billing_router
 from adapters.http.context import touched
+from adapters.http.fhir_billing_search import billing_search_router
+from adapters.http.fhir_capability import with_searches
+from adapters.http.fhir_diagnostic_report import diagnostic_report_router
 from adapters.http.fhir_encounter import encounter_router
 from adapters.http.fhir_everything import everything_router
 from adapters.http.fhir_format import negotiate_format
@@ -119,6 +122,7 @@ def create_app(
     @app.get("/fhir/metadata")
     def get_metadata() -> FhirResponse:
         statement = _capability_statement()
+        statement = with_searches(statement, searchable)
         if fhir_writes is not None:
             statement = with_writes(statement)
         return FhirResponse(statement)
@@ -144,6 +148,16 @@ def create_app(
     if "encounters" in views:
         app.include_router(encounter_router(views, version_of))
     app.include_router(reads_router(views, version_of))
+    # FHIR searches (issue 16): DiagnosticReport, ChargeItem and Account; metadata lists them
+    searchable = {"Patient"}
+    if "observations" in views:
+        app.include_router(diagnostic_report_router(views, version_of))
+        searchable |= {"Observation", "DiagnosticReport"}
+    if "billing" in views:
+        app.include_router(billing_search_router(views))
+        searchable |= {"ChargeItem", "Account"}
+    if "encounters" in views:
+        searchable.add("Encounter")
     app.include_router(everything_router(views))
     if fhir_writes is not None and "messages" in views:  # the console writes as FHIR does
         from adapters.console.routes import console_router
