@@ -146,7 +146,9 @@ def diagnostic_report_router(
 
     @router.get("/fhir/DiagnosticReport")
     def search_reports(request: Request) -> JSONResponse:
-        patient_id, error = patient_search(request, frozenset({*REPORT_SEARCH_PARAMETERS, "_sort"}))
+        patient_id, error = patient_search(
+            request, frozenset({*REPORT_SEARCH_PARAMETERS, "_sort", "_include"})
+        )
         if error is not None:
             return error
         include = _includes(request)

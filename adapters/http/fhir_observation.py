@@ -178,7 +178,9 @@ def observation_router(views: Mapping[str, Any]) -> APIRouter:
 
     @router.get("/fhir/Observation")
     def search_observations(request: Request) -> JSONResponse:
-        patient_id, error = patient_search(request, frozenset({*OBSERVATION_FILTERS, "_sort"}))
+        patient_id, error = patient_search(
+            request, frozenset({*OBSERVATION_FILTERS, "_sort", "_include"})
+        )
         if error is not None:
             return error
         sort = sort_by(request, OBSERVATION_SORTS)

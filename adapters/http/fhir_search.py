@@ -17,7 +17,7 @@ __all__ = [
     "unsupported_parameters",
 ]
 
-_ALLOWED = {"patient", "subject", "_format", "_include"}
+_ALLOWED = {"patient", "subject", "_format"}  # routes that serve _include add it (extra)
 
 
 def unsupported_parameters(request: Request, allowed: set[str]) -> FhirResponse | None:
