@@ -195,7 +195,7 @@ def encounter_router(
         except ValueError as e:
             return operation_outcome(400, "invalid", str(e))
         references = params.getlist("patient") + params.getlist("subject")
-        if len(references) > 1 or (not references and len(numbers) != 1):
+        if len(references) > 1 or (not references and len(numbers) != 1) or "" in references:
             return operation_outcome(
                 400, "required", "Encounter search needs one patient={id} or one identifier="
             )
