@@ -45,6 +45,7 @@ REPORT_SEARCH_PARAMETERS = {
     "code": "token",
     "status": "token",
     "date": "date",
+    "_lastUpdated": "date",
 }
 REPORT_INCLUDES = ("DiagnosticReport:result",)
 _SORTS = {"date": "effectiveDateTime"}
@@ -98,7 +99,7 @@ def _filter(params: QueryParams) -> Callable[[dict[str, Any]], bool]:
     for value in params.getlist("status"):
         if not (asked := {v for v in value.split(",") if v}) or asked - _STATUSES:
             raise ValueError(f"unknown DiagnosticReport status in {value!r}")
-    shared = [(k, v) for k, v in params.multi_items() if k in ("code", "date")]
+    shared = [(k, v) for k, v in params.multi_items() if k in ("code", "date", "_lastUpdated")]
     checks = observation_filter(QueryParams(shared))
     statuses = [{v for v in value.split(",")} for value in params.getlist("status")]
 

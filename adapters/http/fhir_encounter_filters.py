@@ -13,6 +13,7 @@ judged on exactly what the client sees:
   ``eq`` the period lies within the range, ``lt`` it starts before it, ``gt``
   it ends after it, ``le``/``ge`` it starts before the range ends / ends
   after it starts, as FHIR defines search on a Period;
+- ``_lastUpdated``: prefixes and a date or date-time on ``meta.lastUpdated``;
 - ``location``: carelog keeps no Location resources, so ``location`` matches
   the place's PL text (``location.location.identifier.value``, e.g.
   ``ED^1^A^HOSP``) exactly, or its point of care (``ED``).
@@ -27,6 +28,7 @@ from typing import Any
 
 from starlette.datastructures import QueryParams
 
+from adapters.http.fhir_search import last_updated_check
 from projections.patients.search import date_bounds
 
 __all__ = ["ENCOUNTER_SEARCH_PARAMETERS", "ENCOUNTER_SORTS", "encounter_filter", "visit_token"]
@@ -39,6 +41,7 @@ ENCOUNTER_SEARCH_PARAMETERS = {
     "date": "date",
     "location": "reference",
     "identifier": "token",
+    "_lastUpdated": "date",
 }
 ENCOUNTER_SORTS = {"date": "period.start"}
 _PREFIXES = ("eq", "ne", "lt", "gt", "le", "ge")
@@ -154,6 +157,8 @@ def encounter_filter(params: QueryParams, statuses: frozenset[str]) -> Check:
         checks.append(_any([_identifier(v) for v in alternatives]))
     for alternatives in _values(params, "date"):
         checks.append(_any([_date(v) for v in alternatives]))
+    for value in params.getlist("_lastUpdated"):
+        checks.append(last_updated_check(value))
     for alternatives in _values(params, "location"):
         checks.append(_any([_location(v) for v in alternatives]))
     return lambda resource: all(c(resource) for c in checks)

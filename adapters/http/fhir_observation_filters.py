@@ -11,7 +11,8 @@ day of ``effectiveDateTime``. ``category`` is a token like ``code``.
 ``value-quantity`` is ``[prefix]number[|system|code]`` on ``valueQuantity``:
 ``eq`` and ``ne`` use the number's implicit range (``5.4`` is [5.35, 5.45), as
 FHIR says), ``lt gt le ge`` compare exactly; an empty system matches the code
-or the unit text. Comma = OR, a repeated parameter = AND.
+or the unit text. ``_lastUpdated`` as on Patient, on ``meta.lastUpdated``
+(fhir_search.last_updated_check). Comma = OR, a repeated parameter = AND.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 from starlette.datastructures import QueryParams
 
+from adapters.http.fhir_search import last_updated_check
 from projections.patients.search import DateRange, date_bounds
 
 __all__ = ["OBSERVATION_FILTERS", "observation_filter"]
@@ -32,6 +34,7 @@ OBSERVATION_FILTERS = {
     "status": "token",
     "date": "date",
     "value-quantity": "quantity",
+    "_lastUpdated": "date",
 }
 _STATUSES = {"registered", "preliminary", "final", "amended", "corrected", "cancelled",
              "entered-in-error", "unknown"}  # fmt: skip
@@ -142,6 +145,8 @@ def observation_filter(params: QueryParams) -> Check:
         checks.append(_any(alternatives))
     for value in params.getlist("value-quantity"):
         checks.append(_any([_quantity(v) for v in value.split(",") if v] or [_quantity("")]))
+    for value in params.getlist("_lastUpdated"):
+        checks.append(last_updated_check(value))
     for value in params.getlist("status"):
         statuses = {v for v in value.split(",") if v}
         if not statuses or statuses - _STATUSES:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from fastapi import Request
 
 from adapters.http.fhir_json import FhirResponse, operation_outcome
+from projections.patients.search import instant_bounds
 
 __all__ = [
     "include_patients",
+    "last_updated_check",
     "patient_search",
     "searchset",
     "sort_by",
@@ -149,3 +153,40 @@ def sorted_resources(
     missing = [r for r in resources if not value(r)]
     present.sort(key=lambda r: (value(r), r["id"]), reverse=descending)
     return present + missing
+
+
+_PREFIXES = ("eq", "ne", "lt", "gt", "le", "ge")
+
+
+def last_updated_check(value: str) -> Callable[[dict[str, Any]], bool]:
+    """``_lastUpdated`` (FHIR prefixes; a date or a date-time) on a served ``meta.lastUpdated``.
+
+    As on Patient (projections.patients.search.instant_bounds): a date covers
+    its days from midnight UTC, a date-time its second. ValueError if bad.
+    """
+    prefix, text = ("eq", value)
+    if value[:2].isalpha():
+        prefix, text = value[:2], value[2:]
+    if prefix not in _PREFIXES:
+        raise ValueError(f"_lastUpdated prefix {prefix!r} is not served (eq ne lt gt le ge)")
+    try:
+        low, high = (datetime.fromisoformat(b) for b in instant_bounds(text))
+    except ValueError as e:
+        raise ValueError(f"_lastUpdated: {text!r} is not a date or a date-time") from e
+
+    def check(resource: dict[str, Any]) -> bool:
+        stamp = resource.get("meta", {}).get("lastUpdated")
+        if not stamp:
+            return False
+        when = datetime.fromisoformat(str(stamp))
+        inside = low <= when < high
+        return {
+            "eq": inside,
+            "ne": not inside,
+            "lt": when < low,
+            "le": when < high,
+            "gt": when >= high,
+            "ge": when >= low,
+        }[prefix]
+
+    return check

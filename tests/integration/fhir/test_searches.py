@@ -3,6 +3,7 @@ prefix and modifier, on SQLite and PostgreSQL, over a world the HL7 v2 feed made
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -77,6 +78,38 @@ def _matches(fhir: FhirClient, query: str) -> list[dict[str, Any]]:
 
 def _visits(fhir: FhirClient, query: str) -> list[str]:
     return [r["identifier"][0]["value"] for r in _matches(fhir, f"/fhir/Encounter?{query}")]
+
+
+def _utc_day(resource: dict[str, Any]) -> str:
+    """The UTC day of a resource's ``meta.lastUpdated``."""
+    stamp = datetime.fromisoformat(resource["meta"]["lastUpdated"])
+    return stamp.astimezone(UTC).date().isoformat()
+
+
+def test_last_updated_on_encounter_observation_and_diagnostic_report(
+    fhir: FhirClient, world: dict[str, str]
+) -> None:
+    p1 = world["MRN1"]
+    for kind in ("Encounter", "Observation", "DiagnosticReport"):
+        every = _matches(fhir, f"/fhir/{kind}?patient={p1}")
+        assert every, kind
+        day = _utc_day(every[0])
+        same = [r for r in every if _utc_day(r) == day]
+        ids = sorted(r["id"] for r in same)
+        base = f"/fhir/{kind}?patient={p1}&_lastUpdated="
+        assert sorted(r["id"] for r in _matches(fhir, f"{base}{day}")) == ids
+        later = {r["id"] for r in every if _utc_day(r) >= day}
+        assert {r["id"] for r in _matches(fhir, f"{base}ge{day}")} == later >= set(ids)
+        earlier = {r["id"] for r in every if _utc_day(r) < day}
+        assert {r["id"] for r in _matches(fhir, f"{base}lt{day}")} == earlier
+        assert (
+            _matches(fhir, f"/fhir/{kind}?patient={p1}&_lastUpdated=gt{day}&_lastUpdated=lt{day}")
+            == []
+        )
+        assert _matches(fhir, f"/fhir/{kind}?patient={p1}&_lastUpdated=gt2999") == []
+        assert len(_matches(fhir, f"/fhir/{kind}?patient={p1}&_lastUpdated=lt2999")) == len(every)
+        _refused(fhir, f"/fhir/{kind}?patient={p1}&_lastUpdated=ap2024")
+        _refused(fhir, f"/fhir/{kind}?patient={p1}&_lastUpdated=soon")
 
 
 def _refused(fhir: FhirClient, query: str) -> None:

@@ -288,5 +288,6 @@ def test_the_capability_statement_lists_both_searches(app: Any) -> None:
         {"name": "status", "type": "token"},
         {"name": "date", "type": "date"},
         {"name": "value-quantity", "type": "quantity"},
+        {"name": "_lastUpdated", "type": "date"},
         {"name": "_sort", "type": "special"},
     ]
