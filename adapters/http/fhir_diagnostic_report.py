@@ -36,7 +36,12 @@ from adapters.security.policy import authorize
 from projections.merges import merged_group, survivor_of
 from projections.observations.view import ObservationRow, ObservationView, ReportRecord
 
-__all__ = ["REPORT_INCLUDES", "REPORT_SEARCH_PARAMETERS", "diagnostic_report_router"]
+__all__ = [
+    "REPORT_INCLUDES",
+    "REPORT_SEARCH_PARAMETERS",
+    "diagnostic_report_router",
+    "report_resource",
+]
 
 V2_0074 = "http://terminology.hl7.org/CodeSystem/v2-0074"
 REPORT_SEARCH_PARAMETERS = {

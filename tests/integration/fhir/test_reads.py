@@ -274,6 +274,7 @@ def test_everything_is_the_patient_then_their_compartment(fhir: FhirClient) -> N
     assert sorted(kinds) == sorted(
         ["Patient", "Encounter", "Encounter", "Observation", "Observation", "Account", "Account"]
         + ["ChargeItem"] * 4
+        + ["DiagnosticReport"]
     )
     assert body["total"] == len(kinds)
     subjects = {
