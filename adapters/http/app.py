@@ -21,6 +21,9 @@ from adapters.http.access import AccessControl, AccessMiddleware, refusal_respon
 from adapters.http.audit import audit_router
 from adapters.http.billing import billing_router
 from adapters.http.context import touched
+from adapters.http.fhir_billing_search import billing_search_router
+from adapters.http.fhir_capability import with_searches
+from adapters.http.fhir_diagnostic_report import diagnostic_report_router
 from adapters.http.fhir_encounter import encounter_router
 from adapters.http.fhir_everything import everything_router
 from adapters.http.fhir_format import negotiate_format
@@ -126,6 +129,7 @@ def create_app(
     @app.get("/fhir/metadata")
     def get_metadata() -> FhirResponse:
         statement = _capability_statement()
+        statement = with_searches(statement, searchable)
         if fhir_writes is not None:
             statement = with_writes(statement)
         if versions is not None:
@@ -155,6 +159,16 @@ def create_app(
     app.include_router(reads_router(views, version_of))
     if versions is not None:
         app.include_router(fhir_history_router(views, versions, erased))
+    # FHIR searches (issue 16): DiagnosticReport, ChargeItem and Account; metadata lists them
+    searchable = {"Patient"}
+    if "observations" in views:
+        app.include_router(diagnostic_report_router(views, version_of))
+        searchable |= {"Observation", "DiagnosticReport"}
+    if "billing" in views:
+        app.include_router(billing_search_router(views))
+        searchable |= {"ChargeItem", "Account"}
+    if "encounters" in views:
+        searchable.add("Encounter")
     app.include_router(everything_router(views))
     if fhir_writes is not None and "queue" in views:  # calls write as FHIR does
         from adapters.http.calls import calls_router

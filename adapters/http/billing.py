@@ -1,4 +1,4 @@
-"""Billing over HTTP: ``/api/billing/accounts/{account}`` and FHIR ``ChargeItem?patient=``.
+"""Billing over HTTP: ``/api/billing/accounts/{account}``, and the FHIR ChargeItem mapping.
 
 Amounts under /api are strings with their currency (``{"value": "136.10",
 "currency": "USD"}``), never JSON floats. FHIR ChargeItem follows the HL7
@@ -18,12 +18,10 @@ from fhir.resources.R4B.chargeitem import ChargeItem
 
 from adapters.http.context import touched
 from adapters.http.fhir_codes import codeable
-from adapters.http.fhir_json import DecimalFhirResponse
-from adapters.http.fhir_search import patient_search, searchset
 from adapters.http.problem import problem
 from engine.domain.values import Coded
 from projections.billing.view import AccountRecord, BillingLine, BillingView, Totals
-from projections.merges import merged_group, survivor_of
+from projections.merges import survivor_of
 
 __all__ = ["account_json", "billing_router", "cancelled_lines", "charge_item"]
 
@@ -184,7 +182,7 @@ def charge_item(
 
 
 def billing_router(views: Mapping[str, Any]) -> APIRouter:
-    """Routes over the ``billing`` view: the account API and ChargeItem search."""
+    """Routes over the ``billing`` view: the account API (FHIR searches: fhir_billing_search)."""
     router = APIRouter()
     view: BillingView = views["billing"]
 
@@ -201,24 +199,5 @@ def billing_router(views: Mapping[str, Any]) -> APIRouter:
         body = account_json(view, found[0])
         touched(request, body["patient_id"])
         return JSONResponse(body)
-
-    @router.get("/fhir/ChargeItem")
-    def search_charge_items(request: Request) -> JSONResponse:
-        patient_id, error = patient_search(request)
-        if error is not None:
-            return error
-        resources: list[dict[str, Any]] = []
-        merges = view.merges()
-        subject = survivor_of(patient_id, merges)
-        touched(request, patient_id)
-        for account in view.accounts_of(merged_group(patient_id, merges)):
-            lines = view.lines_of(account.account_id)
-            cancelled = cancelled_lines(lines)
-            resources.extend(
-                charge_item(account, line, subject, cancelled=line.seq in cancelled)
-                for line in lines
-                if line.kind in ("charge", "credit")
-            )
-        return DecimalFhirResponse(searchset(request, "ChargeItem", resources))
 
     return router

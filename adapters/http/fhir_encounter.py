@@ -22,14 +22,26 @@ from fastapi.responses import JSONResponse
 from fhir.resources.R4B.encounter import Encounter as FhirEncounter
 
 from adapters.http.context import touched
+from adapters.http.fhir_encounter_filters import (
+    ENCOUNTER_SEARCH_PARAMETERS,
+    ENCOUNTER_SORTS,
+    encounter_filter,
+    visit_token,
+)
 from adapters.http.fhir_json import FhirResponse, operation_outcome
 from adapters.http.fhir_patient import identifier_system, patient_resource
-from adapters.http.fhir_search import include_patients, searchset, unsupported_parameters
+from adapters.http.fhir_search import (
+    include_patients,
+    searchset,
+    sort_by,
+    sorted_resources,
+    unsupported_parameters,
+)
 from engine.domain.values import EncounterDetails, Location
 from projections.encounters.view import EncounterRecord, EncounterView
 from projections.patients.view import PatientView
 
-__all__ = ["encounter_resource", "encounter_router"]
+__all__ = ["encounter_resource", "encounter_router", "encounters_of_patient"]
 
 V3_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 V2_0004 = "http://terminology.hl7.org/CodeSystem/v2-0004"
@@ -134,6 +146,11 @@ def encounter_resource(record: EncounterRecord) -> dict[str, Any]:
     return resource.model_dump(mode="json", exclude_none=True, by_alias=True)
 
 
+def encounters_of_patient(view: EncounterView, patient_id: str) -> list[dict[str, Any]]:
+    """Every Encounter of ``patient_id`` and of patients merged into it, newest first."""
+    return [encounter_resource(r) for r in view.visits(patient_id)]
+
+
 def encounter_router(
     views: Mapping[str, Any], version_of: Callable[[str], int | None] | None = None
 ) -> APIRouter:
@@ -162,37 +179,44 @@ def encounter_router(
     def search_encounters(request: Request) -> JSONResponse:
         params = request.query_params
         refusal = unsupported_parameters(
-            request, {"patient", "subject", "status", "_format", "_include"}
+            request, {*ENCOUNTER_SEARCH_PARAMETERS, "_format", "_include", "_sort"}
         )
         if refusal is not None:
             return refusal
         include = include_patients(request, "Encounter")
         if not isinstance(include, bool):
             return include
+        sort = sort_by(request, ENCOUNTER_SORTS)
+        if not isinstance(sort, tuple):
+            return sort
+        try:
+            wanted = encounter_filter(params, ENCOUNTER_STATUSES)
+            numbers = {visit_token(v)[0] for v in params.getlist("identifier")}
+        except ValueError as e:
+            return operation_outcome(400, "invalid", str(e))
         references = params.getlist("patient") + params.getlist("subject")
-        if len(references) != 1 or not references[0]:
-            return operation_outcome(400, "required", "Encounter search needs one patient={id}")
-        patient_id = references[0].removeprefix("Patient/")
-        if not patient_id or "/" in patient_id:
+        if len(references) > 1 or (not references and len(numbers) != 1) or "" in references:
             return operation_outcome(
-                400, "invalid", f"patient must be an id or Patient/id: {references[0]!r}"
+                400, "required", "Encounter search needs one patient={id} or one identifier="
             )
-        statuses: list[str] = []
-        for value in params.getlist("status"):
-            statuses.extend(s for s in value.split(",") if s)
-        wrong = sorted(set(statuses) - ENCOUNTER_STATUSES)
-        if wrong:
-            return operation_outcome(
-                400, "invalid", f"unknown Encounter status: {', '.join(wrong)}"
-            )
-        visits = encounters.visits(patient_id, tuple(statuses))
-        subjects = sorted({r.subject_id for r in visits})
-        touched(request, patient_id, *subjects)
+        if references:
+            patient_id = references[0].removeprefix("Patient/")
+            if not patient_id or "/" in patient_id:
+                return operation_outcome(
+                    400, "invalid", f"patient must be an id or Patient/id: {references[0]!r}"
+                )
+            visits = encounters.visits(patient_id)
+            touched(request, patient_id)
+        else:
+            visits = encounters.visits_numbered(next(iter(numbers)))
+        resources = [r for r in (encounter_resource(v) for v in visits) if wanted(r)]
+        resources = sorted_resources(resources, *sort)
+        subjects = sorted({r["subject"]["reference"].removeprefix("Patient/") for r in resources})
+        touched(request, *subjects)
         included = []
         if include and patients is not None:
             records = (patients.get_patient(s) for s in subjects)
             included = [patient_resource(p) for p in records if p is not None]
-        resources = [encounter_resource(r) for r in visits]
         return FhirResponse(searchset(request, "Encounter", resources, included))
 
     return router

@@ -1,6 +1,6 @@
 """``GET /fhir/Patient/{id}/$everything``: a patient's compartment in one searchset Bundle.
 
-The patient, then every visit, result, account and charge carelog holds for
+The patient, then every visit, result, lab report, account and charge carelog holds for
 them, including those the feed sent under patients merged into them (each
 naming the survivor as its subject, as the searches do). Parameters of the
 operation (``start``, ``end``, ``_since``, ``_type``, ``_count``) are not
@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 
 from adapters.http.billing import cancelled_lines, charge_item
 from adapters.http.context import principal_of, touched
+from adapters.http.fhir_diagnostic_report import report_resource
 from adapters.http.fhir_encounter import encounter_resource
 from adapters.http.fhir_json import DecimalFhirResponse, operation_outcome
 from adapters.http.fhir_observation import observation_resource
@@ -43,8 +44,12 @@ def _compartment(views: Mapping[str, Any], patient_id: str) -> list[dict[str, An
     if observations is not None:
         merges = observations.merges()
         subject = survivor_of(patient_id, merges)
-        rows = observations.observations_of(merged_group(patient_id, merges))
+        group = merged_group(patient_id, merges)
+        rows = observations.observations_of(group)
         out.extend(observation_resource(r, subject) for r in rows)
+        for report in observations.reports_of(group):
+            results = [r for r in rows if r.report.report_id == report.report_id]
+            out.append(report_resource(report, results, subject))
     billing: BillingView | None = views.get("billing")
     if billing is not None:
         merges = billing.merges()
@@ -73,7 +78,13 @@ def everything_router(views: Mapping[str, Any]) -> APIRouter:
             return refusal
         # The route's policy row asks for Patient read; the other types it returns
         # need their own read scopes (AccessRefused is answered 403).
-        for resource_type in ("Encounter", "Observation", "Account", "ChargeItem"):
+        for resource_type in (
+            "Encounter",
+            "Observation",
+            "DiagnosticReport",
+            "Account",
+            "ChargeItem",
+        ):
             authorize(principal_of(request), resource_type, "search", patient_id)
         record = patients.get_patient(patient_id)
         if record is None:

@@ -26,7 +26,13 @@ from adapters.http.fhir_codes import codeable
 from adapters.http.fhir_json import DecimalFhirResponse, operation_outcome
 from adapters.http.fhir_observation_filters import OBSERVATION_FILTERS, observation_filter
 from adapters.http.fhir_patient import patient_resource
-from adapters.http.fhir_search import include_patients, patient_search, searchset
+from adapters.http.fhir_search import (
+    include_patients,
+    patient_search,
+    searchset,
+    sort_by,
+    sorted_resources,
+)
 from adapters.http.ucum import UCUM_SYSTEM, is_ucum
 from projections.merges import merged_group, survivor_of
 from projections.observations.view import (
@@ -36,9 +42,13 @@ from projections.observations.view import (
 )
 from projections.patients.view import PatientView
 
-__all__ = ["observation_resource", "observation_router"]
+__all__ = ["observation_resource", "observation_router", "observations_of_patient"]
 
 INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+# Every OBX carelog keeps comes from a lab report (ORU R01, engine/domain/report.py).
+LABORATORY = {"coding": [{"system": CATEGORY, "code": "laboratory", "display": "Laboratory"}]}
+OBSERVATION_SORTS = {"date": "effectiveDateTime"}
 
 # OBX-11 (HL7 table 0085) -> FHIR ObservationStatus (after the IG concept map; see README).
 STATUS = {
@@ -130,6 +140,7 @@ def observation_resource(row: ObservationRow, patient_id: str) -> dict[str, Any]
             }
         ],
         "status": STATUS.get(row.status.upper(), "unknown"),
+        "category": [LABORATORY],
         "code": codeable(row.code),
         "subject": {"reference": f"Patient/{patient_id}"},
         "issued": row.updated_at.isoformat(),
@@ -149,6 +160,16 @@ def observation_resource(row: ObservationRow, patient_id: str) -> dict[str, Any]
     return data
 
 
+def observations_of_patient(view: ObservationView, patient_id: str) -> list[dict[str, Any]]:
+    """Every Observation of ``patient_id`` and of patients merged into it, subject the survivor."""
+    merges = view.merges()
+    subject = survivor_of(patient_id, merges)
+    return [
+        observation_resource(r, subject)
+        for r in view.observations_of(merged_group(patient_id, merges))
+    ]
+
+
 def observation_router(views: Mapping[str, Any]) -> APIRouter:
     """``GET /fhir/Observation?patient=``: results from the ``observations`` view."""
     router = APIRouter()
@@ -157,9 +178,14 @@ def observation_router(views: Mapping[str, Any]) -> APIRouter:
 
     @router.get("/fhir/Observation")
     def search_observations(request: Request) -> JSONResponse:
-        patient_id, error = patient_search(request, frozenset(OBSERVATION_FILTERS))
+        patient_id, error = patient_search(
+            request, frozenset({*OBSERVATION_FILTERS, "_sort", "_include"})
+        )
         if error is not None:
             return error
+        sort = sort_by(request, OBSERVATION_SORTS)
+        if not isinstance(sort, tuple):
+            return sort
         include = include_patients(request, "Observation")
         if not isinstance(include, bool):
             return include
@@ -173,6 +199,7 @@ def observation_router(views: Mapping[str, Any]) -> APIRouter:
         rows = view.observations_of(group)
         touched(request, *sorted(group))
         resources = [o for o in (observation_resource(r, subject) for r in rows) if wanted(o)]
+        resources = sorted_resources(resources, *sort)
         included = []
         if include and resources and (record := patients.get_patient(subject)) is not None:
             included.append(patient_resource(record))

@@ -4,13 +4,17 @@ Parameters served (each listed in the CapabilityStatement): ``identifier``
 (``[system|]value``), ``name``, ``family``, ``given`` (case- and
 accent-insensitive prefix, comma = OR), ``birthdate`` (eq, ne, lt, gt, le,
 ge; ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``), ``gender``, ``_id``,
-``_count`` (page size, 0 = count only), ``_summary=count``. Any other
-parameter or modifier is refused with a 400 OperationOutcome rather than
-ignored, since a silently widened search returns more than was asked.
+``_lastUpdated`` (the same prefixes; a date or a date-time), ``_sort``
+(``family``, ``birthdate``, ``_lastUpdated``, ``-`` for descending),
+``_count`` (page size, 0 = count only), ``_summary=count``, and
+``_revinclude`` of ``Observation:patient`` and ``Encounter:patient``. Any
+other parameter or modifier is refused with a 400 OperationOutcome rather
+than ignored, since a silently widened search returns more than was asked.
 
-Pages are keyset pages ordered by patient id: the ``next`` link carries the
-last id served (``_page_after``), so patients arriving while a client pages
-never shift a page; there is no ``previous`` link.
+Pages are keyset pages in the sort's order (then by patient id): the
+``next`` link carries the last row served (``_page_after``), ``previous``
+the first (``_page_before``), so patients arriving while a client pages
+never shift a page, forward or back (``adapters/http/fhir_paging.py``).
 """
 
 from __future__ import annotations
@@ -18,16 +22,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from adapters.http.context import touched
-from adapters.http.fhir_json import FhirResponse, operation_outcome
+from adapters.http.context import principal_of, touched
+from adapters.http.fhir_encounter import encounters_of_patient
+from adapters.http.fhir_json import DecimalFhirResponse, operation_outcome
+from adapters.http.fhir_observation import observations_of_patient
+from adapters.http.fhir_paging import AFTER, BEFORE, decode_cursor, encode_cursor, page_link
 from adapters.http.fhir_patient import AUTHORITY_SYSTEM_PREFIX, patient_resource
-from projections.patients.search import DateRange, PatientCriteria, date_bounds
-from projections.patients.view import PatientView
+from adapters.security.policy import authorize
+from projections.patients.search import (
+    SORT_COLUMNS,
+    DateRange,
+    Keyset,
+    PatientCriteria,
+    date_bounds,
+    instant_bounds,
+)
+from projections.patients.view import PatientRecord, PatientView, sort_value
 
 __all__ = ["PATIENT_SEARCH_PARAMETERS", "patient_search_router"]
 
@@ -42,8 +56,10 @@ PATIENT_SEARCH_PARAMETERS = {
     "birthdate": "date",
     "gender": "token",
     ID_PARAMETER: "token",
+    "_lastUpdated": "date",
 }
-_CONTROL = {"_count", "_summary", "_format", "_page_after"}
+_CONTROL = {"_count", "_summary", "_format", "_sort", "_revinclude", AFTER, BEFORE}
+PATIENT_REVINCLUDES = ("Observation:patient", "Encounter:patient")
 DEFAULT_COUNT = 50
 MAX_COUNT = 1000
 _GENDER = {"female": ("F",), "male": ("M",), "other": ("O", "A", "N"), "unknown": ("U",)}
@@ -83,6 +99,39 @@ def _birth_date(value: str) -> DateRange:
     return DateRange(prefix, low, high)
 
 
+def _last_updated(value: str) -> DateRange:
+    prefix, text = ("eq", value)
+    if value[:2] in _PREFIXES:
+        prefix, text = value[:2], value[2:]
+    elif value[:2].isalpha():
+        raise Refused(f"_lastUpdated prefix {value[:2]!r} is not served (eq ne lt gt le ge are)")
+    try:
+        low, high = instant_bounds(text)
+    except ValueError as e:
+        raise Refused(f"_lastUpdated: {text!r} is not a date or a date-time") from e
+    return DateRange(prefix, low, high)
+
+
+def _keyset(request: Request) -> Keyset:
+    """``_sort`` and the page cursor (``_page_after`` or ``_page_before``)."""
+    params = request.query_params
+    sorts = [s for v in params.getlist("_sort") for s in v.split(",") if s]
+    if len(sorts) > 1:
+        raise Refused("_sort takes one parameter (family, birthdate or _lastUpdated)")
+    sort = sorts[0] if sorts else ""
+    name = sort.removeprefix("-")
+    if sort and name not in SORT_COLUMNS:
+        raise Refused(f"_sort={sort} is not served (family, birthdate, _lastUpdated, - first)")
+    after, before = params.getlist(AFTER), params.getlist(BEFORE)
+    if len(after) + len(before) > 1:
+        raise Refused(f"give one {AFTER} or {BEFORE}")
+    try:
+        cursor = decode_cursor((after or before)[0]) if after or before else None
+    except ValueError as e:
+        raise Refused(str(e)) from e
+    return Keyset(name, sort.startswith("-"), cursor, backward=bool(before))
+
+
 def _criteria(request: Request) -> tuple[PatientCriteria, int, bool]:
     """The criteria, the page size, and whether only the count is wanted."""
     params = request.query_params
@@ -119,22 +168,56 @@ def _criteria(request: Request) -> tuple[PatientCriteria, int, bool]:
         givens=tuple(_alternatives("given", v) for v in params.getlist("given")),
         birth_dates=tuple(_birth_date(v) for v in params.getlist("birthdate")),
         sexes=sexes,
+        last_updated=tuple(_last_updated(v) for v in params.getlist("_lastUpdated")),
+        keyset=_keyset(request),
     )
     return criteria, min(int(count), MAX_COUNT), summary == "count" or int(count) == 0
 
 
+def _revincludes(request: Request) -> list[str]:
+    """The ``_revinclude`` types asked for; Refused for any not served."""
+    wanted = [v for value in request.query_params.getlist("_revinclude") for v in value.split(",")]
+    aliases = {f"{t.split(':')[0]}:subject": t for t in PATIENT_REVINCLUDES}
+    out = []
+    for value in wanted:
+        name = aliases.get(value, value)
+        if name not in PATIENT_REVINCLUDES:
+            raise Refused(
+                f"_revinclude={value} is not served (only {' or '.join(PATIENT_REVINCLUDES)})"
+            )
+        out.append(name.split(":")[0])
+    return sorted(set(out))
+
+
 def patient_search_router(views: Mapping[str, Any]) -> APIRouter:
-    """The Patient search route over the ``patients`` view."""
+    """The Patient search route over the ``patients`` view (and those ``_revinclude`` reads)."""
     router = APIRouter()
     patients: PatientView = views["patients"]
+
+    def page(criteria: PatientCriteria, count: int) -> tuple[list[PatientRecord], bool, bool]:
+        """The page's records, whether rows lie after its end, and before its start."""
+        keyset = criteria.keyset
+        records = patients.search(criteria, count + 1)
+        more = len(records) > count
+        records = (records[-count:] if more else records) if keyset.backward else records[:count]
+        if keyset.cursor is None:
+            return records, more, False  # the first page: nothing before it
+        # Paged from a cursor: is anything on the other side of the page's near edge?
+        near = records[-1 if keyset.backward else 0] if records else None
+        edge = (sort_value(near, keyset.sort), near.patient_id) if near else keyset.cursor
+        other = replace(keyset, cursor=edge, backward=not keyset.backward)
+        beyond = bool(patients.search(replace(criteria, keyset=other), 1))
+        return (records, beyond, more) if keyset.backward else (records, more, beyond)
 
     @router.get("/fhir/Patient")
     def search_patients(request: Request) -> JSONResponse:
         try:
             criteria, count, count_only = _criteria(request)
+            revincludes = _revincludes(request)
         except Refused as e:
             return operation_outcome(400, "not-supported", str(e))
-        base = str(request.base_url).rstrip("/")
+        for resource_type in revincludes:  # the route's row asks for Patient search only
+            authorize(principal_of(request), resource_type, "search")
         bundle: dict[str, Any] = {
             "resourceType": "Bundle",
             "type": "searchset",
@@ -142,17 +225,22 @@ def patient_search_router(views: Mapping[str, Any]) -> APIRouter:
             "link": [{"relation": "self", "url": str(request.url)}],
         }
         if count_only:
-            return FhirResponse(bundle)
-        after = request.query_params.get("_page_after", "")
-        records = patients.search(replace(criteria, after=after), count + 1)
-        if len(records) > count:
-            records = records[:count]
-            query = [(k, v) for k, v in request.query_params.multi_items() if k != "_page_after"]
-            query.append(("_page_after", records[-1].patient_id))
-            bundle["link"].append(
-                {"relation": "next", "url": f"{base}/fhir/Patient?{urlencode(query)}"}
-            )
+            return DecimalFhirResponse(bundle)
+        records, has_next, has_previous = page(criteria, count)
+        sort = criteria.keyset.sort
+
+        def cursor(record: PatientRecord) -> str:
+            return encode_cursor(sort_value(record, sort), record.patient_id)
+
+        edge = criteria.keyset.cursor
+        first = cursor(records[0]) if records else encode_cursor(*edge) if edge else ""
+        last = cursor(records[-1]) if records else first
+        if has_next and last:
+            bundle["link"].append(page_link(request, "next", AFTER, last))
+        if has_previous and first:
+            bundle["link"].append(page_link(request, "previous", BEFORE, first))
         touched(request, *(r.patient_id for r in records))
+        base = str(request.base_url).rstrip("/")
         bundle["entry"] = [
             {
                 "fullUrl": f"{base}/fhir/Patient/{r.patient_id}",
@@ -161,6 +249,27 @@ def patient_search_router(views: Mapping[str, Any]) -> APIRouter:
             }
             for r in records
         ]
-        return FhirResponse(bundle)
+        for r in records:
+            for resource in _revincluded(views, revincludes, r.patient_id):
+                bundle["entry"].append(
+                    {
+                        "fullUrl": f"{base}/fhir/{resource['resourceType']}/{resource['id']}",
+                        "resource": resource,
+                        "search": {"mode": "include"},
+                    }
+                )
+        return DecimalFhirResponse(bundle)
 
     return router
+
+
+def _revincluded(
+    views: Mapping[str, Any], types: list[str], patient_id: str
+) -> list[dict[str, Any]]:
+    """The resources of ``types`` whose subject is ``patient_id`` (its merged group's too)."""
+    out: list[dict[str, Any]] = []
+    if "Encounter" in types and "encounters" in views:
+        out.extend(encounters_of_patient(views["encounters"], patient_id))
+    if "Observation" in types and "observations" in views:
+        out.extend(observations_of_patient(views["observations"], patient_id))
+    return out

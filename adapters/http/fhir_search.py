@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from fastapi import Request
 
 from adapters.http.fhir_json import FhirResponse, operation_outcome
+from projections.patients.search import instant_bounds
 
-__all__ = ["include_patients", "patient_search", "searchset", "unsupported_parameters"]
+__all__ = [
+    "include_patients",
+    "last_updated_check",
+    "patient_search",
+    "searchset",
+    "sort_by",
+    "sorted_resources",
+    "unsupported_parameters",
+]
 
-_ALLOWED = {"patient", "_format", "_include"}
+_ALLOWED = {"patient", "subject", "_format"}  # routes that serve _include add it (extra)
 
 
 def unsupported_parameters(request: Request, allowed: set[str]) -> FhirResponse | None:
@@ -30,7 +41,7 @@ def unsupported_parameters(request: Request, allowed: set[str]) -> FhirResponse 
 def patient_search(
     request: Request, extra: frozenset[str] = frozenset()
 ) -> tuple[str, FhirResponse | None]:
-    """The patient id a ``?patient=`` search names, or an OperationOutcome to answer.
+    """The patient id a ``?patient=`` (or ``?subject=``) search names, or an OperationOutcome.
 
     Accepts ``patient={id}``, ``patient=Patient/{id}`` and an absolute
     ``.../Patient/{id}`` reference; any search parameter besides those and
@@ -39,9 +50,11 @@ def patient_search(
     refusal = unsupported_parameters(request, _ALLOWED | extra)
     if refusal is not None:
         return "", refusal
-    values = request.query_params.getlist("patient")
+    values = request.query_params.getlist("patient") + request.query_params.getlist("subject")
     if len(values) != 1 or not values[0].strip():
-        return "", operation_outcome(400, "required", "this search needs exactly one patient={id}")
+        return "", operation_outcome(
+            400, "required", "this search needs exactly one patient={id} (or subject=)"
+        )
     reference = values[0].strip()
     _, slash, tail = reference.rpartition("Patient/")
     patient_id = tail if slash else reference
@@ -103,3 +116,77 @@ def searchset(
         "link": [{"relation": "self", "url": str(request.url)}],
         "entry": entries,
     }
+
+
+def sort_by(request: Request, served: dict[str, str]) -> tuple[str, bool] | FhirResponse:
+    """The ``_sort`` asked for as (resource element path, descending), "" for none.
+
+    ``served`` maps each sortable parameter to the dotted path of the element
+    its value is in; any other ``_sort``, or more than one key, is refused.
+    """
+    keys = [k for value in request.query_params.getlist("_sort") for k in value.split(",") if k]
+    if not keys:
+        return "", False
+    if len(keys) > 1 or keys[0].removeprefix("-") not in served:
+        return operation_outcome(
+            400,
+            "not-supported",
+            f"_sort={','.join(keys)} is not served (one of {', '.join(sorted(served))}, - first)",
+        )
+    return served[keys[0].removeprefix("-")], keys[0].startswith("-")
+
+
+def sorted_resources(
+    resources: list[dict[str, Any]], path: str, descending: bool
+) -> list[dict[str, Any]]:
+    """``resources`` ordered by the text at ``path`` (missing values last), then by id."""
+    if not path:
+        return resources
+
+    def value(resource: dict[str, Any]) -> str:
+        found: Any = resource
+        for part in path.split("."):
+            found = found.get(part) if isinstance(found, dict) else None
+        return str(found) if found is not None else ""
+
+    present = [r for r in resources if value(r)]
+    missing = [r for r in resources if not value(r)]
+    present.sort(key=lambda r: (value(r), r["id"]), reverse=descending)
+    return present + missing
+
+
+_PREFIXES = ("eq", "ne", "lt", "gt", "le", "ge")
+
+
+def last_updated_check(value: str) -> Callable[[dict[str, Any]], bool]:
+    """``_lastUpdated`` (FHIR prefixes; a date or a date-time) on a served ``meta.lastUpdated``.
+
+    As on Patient (projections.patients.search.instant_bounds): a date covers
+    its days from midnight UTC, a date-time its second. ValueError if bad.
+    """
+    prefix, text = ("eq", value)
+    if value[:2].isalpha():
+        prefix, text = value[:2], value[2:]
+    if prefix not in _PREFIXES:
+        raise ValueError(f"_lastUpdated prefix {prefix!r} is not served (eq ne lt gt le ge)")
+    try:
+        low, high = (datetime.fromisoformat(b) for b in instant_bounds(text))
+    except ValueError as e:
+        raise ValueError(f"_lastUpdated: {text!r} is not a date or a date-time") from e
+
+    def check(resource: dict[str, Any]) -> bool:
+        stamp = resource.get("meta", {}).get("lastUpdated")
+        if not stamp:
+            return False
+        when = datetime.fromisoformat(str(stamp))
+        inside = low <= when < high
+        return {
+            "eq": inside,
+            "ne": not inside,
+            "lt": when < low,
+            "le": when < high,
+            "gt": when >= high,
+            "ge": when >= low,
+        }[prefix]
+
+    return check

@@ -74,6 +74,9 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/fhir/Observation/{observation_id}"): _fhir("Observation", "read"),
     ("GET", "/fhir/ChargeItem/{item_id}"): _fhir("ChargeItem", "read"),
     ("GET", "/fhir/Account/{account_id}"): _fhir("Account", "read"),
+    ("GET", "/fhir/Account"): _fhir("Account", "search"),
+    ("GET", "/fhir/DiagnosticReport/{report_id}"): _fhir("DiagnosticReport", "read"),
+    ("GET", "/fhir/DiagnosticReport"): _fhir("DiagnosticReport", "search"),
     # $everything: Patient read here; the handler checks the other types' scopes
     ("GET", "/fhir/Patient/{patient_id}/$everything"): _fhir("Patient", "read"),
     # vread and instance _history: reads of earlier versions (SMART "r")

@@ -72,6 +72,17 @@ class MemoryEncounterView(MemoryBatching, EncounterView, MemoryTrackingRecorder)
         found.sort(key=lambda r: r.admitted_at.timestamp() if r.admitted_at else 0, reverse=True)
         return found
 
+    def visits_numbered(self, visit_number: str) -> list[EncounterRecord]:
+        with self.database_lock:
+            found = [
+                self._full(r)
+                for r in self._encounters.values()
+                if r.visit_number is not None and r.visit_number.value == visit_number
+            ]
+        found.sort(key=lambda r: r.encounter_id)
+        found.sort(key=lambda r: r.admitted_at.timestamp() if r.admitted_at else 0, reverse=True)
+        return found
+
     def _full(self, record: EncounterRecord) -> EncounterRecord:
         rows = self._stays.get(record.encounter_id, {})
         return replace(record, locations=tuple(rows[k] for k in sorted(rows)))

@@ -70,6 +70,8 @@ def create_statements() -> list[str]:
         "location_seq INTEGER NOT NULL DEFAULT 0)",
         "CREATE INDEX IF NOT EXISTS encounters_v1_subject ON encounters_v1 (subject_id)",
         "CREATE INDEX IF NOT EXISTS encounters_v1_patient ON encounters_v1 (patient_id)",
+        # Encounter?identifier= (added in place: IF NOT EXISTS runs at every start)
+        "CREATE INDEX IF NOT EXISTS encounters_v1_visit_number ON encounters_v1 (visit_number)",
         "CREATE TABLE IF NOT EXISTS encounter_locations_v1 ("
         "encounter_id TEXT NOT NULL, seq INTEGER NOT NULL, point_of_care TEXT NOT NULL, "
         "room TEXT NOT NULL, bed TEXT NOT NULL, facility TEXT NOT NULL, "
@@ -196,6 +198,17 @@ class SQLEncounterQueries(SQLBatching):
             )
             rows = c.fetchall()
             return [self._record(c, r) for r in rows]
+
+    def visits_numbered(self, visit_number: str) -> list[EncounterRecord]:
+        with self._reading() as c:
+            c.execute(
+                self._sql(
+                    "SELECT * FROM encounters_v1 WHERE visit_number=? "
+                    "ORDER BY admitted_at DESC, encounter_id"
+                ),
+                (visit_number,),
+            )
+            return [self._record(c, r) for r in c.fetchall()]
 
     def _record(self, c: Any, row: Any) -> EncounterRecord:
         c.execute(

@@ -114,6 +114,10 @@ class EncounterView(TrackingRecorder, ABC):
         for it. ``statuses`` (FHIR Encounter.status codes) filters when given.
         """
 
+    @abstractmethod
+    def visits_numbered(self, visit_number: str) -> list[EncounterRecord]:
+        """The visits whose visit number (PV1-19.1) is ``visit_number``, any authority."""
+
     def active_visits(self, patient_id: str) -> list[EncounterRecord]:
         """The patient's visits in progress, newest first."""
         return self.visits(patient_id, (ACTIVE,))

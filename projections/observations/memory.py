@@ -48,7 +48,10 @@ class MemoryObservationView(MemoryBatching, ObservationView, MemoryTrackingRecor
     ) -> None:
         with self.database_lock:
             self._track(tracking)
-            self._reports.setdefault(report.report_id, report)
+            self._reports.setdefault(
+                report.report_id,
+                replace(report, updated_at=updated_at, source_message_id=source_message_id),
+            )
             self._put(report.report_id, observations, updated_at, source_message_id)
 
     def update_report(
@@ -62,7 +65,12 @@ class MemoryObservationView(MemoryBatching, ObservationView, MemoryTrackingRecor
     ) -> None:
         with self.database_lock:
             self._track(tracking)
-            self._reports[report_id] = replace(self._reports[report_id], status=status)
+            self._reports[report_id] = replace(
+                self._reports[report_id],
+                status=status,
+                updated_at=updated_at,
+                source_message_id=source_message_id,
+            )
             self._put(report_id, observations, updated_at, source_message_id)
 
     def _put(
@@ -127,6 +135,18 @@ class MemoryObservationView(MemoryBatching, ObservationView, MemoryTrackingRecor
             report = self._reports[found[0]]
             row = self._rows[found[0]][found[1]]
             return replace(row, report=report, observed_at=row.observed_at or report.observed_at)
+
+    def reports_of(self, patient_ids: Iterable[str]) -> list[ReportRecord]:
+        ids = set(patient_ids)
+        with self.database_lock:
+            return sorted(
+                (r for r in self._reports.values() if r.patient_id in ids),
+                key=lambda r: (r.order_number, r.report_id),
+            )
+
+    def report(self, report_id: str) -> ReportRecord | None:
+        with self.database_lock:
+            return self._reports.get(report_id)
 
     def merges(self) -> dict[str, str]:
         with self.database_lock:

@@ -122,7 +122,8 @@ _UPSERT = (
 _SELECT = (
     "SELECT r.report_id, r.order_number, r.patient_id, r.encounter_id, "
     "r.service_code, r.service_text, r.service_system, "
-    "r.status AS report_status, r.observed_at AS report_observed_at, o.* "
+    "r.status AS report_status, r.observed_at AS report_observed_at, "
+    "r.updated_at AS report_updated_at, r.source_message_id AS report_source, o.* "
     "FROM observations_v1 o JOIN observation_reports_v1 r USING (report_id)"
 )
 
@@ -280,10 +281,48 @@ class SQLObservationQueries(SQLBatching):
             found = c.fetchone()
             return None if found is None else _row(found)
 
+    def reports_of(self, patient_ids: Iterable[str]) -> list[ReportRecord]:
+        ids = sorted(set(patient_ids))
+        if not ids:
+            return []
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                self._sql(
+                    "SELECT * FROM observation_reports_v1 "
+                    f"WHERE patient_id IN ({','.join('?' * len(ids))}) "
+                    "ORDER BY order_number, report_id"
+                ),
+                ids,
+            )
+            return [_report(r) for r in c.fetchall()]
+
+    def report(self, report_id: str) -> ReportRecord | None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                self._sql("SELECT * FROM observation_reports_v1 WHERE report_id = ?"), (report_id,)
+            )
+            found = c.fetchone()
+            return None if found is None else _report(found)
+
     def merges(self) -> dict[str, str]:
         with self.datastore.transaction(commit=False) as c:
             c.execute("SELECT retired_id, survivor_id FROM observation_merges_v1")
             return {r["retired_id"]: r["survivor_id"] for r in c.fetchall()}
+
+
+def _report(r: Any) -> ReportRecord:
+    """A row of ``observation_reports_v1`` as a ReportRecord."""
+    return ReportRecord(
+        report_id=r["report_id"],
+        order_number=r["order_number"],
+        patient_id=r["patient_id"],
+        encounter_id=r["encounter_id"],
+        service=Coded(r["service_code"], r["service_text"], r["service_system"]),
+        status=r["status"],
+        observed_at=_time(r["observed_at"]),
+        updated_at=_time(r["updated_at"]),
+        source_message_id=r["source_message_id"],
+    )
 
 
 def _row(r: Any) -> ObservationRow:
@@ -295,6 +334,8 @@ def _row(r: Any) -> ObservationRow:
         service=Coded(r["service_code"], r["service_text"], r["service_system"]),
         status=r["report_status"],
         observed_at=_time(r["report_observed_at"]),
+        updated_at=_time(r["report_updated_at"]),
+        source_message_id=r["report_source"],
     )
     observed = _time(r["observed_at"])
     updated = _time(r["updated_at"])

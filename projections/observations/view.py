@@ -42,6 +42,8 @@ class ReportRecord:
     service: Coded
     status: str
     observed_at: datetime | None
+    updated_at: datetime | None = None  # the latest LabReport event's time
+    source_message_id: str = ""  # the message of that event
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +173,14 @@ class ObservationView(TrackingRecorder, ABC):
     @abstractmethod
     def observation(self, observation_id: str) -> ObservationRow | None:
         """One observation by its FHIR id (``observation_resource_id``), None if unknown."""
+
+    @abstractmethod
+    def reports_of(self, patient_ids: Iterable[str]) -> list[ReportRecord]:
+        """Every report (OBR) of these patients, by order number (DiagnosticReport search)."""
+
+    @abstractmethod
+    def report(self, report_id: str) -> ReportRecord | None:
+        """One report by id, None if unknown (DiagnosticReport read)."""
 
     @abstractmethod
     def merges(self) -> dict[str, str]:

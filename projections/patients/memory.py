@@ -12,7 +12,7 @@ from engine.domain.values import Identifier, PatientDetails, PersonName
 from projections.batching import MemoryBatching
 from projections.memory_tracking import MemoryTrackingRecorder
 from projections.patients.search import PatientCriteria, search_key
-from projections.patients.view import PatientRecord, PatientView
+from projections.patients.view import PatientRecord, PatientView, sort_value
 
 __all__ = ["MemoryPatientView"]
 
@@ -152,7 +152,19 @@ class MemoryPatientView(MemoryBatching, PatientView, MemoryTrackingRecorder):
             return [self._patients[o] for o in sorted(owners)]
 
     def search(self, criteria: PatientCriteria, limit: int) -> list[PatientRecord]:
-        return self._matching(criteria)[:limit]
+        keyset = criteria.keyset
+
+        def key(r: PatientRecord) -> tuple[str, str]:
+            return (sort_value(r, keyset.sort), r.patient_id)
+
+        reverse = keyset.descending != keyset.backward
+        found = sorted(self._matching(criteria), key=key, reverse=reverse)
+        if keyset.cursor is not None:
+            cursor = keyset.cursor if keyset.sort else (keyset.cursor[1], keyset.cursor[1])
+            ahead = keyset.descending == keyset.backward
+            found = [r for r in found if (key(r) > cursor if ahead else key(r) < cursor)]
+        page = found[:limit]
+        return page[::-1] if keyset.backward else page
 
     def count(self, criteria: PatientCriteria) -> int:
         return len(self._matching(criteria))
@@ -167,12 +179,12 @@ class MemoryPatientView(MemoryBatching, PatientView, MemoryTrackingRecorder):
         return [
             r
             for r in records
-            if r.patient_id > criteria.after
-            and (not criteria.ids or r.patient_id in criteria.ids)
+            if (not criteria.ids or r.patient_id in criteria.ids)
             and all(r.patient_id in ids for ids in held)
             and _names_match(r, criteria)
             and all(d.matches(r.birth_date) for d in criteria.birth_dates)
             and (criteria.sexes is None or r.sex in criteria.sexes)
+            and all(d.matches(r.updated_at.isoformat()) for d in criteria.last_updated)
         ]
 
 

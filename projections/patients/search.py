@@ -11,9 +11,18 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
-__all__ = ["DateRange", "PatientCriteria", "date_bounds", "prefix_bounds", "search_key"]
+__all__ = [
+    "SORT_COLUMNS",
+    "DateRange",
+    "Keyset",
+    "PatientCriteria",
+    "date_bounds",
+    "instant_bounds",
+    "prefix_bounds",
+    "search_key",
+]
 
 
 def search_key(text: str) -> str:
@@ -43,6 +52,29 @@ def date_bounds(text: str) -> tuple[str, str]:
         return text, after
     day = date.fromisoformat(text)  # YYYY-MM-DD, else ValueError
     return day.isoformat(), (day + timedelta(days=1)).isoformat()
+
+
+def instant_bounds(text: str) -> tuple[str, str]:
+    """``[low, high)`` of UTC instants (ISO text, ``+00:00``) a date or date-time covers.
+
+    For ``_lastUpdated``: a (partial) date covers its days from midnight UTC; a
+    date-time (with a zone, UTC when none) covers its second. Full instants on
+    both sides, so PostgreSQL casts them to ``timestamptz`` whatever the session's
+    zone, and SQLite compares them as text with the stored ``isoformat()``.
+    """
+    if "T" not in text:
+        low, high = date_bounds(text)
+        return _midnight(low), _midnight(high)
+    when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    when = when.astimezone(UTC).replace(microsecond=0)
+    return when.isoformat(), (when + timedelta(seconds=1)).isoformat()
+
+
+def _midnight(day: str) -> str:
+    parts = [*day.split("-"), "01", "01"][:3]
+    return f"{parts[0]}-{parts[1]}-{parts[2]}T00:00:00+00:00"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,4 +116,25 @@ class PatientCriteria:
     givens: tuple[tuple[str, ...], ...] = ()
     birth_dates: tuple[DateRange, ...] = ()
     sexes: tuple[str, ...] | None = None
-    after: str = field(default="")  # keyset paging: patient ids greater than this
+    last_updated: tuple[DateRange, ...] = ()  # over instants (``instant_bounds``)
+    keyset: Keyset = field(default_factory=lambda: Keyset())
+
+
+# FHIR ``_sort`` names -> the column a page is ordered by (then by patient id).
+SORT_COLUMNS = {"family": "family_key", "birthdate": "birth_date", "_lastUpdated": "updated_at"}
+
+
+@dataclass(frozen=True, slots=True)
+class Keyset:
+    """The order of a page and where it starts: what makes paging stable while data arrives.
+
+    Rows are ordered by ``sort`` (a key of ``SORT_COLUMNS``, "" for none) then
+    by patient id, both ``descending`` or not. ``cursor`` is the (sort value,
+    patient id) of the row a page follows (``backward``: precedes); a page is
+    the rows strictly beyond it, so rows arriving elsewhere never shift it.
+    """
+
+    sort: str = ""
+    descending: bool = False
+    cursor: tuple[str, str] | None = None
+    backward: bool = False

@@ -16,7 +16,13 @@ from eventsourcing.persistence import Tracking
 from engine.domain.values import Identifier, PatientDetails, PersonName
 from projections.batching import SQLBatching
 from projections.patients.details import details_json, details_of
-from projections.patients.search import PatientCriteria, prefix_bounds, search_key
+from projections.patients.search import (
+    SORT_COLUMNS,
+    DateRange,
+    PatientCriteria,
+    prefix_bounds,
+    search_key,
+)
 from projections.patients.view import PatientRecord
 
 __all__ = ["DETAILS_UPGRADE", "MERGED_FROM_UPGRADE", "PATIENT_TABLES", "SQLPatientQueries"]
@@ -299,18 +305,37 @@ class SQLPatientQueries(SQLBatching):
                 c.execute(
                     f"CREATE INDEX IF NOT EXISTS patients_v1_{column} ON patients_v1 ({column})"
                 )
+            # _sort and keyset pages: (sort column, patient id) is one index range scan.
+            for column in SORT_COLUMNS.values():
+                c.execute(
+                    f"CREATE INDEX IF NOT EXISTS patients_v1_sort_{column} "
+                    f"ON patients_v1 ({column}, patient_id)"
+                )
 
     def search(self, criteria: PatientCriteria, limit: int) -> list[PatientRecord]:
         where, params = _where(criteria)
+        keyset = criteria.keyset
+        column = SORT_COLUMNS.get(keyset.sort)
+        columns = (column, "patient_id") if column else ("patient_id",)
+        if keyset.cursor is not None:
+            # Beyond the cursor in the page's direction: a row-value range of the index.
+            ahead = keyset.descending == keyset.backward
+            marks = ",".join("?" * len(columns))
+            where += f" AND ({', '.join(columns)}) {'>' if ahead else '<'} ({marks})"
+            params.extend(keyset.cursor if column else keyset.cursor[1:])
+        reverse = keyset.descending != keyset.backward
+        order = ", ".join(f"{c} DESC" if reverse else c for c in columns)
         with self.datastore.transaction(commit=False) as c:
             c.execute(
                 self._sql(
                     f"SELECT patient_id FROM patients_v1 WHERE {where} "
-                    f"ORDER BY patient_id LIMIT {int(limit)}"
+                    f"ORDER BY {order} LIMIT {int(limit)}"
                 ),
                 params,
             )
             ids = [r["patient_id"] for r in c.fetchall()]
+            if keyset.backward:
+                ids.reverse()
             return self._records(c, ids)
 
     def count(self, criteria: PatientCriteria) -> int:
@@ -395,10 +420,15 @@ _DATE_SQL = {  # each FHIR prefix over the [low, high) a (partial) date covers
 }
 
 
+def _range_sql(column: str, r: DateRange) -> str:
+    """``_DATE_SQL``'s clause for ``r``'s prefix, over ``column``."""
+    return _DATE_SQL[r.prefix][0].replace("birth_date", column)
+
+
 def _where(criteria: PatientCriteria) -> tuple[str, list[Any]]:
     """The WHERE clause (``?`` markers) and its parameters for ``criteria``."""
-    clauses: list[str] = ["patient_id > ?"]
-    params: list[Any] = [criteria.after]
+    clauses: list[str] = ["1 = 1"]
+    params: list[Any] = []
     if criteria.ids:
         clauses.append(f"patient_id IN ({','.join('?' * len(criteria.ids))})")
         params.extend(criteria.ids)
@@ -427,6 +457,9 @@ def _where(criteria: PatientCriteria) -> tuple[str, list[Any]]:
         sql, bounds = _DATE_SQL[r.prefix]
         clauses.append(f"birth_date <> '' AND {sql}")
         params.extend(r.low if b == "low" else r.high for b in bounds)
+    for r in criteria.last_updated:
+        clauses.append(_range_sql("updated_at", r))
+        params.extend(r.low if b == "low" else r.high for b in _DATE_SQL[r.prefix][1])
     if criteria.sexes is not None:
         if not criteria.sexes:
             clauses.append("1 = 0")

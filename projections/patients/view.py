@@ -15,9 +15,9 @@ from datetime import datetime
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
 from engine.domain.values import Identifier, PatientDetails, PersonName
-from projections.patients.search import PatientCriteria
+from projections.patients.search import PatientCriteria, search_key
 
-__all__ = ["PatientRecord", "PatientView"]
+__all__ = ["PatientRecord", "PatientView", "sort_value"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +34,17 @@ class PatientRecord:
     details: PatientDetails = field(default_factory=PatientDetails)
     # Identifier.key() of the identifiers taken over from merged-away records (FHIR use old)
     old_identifiers: frozenset[str] = field(default=frozenset())
+
+
+def sort_value(record: PatientRecord, sort: str) -> str:
+    """The value ``record`` is ordered by under ``_sort=sort`` (what a keyset cursor holds)."""
+    if sort == "family":
+        return search_key(record.name.family)
+    if sort == "birthdate":
+        return record.birth_date
+    if sort == "_lastUpdated":
+        return record.updated_at.isoformat()
+    return record.patient_id
 
 
 class PatientView(TrackingRecorder, ABC):
@@ -108,8 +119,12 @@ class PatientView(TrackingRecorder, ABC):
 
     @abstractmethod
     def search(self, criteria: PatientCriteria, limit: int) -> list[PatientRecord]:
-        """Up to ``limit`` patients matching ``criteria``, by id, after ``criteria.after``."""
+        """Up to ``limit`` patients matching ``criteria``, in its keyset's order from its cursor.
+
+        A ``backward`` keyset gives the ``limit`` rows just before the cursor,
+        still in the keyset's order.
+        """
 
     @abstractmethod
     def count(self, criteria: PatientCriteria) -> int:
-        """How many patients match ``criteria`` (after ``criteria.after``)."""
+        """How many patients match ``criteria`` (wherever its keyset's cursor is)."""

@@ -169,7 +169,8 @@ def test_fhir_encounter_search_of_an_unknown_patient_is_an_empty_bundle(app: Any
         ({"patient": ""}, "required"),
         ({"patient": "Group/1"}, "invalid"),
         ({"patient": "x", "status": "bogus"}, "invalid"),
-        ({"patient": "x", "date": "2024"}, "not-supported"),
+        ({"patient": "x", "participant": "y"}, "not-supported"),
+        ({"patient": "x", "date": "ap2024"}, "invalid"),
     ],
 )
 def test_fhir_encounter_search_errors_are_operation_outcomes(

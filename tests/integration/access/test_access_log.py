@@ -11,6 +11,11 @@ from tests.integration.access.conftest import World
 from tests.integration.audit.helpers import events_table, execute
 
 
+def _report(world: World) -> str:
+    (report,) = world.engine.views["observations"].reports_of([world.a])
+    return str(report.report_id)
+
+
 def test_every_phi_route_records_who_what_which_patient_and_the_outcome(world: World) -> None:
     cases = [
         (f"/fhir/Patient/{world.a}", "Patient", "read", [world.a]),
@@ -20,6 +25,16 @@ def test_every_phi_route_records_who_what_which_patient_and_the_outcome(world: W
         (f"/fhir/Encounter?patient={world.a}", "Encounter", "search", [world.a]),
         (f"/fhir/Observation?patient={world.b}", "Observation", "search", [world.b]),
         (f"/fhir/ChargeItem?patient={world.a}", "ChargeItem", "search", [world.a]),
+        (f"/fhir/DiagnosticReport?patient={world.b}", "DiagnosticReport", "search", [world.b]),
+        (f"/fhir/DiagnosticReport/{_report(world)}", "DiagnosticReport", "read", [world.a]),
+        ("/fhir/Account?identifier=ACCB", "Account", "search", [world.b]),
+        ("/fhir/Encounter?identifier=VA", "Encounter", "search", [world.a]),
+        (
+            "/fhir/Patient?identifier=MRNB&_revinclude=Encounter:patient",
+            "Patient",
+            "search",
+            [world.b],
+        ),
         ("/api/queue/ED", "Queue", "read", None),  # whoever waits there
         ("/api/billing/accounts/ACCB", "Account", "read", [world.b]),
         (f"/api/patients/{world.a}/history", "History", "read", [world.a]),

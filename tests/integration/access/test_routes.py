@@ -202,6 +202,9 @@ ROUTES = {
     "encounter.search": "/fhir/Encounter?patient={a}",
     "observation.search": "/fhir/Observation?patient={a}",
     "chargeitem.search": "/fhir/ChargeItem?patient=Patient/{a}",
+    "diagnosticreport.search": "/fhir/DiagnosticReport?patient={a}",
+    "diagnosticreport.read": "/fhir/DiagnosticReport/{ra}",
+    "account.search": "/fhir/Account?patient={a}",
     "queue": "/api/queue/ED",
     "queue.stats": "/api/queue/ED/stats",
     "account": "/api/billing/accounts/ACCA",
@@ -214,6 +217,9 @@ ROUTES = {
 FHIR_READS = {k for k in ROUTES if k.split(".")[0] in ("patient", "encounter")} | {
     "observation.search",
     "chargeitem.search",
+    "diagnosticreport.search",
+    "diagnosticreport.read",
+    "account.search",
 }
 # (scopes, patient claim) -> the routes it opens; every other route must answer 403.
 GRANTS: list[tuple[str, str | None, set[str]]] = [
@@ -248,7 +254,7 @@ def test_scopes_decide_each_route_and_interaction(
     claim = {"A": world.a, None: None}[patient]
     headers = tokens.bearer(scopes, patient=claim)
     for name, template in ROUTES.items():
-        path = template.format(a=world.a, ea=world.encounter_a)
+        path = template.format(a=world.a, ea=world.encounter_a, ra=_report(world, world.a))
         r = get(world.app, path, headers=headers)
         expected = 200 if name in opened else 403
         assert r.status_code == expected, (scopes, name, r.status_code, r.text[:200])
@@ -269,6 +275,14 @@ def test_a_token_for_patient_a_reads_nothing_of_patient_b(world: World) -> None:
         f"/fhir/Observation?patient=Patient/{world.b}",
         f"/fhir/ChargeItem?patient={world.b}",
         f"/fhir/Observation?patient={world.a}&patient={world.b}",
+        f"/fhir/Observation?subject=Patient/{world.b}",
+        f"/fhir/DiagnosticReport?patient={world.b}",
+        f"/fhir/DiagnosticReport/{_report(world, world.b)}",
+        f"/fhir/Account?patient={world.b}",
+        "/fhir/Account?identifier=ACCB",
+        "/fhir/Encounter?identifier=VB",
+        "/fhir/Patient?identifier=MRNB&_revinclude=Observation:patient",
+        f"/fhir/ChargeItem?subject={world.b}&status=billable",
     ]
     for path in of_b:
         r = get(world.app, path, headers=a_only)
@@ -277,6 +291,31 @@ def test_a_token_for_patient_a_reads_nothing_of_patient_b(world: World) -> None:
     own = get(world.app, f"/fhir/Observation?patient={world.a}", headers=a_only)
     assert own.status_code == 200 and own.json()["total"] == 1
     assert get(world.app, "/fhir/Patient?identifier=HOSP|MRNA", headers=a_only).json()["total"] == 1
+
+
+def _report(world: World, patient_id: str) -> str:
+    """The id of the patient's one lab report (a DiagnosticReport)."""
+    (report,) = world.engine.views["observations"].reports_of([patient_id])
+    return str(report.report_id)
+
+
+def test_included_and_revincluded_types_need_their_own_scope(world: World) -> None:
+    revinclude = "/fhir/Patient?identifier=HOSP|MRNA&_revinclude=Observation:patient"
+    include = f"/fhir/DiagnosticReport?patient={world.a}&_include=DiagnosticReport:result"
+    for path, narrow, wide in (
+        (revinclude, "user/Patient.rs", "user/Patient.rs user/Observation.s"),
+        (include, "user/DiagnosticReport.rs", "user/DiagnosticReport.rs user/Observation.s"),
+    ):
+        refused = get(world.app, path, headers=tokens.bearer(narrow))
+        assert refused.status_code == 403, (path, refused.text[:200])
+        assert "Observation" in refused.text and "MRNA" not in refused.text
+        served = get(world.app, path, headers=tokens.bearer(wide))
+        assert served.status_code == 200, path
+        kinds = {e["resource"]["resourceType"] for e in served.json()["entry"]}
+        assert "Observation" in kinds
+    own = tokens.bearer("patient/*.rs", patient=world.a)
+    assert get(world.app, revinclude, headers=own).status_code == 200
+    assert get(world.app, include, headers=own).status_code == 200
 
 
 def test_a_bundle_handler_can_authorize_each_entry() -> None:

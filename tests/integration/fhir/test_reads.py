@@ -114,16 +114,22 @@ def test_every_full_url_and_reference_served_resolves(fhir: FhirClient) -> None:
     starts = [
         f"/fhir/{kind}?patient={p}"
         for p in patients
-        for kind in ("Encounter", "Observation", "ChargeItem")
+        for kind in ("Encounter", "Observation", "ChargeItem", "DiagnosticReport", "Account")
     ] + [f"/fhir/Patient?identifier={r.HOSP}|{mrn}" for mrn in ("MRN1", "MRN2", "MRN3")]
     starts += [f"/fhir/Patient/{p}/$everything" for p in patients]
     starts += [
         f"/fhir/{k}?patient={patients[0]}&_include={k}:patient"
         for k in ("Encounter", "Observation")
     ]
+    starts += [
+        f"/fhir/DiagnosticReport?patient={patients[0]}&_include=DiagnosticReport:result",
+        "/fhir/Patient?_revinclude=Observation:patient&_revinclude=Encounter:patient&_count=1",
+    ]
     seen = _crawl(fhir, starts)
     kinds = {path.split("/")[2] for path in seen}
-    assert kinds == {"Patient", "Encounter", "Observation", "ChargeItem", "Account"}
+    assert kinds == {
+        "Patient", "Encounter", "Observation", "ChargeItem", "Account", "DiagnosticReport"
+    }  # fmt: skip
     observations = [v for k, v in seen.items() if k.startswith("/fhir/Observation/")]
     assert len(observations) == 3
     charges = [v for k, v in seen.items() if k.startswith("/fhir/ChargeItem/")]
@@ -268,6 +274,7 @@ def test_everything_is_the_patient_then_their_compartment(fhir: FhirClient) -> N
     assert sorted(kinds) == sorted(
         ["Patient", "Encounter", "Encounter", "Observation", "Observation", "Account", "Account"]
         + ["ChargeItem"] * 4
+        + ["DiagnosticReport"]
     )
     assert body["total"] == len(kinds)
     subjects = {

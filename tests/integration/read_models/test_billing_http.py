@@ -176,7 +176,7 @@ def test_charge_item_and_observation_searches_refuse_bad_queries(app: Any) -> No
     for resource in ("ChargeItem", "Observation"):
         empty = _bundle(get(app, f"/fhir/{resource}?patient=Patient/nobody"))
         assert (empty["total"], empty["entry"]) == (0, [])
-        for query in ("", "?patient=", "?subject=x", "?patient=Patient/a/b"):
+        for query in ("", "?patient=", "?subject=", "?patient=x&subject=y", "?patient=Patient/a/b"):
             r = get(app, f"/fhir/{resource}{query}")
             assert r.status_code == 400, query
             assert r.headers["content-type"] == "application/fhir+json"
@@ -273,10 +273,21 @@ def test_the_capability_statement_lists_both_searches(app: Any) -> None:
     CapabilityStatement.model_validate(metadata)
     resources = {r["type"]: r for r in metadata["rest"][0]["resource"]}
     patient = {"name": "patient", "type": "reference"}
-    assert resources["ChargeItem"]["searchParam"] == [patient]
+    subject = {"name": "subject", "type": "reference"}
+    assert resources["ChargeItem"]["searchParam"] == [
+        patient,
+        subject,
+        {"name": "identifier", "type": "token"},
+        {"name": "status", "type": "token"},
+    ]
     assert resources["Observation"]["searchParam"] == [
         patient,
+        subject,
         {"name": "code", "type": "token"},
+        {"name": "category", "type": "token"},
         {"name": "status", "type": "token"},
         {"name": "date", "type": "date"},
+        {"name": "value-quantity", "type": "quantity"},
+        {"name": "_lastUpdated", "type": "date"},
+        {"name": "_sort", "type": "special"},
     ]
