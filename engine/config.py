@@ -102,6 +102,10 @@ class Settings:
     # The console's message log (docs/console.md): refused messages kept as RejectedMessage.
     message_log: bool = True
     message_log_retention_days: int = 0  # 0 = keep the log's index rows forever
+    # Health (docs/operators.md, "Health"): how long the relay's (or a worker's) broker may
+    # be unreachable before /health says 503, and where `carelog worker` answers /health.
+    health_relay_grace_s: float = 30.0
+    worker_health: str = ""  # HOST:PORT (or PORT: 127.0.0.1); "" = no endpoint
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -174,6 +178,7 @@ class Settings:
             changes["master_key"] = v
         changes.update(_transport_settings(environ))
         changes.update(_auth_changes(environ))
+        changes.update(_health_changes(environ))
         settings = replace(s, **changes)
         settings.tzinfo()  # fail early on an unknown zone
         settings.eventsourcing_env()  # and on a malformed store URL
@@ -370,6 +375,29 @@ def _transport_settings(environ: Mapping[str, str]) -> dict[str, Any]:
             )
         changes["http_rate_limit"] = v.strip().lower()
     return changes
+
+
+def _health_changes(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The health keys: the broker grace and the worker's health endpoint."""
+    changes: dict[str, Any] = {}
+    if v := environ.get("CARELOG_HEALTH_RELAY_GRACE"):
+        changes["health_relay_grace_s"] = _positive_float(v, "CARELOG_HEALTH_RELAY_GRACE")
+    if v := environ.get("CARELOG_WORKER_HEALTH"):
+        changes["worker_health"] = worker_health_address(v, "CARELOG_WORKER_HEALTH")
+    return changes
+
+
+def worker_health_address(value: str, key: str) -> str:
+    """``HOST:PORT`` of the worker's health endpoint; a bare port listens on 127.0.0.1.
+
+    Raises:
+        ConfigError: not a port or a HOST:PORT.
+    """
+    value = value.strip()
+    if value.isdigit():
+        value = f"127.0.0.1:{value}"
+    host, port = parse_host_port(value, key)
+    return f"{host}:{port}"
 
 
 def _auth_changes(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -105,6 +105,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/console/errors/reprocess"): _operator("MessageLog", "reprocess"),
     ("GET", "/console/board/{location}"): _operator("Queue"),
     ("GET", "/console/board/{location}/events"): _operator("Queue"),
+    ("GET", "/console/dashboard"): _operator("Console", phi=False),  # figures, no patient data
 }
 
 
