@@ -78,6 +78,7 @@ def test_a_projection_stuck_on_an_event_is_named_until_fixed(durable_store_url: 
         engine.runner.nudge()
         assert wait_until(lambda: answer(app)[0] == 503), answer(app)
         status, body = answer(app)
+        assert status == 503
         assert body["ready"] is False
         [cause] = body["causes"]
         assert cause["cause"] == "projection" and cause["read_model"] == "patients_v1"
