@@ -314,10 +314,21 @@ def run_worker(settings: Settings) -> None:
     )
     import faust
 
+    endpoint = None
+    if settings.worker_health:  # listens before the consumer starts: red until it applies
+        from adapters.kafka.worker_health import WorkerHealth, worker_health_of, worker_metrics
+
+        endpoint = WorkerHealth(
+            settings.worker_health,
+            worker_health_of(settings, applier),
+            worker_metrics(applier),
+        ).start()
     try:
         worker = faust.Worker(app, loglevel="warning", quiet=True, redirect_stdouts=False)
         worker.execute_from_commandline()
     finally:
+        if endpoint is not None:
+            endpoint.stop()
         applier.stopping.set()
         for view in views.values():
             datastore = getattr(view, "datastore", None)
