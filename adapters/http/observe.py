@@ -35,16 +35,25 @@ class ObserveMiddleware:
         self.app = app
         self.metrics = metrics
         self.router = router
-        self._table: list[tuple[str, re.Pattern[str]]] | None = None
+        self._table: list[tuple[str, frozenset[str], re.Pattern[str]]] | None = None
 
-    def template_of(self, path: str) -> str:
-        """The template of the route serving ``path``, or UNMATCHED."""
+    def template_of(self, method: str, path: str) -> str:
+        """The template of the route serving ``method path`` (as the router picks), or UNMATCHED.
+
+        A path that only another method's route matches is named by that route (405).
+        """
         if self._table is None:  # built on first use: every route is added by then
-            self._table = [(p, compile_path(p)[0]) for p, _ in route_table(self.router)]
-        for template, regex in self._table:
+            self._table = [
+                (p, methods, compile_path(p)[0]) for p, methods in route_table(self.router)
+            ]
+        partial = UNMATCHED
+        for template, methods, regex in self._table:
             if regex.match(path):
-                return template
-        return UNMATCHED
+                if method in methods or (method == "HEAD" and "GET" in methods):
+                    return template
+                if partial == UNMATCHED:
+                    partial = template
+        return partial
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -62,8 +71,8 @@ class ObserveMiddleware:
             await self.app(scope, receive, sending)
         finally:
             duration = time.perf_counter() - started
-            route = self.template_of(scope["path"])
             method = scope["method"]
+            route = self.template_of(method, scope["path"])
             self.metrics.observe_http(method, route, status[0], duration)
             log.info(
                 "http.request",

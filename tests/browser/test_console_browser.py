@@ -121,6 +121,13 @@ def test_find_reprocess_and_watch_the_board(server: ServeProcess, browser: Any) 
     assert serious_violations(errors) == []
     errors.screenshot(path=str(SHOTS / "console-errors.png"), full_page=True)
 
+    dashboard = context.new_page()
+    dashboard.goto(f"{server.base_url}/console/dashboard")
+    dashboard.locator('#rate-chart polyline[data-ack="AA"]').wait_for(state="attached")
+    assert "Projection lag: patients_v1" in dashboard.inner_text("main")
+    assert serious_violations(dashboard) == []
+    dashboard.screenshot(path=str(SHOTS / "console-dashboard.png"), full_page=True)
+
     display = context.new_page()
     display.goto(f"{server.base_url}/console/board/XRAY?mode=display")
     display.locator("#board tr.waiting").first.wait_for()
