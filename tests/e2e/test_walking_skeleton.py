@@ -188,3 +188,13 @@ def test_metrics_count_answers_and_group_commits(server: ServeProcess) -> None:
     # HTTP requests by route template: this scrape's own is counted at the next one.
     again = httpx.get(f"{server.base_url}/metrics", timeout=10, headers=server.headers).text
     assert 'carelog_http_requests_total{method="GET",route="/metrics",status="200"}' in again
+
+    def metrics_lines() -> list[dict[str, Any]]:
+        return [e for e in server.events("http.request") if e["route"] == "/metrics"]
+
+    deadline = time.monotonic() + 10
+    while not metrics_lines() and time.monotonic() < deadline:
+        time.sleep(0.05)  # the log reader thread takes the lines as they come
+    lines = metrics_lines()
+    assert lines and lines[0]["status"] == 200 and lines[0]["method"] == "GET"
+    assert lines[0]["principal"] and isinstance(lines[0]["duration_ms"], int | float)
