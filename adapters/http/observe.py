@@ -26,6 +26,8 @@ __all__ = ["UNMATCHED", "ObserveMiddleware"]
 log = structlog.get_logger("carelog.http")
 
 UNMATCHED = "(unmatched)"  # a path no route serves: its text is not a label
+# A client may send any method name: the others are one label value, not one each.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class ObserveMiddleware:
@@ -71,7 +73,7 @@ class ObserveMiddleware:
             await self.app(scope, receive, sending)
         finally:
             duration = time.perf_counter() - started
-            method = scope["method"]
+            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
             route = self.template_of(method, scope["path"])
             self.metrics.observe_http(method, route, status[0], duration)
             log.info(

@@ -99,3 +99,13 @@ def test_each_http_request_is_one_access_line_by_route_template(console: Console
     metrics: Metrics = console.engine.metrics
     labels = {"method": "GET", "route": "/fhir/Patient/{patient_id}", "status": "403"}
     assert metrics.value("carelog_http_requests_total", labels) == 1
+
+
+def test_invented_methods_and_paths_are_not_labels(console: Console) -> None:
+    from tests.asgi import request
+
+    request(console.app, "BREW", "/no/such/MRN12345", auth=False)
+    samples = console.engine.metrics.samples("carelog_http_requests_total")
+    assert [labels for labels, _ in samples] == [
+        {"method": "OTHER", "route": "(unmatched)", "status": "401"}
+    ]
