@@ -25,6 +25,8 @@ from adapters.console_cli import HANDLERS as CONSOLE_HANDLERS
 from adapters.console_cli import add_parsers as add_console_parsers
 from adapters.crypto.cli import HANDLERS as CRYPTO_HANDLERS
 from adapters.crypto.cli import add_parsers as add_crypto_parsers
+from adapters.health_cli import HANDLERS as HEALTH_HANDLERS
+from adapters.health_cli import add_parsers as add_health_parsers
 from engine.config import Settings, parse_host_port, worker_health_address
 from engine.errors import CarelogError
 from engine.hl7.message import parse_message
@@ -97,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     add_audit_parsers(sub)  # replay, history, verify
     add_crypto_parsers(sub)  # erase, keys rotate, backup, restore
     add_console_parsers(sub)  # console-link, reprocess
+    add_health_parsers(sub)  # skip-event
     return parser
 
 
@@ -276,6 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         **AUDIT_HANDLERS,
         **CRYPTO_HANDLERS,
         **CONSOLE_HANDLERS,
+        **HEALTH_HANDLERS,
     }
     try:
         return handlers[args.command](args)
