@@ -23,6 +23,7 @@ from eventsourcing.utils import Environment
 
 from adapters import transport
 from adapters.fhir.routes import FhirWrites
+from adapters.health import store_size
 from adapters.http.access import AccessControl, build_access
 from adapters.http.app import create_app
 from adapters.http.ratelimit import RateLimiter, RateLimitMiddleware
@@ -82,6 +83,8 @@ class Engine:
     projecting: bool = True
     sealer: Sealer | None = None  # None on the memory store: nothing to seal
     seal_lease: Any = None  # PostgreSQL: only its holder runs the sealer (like projections)
+    # Bytes the store takes on disk (None where unknown): /metrics and the dashboard.
+    store_size: Callable[[], float | None] = lambda: None
 
     @property
     def access_view(self) -> AccessLogView:
@@ -202,6 +205,7 @@ def build(settings: Settings, *, validator: MessageValidator | None = None) -> E
         relay=relay,
         projection_lease=lease,
         sealer=sealer,
+        store_size=store_size(settings),
     )
     if shared and sealer is not None:
         from adapters.kafka.lease import PostgresLease
@@ -313,10 +317,21 @@ def run_worker(settings: Settings) -> None:
     )
     import faust
 
+    endpoint = None
+    if settings.worker_health:  # listens before the consumer starts: red until it applies
+        from adapters.kafka.worker_health import WorkerHealth, worker_health_of, worker_metrics
+
+        endpoint = WorkerHealth(
+            settings.worker_health,
+            worker_health_of(settings, applier),
+            worker_metrics(applier),
+        ).start()
     try:
         worker = faust.Worker(app, loglevel="warning", quiet=True, redirect_stdouts=False)
         worker.execute_from_commandline()
     finally:
+        if endpoint is not None:
+            endpoint.stop()
         applier.stopping.set()
         for view in views.values():
             datastore = getattr(view, "datastore", None)
@@ -403,7 +418,7 @@ async def serve(engine: Engine) -> None:
     mllp = mllp_server(engine, writer, **mllp_options)
     await mllp.start()
 
-    health = health_of(engine)
+    health = health_of(engine, writer)
     metrics = metrics_of(engine, writer, refusals.gauges, limiter.gauges)
     from adapters.crypto.erasures import erased_check
 
@@ -418,6 +433,7 @@ async def serve(engine: Engine) -> None:
         fhir_writes=fhir_writes,
         access=access,
         erased=erased_check(engine.ingestion),
+        figures=engine.metrics,
     )
     try:
         http = await start_http(

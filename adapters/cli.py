@@ -25,7 +25,9 @@ from adapters.console_cli import HANDLERS as CONSOLE_HANDLERS
 from adapters.console_cli import add_parsers as add_console_parsers
 from adapters.crypto.cli import HANDLERS as CRYPTO_HANDLERS
 from adapters.crypto.cli import add_parsers as add_crypto_parsers
-from engine.config import Settings, parse_host_port
+from adapters.health_cli import HANDLERS as HEALTH_HANDLERS
+from adapters.health_cli import add_parsers as add_health_parsers
+from engine.config import Settings, parse_host_port, worker_health_address
 from engine.errors import CarelogError
 from engine.hl7.message import parse_message
 from engine.hl7.stream import split_messages
@@ -54,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     worker.add_argument("--store", help="postgresql://... for the read models (env CARELOG_STORE)")
     worker.add_argument("--kafka", help="Kafka bootstrap servers (env CARELOG_KAFKA)")
+    worker.add_argument(
+        "--health-port",
+        type=int,
+        help="answer GET /health and /metrics on 127.0.0.1:PORT (env CARELOG_WORKER_HEALTH)",
+    )
 
     send = sub.add_parser("send", help="send HL7 files over MLLP, one message per ACK")
     send.add_argument("files", nargs="+", type=Path)
@@ -92,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     add_audit_parsers(sub)  # replay, history, verify
     add_crypto_parsers(sub)  # erase, keys rotate, backup, restore
     add_console_parsers(sub)  # console-link, reprocess
+    add_health_parsers(sub)  # skip-event
     return parser
 
 
@@ -106,6 +114,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         changes["http_host"], changes["http_port"] = parse_host_port(args.http, "--http")
     if getattr(args, "kafka", None):
         changes["kafka"] = args.kafka
+    if getattr(args, "health_port", None) is not None:
+        changes["worker_health"] = worker_health_address(str(args.health_port), "--health-port")
     settings = replace(settings, **changes)
     settings.eventsourcing_env()
     return settings
@@ -269,6 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         **AUDIT_HANDLERS,
         **CRYPTO_HANDLERS,
         **CONSOLE_HANDLERS,
+        **HEALTH_HANDLERS,
     }
     try:
         return handlers[args.command](args)

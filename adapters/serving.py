@@ -21,6 +21,14 @@ from typing import TYPE_CHECKING, Any
 import structlog
 import uvicorn
 
+from adapters.health import (
+    StoreProbe,
+    projection_cause,
+    relay_cause,
+    store_cause,
+    store_check,
+)
+from adapters.metrics import Figure, counters
 from adapters.mllp.server import LogRefused, MLLPServer
 from adapters.transport import require_tls12
 from adapters.writer import GroupCommitWriter
@@ -44,6 +52,7 @@ __all__ = [
     "start_background",
     "start_http",
     "start_writer",
+    "store_figures",
     "until_signalled",
 ]
 
@@ -146,16 +155,24 @@ def start_background(engine: Engine) -> Background:
 def mllp_server(engine: Engine, writer: GroupCommitWriter, **options: Any) -> MLLPServer:
     """The MLLP listener of ``engine.settings``, ingesting through ``writer``."""
     settings = engine.settings
+    metrics = engine.metrics
 
     async def ingest(raw: bytes, channel: str) -> IngestOutcome:
         started = time.perf_counter()
         outcome = await writer.submit(raw, channel)
-        engine.metrics.observe(outcome.ack_code, (time.perf_counter() - started) * 1000)
+        message = outcome.message
+        metrics.observe(
+            outcome.ack_code,
+            time.perf_counter() - started,
+            sender=f"{message.sending_application}^{message.sending_facility}" if message else "",
+            message_type=outcome.message_type,
+            duplicate=outcome.duplicate,
+        )
         return outcome
 
     if settings.message_log and "log_refused" not in options:
         options["log_refused"] = _refusal_logger(engine, writer)
-    return MLLPServer(
+    server = MLLPServer(
         ingest,
         host=settings.mllp_host,
         port=settings.mllp_port,
@@ -163,6 +180,8 @@ def mllp_server(engine: Engine, writer: GroupCommitWriter, **options: Any) -> ML
         idle_timeout_s=settings.idle_timeout_s,
         **options,
     )
+    metrics.mllp_open.set_function(lambda: server.open_connections)
+    return server
 
 
 def _refusal_logger(engine: Engine, writer: GroupCommitWriter) -> LogRefused:
@@ -184,28 +203,35 @@ def _refusal_logger(engine: Engine, writer: GroupCommitWriter) -> LogRefused:
     return log_refused
 
 
-def health_of(engine: Engine) -> Callable[[], dict[str, Any]]:
-    """`GET /health`'s body: the relay's state with Kafka, else the projections'."""
+def health_of(
+    engine: Engine, writer: GroupCommitWriter | None = None
+) -> Callable[[], dict[str, Any]]:
+    """`GET /health`'s body: ``ready`` false and each cause named (adapters/health.py).
+
+    With Kafka the relay's state, else the projections'; the store's writability
+    either way (a probe, and the writer's last commit).
+    """
     settings = engine.settings
     relay = engine.relay
+    probe = StoreProbe(store_check(settings))
 
     def health() -> dict[str, Any]:
+        causes = []
+        body: dict[str, Any] = {"store": settings.backend}
         if relay is not None:
-            return {
-                "ready": True,
-                "store": settings.backend,
-                "relay": {
-                    "leader": relay.leader,
-                    "published_position": relay.last_published,
-                    "error": type(relay.error).__name__ if relay.error else None,
-                },
+            causes.append(relay_cause(relay, settings.health_relay_grace_s))
+            body["relay"] = {
+                "leader": relay.leader,
+                "published_position": relay.last_published,
+                "error": type(relay.error).__name__ if relay.error else None,
             }
-        return {
-            "ready": engine.runner.error is None,
-            "store": settings.backend,
-            "projection_position": engine.runner.position,
-            "projections": engine.runner.positions(),
-        }
+        else:
+            causes.append(projection_cause(engine.runner))
+            body["projection_position"] = engine.runner.position
+            body["projections"] = engine.runner.positions()
+        causes.append(store_cause(probe, writer.failing if writer is not None else None))
+        named = [c for c in causes if c is not None]
+        return {"ready": not named, "causes": named, **body}
 
     return health
 
@@ -213,35 +239,71 @@ def health_of(engine: Engine) -> Callable[[], dict[str, Any]]:
 def metrics_of(
     engine: Engine, writer: GroupCommitWriter, *extra: Callable[[], dict[str, float]]
 ) -> Callable[[], str]:
-    """`GET /metrics`'s text: ACK codes and latencies, writer, relay or projection gauges.
+    """`GET /metrics`'s text: the counters of ``engine.metrics`` and the figures read per scrape.
 
-    ``extra`` adds counters of other parts (e.g. TLS refusals, rate limits).
+    Registers what is read at each scrape (writer, relay or projections, the
+    store) on ``engine.metrics``; ``extra`` adds counters of other parts (e.g.
+    TLS refusals, rate limits). Call once per engine.
     """
-    relay = engine.relay
-
-    def metrics() -> str:
-        # Messages per commit (group commit at work) = the ratio of these two.
-        writes: dict[str, float] = {
-            "carelog_writer_commits_total": writer.batches,
-            "carelog_writer_messages_total": writer.messages,
-        }
-        for more in extra:
-            writes.update(more())
-        if relay is not None:
-            return engine.metrics.render(
-                {
-                    "carelog_relay_published_position": relay.last_published,
-                    "carelog_relay_published_total": relay.published,
-                    "carelog_relay_lag_p99_seconds": relay.lag_p99_s(),
-                    "carelog_relay_leader": int(relay.leader),
-                },
-                writes,
-            )
-        return engine.metrics.render(
-            {"carelog_projection_position": engine.runner.position}, writes
+    metrics = engine.metrics
+    # Messages per commit (group commit at work) = the ratio of these two.
+    metrics.add_figures(
+        counters(
+            lambda: {
+                "carelog_writer_commits_total": writer.batches,
+                "carelog_writer_messages_total": writer.messages,
+            },
+            "Group commits of the writer, and the messages they held.",
         )
+    )
+    for more in extra:
+        metrics.add_figures(counters(more, "Refusals counted by the transport."))
+    metrics.add_figures(lambda: store_figures(engine))
+    return metrics.render
 
-    return metrics
+
+def store_figures(engine: Engine) -> Iterator[Figure]:
+    """Positions, lags and the store's size, read at scrape time."""
+    head = engine.ingestion.recorder.max_notification_id() or 0
+    yield Figure("carelog_store_head_position", "The store's last notification id.", head)
+    size = engine.store_size()
+    if size is not None:
+        yield Figure("carelog_store_bytes", "Bytes the store takes on disk.", size)
+    relay = engine.relay
+    if relay is not None:
+        recorded = relay.position.get()
+        yield Figure(
+            "carelog_relay_published_position", "Last notification id published.", recorded
+        )
+        yield Figure(
+            "carelog_relay_lag_events", "Events stored but not yet published.", head - recorded
+        )
+        yield Figure(
+            "carelog_relay_published_total",
+            "Events this process published.",
+            relay.published,
+            kind="counter",
+        )
+        yield Figure(
+            "carelog_relay_lag_p99_seconds",
+            "99th percentile of recent commit-to-acknowledged lags.",
+            relay.lag_p99_s(),
+        )
+        yield Figure("carelog_relay_leader", "1 while this process publishes.", int(relay.leader))
+        return
+    positions = engine.runner.positions()
+    yield Figure(
+        "carelog_projection_position",
+        "Highest notification id every read model has seen.",
+        min(positions.values(), default=0),
+    )
+    for name, position in sorted(positions.items()):
+        yield Figure(
+            "carelog_projection_lag_events",
+            "Events stored but not yet applied, per read model.",
+            max(0, head - position),
+            {"read_model": name},
+        )
 
 
 @dataclass

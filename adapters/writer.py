@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -66,6 +67,9 @@ class GroupCommitWriter:
         self.batches = 0  # v2 group commits (messages per commit = messages / batches)
         self.messages = 0
         self.calls = 0  # other writes run here (FHIR requests)
+        # The error class of the last v2 commit if it failed (the store refused it), with
+        # its time.time(); None once a commit succeeds. /health reports it.
+        self.failing: tuple[str, float] | None = None
 
     async def submit(self, raw: bytes, channel: str) -> IngestOutcome:
         """Queues one message and waits for its committed (or rejected) outcome."""
@@ -146,8 +150,11 @@ class GroupCommitWriter:
         try:
             outcomes = self._ingest_many([(raw, channel) for raw, channel, _ in batch])
         except Exception as e:  # the whole commit failed: nothing stored, every message says so
+            if self.failing is None:
+                self.failing = (type(e).__name__, time.time())
             _call_soon(futures, None, e)
             return
+        self.failing = None
         self.batches += 1
         self.messages += len(batch)
         _call_soon(futures, outcomes)

@@ -111,6 +111,10 @@ class Settings:
     # Queues (docs/console.md): which patient classes (PV1-2) and points of care queue.
     queue_classes: frozenset[str] = frozenset({"E", "O"})
     queue_locations: tuple[str, ...] = ()  # shell patterns of PV1-3.1; () = every location
+    # Health (docs/operators.md, "Health"): how long the relay's (or a worker's) broker may
+    # be unreachable before /health says 503, and where `carelog worker` answers /health.
+    health_relay_grace_s: float = 30.0
+    worker_health: str = ""  # HOST:PORT (or PORT: 127.0.0.1); "" = no endpoint
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -185,6 +189,7 @@ class Settings:
         changes.update(_auth_changes(environ))
         changes.update(_console_oidc_changes(environ))
         changes.update(_queue_changes(environ))
+        changes.update(_health_changes(environ))
         settings = replace(s, **changes)
         settings.tzinfo()  # fail early on an unknown zone
         settings.eventsourcing_env()  # and on a malformed store URL
@@ -402,6 +407,29 @@ def _queue_changes(environ: Mapping[str, str]) -> dict[str, Any]:
             )
         changes["queue_locations"] = patterns
     return changes
+
+
+def _health_changes(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The health keys: the broker grace and the worker's health endpoint."""
+    changes: dict[str, Any] = {}
+    if v := environ.get("CARELOG_HEALTH_RELAY_GRACE"):
+        changes["health_relay_grace_s"] = _positive_float(v, "CARELOG_HEALTH_RELAY_GRACE")
+    if v := environ.get("CARELOG_WORKER_HEALTH"):
+        changes["worker_health"] = worker_health_address(v, "CARELOG_WORKER_HEALTH")
+    return changes
+
+
+def worker_health_address(value: str, key: str) -> str:
+    """``HOST:PORT`` of the worker's health endpoint; a bare port listens on 127.0.0.1.
+
+    Raises:
+        ConfigError: not a port or a HOST:PORT.
+    """
+    value = value.strip()
+    if value.isdigit():
+        value = f"127.0.0.1:{value}"
+    host, port = parse_host_port(value, key)
+    return f"{host}:{port}"
 
 
 def _auth_changes(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -34,10 +34,37 @@ from projections.collector import collect_young, collector_paused
 from projections.decoding import DecodesEvents, event_decoder
 from projections.handover import HANDOVER_LIMIT, Handover
 
-__all__ = ["HANDOVER_LIMIT", "PollingProjectionRunner"]
+__all__ = ["HANDOVER_LIMIT", "PollingProjectionRunner", "ProjectionFailed"]
 
 
 log = structlog.get_logger(__name__)
+
+
+class ProjectionFailed(Exception):
+    """A projection raised on an event: the round stops there, and the runner is stuck.
+
+    Carries what an operator needs to find it and nothing of the event's content:
+    the read model, the store position, the event's class and the error's class
+    (a driver's message can quote row values). The original is ``__cause__``.
+    """
+
+    def __init__(self, projection: str, notification_id: int, event: str, error: str) -> None:
+        super().__init__(f"{projection} failed on notification {notification_id}: {error}")
+        self.projection = projection
+        self.notification_id = notification_id
+        self.event = event
+        self.error = error
+        self.since = time.time()
+
+    def facts(self) -> dict[str, Any]:
+        """What /health and the logs say about it (no PHI)."""
+        return {
+            "read_model": self.projection,
+            "notification_id": self.notification_id,
+            "event_type": self.event,
+            "error": self.error,
+            "since": round(self.since, 3),
+        }
 
 
 class EventSource(Protocol):
@@ -79,6 +106,8 @@ class PollingProjectionRunner:
         self._scanned = 0  # highest notification id read by every projection
         self._scanned_changed = threading.Condition()
         self.error: BaseException | None = None
+        # The projection and event the runner is stuck on (None while rounds succeed).
+        self.stuck: ProjectionFailed | None = None
         self._decode = event_decoder(app.mapper)  # the mapper's events, decoded faster
         # Recordings the writer committed, oldest first; bounded, so a runner that
         # is not running (no lease) or falls behind holds at most this many.
@@ -229,9 +258,20 @@ class PollingProjectionRunner:
                             else:
                                 applied += self._apply(projection, events)
                         return applied
-            except IntegrityError:
+            except Exception:
                 pass  # every shared row and position rolled back: apply them one view at a time
-        return sum(self._apply(projection, events) for projection, events in busy)
+        # Each view on its own: one that fails does not hold the others back, but the
+        # round ends after this batch (a later event applied past a failed one would
+        # move its position beyond the failure, and lose it).
+        applied, failed = 0, None
+        for projection, events in busy:
+            try:
+                applied += self._apply(projection, events)
+            except ProjectionFailed as e:
+                failed = failed or e
+        if failed is not None:
+            raise failed
+        return applied
 
     def _apply_joined(
         self,
@@ -263,8 +303,8 @@ class PollingProjectionRunner:
                 with batch():
                     for notification_id, event in events:
                         projection.process_event(event, Tracking(self.app.name, notification_id))
-            except IntegrityError:
-                pass
+            except Exception:
+                pass  # rolled back: one by one below finds a duplicate, or the failing event
             else:
                 return len(events)
         applied = 0
@@ -273,6 +313,10 @@ class PollingProjectionRunner:
                 projection.process_event(event, Tracking(self.app.name, notification_id))
             except IntegrityError:
                 pass  # already applied by an earlier run: exactly-once holds
+            except Exception as e:
+                raise ProjectionFailed(
+                    projection.name, notification_id, type(event).__qualname__, type(e).__name__
+                ) from e
             else:
                 applied += 1
         return applied
@@ -308,6 +352,13 @@ class PollingProjectionRunner:
         while not self._stop.is_set():
             try:
                 self.catch_up()
+            except ProjectionFailed as e:  # stuck on one event: report it, retry later
+                self.error = e
+                if self.stuck is None or self.stuck.notification_id != e.notification_id:
+                    self.stuck = e
+                facts = e.facts()
+                log.error("projection.failed", projection=facts.pop("read_model"), **facts)
+                self._stop.wait(self.poll_interval_s)
             except Exception as e:  # keep serving reads; report and retry later
                 self.error = e
                 # The error's type, not its text: a driver's message can quote row
@@ -316,6 +367,7 @@ class PollingProjectionRunner:
                 self._stop.wait(self.poll_interval_s)
             else:
                 self.error = None
+                self.stuck = None
             if self.min_interval_s > 0:
                 self._rest()
             self._nudge.wait(self.poll_interval_s)

@@ -35,9 +35,11 @@ from adapters.http.fhir_patient import patient_resource
 from adapters.http.fhir_patient_search import PATIENT_SEARCH_PARAMETERS, patient_search_router
 from adapters.http.fhir_reads import reads_router
 from adapters.http.history import history_router
+from adapters.http.observe import ObserveMiddleware
 from adapters.http.problem import problem
 from adapters.http.queue import queue_router
 from adapters.http.well_known import well_known_router
+from adapters.metrics import CONTENT_TYPE, Metrics
 from adapters.security.policy import AccessRefused
 from engine.application.versions import AggregateVersions
 from projections.patients.view import PatientView
@@ -55,13 +57,14 @@ def create_app(
     views: Mapping[str, Any],
     *,
     health: Callable[[], dict[str, Any]],
-    metrics: Callable[[], str] = lambda: "",
+    metrics: Callable[[], str] | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     site_timezone: tzinfo = UTC,
     fhir_writes: FhirWrites | None = None,
     access: AccessControl | None = None,
     erased: Callable[[str], bool] = lambda _: False,
     versions: AggregateVersions | None = None,
+    figures: Metrics | None = None,
 ) -> FastAPI:
     """The ASGI app over the read models ``views`` (keyed as in projections.catalog).
 
@@ -73,6 +76,8 @@ def create_app(
     ``erased`` says whether a patient id was erased (a read then answers 410 Gone).
     ``versions`` reads the store's events for vread and ``_history`` (by default
     through ``fhir_writes``' application; without either they are not served).
+    ``figures`` is the process's Metrics (a registry of its own when None): HTTP
+    requests are counted there, and /metrics serves it unless ``metrics`` is given.
     """
     app = FastAPI(title="carelog", docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     patients: PatientView = views["patients"]
@@ -81,6 +86,8 @@ def create_app(
     version_of = versions.latest if versions is not None else None
     access = access if access is not None else AccessControl.refusing_all()
     app.add_middleware(AccessMiddleware, access=access, router=app.router)
+    figures = figures if figures is not None else Metrics()
+    render_metrics = metrics if metrics is not None else figures.render
 
     @app.exception_handler(AccessRefused)
     async def _refused(request: Request, exc: AccessRefused) -> JSONResponse:
@@ -119,7 +126,7 @@ def create_app(
 
     @app.get("/metrics")
     def get_metrics() -> PlainTextResponse:
-        return PlainTextResponse(metrics(), media_type="text/plain; version=0.0.4")
+        return PlainTextResponse(render_metrics(), media_type=CONTENT_TYPE)
 
     app.include_router(history_router(views, site_timezone))
     app.include_router(well_known_router(access))
@@ -184,6 +191,11 @@ def create_app(
         app.include_router(auth_router(access.sessions, access.oidc, signin.session_ttl_s))
         app.include_router(filters_router(fhir_writes))
         app.include_router(console_router(dict(views), fhir_writes, signin, now, site_timezone))
+        from adapters.console.dashboard import dashboard_router
+
+        app.include_router(dashboard_router(figures))
+    # Outermost (added last): counts and logs every answer, refusals included.
+    app.add_middleware(ObserveMiddleware, metrics=figures, router=app.router)
     return app
 
 

@@ -139,6 +139,7 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval_s: float = 0.05,
         retry_s: float = 1.0,
+        probe_s: float = 1.0,
     ) -> None:
         self.app = app
         self.position = position
@@ -149,11 +150,15 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_interval_s = poll_interval_s
         self.retry_s = retry_s
+        self.probe_s = probe_s  # while idle, asks the broker for metadata this often
         self.keys = PatientKeys(app)
         self.published = 0
         self.last_published = 0
         self.leader = False
         self.error: BaseException | None = None
+        # time.time() of the first failure since the broker last answered (None: it
+        # answers). /health turns red once this is older than its grace.
+        self.failing_since: float | None = None
         # Recent lags from each event's creation (just before its commit, so an upper
         # bound of commit-to-broker) to the broker's acknowledgement.
         self.lags_s: deque[float] = deque(maxlen=10_000)
@@ -179,6 +184,8 @@ class OutboxRelay:
                 await self._publish_until(stop)
             except Exception as e:  # the broker went away, a send timed out: retry from the record
                 self.error = e
+                if self.failing_since is None:
+                    self.failing_since = time.time()
                 log.warning("relay.failed", error=type(e).__name__, detail=str(e)[:200])
                 await _sleep_or_stop(stop, self.retry_s)
         if self.lease is not None and self.leader:
@@ -203,10 +210,11 @@ class OutboxRelay:
             await self.prepare()
         producer = self.producer_factory()
         await producer.start()
+        self._answered()
         try:
             start = await asyncio.to_thread(self.position.get)
             log.info("relay.started", topic=self.topic, notification_id=start)
-            checked = time.monotonic()
+            checked = probed = time.monotonic()
             while not stop.is_set():
                 if self.lease is not None and time.monotonic() - checked > 1.0:
                     checked = time.monotonic()
@@ -218,18 +226,36 @@ class OutboxRelay:
                     self.app.recorder.select_notifications, start + 1, self.batch_size
                 )
                 if not batch:
+                    if time.monotonic() - probed > self.probe_s:
+                        probed = time.monotonic()
+                        await self._probe(producer)
                     self._nudge.clear()
                     await _wait_either(self._nudge, stop, self.poll_interval_s)
                     continue
                 await self._publish(producer, batch)
                 start = batch[-1].id
                 await asyncio.to_thread(self.position.record, start)
-                self.error = None
+                self._answered()
         finally:
             try:
                 await asyncio.wait_for(producer.stop(), timeout=10)
             except Exception:  # a dead broker cannot take a flush; the record is the truth
                 log.warning("relay.producer_stop_failed", topic=self.topic)
+
+    def _answered(self) -> None:
+        self.error = None
+        self.failing_since = None
+
+    async def _probe(self, producer: Any) -> None:
+        """Asks the broker for metadata while idle: an outage shows without any send.
+
+        Raises whatever the client raises when no broker answers (handled by ``run``).
+        """
+        client = getattr(producer, "client", None)
+        if client is None:  # a producer without aiokafka's client (tests): nothing to ask
+            return
+        await asyncio.wait_for(client.fetch_all_metadata(), timeout=max(self.probe_s, 5.0))
+        self._answered()
 
     async def _publish(self, producer: Any, batch: Sequence[Notification]) -> None:
         keys, created_at = await asyncio.to_thread(self._keyed, batch)

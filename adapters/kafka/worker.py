@@ -65,6 +65,9 @@ class ProjectionApplier:
         # far behind the store the last round was: recorded time to applied time.
         self.positions: dict[int, int] = {}
         self.lag_s: float | None = None
+        # The read model and event the worker is stuck on, retrying (None while it applies):
+        # identifiers and class names only, for /health.
+        self.stuck: dict[str, Any] | None = None
 
     def apply(self, record: EventRecord, partition: int) -> int:
         """Applies one record; see ``apply_batch``."""
@@ -102,6 +105,7 @@ class ProjectionApplier:
                 else:
                     taken += len(share)
                     self.applied += len(share)
+                    self.stuck = None
                     continue
             for tracking, event in share:
                 taken += self._apply_one(projection, event, tracking)
@@ -140,11 +144,20 @@ class ProjectionApplier:
                 self._failed(projection, tracking, e)
             else:
                 self.applied += 1
+                self.stuck = None
                 return 1
 
     def _failed(self, projection: Projection[Any], tracking: Tracking, error: Exception) -> None:
         if self.stopping.is_set():
             raise error
+        if self.stuck is None or self.stuck["notification_id"] != tracking.notification_id:
+            self.stuck = {
+                "read_model": projection.name,
+                "notification_id": tracking.notification_id,
+                "partition": tracking.application_name.rpartition("#")[2],
+                "error": type(error).__name__,
+                "since": round(time.time(), 3),
+            }
         log.warning(
             "worker.apply_failed",
             projection=projection.name,

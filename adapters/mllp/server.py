@@ -117,6 +117,11 @@ class MLLPServer:
         self._idle: set[asyncio.Task[None]] = set()  # connections waiting in read
         self._stopping = asyncio.Event()
 
+    @property
+    def open_connections(self) -> int:
+        """Connections open now (their tasks run until the peer or the server closes)."""
+        return len(self._connections)
+
     async def start(self) -> None:
         """Binds and listens; ``port`` is updated when 0 asked for a free one."""
         self._server = await asyncio.start_server(self._serve, self.host, self.port)

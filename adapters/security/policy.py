@@ -124,6 +124,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     # calling a waiting patient (adapters/http/calls.py, adapters/console/calls.py)
     ("POST", "/api/queue/{location}/call"): _operator("Queue", "call"),
     ("POST", "/console/board/{location}/call"): _operator("Queue", "call"),
+    ("GET", "/console/dashboard"): _operator("Console", phi=False),  # figures, no patient data
 }
 
 

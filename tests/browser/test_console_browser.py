@@ -162,6 +162,13 @@ def test_find_reprocess_and_watch_the_board(server: ServeProcess, browser: Any) 
         )
         assert ack_code_of(mllp.send(roe.replace(b"WARD1^101^A^HOSP", b"XRAY^2^A^HOSP"))) == "AA"
     board.locator("#board tr.waiting", has_text="ROE, BEN").wait_for(timeout=15_000)
+    dashboard = context.new_page()
+    dashboard.goto(f"{server.base_url}/console/dashboard")
+    dashboard.locator('#rate-chart polyline[data-ack="AA"]').wait_for(state="attached")
+    assert "Projection lag: patients_v1" in dashboard.inner_text("main")
+    assert serious_violations(dashboard) == []
+    dashboard.screenshot(path=str(SHOTS / "console-dashboard.png"), full_page=True)
+
     display = context.new_page()
     display.goto(f"{server.base_url}/console/board/XRAY?mode=display")
     display.locator("#board tr.waiting").first.wait_for()

@@ -168,10 +168,33 @@ def test_metrics_count_answers_and_group_commits(server: ServeProcess) -> None:
         client.send(sample("adt_a01.hl7"))
         client.send(sample("adt_a01.hl7").replace(b"MSG00001", b"MSG00002"))
     text = httpx.get(f"{server.base_url}/metrics", timeout=10, headers=server.headers).text
-    values = dict(
-        line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#")
-    )
-    assert values['carelog_messages_total{ack_code="AA"}'] == "2"
-    assert values["carelog_writer_messages_total"] == "2"
-    assert values["carelog_writer_commits_total"] == "2"  # one sender, stop-and-wait
+    values = {
+        name: float(value)
+        for name, value in (
+            line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#")
+        )
+    }
+    assert values['carelog_messages_total{ack_code="AA"}'] == 2
+    assert values["carelog_writer_messages_total"] == 2
+    assert values["carelog_writer_commits_total"] == 2  # one sender, stop-and-wait
     assert "# TYPE carelog_writer_commits_total counter" in text
+    received = [k for k in values if k.startswith("carelog_messages_received_total{")]
+    assert received and all('message_type="ADT^A01"' in k for k in received), received
+    assert values["carelog_ingest_seconds_count"] == 2
+    assert values["carelog_store_bytes"] > 0 and values["carelog_store_head_position"] > 0
+    lags = {k: v for k, v in values.items() if k.startswith("carelog_projection_lag_events{")}
+    assert 'carelog_projection_lag_events{read_model="patients_v1"}' in lags, lags
+    assert "carelog_mllp_connections_open" in values
+    # HTTP requests by route template: this scrape's own is counted at the next one.
+    again = httpx.get(f"{server.base_url}/metrics", timeout=10, headers=server.headers).text
+    assert 'carelog_http_requests_total{method="GET",route="/metrics",status="200"}' in again
+
+    def metrics_lines() -> list[dict[str, Any]]:
+        return [e for e in server.events("http.request") if e["route"] == "/metrics"]
+
+    deadline = time.monotonic() + 10
+    while not metrics_lines() and time.monotonic() < deadline:
+        time.sleep(0.05)  # the log reader thread takes the lines as they come
+    lines = metrics_lines()
+    assert lines and lines[0]["status"] == 200 and lines[0]["method"] == "GET"
+    assert lines[0]["principal"] and isinstance(lines[0]["duration_ms"], int | float)
