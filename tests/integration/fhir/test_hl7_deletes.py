@@ -163,6 +163,7 @@ def test_a_null_pid_field_deletes_that_detail_only(fhir: FhirClient, name: str) 
 def test_one_a08_deletes_every_pid_detail_in_each_version(fhir: FhirClient, version: str) -> None:
     _native(fhir)
     _ingest(fhir, _adt("A08", "1", PID_FULL, version))
+    assert fhir.engine.ingestion.repository.get(PATIENT).details == EXPECTED  # kept first
     _ingest(fhir, _adt("A08", "2", _null_pid(*PATIENT_CLEARABLE), version))
     event = _last_event(fhir)
     assert set(event.cleared) == set(PATIENT_CLEARABLE)
@@ -233,6 +234,7 @@ def test_an_a08_replaces_and_deletes_pv1_details_in_each_version(
 ) -> None:
     _native(fhir)
     _ingest(fhir, with_pv1(adt("A01", "1", version=version), PV1_FULL))
+    assert _last_event(fhir).details == _visit_details()  # kept first
     # A new attending (replaces), nulls for the rest, the service left empty (kept).
     update = {7: "D500^GREY^MEREDITH", 8: NULL, 9: NULL, 17: NULL, 36: NULL}
     _ingest(fhir, with_pv1(adt("A08", "2", version=version), update))
