@@ -141,7 +141,7 @@ def test_err_locates_the_second_obx_as_obx_2(engine: Ingestion, version: str) ->
     assert _err_locations(ack) == [expected]
 
 
-@pytest.mark.parametrize("version", ["2.3", "2.5.1", "2.8"])
+@pytest.mark.parametrize("version", VERSIONS)
 def test_handler_faults_carry_erl_2_too(engine: Ingestion, version: str) -> None:
     # A02 on a visit nobody admitted: the handler's 204 at PV1-19, the first PV1.
     outcome = engine.ingest(adt("A02", f"H{version}", version=version, visit="NOPE"), "test")
