@@ -146,8 +146,8 @@ def patient_command(msg: Message, site_timezone: tzinfo = UTC) -> RegisterPatien
     return RegisterPatient(
         identifiers=identifiers,
         name=names[0] if names else PersonName(),
-        birth_date=read_date(msg.get("PID", 7)),
-        sex=msg.get("PID", 8),
+        birth_date=read_date(_value(msg, "PID", 7)),
+        sex=_value(msg, "PID", 8),
         details=_details(msg, names[1:], site_timezone),
         cleared=cleared,
     )
@@ -156,10 +156,13 @@ def patient_command(msg: Message, site_timezone: tzinfo = UTC) -> RegisterPatien
 NULL = '""'
 """HL7's explicit null: in an update, the receiver deletes the value (empty: unchanged)."""
 
-# The PID fields whose HL7 null deletes a detail, and the name events record it by
-# (engine.domain.values.PATIENT_CLEARABLE). PID-5 is read above: a null repetition after
-# the first deletes the other names (the first is the patient's name, which PID requires).
+# The PID fields whose HL7 null deletes a value, and the name events record it by
+# (birth_date, sex, then engine.domain.values.PATIENT_CLEARABLE). PID-5 is read above:
+# a null repetition after the first deletes the other names (the first is the
+# patient's name, which PID requires).
 _PID_CLEARABLE = (
+    ("birth_date", 7),
+    ("sex", 8),
     ("addresses", 11),
     ("home_telecom", 13),
     ("business_telecom", 14),

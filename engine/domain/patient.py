@@ -44,9 +44,10 @@ class Patient(Aggregate):
         """Emitted when a later message carries a different name, birth date, sex or
         details (``details`` is the whole new set, not only what changed).
 
-        ``cleared`` names the details the message deleted (HL7 ``""``, names
-        from ``PATIENT_CLEARABLE``) that the patient had: they are absent from
-        ``details``, and the event says so rather than leaving it to be guessed.
+        ``cleared`` names what the message deleted (HL7 ``""``) that the patient
+        had: ``birth_date``, ``sex`` (then empty here) or names from
+        ``PATIENT_CLEARABLE`` (absent from ``details``); the event says so
+        rather than leaving it to be guessed.
         """
 
         name: PersonName
@@ -151,8 +152,8 @@ class Patient(Aggregate):
         """
         self.add_identifiers(identifiers, occurred_at, source_message_id)
         new_name = name if name != PersonName() else self.name
-        new_birth = birth_date or self.birth_date
-        new_sex = sex or self.sex
+        new_birth = birth_date or ("" if "birth_date" in cleared else self.birth_date)
+        new_sex = sex or ("" if "sex" in cleared else self.sex)
         kept = self.details.without(cleared)
         new_details = (details or PatientDetails()).merged_over(kept)
         # Recorded only for what the patient had and what was sent did not replace.
@@ -161,6 +162,17 @@ class Patient(Aggregate):
             for c in cleared
             if self.details.without((c,)) != self.details
             and new_details.without((c,)) == new_details
+        )
+        gone = (
+            *(
+                c
+                for c, old, new in (
+                    ("birth_date", self.birth_date, new_birth),
+                    ("sex", self.sex, new_sex),
+                )
+                if old and not new
+            ),
+            *gone,
         )
         old = (self.name, self.birth_date, self.sex, self.details)
         if (new_name, new_birth, new_sex, new_details) != old:

@@ -268,3 +268,22 @@ def test_a_null_in_the_admission_of_an_ed_visit_drops_the_ed_doctor(fhir: FhirCl
     event = _last_event(fhir)
     assert isinstance(event, Encounter.InpatientAdmitted)
     assert event.details == _details_of({7: "D100^CASEY^ANN"})
+
+
+@pytest.mark.parametrize(
+    ("field", "name", "element"), [(7, "birth_date", "birthDate"), (8, "sex", "gender")]
+)
+def test_a_null_birth_date_or_sex_deletes_it(
+    fhir: FhirClient, field: int, name: str, element: str
+) -> None:
+    """Not stored as the two characters ``""`` (what an A08 with PID-8 ``""`` did before)."""
+    _native(fhir)
+    _ingest(fhir, _adt("A08", "1", PID_FULL))
+    assert element in _fhir_patient(fhir)
+    _ingest(fhir, _adt("A08", "2", _pid({field: NULL})))
+    event = _last_event(fhir)
+    assert tuple(event.cleared) == (name,) and getattr(event, name) == ""
+    assert event.details == EXPECTED  # the details were not touched
+    patient = fhir.engine.ingestion.repository.get(PATIENT)
+    assert getattr(patient, name) == ""
+    assert element not in _fhir_patient(fhir)
