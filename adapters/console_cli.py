@@ -39,6 +39,11 @@ def add_parsers(sub: Any) -> None:
     again.add_argument("--mrn", help="every pending message naming this MRN")
     again.add_argument("--sender", help="every pending message from this MSH-3")
     again.add_argument("--type", dest="message_type", help="every pending ADT^A02 (or ADT)")
+    again.add_argument(
+        "--new-control-id",
+        default="",
+        help="resubmit the one entry given with this MSH-10 (for a refused reused control id)",
+    )
     again.add_argument("--by", default=os.environ.get("USER", "cli"), help="who asks (recorded)")
     again.add_argument("--store", help="sqlite:///PATH or postgresql://... (env CARELOG_STORE)")
     add_verbose(again)
@@ -89,6 +94,8 @@ def _reprocess(args: argparse.Namespace) -> int:
     filtered = any((query.cause, query.sender, query.message_type, query.key_value))
     if not args.ids and not filtered:
         raise CarelogError("give entry ids, or a filter (--cause, --visit, --mrn, ...)")
+    if args.new_control_id and (len(args.ids) != 1 or filtered):
+        raise CarelogError("--new-control-id resubmits one message: give exactly one entry id")
     engine = build(_settings(args, tool_settings(args)))
     try:
         engine.runner.catch_up()
@@ -102,6 +109,7 @@ def _reprocess(args: argparse.Namespace) -> int:
                 load=engine.ingestion.current,
                 ingest=engine.ingestion.ingest,
                 log=log,
+                new_control_id=args.new_control_id,
             )
             note = " skipped (already accepted)" if attempt.skipped else ""
             note += " duplicate" if attempt.duplicate else ""

@@ -445,6 +445,7 @@ class _Message:
                     )
                 continue
             start = f[1]
+            had_component = False  # an earlier repetition had the required component
             for k, rep in enumerate(f[0].split(self.rs), 1):
                 rep_start, start = start, start + len(rep) + 1
                 if max_len and len(rep) > max_len and rep != b'""':
@@ -460,8 +461,12 @@ class _Message:
                 else:
                     value, at = b"", rep_start + len(rep)
                 if comp and required and value == b"":
-                    self.fault("REQUIRED_FIELD_MISSING", at, (number, k, comp, 0))
+                    severity = lenient if had_component else ""
+                    self.fault(
+                        "REQUIRED_FIELD_MISSING", at, (number, k, comp, 0), severity=severity
+                    )
                     continue
+                had_component = True
                 if value in (b"", b'""'):
                     continue
                 checked = kind

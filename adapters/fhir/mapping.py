@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from adapters.fhir.encounter_details import encounter_details
 from adapters.fhir.errors import FhirError
 from adapters.http.fhir_encounter import (
     LOCATION_SYSTEM,
@@ -191,7 +192,8 @@ def _when(text: Any) -> datetime | None:
 
 def encounter_state(data: dict[str, Any], patient: PatientRef) -> SetVisitState:
     """Encounter -> PV1/PV2: identifier (PV1-19), status (the trigger), class (PV1-2),
-    location (PV1-3), type (PV1-4), priority (PV2-25), period (PV1-44/45)."""
+    location (PV1-3), type (PV1-4), priority (PV2-25), period (PV1-44/45),
+    participant (PV1-7/8/9/17), serviceType (PV1-10), dischargeDisposition (PV1-36)."""
     identifiers = [i for i in data.get("identifier", []) if i.get("value")]
     if not identifiers:
         raise FhirError(
@@ -223,6 +225,7 @@ def encounter_state(data: dict[str, Any], patient: PatientRef) -> SetVisitState:
         priority=str(_coding_of(data.get("priority"), V2_0217).get("code", "")),
         started_at=started,
         discharged_at=ended if status == "finished" else None,
+        details=encounter_details(data),
     )
     return SetVisitState(status, patient, visit)
 

@@ -137,45 +137,83 @@ def patient_command(msg: Message, site_timezone: tzinfo = UTC) -> RegisterPatien
     identifiers = identifiers_in(msg, "PID", 3)
     if not identifiers:
         raise missing_field(msg, "PID", 3, "PID-3 patient identifier list is empty", component=1)
-    names = [read_xpn(n, seps) for n in msg.repetitions("PID", 5)]
+    repetitions = msg.repetitions("PID", 5)
+    names = [read_xpn(n, seps) for n in repetitions if n != NULL]
     names = [n for n in names if n != PersonName()]
+    cleared = tuple(c for c, field in _PID_CLEARABLE if msg.field("PID", field) == NULL)
+    if NULL in repetitions[1:]:
+        cleared = ("other_names", *cleared)
     return RegisterPatient(
         identifiers=identifiers,
         name=names[0] if names else PersonName(),
-        birth_date=read_date(msg.get("PID", 7)),
-        sex=msg.get("PID", 8),
+        birth_date=read_date(_value(msg, "PID", 7)),
+        sex=_value(msg, "PID", 8),
         details=_details(msg, names[1:], site_timezone),
+        cleared=cleared,
     )
+
+
+NULL = '""'
+"""HL7's explicit null: in an update, the receiver deletes the value (empty: unchanged)."""
+
+# The PID fields whose HL7 null deletes a value, and the name events record it by
+# (birth_date, sex, then engine.domain.values.PATIENT_CLEARABLE). PID-5 is read above:
+# a null repetition after the first deletes the other names (the first is the
+# patient's name, which PID requires).
+_PID_CLEARABLE = (
+    ("birth_date", 7),
+    ("sex", 8),
+    ("addresses", 11),
+    ("home_telecom", 13),
+    ("business_telecom", 14),
+    ("language", 15),
+    ("marital_status", 16),
+    ("multiple_birth", 24),
+    ("birth_order", 25),
+    ("deceased_at", 29),
+    ("deceased", 30),
+)
 
 
 def _details(msg: Message, other_names: list[PersonName], tz: tzinfo) -> PatientDetails:
     """PID-5 after the first, PID-11, 13/14, 15, 16, 24/25, 29/30 (v2-to-FHIR IG PID map)."""
     seps = msg.separators
     addresses = tuple(
-        a for a in (read_xad(r, seps) for r in msg.repetitions("PID", 11)) if a != Address()
+        a for a in (read_xad(r, seps) for r in _sent(msg, "PID", 11)) if a != Address()
     )
     telecom = tuple(
         t
         for field, use in ((13, "PRN"), (14, "WPN"))
-        for t in (read_xtn(r, seps, use) for r in msg.repetitions("PID", field))
+        for t in (read_xtn(r, seps, use) for r in _sent(msg, "PID", field))
         if t.value
     )
     return PatientDetails(
         other_names=tuple(other_names),
         addresses=addresses,
         telecom=telecom,
-        deceased=msg.get("PID", 30).upper(),
-        deceased_at=read_datetime(msg.get("PID", 29), tz),
+        deceased=_value(msg, "PID", 30).upper(),
+        deceased_at=read_datetime(_value(msg, "PID", 29), tz),
         language=_coded(msg, "PID", 15),
         marital_status=_coded(msg, "PID", 16),
-        multiple_birth=msg.get("PID", 24).upper(),
-        birth_order=msg.get("PID", 25),
+        multiple_birth=_value(msg, "PID", 24).upper(),
+        birth_order=_value(msg, "PID", 25),
     )
 
 
+def _sent(msg: Message, segment: str, field: int) -> list[str]:
+    """A field's repetitions, none when it is HL7's null (a deletion, not a value)."""
+    return [r for r in msg.repetitions(segment, field) if r != NULL]
+
+
+def _value(msg: Message, segment: str, field: int) -> str:
+    """A field's first value, empty when it is HL7's null (a deletion, not a value)."""
+    value = msg.get(segment, field)
+    return "" if value == NULL else value
+
+
 def _coded(msg: Message, segment: str, field: int) -> Coded | None:
-    """A CWE/CE field's first repetition, None when it has no code."""
-    reps = msg.repetitions(segment, field)
+    """A CWE/CE field's first repetition, None when it has no code (or is HL7's null)."""
+    reps = _sent(msg, segment, field)
     coded = read_cwe(reps[0], msg.separators) if reps else None
     return coded if coded is not None and coded.code else None
 
@@ -223,11 +261,20 @@ def visit_details(msg: Message, ctx: MessageContext) -> VisitDetails:
             participants=tuple(
                 p
                 for field, role in _PARTICIPANTS
-                for p in (read_xcn(r, seps, role) for r in msg.repetitions("PV1", field))
+                for p in (read_xcn(r, seps, role) for r in _sent(msg, "PV1", field))
                 if p.id or p.family
             ),
-            service=msg.get("PV1", 10),
-            disposition=msg.get("PV1", 36),
+            service=_value(msg, "PV1", 10),
+            disposition=_value(msg, "PV1", 36),
+        ),
+        cleared=tuple(
+            name
+            for name, field in (
+                *((f"participant:{role}", field) for field, role in _PARTICIPANTS),
+                ("service", 10),
+                ("disposition", 36),
+            )
+            if msg.field("PV1", field) == NULL
         ),
     )
 
@@ -277,8 +324,34 @@ def _on_visit(action: VisitAction, default_class: str = "") -> Handler:
 
 
 def _update_patient(msg: Message, ctx: MessageContext, load: Loader) -> list[Any]:
-    """A08, A31: the patient's demographics; an unknown patient is registered."""
+    """A31: the patient's demographics; an unknown patient is registered."""
     return [patient_from_pid(msg, ctx, load)]
+
+
+def _update_patient_and_visit(msg: Message, ctx: MessageContext, load: Loader) -> list[Any]:
+    """A08: the patient's demographics, and the visit's PV1 details when PV1-19 names a
+    visit of that patient (participants, service, disposition; ``""`` deletes).
+
+    A visit carelog does not know, or one of another patient, is left alone:
+    A08 is first a patient update, and refusing it for its PV1 would lose that.
+    """
+    patient = patient_from_pid(msg, ctx, load)
+    number = visit_number(msg) if msg.has("PV1") else None
+    if number is None or not number.value:
+        return [patient]
+    encounter = load(encounter_id_for(number, ctx.message_id))
+    if encounter is None or encounter.patient_id != patient.id:
+        return [patient]
+    visit = visit_details(msg, ctx)
+    # What change_visit's "update-details" does (FHIR updates go that way), on the
+    # patient this message has already decided on.
+    encounter.update_details(
+        details=visit.details,
+        cleared=visit.cleared,
+        occurred_at=ctx.occurred_at,
+        source_message_id=ctx.source_id,
+    )
+    return [patient, encounter]
 
 
 HANDLERS: dict[tuple[str, str], Handler] = {
@@ -289,7 +362,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("ADT", "A05"): _start("pre-admitted"),
     ("ADT", "A06"): _on_visit("change-class", "I"),
     ("ADT", "A07"): _on_visit("change-class", "O"),
-    ("ADT", "A08"): _update_patient,
+    ("ADT", "A08"): _update_patient_and_visit,
     ("ADT", "A11"): _on_visit("cancel-admission"),
     ("ADT", "A12"): _on_visit("cancel-transfer"),
     ("ADT", "A13"): _on_visit("cancel-discharge"),

@@ -48,8 +48,9 @@ VisitAction = Literal[
     "cancel-discharge",
     "cancel-admission",
     "change-class",
+    "update-details",
 ]
-"""A02, A03, A12, A13, A11, A06/A07."""
+"""A02, A03, A12, A13, A11, A06/A07; A08's PV1 (participants, service, disposition)."""
 
 
 def primary_identifier(identifiers: tuple[Identifier, ...]) -> Identifier:
@@ -66,7 +67,7 @@ class RegisterPatient:
 
     ``target`` is set when the sender named the record itself (FHIR update by
     id); otherwise the record is the one the primary identifier keys.
-    Empty values mean "not sent" and change nothing.
+    Empty values mean "not sent" and change nothing; ``cleared`` deletes.
     """
 
     identifiers: tuple[Identifier, ...]
@@ -75,6 +76,8 @@ class RegisterPatient:
     sex: str = ""
     target: UUID | None = None
     details: PatientDetails = field(default_factory=PatientDetails)
+    cleared: tuple[str, ...] = ()
+    """Details the sender deleted (HL7 ``""``), named as in ``PATIENT_CLEARABLE``."""
 
     @property
     def patient_id(self) -> UUID:
@@ -100,6 +103,8 @@ class VisitDetails:
     started_at: datetime | None = None
     discharged_at: datetime | None = None
     details: EncounterDetails = field(default_factory=EncounterDetails)
+    cleared: tuple[str, ...] = ()
+    """Details the sender deleted (HL7 ``""``), named as in ``ENCOUNTER_CLEARABLE``."""
 
 
 @dataclass(frozen=True, slots=True)

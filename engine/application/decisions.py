@@ -114,6 +114,7 @@ def register_patient(cmd: RegisterPatient, ctx: Decision, load: Loader) -> Patie
         occurred_at=ctx.occurred_at,
         source_message_id=ctx.source_id,
         details=cmd.details,
+        cleared=cmd.cleared,
     )
     return existing
 
@@ -173,6 +174,7 @@ def start_visit(cmd: StartVisit, ctx: Decision, load: Loader) -> list[Any]:
                 occurred_at=ctx.occurred_at,
                 source_message_id=ctx.source_id,
                 details=visit.details,
+                cleared=visit.cleared,
             )
     return [patient, encounter]
 
@@ -183,7 +185,8 @@ def _same_patient(encounter: Encounter, patient: Patient) -> None:
 
 
 def change_visit(cmd: ChangeVisit, ctx: Decision, load: Loader) -> list[Any]:
-    """A02, A03, A06, A07, A11, A12, A13: find the visit, check it is the patient's, act.
+    """A02, A03, A06, A07, A11, A12, A13 and A08's PV1: find the visit, check it is the
+    patient's, act.
 
     Raises:
         UnknownVisitError: no visit has that number.
@@ -227,6 +230,14 @@ def change_visit(cmd: ChangeVisit, ctx: Decision, load: Loader) -> list[Any]:
                 source_message_id=source,
                 started_at=visit.started_at,
                 details=visit.details,
+                cleared=visit.cleared,
+            )
+        case "update-details":
+            encounter.update_details(
+                details=visit.details,
+                cleared=visit.cleared,
+                occurred_at=at,
+                source_message_id=source,
             )
     return [patient, encounter]
 

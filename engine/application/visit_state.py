@@ -22,6 +22,7 @@ from engine.application.commands import (
 from engine.application.decisions import Decision, Session, change_visit, start_visit
 from engine.domain.encounter import Encounter
 from engine.domain.ids import encounter_id_for
+from engine.domain.values import EncounterDetails
 from engine.errors import InvalidTransitionError, ValidationError
 
 __all__ = ["ACTIVE", "SetVisitState", "VisitStatus", "set_visit_state"]
@@ -49,6 +50,8 @@ def set_visit_state(cmd: SetVisitState, ctx: Decision, session: Session) -> list
 
     ``session`` keeps what each command changed, so a visit started by the
     first command (a new Encounter that is already finished) is found by the next.
+    Then, for a visit that existed, the participants, service and disposition
+    sent are recorded as an A08 with that PV1 records them (nothing when unchanged).
 
     Raises:
         InvalidTransitionError: no v2 trigger leads there (e.g. finishing a planned visit).
@@ -57,6 +60,18 @@ def set_visit_state(cmd: SetVisitState, ctx: Decision, session: Session) -> list
     if visit.visit_number is None or not visit.visit_number.value:
         raise ValidationError("a visit number (Encounter.identifier) is required")
     found: Encounter | None = session.load(encounter_id_for(visit.visit_number, ctx.source_id))
+    changed = _to_state(cmd, ctx, session, found)
+    if found is None or visit.details == EncounterDetails():
+        return changed
+    update = ChangeVisit("update-details", cmd.patient, visit)
+    return session.keep(change_visit(update, ctx, session.load)) or changed
+
+
+def _to_state(
+    cmd: SetVisitState, ctx: Decision, session: Session, found: Encounter | None
+) -> list[Any]:
+    """The v2 visit triggers from ``found`` (None: a new visit) to ``cmd.status``."""
+    visit = cmd.visit
 
     def run(command: StartVisit | ChangeVisit) -> list[Any]:
         if isinstance(command, StartVisit):

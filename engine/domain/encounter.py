@@ -158,6 +158,19 @@ class Encounter(Aggregate):
         occurred_at: datetime
         source_message_id: UUID
 
+    class DetailsUpdated(Aggregate.Event):
+        """Emitted when an update (A08 with PV1; a FHIR Encounter update) changes who
+        is on the visit, its service or its discharge disposition.
+
+        ``details`` is the whole new set; ``cleared`` names what the update
+        deleted (HL7 ``""``, names from ``ENCOUNTER_CLEARABLE``) that the visit had.
+        """
+
+        details: EncounterDetails
+        cleared: tuple[str, ...]
+        occurred_at: datetime
+        source_message_id: UUID
+
     def __init__(
         self,
         patient_id: UUID,
@@ -232,6 +245,7 @@ class Encounter(Aggregate):
         occurred_at: datetime,
         source_message_id: UUID,
         details: EncounterDetails | None = None,
+        cleared: tuple[str, ...] = (),
     ) -> None:
         """Starts a planned visit; admits a visit under way as outpatient or emergency.
 
@@ -247,7 +261,7 @@ class Encounter(Aggregate):
         if self.status == IN_PROGRESS:
             wanted = patient_class.upper()
             if admitted and self.patient_class.upper() != INPATIENT and wanted in ("", INPATIENT):
-                self._admit(location, started_at, occurred_at, source_message_id, details)
+                self._admit(location, started_at, occurred_at, source_message_id, details, cleared)
             elif (
                 not admitted
                 and self.patient_class.upper() == INPATIENT
@@ -337,6 +351,7 @@ class Encounter(Aggregate):
         source_message_id: UUID,
         started_at: datetime | None = None,
         details: EncounterDetails | None = None,
+        cleared: tuple[str, ...] = (),
     ) -> None:
         """Changes the patient class (A06/A07); the location moves too when sent.
 
@@ -349,7 +364,7 @@ class Encounter(Aggregate):
         self._require(IN_PROGRESS, "change the class of")
         new_location = location if not location.is_empty() else self.location
         if patient_class.upper() == INPATIENT and self.patient_class.upper() != INPATIENT:
-            self._admit(location, started_at, occurred_at, source_message_id, details)
+            self._admit(location, started_at, occurred_at, source_message_id, details, cleared)
             return
         if (patient_class, new_location) != (self.patient_class, self.location):
             self._class_changed(patient_class, new_location, occurred_at, source_message_id)
@@ -377,6 +392,7 @@ class Encounter(Aggregate):
         occurred_at: datetime,
         source_message_id: UUID,
         details: EncounterDetails | None,
+        cleared: tuple[str, ...] = (),
     ) -> None:
         new_location = location if not location.is_empty() else self.location
         sent = details or EncounterDetails()
@@ -386,8 +402,32 @@ class Encounter(Aggregate):
             started_at or occurred_at,
             occurred_at,
             source_message_id,
-            sent.merged_over(self.details),
+            sent.merged_over(self.details.without(cleared)),
         )
+
+    def update_details(
+        self,
+        *,
+        details: EncounterDetails,
+        cleared: tuple[str, ...] = (),
+        occurred_at: datetime,
+        source_message_id: UUID,
+    ) -> None:
+        """Records who is on the visit, its service and disposition as an update says.
+
+        Sent values replace, empty ones change nothing, ``cleared`` (HL7 ``""``)
+        deletes; nothing is emitted when nothing changes. Any status: a
+        discharged visit's disposition or attending doctor is corrected too.
+        """
+        new = details.merged_over(self.details.without(cleared))
+        if new == self.details:
+            return
+        gone = tuple(
+            c
+            for c in cleared
+            if self.details.without((c,)) != self.details and new.without((c,)) == new
+        )
+        self._details_updated(new, gone, occurred_at, source_message_id)
 
     def _require(self, status: str, action: str) -> None:
         if self.status != status:
@@ -466,6 +506,16 @@ class Encounter(Aggregate):
     ) -> None:
         self.patient_class = patient_class
         self.location = location
+
+    @event(DetailsUpdated)
+    def _details_updated(
+        self,
+        details: EncounterDetails,
+        cleared: tuple[str, ...],
+        occurred_at: datetime,
+        source_message_id: UUID,
+    ) -> None:
+        self.details = details
 
     @event(InpatientAdmitted)
     def _inpatient_admitted(

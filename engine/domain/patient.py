@@ -42,7 +42,13 @@ class Patient(Aggregate):
 
     class DemographicsUpdated(Aggregate.Event):
         """Emitted when a later message carries a different name, birth date, sex or
-        details (``details`` is the whole new set, not only what changed)."""
+        details (``details`` is the whole new set, not only what changed).
+
+        ``cleared`` names what the message deleted (HL7 ``""``) that the patient
+        had: ``birth_date``, ``sex`` (then empty here) or names from
+        ``PATIENT_CLEARABLE`` (absent from ``details``); the event says so
+        rather than leaving it to be guessed.
+        """
 
         name: PersonName
         birth_date: str
@@ -50,8 +56,14 @@ class Patient(Aggregate):
         occurred_at: datetime
         source_message_id: UUID
         details: PatientDetails
+        cleared: tuple[str, ...]
 
-        class_version = 2
+        class_version = 3
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, object]) -> None:
+            """Version 2 (before HL7 ``""`` deleted details) deleted nothing."""
+            state["cleared"] = ()
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, object]) -> None:
@@ -145,20 +157,41 @@ class Patient(Aggregate):
         occurred_at: datetime,
         source_message_id: UUID,
         details: PatientDetails | None = None,
+        cleared: tuple[str, ...] = (),
     ) -> None:
         """Applies what a later message says about the patient, emitting only changes.
 
-        Empty values mean "not sent" and change nothing (HL7: only ``""`` deletes).
+        Empty values mean "not sent" and change nothing; the details named in
+        ``cleared`` (HL7 ``""``) are deleted, then what was sent applies.
         """
         self.add_identifiers(identifiers, occurred_at, source_message_id)
         new_name = name if name != PersonName() else self.name
-        new_birth = birth_date or self.birth_date
-        new_sex = sex or self.sex
-        new_details = (details or PatientDetails()).merged_over(self.details)
+        new_birth = birth_date or ("" if "birth_date" in cleared else self.birth_date)
+        new_sex = sex or ("" if "sex" in cleared else self.sex)
+        kept = self.details.without(cleared)
+        new_details = (details or PatientDetails()).merged_over(kept)
+        # Recorded only for what the patient had and what was sent did not replace.
+        gone = tuple(
+            c
+            for c in cleared
+            if self.details.without((c,)) != self.details
+            and new_details.without((c,)) == new_details
+        )
+        gone = (
+            *(
+                c
+                for c, old, new in (
+                    ("birth_date", self.birth_date, new_birth),
+                    ("sex", self.sex, new_sex),
+                )
+                if old and not new
+            ),
+            *gone,
+        )
         old = (self.name, self.birth_date, self.sex, self.details)
         if (new_name, new_birth, new_sex, new_details) != old:
             self._update_demographics(
-                new_name, new_birth, new_sex, occurred_at, source_message_id, new_details
+                new_name, new_birth, new_sex, occurred_at, source_message_id, new_details, gone
             )
 
     def add_identifiers(
@@ -231,10 +264,12 @@ class Patient(Aggregate):
         occurred_at: datetime,
         source_message_id: UUID,
         details: PatientDetails,
+        cleared: tuple[str, ...] = (),
     ) -> None:
         self.name = name
         self.birth_date = birth_date
         self.sex = sex
-        # Version 1 updates (upcast with empty details) left the details as they were.
-        self.details = details.merged_over(self.details)
+        # Version 1 updates (upcast with empty details) left the details as they were;
+        # later ones carry the whole new set, which is empty when all was deleted.
+        self.details = details if cleared else details.merged_over(self.details)
         self.last_occurred_at = occurred_at

@@ -12,6 +12,8 @@ from datetime import datetime
 from decimal import Decimal
 
 __all__ = [
+    "ENCOUNTER_CLEARABLE",
+    "PATIENT_CLEARABLE",
     "Address",
     "Coded",
     "ContactPoint",
@@ -125,6 +127,47 @@ class PatientDetails:
             birth_order=self.birth_order or old.birth_order,
         )
 
+    def without(self, cleared: tuple[str, ...]) -> PatientDetails:
+        """These details with the ones named in ``cleared`` (PATIENT_CLEARABLE) removed.
+
+        HL7 ``""`` deletes a value in an update; an empty field leaves it as it
+        was. PID-13 and PID-14 share ``telecom``: ``home_telecom`` removes the
+        numbers not marked work (WPN), ``business_telecom`` the work ones.
+        """
+        if not cleared:
+            return self
+        telecom = tuple(
+            t
+            for t in self.telecom
+            if ("business_telecom" if t.use == "WPN" else "home_telecom") not in cleared
+        )
+        return PatientDetails(
+            other_names=() if "other_names" in cleared else self.other_names,
+            addresses=() if "addresses" in cleared else self.addresses,
+            telecom=telecom,
+            deceased="" if "deceased" in cleared else self.deceased,
+            deceased_at=None if "deceased_at" in cleared else self.deceased_at,
+            language=None if "language" in cleared else self.language,
+            marital_status=None if "marital_status" in cleared else self.marital_status,
+            multiple_birth="" if "multiple_birth" in cleared else self.multiple_birth,
+            birth_order="" if "birth_order" in cleared else self.birth_order,
+        )
+
+
+PATIENT_CLEARABLE = (
+    "other_names",
+    "addresses",
+    "home_telecom",
+    "business_telecom",
+    "language",
+    "marital_status",
+    "multiple_birth",
+    "birth_order",
+    "deceased_at",
+    "deceased",
+)
+"""The PatientDetails an update can delete (HL7 ``""``), named as events record them."""
+
 
 @dataclass(frozen=True, slots=True)
 class Participant:
@@ -161,6 +204,31 @@ class EncounterDetails:
             service=self.service or old.service,
             disposition=self.disposition or old.disposition,
         )
+
+    def without(self, cleared: tuple[str, ...]) -> EncounterDetails:
+        """These details with the ones named in ``cleared`` (ENCOUNTER_CLEARABLE) removed:
+        ``participant:<role>`` every participant in that role, ``service``,
+        ``disposition`` (HL7 ``""`` in PV1-7/8/9/17, PV1-10, PV1-36)."""
+        if not cleared:
+            return self
+        return EncounterDetails(
+            participants=tuple(
+                p for p in self.participants if f"participant:{p.role}" not in cleared
+            ),
+            service="" if "service" in cleared else self.service,
+            disposition="" if "disposition" in cleared else self.disposition,
+        )
+
+
+ENCOUNTER_CLEARABLE = (
+    "participant:ATND",
+    "participant:REF",
+    "participant:CON",
+    "participant:ADM",
+    "service",
+    "disposition",
+)
+"""The EncounterDetails an update can delete (HL7 ``""``), named as events record them."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,9 @@
  *       (W tolerant, E strict);
  *       empty repetition: nothing more;
  *       the checked value v is component c of r (c = 0: the whole r);
- *       required component empty: REQUIRED_FIELD_MISSING at f(r).c;
+ *       required component empty: REQUIRED_FIELD_MISSING at f(r).c (W tolerant
+ *       when an earlier repetition had it: a later PID-3 repetition without an
+ *       ID, as feeds send, does not hide the identifier the first one gives);
  *       v empty or the HL7 null "": nothing more;
  *       v against the rule's type: DT, DTM, TM, NM, SI, or ID/IS against the
  *       table (TABLE_VALUE: E for ID, W tolerant / E strict for IS); VARIES
@@ -398,6 +400,7 @@ static void apply_rule(carelog_i_walk *w, const unsigned char *r, const carelog_
     uint32_t rep = 0;
     size_t i;
     char lenient = w->strict ? 'E' : 'W';
+    int had_component = 0; /* an earlier repetition had the required component */
 
     if (f == NULL || f->end == f->start) {
         if (required) {
@@ -435,9 +438,11 @@ static void apply_rule(carelog_i_walk *w, const unsigned char *r, const carelog_
         }
         if (component != 0 && required && v.end == v.start) {
             carelog_i_where at = {field, rep, component, 0};
-            carelog_i_emit(w, CARELOG_RULE_REQUIRED_FIELD_MISSING, 0, 0, &at, v.start, 0);
+            carelog_i_emit(w, CARELOG_RULE_REQUIRED_FIELD_MISSING, had_component ? lenient : 0, 0,
+                           &at, v.start, 0);
             continue;
         }
+        had_component = 1;
         if (v.end == v.start ||
             (v.end - v.start == 2 && w->buf[v.start] == '"' && w->buf[v.start + 1] == '"')) {
             continue;

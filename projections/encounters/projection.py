@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from eventsourcing.persistence import Tracking
+from eventsourcing.utils import get_topic
 
 from engine.domain.encounter import CANCELLED, FINISHED, IN_PROGRESS, PLANNED, Encounter
 from engine.domain.patient import Patient
@@ -33,7 +34,7 @@ class EncounterProjection(DispatchingProjection[EncounterView]):
     """Maintains ``encounters_v1``; bump the suffix to rebuild beside the old tables."""
 
     name = "encounters_v1"
-    topics = VISIT_TOPICS
+    topics = (*VISIT_TOPICS, get_topic(Encounter.DetailsUpdated))
 
     @handles(Encounter.Started)
     def _started(self, event: Encounter.Started, tracking: Tracking) -> None:
@@ -149,6 +150,14 @@ class EncounterProjection(DispatchingProjection[EncounterView]):
             details=event.details,
         )
         self._move(record, event.location, event.occurred_at, "admitted", tracking)
+
+    @handles(Encounter.DetailsUpdated)
+    def _details_updated(self, event: Encounter.DetailsUpdated, tracking: Tracking) -> None:
+        record = self._record(event, tracking)
+        if record is None:
+            return
+        record = replace(record, details=event.details, updated_at=event.occurred_at)
+        self.view.save_encounter(record, [], tracking)
 
     @handles(Encounter.Discharged)
     def _discharged(self, event: Encounter.Discharged, tracking: Tracking) -> None:

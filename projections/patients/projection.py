@@ -52,8 +52,9 @@ class PatientProjection(DispatchingProjection[PatientView]):
             event.sex,
             event.occurred_at,
             tracking,
-            # A version 1 update (upcast: empty details) left the details as they were.
-            details=event.details if event.details != PatientDetails() else None,
+            # A version 1 update (upcast: empty details) left the details as they were;
+            # an update that deleted every detail (``cleared``) leaves none.
+            details=event.details if event.details != PatientDetails() or event.cleared else None,
         )
 
     @handles(Patient.IdentifierAdded)

@@ -141,7 +141,7 @@ def test_err_locates_the_second_obx_as_obx_2(engine: Ingestion, version: str) ->
     assert _err_locations(ack) == [expected]
 
 
-@pytest.mark.parametrize("version", ["2.3", "2.5.1", "2.8"])
+@pytest.mark.parametrize("version", VERSIONS)
 def test_handler_faults_carry_erl_2_too(engine: Ingestion, version: str) -> None:
     # A02 on a visit nobody admitted: the handler's 204 at PV1-19, the first PV1.
     outcome = engine.ingest(adt("A02", f"H{version}", version=version, visit="NOPE"), "test")
@@ -160,17 +160,20 @@ def test_message_sequence_counts_the_segment_type() -> None:
 # --- limits ----------------------------------------------------------------------------
 
 
-def _oru_with_document(size: int, control_id: str) -> bytes:
+def _oru_with_document(size: int, control_id: str, version: str = "2.5.1") -> bytes:
     pdf = base64.b64encode(b"%PDF-1.4 " + b"\x00\x01" * (size // 2)).decode()[:size]
     obx = {1: "1", 2: "ED", 3: "11502-2^Lab report^LN", 5: f"LAB^AP^PDF^Base64^{pdf}", 11: "F"}
-    return oru(control_id, [obx])
+    return oru(control_id, [obx], version=version)
 
 
-def test_an_embedded_document_of_600_kb_is_accepted_by_default(engine: Ingestion) -> None:
+@pytest.mark.parametrize("version", VERSIONS)
+def test_an_embedded_document_of_600_kb_is_accepted_by_default(
+    engine: Ingestion, version: str
+) -> None:
     limits = Settings().validator_limits()
     app = engine
     app.validator = NativeMessageValidator(**limits)
-    outcome = app.ingest(_oru_with_document(600_000, "PDF1"), "test")
+    outcome = app.ingest(_oru_with_document(600_000, "PDF1", version), "test")
     assert outcome.ack_code == "AA", [f.text for f in outcome.faults]
 
 

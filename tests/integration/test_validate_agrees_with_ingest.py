@@ -23,6 +23,7 @@ from adapters.crypto.setup import prepare_keys
 from engine.application.ingestion import Ingestion
 from engine.config import Settings
 from native import NativeMessageValidator
+from tests.conftest import _POSTGRES, _store_url
 from tests.fakes import FixedClock
 from tests.messages import VERSIONS, dft, oru
 
@@ -72,11 +73,16 @@ def _oru_message(draw: st.DrawFn) -> bytes:
     return oru(f"O{next(_IDS)}", [obx], version=draw(st.sampled_from(VERSIONS)))
 
 
-@pytest.fixture(scope="module")
-def ingestion(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ingestion]:
-    store = tmp_path_factory.mktemp("agree") / "store" / "carelog.db"
-    store.parent.mkdir(parents=True)
-    settings = prepare_keys(Settings(store=f"sqlite:///{store}"))
+@pytest.fixture(scope="module", params=["sqlite", _POSTGRES])
+def ingestion(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Ingestion]:
+    """One store per backend for the whole module (the property test's many examples)."""
+    work = tmp_path_factory.mktemp("agree")
+    url = _store_url(request.param, work)
+    if request.param == "sqlite":
+        (work / "store").mkdir(parents=True)
+    settings = prepare_keys(Settings(store=url))
     app = Ingestion(
         settings.eventsourcing_env(),
         validator=NativeMessageValidator(**settings.validator_limits()),

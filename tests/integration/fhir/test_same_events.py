@@ -210,3 +210,71 @@ def test_a_patient_with_details_gives_the_events_of_the_same_pid() -> None:
     fhir = _fhir(_tx(patient))
     assert fhir == _v2(v2)
     assert fhir != _fhir(_tx({**patient, "deceasedDateTime": "2024-03-02T08:30:00+00:00"}))
+
+
+# PV1-7/8/9/17, PV1-10 and PV1-36 and the FHIR elements the read side gives them.
+_PARTICIPATION = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
+
+
+def _participant(role: str, ident: str, display: str) -> dict[str, Any]:
+    return {
+        "type": [{"coding": [{"system": _PARTICIPATION, "code": role}]}],
+        "individual": {"identifier": {"value": ident}, "display": display},
+    }
+
+
+_PEOPLE = {
+    "participant": [
+        # Sent out of PV1's order: the write puts them in it (7, 8, 9, 17), as v2 does.
+        _participant("ADM", "D300", "GREG HOUSE"),
+        _participant("ATND", "D300", "GREG HOUSE"),
+        _participant("CON", "D400", "CHASE, ROB"),
+        _participant("REF", "D200", "TOM REED"),
+    ],
+    "serviceType": {"coding": [{"system": f"{V2}0069", "code": "MED"}]},
+}
+_PV1_PEOPLE = {7: "D300^HOUSE^GREG", 8: "D200^REED^TOM", 9: "D400^CHASE^ROB", 10: "MED"}
+_PV1_PEOPLE[17] = _PV1_PEOPLE[7]
+
+
+def test_participants_and_service_give_the_events_of_pv1_7_to_17() -> None:
+    """A new visit with participants and a service: the A01 with PV1-7/8/9/10/17."""
+    from tests.unit.test_encounter_details import with_pv1
+
+    fhir = _fhir(_tx(PATIENT, _visit("in-progress", **_PEOPLE)))
+    v2 = _v2(with_pv1(_adt("A01", "1"), _PV1_PEOPLE))
+    assert fhir == v2
+    assert fhir != _fhir(_tx(PATIENT, _visit("in-progress")))  # participants are in the event
+
+
+def test_a_changed_attending_gives_the_events_of_an_a08_with_pv1() -> None:
+    """A PUT naming another attending doctor is an A08 whose PV1-7 names them; a PUT
+    that finishes the visit with a disposition is an A03 with PV1-36."""
+    from tests.unit.test_encounter_details import with_pv1
+
+    new_doctor = {
+        **_PEOPLE,
+        "participant": [_participant("ATND", "D500", "MEREDITH GREY")],
+    }
+    finished = {
+        **_visit("finished", **new_doctor),
+        "period": {"end": "2024-01-01T15:00:00+00:00"},
+        "hospitalization": {"dischargeDisposition": {"coding": [{"code": "01"}]}},
+    }
+    fhir = _fhir(
+        _tx(PATIENT, _visit("in-progress", **_PEOPLE)),
+        _tx(_visit("in-progress", **new_doctor), method="PUT"),
+        _tx(finished, method="PUT"),
+    )
+    v2 = _v2(
+        with_pv1(_adt("A01", "1"), _PV1_PEOPLE),
+        with_pv1(_adt("A08", "2"), {7: "D500^GREY^MEREDITH"}),
+        with_pv1(_adt("A03", "3", discharge_time="20240101150000"), {36: "01"}),
+    )
+    assert [name for name, _ in v2] == [
+        "Patient.Registered",
+        "Encounter.Admitted",
+        "Encounter.DetailsUpdated",
+        "Encounter.Discharged",
+    ]
+    assert fhir == v2
