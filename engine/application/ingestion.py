@@ -34,6 +34,7 @@ from engine.application.cache import EventCache, project
 from engine.application.decisions import Decision, Session
 from engine.application.outcome import IngestOutcome
 from engine.application.rejections import record_rejections
+from engine.application.scheduling import HANDLERS as SCHEDULING_HANDLERS
 from engine.application.results import report_results
 from engine.application.sources import ReceivedSource
 from engine.application.transcodings import (
@@ -72,6 +73,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     **ADT_HANDLERS,
     ("ORU", "R01"): report_results,
     ("DFT", "P03"): post_transactions,
+    **SCHEDULING_HANDLERS,
 }
 """(MSH-9.1, MSH-9.2) to the handler that applies it; anything else is answered AR."""
 KNOWN_MESSAGE_CODES = frozenset(code for code, _ in HANDLERS)
