@@ -34,8 +34,8 @@ from engine.application.cache import EventCache, project
 from engine.application.decisions import Decision, Session
 from engine.application.outcome import IngestOutcome
 from engine.application.rejections import record_rejections
-from engine.application.scheduling import HANDLERS as SCHEDULING_HANDLERS
 from engine.application.results import report_results
+from engine.application.scheduling import HANDLERS as SCHEDULING_HANDLERS
 from engine.application.sources import ReceivedSource
 from engine.application.transcodings import (
     FastJSONTranscoder,

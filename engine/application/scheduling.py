@@ -43,7 +43,7 @@ from engine.hl7.message import Message, component_of
 from engine.hl7.person import read_xcn
 from engine.ports import Fault
 
-__all__ = ["HANDLERS", "appointment_id", "appointment_details"]
+__all__ = ["HANDLERS", "appointment_details", "appointment_id"]
 
 
 def _key(msg: Message) -> tuple[str, str, str, int]:
