@@ -35,6 +35,7 @@ from engine.application.adt import (
 from engine.application.commands import StartVisit, VisitDetails
 from engine.application.decisions import register_patient, start_visit, survivor
 from engine.domain.appointment import ARRIVED, Appointment, AppointmentDetails, status_for
+from engine.domain.encounter import Encounter
 from engine.domain.ids import appointment_id_for
 from engine.domain.patient import Patient
 from engine.errors import InvalidTransitionError, ValidationError
@@ -273,7 +274,10 @@ def _arrived(
     if was == ARRIVED or status_for(msg.get("SCH", 25), "") != ARRIVED:
         return []
     changed = _arrival_visit(msg, ctx, load, appointment, patient)
-    return [a for a in changed if a is not patient]  # the caller returns the patient
+    visits = [a for a in changed if isinstance(a, Encounter)]
+    for visit in visits:
+        appointment.arrive(visit.id, occurred_at=ctx.occurred_at, source_message_id=ctx.message_id)
+    return visits  # the caller returns the patient and the appointment
 
 
 def named_aggregates(msg: Message) -> list[UUID]:

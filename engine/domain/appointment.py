@@ -140,6 +140,17 @@ class Appointment(Aggregate):
         def apply(self, aggregate: Appointment) -> None:
             aggregate.status = CANCELLED
 
+    class Arrived(Aggregate.Event):
+        """Emitted when an SIU that says the patient arrived started the visit ``encounter_id``."""
+
+        encounter_id: UUID
+        occurred_at: datetime
+        source_message_id: UUID
+
+        def apply(self, aggregate: Appointment) -> None:
+            aggregate.status = ARRIVED
+            aggregate.encounter_id = self.encounter_id
+
     class NoShow(Aggregate.Event):
         """Emitted for S26: the patient did not come."""
 
@@ -163,6 +174,7 @@ class Appointment(Aggregate):
         self.filler_id = filler_id
         self.details = details
         self.status = status_for(details.filler_status, BOOKED)
+        self.encounter_id: UUID | None = None
 
     @classmethod
     def book(
@@ -237,6 +249,15 @@ class Appointment(Aggregate):
             source_message_id=source_message_id,
         )
         return True
+
+    def arrive(self, encounter_id: UUID, *, occurred_at: datetime, source_message_id: UUID) -> None:
+        """The visit this appointment's arrival started (an SIU said the patient arrived)."""
+        self.trigger_event(
+            self.Arrived,
+            encounter_id=encounter_id,
+            occurred_at=occurred_at,
+            source_message_id=source_message_id,
+        )
 
     def no_show(self, *, occurred_at: datetime, source_message_id: UUID) -> bool:
         """S26; False (nothing to do) when already recorded as a no-show.
