@@ -18,9 +18,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from adapters.fhir.capability import with_writes
 from adapters.fhir.routes import FhirWrites, fhir_write_router, versioned
 from adapters.http.access import AccessControl, AccessMiddleware, refusal_response
+from adapters.http.appointments import expected_router
 from adapters.http.audit import audit_router
 from adapters.http.billing import billing_router
 from adapters.http.context import touched
+from adapters.http.fhir_appointment import APPOINTMENT_SEARCH_PARAMETERS, appointment_router
 from adapters.http.fhir_encounter import encounter_router
 from adapters.http.fhir_everything import everything_router
 from adapters.http.fhir_format import negotiate_format
@@ -143,6 +145,9 @@ def create_app(
         app.include_router(queue_router(views, now, site_timezone))
     if "encounters" in views:
         app.include_router(encounter_router(views, version_of))
+    if "appointments" in views:  # SIU appointments: FHIR Appointment and the expected list
+        app.include_router(appointment_router(views))
+        app.include_router(expected_router(views, now, site_timezone))
     app.include_router(reads_router(views, version_of))
     app.include_router(everything_router(views))
     if fhir_writes is not None and "messages" in views:  # the console writes as FHIR does
@@ -211,6 +216,14 @@ def _capability_statement() -> dict[str, Any]:
                             ),
                         ],
                         "searchInclude": ["Observation:patient", "Observation:subject"],
+                    },
+                    {
+                        "type": "Appointment",
+                        "interaction": [{"code": "read"}, {"code": "search-type"}],
+                        "searchParam": [
+                            {"name": name, "type": kind}
+                            for name, kind in APPOINTMENT_SEARCH_PARAMETERS.items()
+                        ],
                     },
                     {
                         "type": "Encounter",

@@ -74,6 +74,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/fhir/Observation/{observation_id}"): _fhir("Observation", "read"),
     ("GET", "/fhir/ChargeItem/{item_id}"): _fhir("ChargeItem", "read"),
     ("GET", "/fhir/Account/{account_id}"): _fhir("Account", "read"),
+    ("GET", "/fhir/Appointment/{appointment_id}"): _fhir("Appointment", "read"),
+    ("GET", "/fhir/Appointment"): _fhir("Appointment", "search"),
     # $everything: Patient read here; the handler checks the other types' scopes
     ("GET", "/fhir/Patient/{patient_id}/$everything"): _fhir("Patient", "read"),
     # FHIR writes (the fhir branch): create = c, update = u, Bundles per entry
@@ -90,6 +92,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     # carelog's own API
     ("GET", "/api/queue/{location}"): _scope("carelog/queue.read", "Queue"),
     ("GET", "/api/queue/{location}/stats"): _scope("carelog/queue.read", "QueueStats", phi=False),
+    ("GET", "/api/queue/{location}/expected"): _scope("carelog/queue.read", "Appointment"),
     ("GET", "/api/billing/accounts/{account}"): _scope("carelog/billing.read", "Account"),
     ("GET", "/api/patients/{patient_id}/history"): _scope("carelog/audit.read", "History"),
     ("GET", "/api/audit"): _scope("carelog/audit.read", "AuditEvent"),
