@@ -15,7 +15,7 @@ read model.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -86,11 +86,19 @@ class AppointmentDetails:
     filler_status: str = ""
 
     def merged_over(self, old: AppointmentDetails) -> AppointmentDetails:
-        """These details where sent, ``old``'s where not (an S14 may send only what changed)."""
+        """These details where sent, ``old``'s where not (an S14 may send only what changed).
+
+        A new start without an end moves the end with it (the same duration).
+        """
+        start = self.start or old.start
+        duration = self.duration_minutes or old.duration_minutes
+        end = self.end or (None if self.start else old.end)
+        if end is None and start is not None and duration:
+            end = start + timedelta(minutes=duration)
         return AppointmentDetails(
-            start=self.start or old.start,
-            end=self.end or old.end,
-            duration_minutes=self.duration_minutes or old.duration_minutes,
+            start=start,
+            end=end,
+            duration_minutes=duration,
             location=old.location if self.location.is_empty() else self.location,
             resources=self.resources or old.resources,
             services=self.services or old.services,
