@@ -4,7 +4,10 @@ versions 2.3 to 2.8; invalid messages change nothing; the read model rebuilds th
 
 from __future__ import annotations
 
+import re
+import sqlite3
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from eventsourcing.persistence import Tracking
@@ -182,3 +185,27 @@ def _tracking(position: int) -> Tracking:
 
 def _patient_id() -> str:
     return str(patient_id_for(Identifier("MRN1", "HOSP", "MR")))
+
+
+def test_the_analysts_sql_runs_and_agrees_with_the_api(tmp_path: Path) -> None:
+    path = tmp_path / "carelog.db"
+    engine = _engine(f"sqlite:///{path}")
+    for raw in (
+        siu("S12", "1"),
+        siu("S12", "2", appointment="A2", mrn="MRN2", start="20240102100000"),
+        siu("S26", "3", appointment="A2", mrn="MRN2"),
+        adt("A04", "4", patient_class="O", location="CLINIC1", event_time="20240102084500"),
+    ):
+        assert _ack(engine, raw) == ("AA", [])
+    api = _expected(engine)
+    engine.close()
+    text = (Path(__file__).parents[3] / "docs" / "analysts.md").read_text()
+    section = text[text.index("## Appointments (`appointments_v1`)") :]
+    block = re.search(r"```sql\n(.*?)```", section, re.S)
+    assert block is not None
+    today, noshow, early = [s for s in block.group(1).split(";") if s.strip()]
+    db = sqlite3.connect(path)
+    rows = db.execute(today).fetchall()
+    assert [(r[0][:19], r[2]) for r in rows] == [(s[:19], st) for _, st, s in api]
+    assert db.execute(noshow).fetchall() == [("CLINIC1", "2024-01", 2, 50.0)]
+    assert db.execute(early).fetchall() == [("CLINIC1", 15.0)]
