@@ -36,6 +36,7 @@ from engine.application.outcome import IngestOutcome
 from engine.application.rejections import record_rejections
 from engine.application.results import report_results
 from engine.application.scheduling import HANDLERS as SCHEDULING_HANDLERS
+from engine.application.scheduling import named_aggregates as scheduling_aggregates
 from engine.application.sources import ReceivedSource
 from engine.application.transcodings import (
     FastJSONTranscoder,
@@ -568,6 +569,8 @@ def _named_aggregates(msg: Message) -> list[UUID]:
     visit = visit_id(msg)
     if visit is not None:
         ids.append(visit)
+    if msg.message_code == "SIU":
+        ids.extend(scheduling_aggregates(msg))
     return ids
 
 

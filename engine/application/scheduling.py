@@ -25,6 +25,7 @@ from typing import Any
 from uuid import UUID
 
 from engine.application.adt import (
+    Handler,
     Loader,
     MessageContext,
     missing_field,
@@ -44,7 +45,7 @@ from engine.hl7.message import Message, component_of
 from engine.hl7.person import read_xcn
 from engine.ports import Fault
 
-__all__ = ["HANDLERS", "appointment_details", "appointment_id"]
+__all__ = ["HANDLERS", "appointment_details", "appointment_id", "named_aggregates"]
 
 
 def _key(msg: Message) -> tuple[str, str, str, int]:
@@ -144,6 +145,13 @@ def _fault(
     return ValidationError(text, [fault])
 
 
+def _no_start(msg: Message, text: str) -> ValidationError:
+    """101 at where the version carries the start: TQ1-7 from 2.5, SCH-11 (its TQ-4) before."""
+    segment, field = ("SCH", 11) if msg.version < "2.5" else ("TQ1", 7)
+    where = "SCH-11.4" if segment == "SCH" else "TQ1-7"
+    return _fault(msg, 101, "REQUIRED_FIELD_MISSING", f"{text} ({where})", field, segment)
+
+
 def _patient(msg: Message, ctx: MessageContext, load: Loader) -> Patient | None:
     """The PID's patient (registered or updated), None when the message has no PID."""
     if not msg.has("PID"):
@@ -170,7 +178,9 @@ def _arrival_visit(
     return start_visit(StartVisit("registered", patient.id, details), ctx, lend)
 
 
-def _handle(trigger: str) -> Any:
+def _handle(trigger: str) -> Handler:
+    """The handler of one SIU trigger (they differ only in what they do to a known one)."""
+
     def handle(msg: Message, ctx: MessageContext, load: Loader) -> list[Any]:
         if not msg.has("SCH"):
             raise missing_field(msg, "SCH", 0, "SCH segment is required")
@@ -196,15 +206,7 @@ def _handle(trigger: str) -> Any:
                     msg, "PID", 3, "a new appointment (S12) needs its patient (PID)"
                 )
             if details.start is None:
-                segment, field = ("SCH", 11) if msg.version < "2.5" else ("TQ1", 7)
-                raise _fault(
-                    msg,
-                    101,
-                    "REQUIRED_FIELD_MISSING",
-                    "the appointment's start time is required (TQ1-7 from 2.5, else SCH-11.4)",
-                    field,
-                    segment,
-                )
+                raise _no_start(msg, "a new appointment (S12) needs its start time")
             booked = Appointment.book(
                 aid,
                 patient_id=patient.id,
@@ -228,9 +230,7 @@ def _handle(trigger: str) -> Any:
         try:
             if trigger in ("S12", "S13", "S14"):
                 if trigger == "S13" and details.start is None:
-                    raise missing_field(
-                        msg, "SCH", 11, "a reschedule (S13) needs the new start time", 4
-                    )
+                    raise _no_start(msg, "a reschedule (S13) needs the new start time")
                 appointment.change(
                     details,
                     rescheduled=trigger == "S13",
@@ -282,9 +282,10 @@ def _arrived(
 
 def named_aggregates(msg: Message) -> list[UUID]:
     """The appointment and patient an SIU names: what ingestion may read ahead."""
-    ids = [i for i in (appointment_id(msg), patient_id_in(msg, "PID", 3)) if i is not None]
-    return ids
+    return [i for i in (appointment_id(msg), patient_id_in(msg, "PID", 3)) if i is not None]
 
 
-HANDLERS = {("SIU", trigger): _handle(trigger) for trigger in ("S12", "S13", "S14", "S15", "S26")}
+HANDLERS: dict[tuple[str, str], Handler] = {
+    ("SIU", trigger): _handle(trigger) for trigger in ("S12", "S13", "S14", "S15", "S26")
+}
 """(MSH-9.1, MSH-9.2) to the handler that applies it."""
