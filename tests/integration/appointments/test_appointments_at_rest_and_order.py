@@ -4,6 +4,7 @@ PID too); the SIU profile's tolerant and strict levels on segment order."""
 from __future__ import annotations
 
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 
@@ -12,6 +13,7 @@ from adapters.crypto.mapper import MAGIC
 from engine.config import Settings
 from native.validator import NativeMessageValidator
 from projections.appointments.view import AppointmentCriteria
+from projections.decoding import ERASED, event_decoder
 from tests.integration.crypto.canary import Canary
 from tests.integration.crypto.test_at_rest import rows
 from tests.messages import siu
@@ -47,6 +49,30 @@ def test_appointment_events_are_ciphertext_under_the_patients_key(tmp_path: Path
         assert canary.family.encode() not in state and canary.mrn.encode() not in state
     assert len({state[2:18] for *_, state in stored}) == 1  # one data key: the patient's
     assert canary.family in record.details  # the read model holds what it serves
+
+
+def test_forgetting_the_patients_key_erases_their_appointment_events(tmp_path: Path) -> None:
+    gone, kept = Canary.new(), Canary.new()
+    engine = build(Settings(store=f"sqlite:///{tmp_path / 'var' / 'carelog.db'}"))
+    ingest = engine.ingestion.ingest
+    assert ingest(siu("S12", "1", mrn=gone.mrn)).ack_code == "AA"
+    assert ingest(siu("S12", "2", mrn=kept.mrn, appointment="K1")).ack_code == "AA"
+    assert ingest(siu("S15", "3", mrn=gone.mrn, pid=False)).ack_code == "AA"
+    engine.runner.catch_up()
+    (record,) = engine.patients.find_by_identifier(gone.mrn, "HOSP")
+    keyring = engine.ingestion.mapper.keyring  # the at-rest mapper (EnvelopeMapper)
+    assert keyring.forget([UUID(record.patient_id).hex]) == 1
+    decode = event_decoder(engine.ingestion.mapper)
+    stored = list(engine.ingestion.recorder.select_notifications(1, 100))
+    erased = [n.topic.rsplit(":", 1)[1] for n in stored if decode(n) is ERASED]
+    engine.close()
+    assert erased == [
+        "InboundMessage.Received",
+        "Patient.Registered",
+        "Appointment.Booked",
+        "InboundMessage.Received",
+        "Appointment.Cancelled",
+    ]
 
 
 OUT_OF_ORDER = {
