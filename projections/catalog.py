@@ -19,6 +19,13 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.projection import Projection
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 
+from projections.appointments import (
+    APPOINTMENT_TABLES,
+    AppointmentProjection,
+    MemoryAppointmentView,
+    PostgresAppointmentView,
+    SQLiteAppointmentView,
+)
 from projections.billing import (
     BillingProjection,
     MemoryBillingView,
@@ -156,6 +163,14 @@ CATALOG: tuple[ProjectionSpec, ...] = (
         sqlite=SQLiteMessageLogView,
         postgres=PostgresMessageLogView,
         tables=MESSAGE_TABLES,
+    ),
+    ProjectionSpec(
+        key="appointments",
+        projection=AppointmentProjection,
+        memory=MemoryAppointmentView,
+        sqlite=SQLiteAppointmentView,
+        postgres=PostgresAppointmentView,
+        tables=APPOINTMENT_TABLES,
     ),
 )
 """The read models, in the order they are caught up."""

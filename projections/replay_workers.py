@@ -55,6 +55,7 @@ REPLAY_COST: Mapping[str, float] = {
     "billing": 0.5,
     "observations": 0.5,
     "messages": 4.0,  # estimated (one row per message, keys from InboundMessage only)
+    "appointments": 2.0,  # estimated (SIU events, and one indexed read per visit start)
 }
 """CPU seconds each read model adds to a worker per million events of the bench
 corpus (``python -m bench.replay``; history and queue alone, the others from

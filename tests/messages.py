@@ -116,3 +116,51 @@ def a40(control_id: str, *, survivor: str, retired: str) -> bytes:
         f"MSH|^~\\&|HIS|HOSP|CARELOG|HOSP|20240102||ADT^A40^ADT_A39|{control_id}|P|2.5.1\r"
         f"EVN|A40|20240102\rPID|1||{survivor}^^^HOSP^MR||DOE^JANE\rMRG|{retired}^^^HOSP^MR\r"
     ).encode()
+
+
+def siu(
+    trigger: str,
+    control_id: str,
+    *,
+    version: str = "2.5.1",
+    appointment: str = "A100",
+    placer: str = "P100",
+    mrn: str = "MRN1",
+    start: str = "20240102090000",
+    duration: str = "30",
+    location: str = "CLINIC1^^^HOSP",
+    doctor: str = "D1^SMITH^ANNA",
+    status: str = "Booked",
+    reason: str = "FU^Follow-up^HL70276",
+    facility: str = "HOSP",
+    pid: bool = True,
+    pv1: dict[int, str] | None = None,
+    event_time: str = "20240101080000",
+) -> bytes:
+    """An SIU^<trigger> (S12 structure) for ``mrn``: SCH, TQ1 (2.5+), PID, RGS, AIL, AIP.
+
+    Before 2.5 the start time goes in SCH-11.4 (TQ), from 2.5 in TQ1-7; an empty
+    ``start`` sends neither.
+    """
+    msh9 = f"SIU^{trigger}" if version == "2.3" else f"SIU^{trigger}^SIU_S12"
+    sch = {1: placer, 2: f"{appointment}^SCHED" if appointment else "", 7: reason}
+    sch.update({9: duration, 10: "min" if duration else "", 25: status})
+    old = version.startswith(("2.3", "2.4"))
+    if old and start:
+        sch[11] = f"^^^{start}"
+    segments = [
+        f"MSH|^~\\&|SCHED|{facility}|CARELOG|HOSP|{event_time}||{msh9}|{control_id}|P|{version}",
+        segment("SCH", sch),
+    ]
+    if not old and start:
+        segments.append(segment("TQ1", {1: "1", 7: start}))
+    if pid:
+        segments.append(f"PID|1||{mrn}^^^HOSP^MR||DOE^JANE||19800101|F")
+        if pv1:
+            segments.append(segment("PV1", pv1))
+    segments.append("RGS|1|A")
+    if location:
+        segments.append(segment("AIL", {1: "1", 2: "A", 3: location, 6: start}))
+    if doctor:
+        segments.append(segment("AIP", {1: "1", 2: "A", 3: doctor, 4: "ATND"}))
+    return ("\r".join(segments) + "\r").encode()

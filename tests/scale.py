@@ -3,7 +3,7 @@
 The corpus gives each patient a whole story (registration, admission, update with
 a new identifier, a lab result, a charge, a transfer, a discharge), so every
 read model in the catalog has rows. With ``merge_every``, every such patient's
-story also registers a duplicate record with a visit of its own and merges it
+story also books and registers a duplicate record with a visit of its own and merges it
 (A40) into the patient: the two records' events travel on different Kafka
 partitions, so workers may apply the merge before the duplicate's registration.
 Messages of one story must be sent in order (one connection each); stories
@@ -32,8 +32,8 @@ def _msh(app: str, when: str, kind: str, control: str) -> str:
 def patient_story(n: int, merged: bool = False) -> list[bytes]:
     """The seven messages of patient ``n``, in the order they must be applied.
 
-    ``merged``: two more, a duplicate record registered first and merged into the
-    patient after the admission (nine messages).
+    ``merged``: three more, a duplicate record booked (SIU^S12) and registered first
+    and merged into the patient after the admission (ten messages).
     """
     mrn = f"P{n:06d}"
     visit = f"V{n:06d}^^^HOSP^VN"
@@ -146,7 +146,19 @@ def patient_story(n: int, merged: bool = False) -> list[bytes]:
         + "\r"
     ).encode()
     registered = adt("A04", 0, 7, pid_duplicate, "ED^2^A^HOSP", f"W{n:06d}^^^HOSP^VN")
-    return [registered, *story[:2], merge, *story[2:]]
+    # The duplicate was booked at the ED that morning: its A04 is the arrival, and the
+    # merge moves the appointment to the patient (appointments_v1 and its merges).
+    booked = "\r".join(
+        [
+            _msh("SCHED", f"{day}060000", "SIU^S12^SIU_S12", f"S{n}-b"),
+            segment("SCH", {1: f"PA{n}", 2: f"FA{n}^SCHED", 9: "30", 10: "min", 25: "Booked"}),
+            segment("TQ1", {1: "1", 7: f"{day}073000"}),
+            pid_duplicate,
+            "RGS|1|A",
+            segment("AIL", {1: "1", 2: "A", 3: "ED^2^A^HOSP"}),
+        ]
+    )
+    return [(booked + "\r").encode(), registered, *story[:2], merge, *story[2:]]
 
 
 def corpus(count: int, merge_every: int = 0) -> list[list[bytes]]:

@@ -18,12 +18,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from adapters.fhir.capability import with_history, with_writes
 from adapters.fhir.routes import FhirWrites, fhir_write_router, versioned
 from adapters.http.access import AccessControl, AccessMiddleware, refusal_response
+from adapters.http.appointments import expected_router
 from adapters.http.audit import audit_router
 from adapters.http.billing import billing_router
 from adapters.http.context import touched
 from adapters.http.fhir_billing_search import billing_search_router
 from adapters.http.fhir_capability import with_searches
 from adapters.http.fhir_diagnostic_report import diagnostic_report_router
+from adapters.http.fhir_appointment import APPOINTMENT_SEARCH_PARAMETERS, appointment_router
 from adapters.http.fhir_encounter import encounter_router
 from adapters.http.fhir_everything import everything_router
 from adapters.http.fhir_format import negotiate_format
@@ -163,6 +165,9 @@ def create_app(
         app.include_router(queue_router(views, now, site_timezone))
     if "encounters" in views:
         app.include_router(encounter_router(views, version_of))
+    if "appointments" in views:  # SIU appointments: FHIR Appointment and the expected list
+        app.include_router(appointment_router(views))
+        app.include_router(expected_router(views, now, site_timezone))
     app.include_router(reads_router(views, version_of))
     if versions is not None:
         app.include_router(fhir_history_router(views, versions, erased))
@@ -256,6 +261,14 @@ def _capability_statement() -> dict[str, Any]:
                             ),
                         ],
                         "searchInclude": ["Observation:patient", "Observation:subject"],
+                    },
+                    {
+                        "type": "Appointment",
+                        "interaction": [{"code": "read"}, {"code": "search-type"}],
+                        "searchParam": [
+                            {"name": name, "type": kind}
+                            for name, kind in APPOINTMENT_SEARCH_PARAMETERS.items()
+                        ],
                     },
                     {
                         "type": "Encounter",

@@ -77,6 +77,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/fhir/Account"): _fhir("Account", "search"),
     ("GET", "/fhir/DiagnosticReport/{report_id}"): _fhir("DiagnosticReport", "read"),
     ("GET", "/fhir/DiagnosticReport"): _fhir("DiagnosticReport", "search"),
+    ("GET", "/fhir/Appointment/{appointment_id}"): _fhir("Appointment", "read"),
+    ("GET", "/fhir/Appointment"): _fhir("Appointment", "search"),
     # $everything: Patient read here; the handler checks the other types' scopes
     ("GET", "/fhir/Patient/{patient_id}/$everything"): _fhir("Patient", "read"),
     # vread and instance _history: reads of earlier versions (SMART "r")
@@ -98,6 +100,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     # carelog's own API
     ("GET", "/api/queue/{location}"): _scope("carelog/queue.read", "Queue"),
     ("GET", "/api/queue/{location}/stats"): _scope("carelog/queue.read", "QueueStats", phi=False),
+    ("GET", "/api/queue/{location}/expected"): _scope("carelog/queue.read", "Appointment"),
     ("GET", "/api/billing/accounts/{account}"): _scope("carelog/billing.read", "Account"),
     ("GET", "/api/patients/{patient_id}/history"): _scope("carelog/audit.read", "History"),
     ("GET", "/api/audit"): _scope("carelog/audit.read", "AuditEvent"),

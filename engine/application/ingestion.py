@@ -35,6 +35,8 @@ from engine.application.decisions import Decision, Session
 from engine.application.outcome import IngestOutcome
 from engine.application.rejections import record_rejections
 from engine.application.results import report_results
+from engine.application.scheduling import HANDLERS as SCHEDULING_HANDLERS
+from engine.application.scheduling import named_aggregates as scheduling_aggregates
 from engine.application.sources import ReceivedSource
 from engine.application.transcodings import (
     FastJSONTranscoder,
@@ -72,6 +74,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     **ADT_HANDLERS,
     ("ORU", "R01"): report_results,
     ("DFT", "P03"): post_transactions,
+    **SCHEDULING_HANDLERS,
 }
 """(MSH-9.1, MSH-9.2) to the handler that applies it; anything else is answered AR."""
 KNOWN_MESSAGE_CODES = frozenset(code for code, _ in HANDLERS)
@@ -576,6 +579,8 @@ def _named_aggregates(msg: Message) -> list[UUID]:
     visit = visit_id(msg)
     if visit is not None:
         ids.append(visit)
+    if msg.message_code == "SIU":
+        ids.extend(scheduling_aggregates(msg))
     return ids
 
 

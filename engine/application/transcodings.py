@@ -23,6 +23,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import get_topic
 
+from engine.domain.appointment import AppointmentDetails
 from engine.domain.values import (
     Address,
     Coded,
@@ -80,6 +81,7 @@ def register_value_transcodings(transcoder: JSONTranscoder) -> None:
         (ObservationValue, "carelog_observation_value"),
         (Money, "carelog_money"),
         (FinancialTransaction, "carelog_financial_transaction"),
+        (AppointmentDetails, "carelog_appointment_details"),
     ):
         transcoder.register(_DataclassAsDict(cls, name))
 

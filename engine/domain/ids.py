@@ -13,7 +13,7 @@ from uuid import UUID, SafeUUID
 
 from engine.domain.values import Identifier
 
-__all__ = ["encounter_id_for", "message_id_for", "patient_id_for"]
+__all__ = ["appointment_id_for", "encounter_id_for", "message_id_for", "patient_id_for"]
 
 # Fixed namespace for carelog's name-based UUIDs; changing it re-keys every stream.
 CARELOG_NAMESPACE = UUID("6f1c3a52-8e0b-4f57-9c59-1f2d0c8a4b11")
@@ -55,3 +55,12 @@ def encounter_id_for(visit_number: Identifier | None, fallback: UUID) -> UUID:
     if visit_number is None or not visit_number.value:
         return _named(f"encounter\x1fmessage\x1f{fallback}")
     return _named(f"encounter\x1f{visit_number.key()}")
+
+
+def appointment_id_for(sending_facility: str, key: str) -> UUID:
+    """The id of an appointment: its SCH-2 filler (else SCH-1 placer) id, from that facility.
+
+    ``key`` says which id it is (``filler\\x1f<id>^<namespace>``): a placer and a
+    filler system may use the same numbers.
+    """
+    return _named(f"appointment\x1f{sending_facility}\x1f{key}")

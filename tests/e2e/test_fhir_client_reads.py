@@ -86,11 +86,11 @@ def test_fhirpy_pages_includes_reads_everything_and_history(server: ServeProcess
 
     everything = _until(
         lambda: client.reference("Patient", first).execute("$everything", method="get"),
-        lambda b: len(b["entry"]) >= 3,
+        lambda b: len(b["entry"]) >= 4,
         "$everything",
     )
     kinds = sorted(e["resource"]["resourceType"] for e in everything["entry"])
-    assert kinds == ["Encounter", "Observation", "Patient"]
+    assert kinds == ["DiagnosticReport", "Encounter", "Observation", "Patient"]
 
     # vread and history through the same client: each version as it was.
     reference = client.reference("Patient", first)

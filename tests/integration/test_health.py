@@ -103,7 +103,7 @@ def _stuck_then(durable_store_url: str, *, skip: bool) -> None:
         assert cause["notification_id"] == first_of_crafted  # the position to look at
         assert "BROKEN1" not in json.dumps(body)  # identifiers of the event: never in /health
         # The other read models are not held back by the stuck one.
-        assert wait_until(lambda: engine.runner.positions()["queue_v1"] >= head)
+        assert wait_until(lambda: engine.runner.positions()["queue_v2"] >= head)
         assert engine.runner.positions()["patients_v1"] < first_of_crafted
 
         if skip:

@@ -26,7 +26,7 @@ from engine.application.transcodings import (
     register_value_transcodings,
 )
 from engine.domain.values import Coded, FinancialTransaction, Identifier, Money
-from tests.messages import a40, adt, dft, oru
+from tests.messages import a40, adt, dft, oru, siu
 
 
 class _Text(str):
@@ -81,6 +81,10 @@ def _feed() -> list[bytes]:
         dft("B1", [{1: "1", 2: "T1", 4: "20240101", 6: "CG", 7: "99213^Office visit^CPT",
                     10: "2", 11: "272.20&USD", 12: "136.10&USD", 19: "I10^Hyp^I10C"},
                    {1: "2", 2: "", 6: "CD", 7: "99213", 10: "-1", 11: "-136.10&USD"}]),
+        siu("S12", "S1"), siu("S13", "S2", start="20240102100000"),
+        siu("S14", "S3", status="Started", pv1={2: "O", 19: "V9^^^HOSP^VN"}),
+        siu("S12", "S4", appointment="A2"), siu("S15", "S5", appointment="A2"),
+        siu("S12", "S6", appointment="A3"), siu("S26", "S7", appointment="A3"),
     ]  # fmt: skip
 
 

@@ -1,0 +1,225 @@
+"""Appointment read-model records as FHIR R4 Appointment resources, and their routes.
+
+Mapping (HL7 v2-to-FHIR IG, SCH/AIx -> Appointment): SCH-1/SCH-2 ->
+``identifier`` (types PLAC/FILL from v2-0203); TQ1-7/8 (SCH-11.4/5 before 2.5)
+-> ``start``/``end``; SCH-9/10 -> ``minutesDuration``; SCH-7 (else SCH-6) ->
+``reasonCode``; SCH-8 -> ``appointmentType``; AIS-3 -> ``serviceType``; the
+patient, AIL-3 and every AIP-3 -> ``participant`` (AIP-4 as its type). Status:
+the trigger and SCH-25 (table 0278) as FHIR says them: booked, pending,
+waitlist, arrived (SCH-25 Started, or the visit an A04 started there that
+day), fulfilled (Complete, or that visit discharged), cancelled (S15),
+noshow (S26). Departures: the location is a Reference with a display and a
+PL identifier, as for Encounter (carelog keeps no Location resources), and
+so is each AIP person (no Practitioner resources).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from fhir.resources.R4B.appointment import Appointment as FhirAppointment
+
+from adapters.http.context import touched
+from adapters.http.fhir_json import FhirResponse, operation_outcome
+from projections.appointments.view import AppointmentCriteria, AppointmentRecord, AppointmentView
+from projections.patients.search import DateRange, date_bounds
+from projections.timestamps import to_text
+
+__all__ = ["APPOINTMENT_SEARCH_PARAMETERS", "appointment_resource", "appointment_router"]
+
+V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
+V3_PARTICIPATION = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
+LOCATION_SYSTEM = "urn:carelog:location"
+APPOINTMENT_SEARCH_PARAMETERS = {
+    "patient": "reference",
+    "date": "date",
+    "status": "token",
+    "location": "reference",
+}
+STATUSES = frozenset(
+    {"proposed", "pending", "booked", "arrived", "fulfilled", "cancelled", "noshow",
+     "entered-in-error", "checked-in", "waitlist"}
+)  # fmt: skip
+_CONTROL = {"_count", "_format", "_page_after"}
+_PREFIXES = ("eq", "ne", "lt", "gt", "le", "ge")
+DEFAULT_COUNT = 50
+MAX_COUNT = 1000
+
+
+class Refused(ValueError):
+    """A search parameter that cannot be served: answered 400 with its text."""
+
+
+def _concept(c: dict[str, str] | None) -> dict[str, Any] | None:
+    if not c or not (c.get("code") or c.get("text")):
+        return None
+    out: dict[str, Any] = {}
+    if c.get("code"):
+        coding = {"code": c["code"]}
+        if c.get("system"):
+            coding["system"] = c["system"]
+        out["coding"] = [coding]
+    if c.get("text"):
+        out["text"] = c["text"]
+    return out
+
+
+def appointment_resource(record: AppointmentRecord) -> dict[str, Any]:
+    """The FHIR Appointment for a row, validated by fhir.resources, as JSON-ready data."""
+    details = json.loads(record.details or "{}")
+    data: dict[str, Any] = {
+        "resourceType": "Appointment",
+        "id": record.appointment_id,
+        "meta": {"versionId": str(record.version), "lastUpdated": record.updated_at.isoformat()},
+        "status": record.status,
+    }
+    identifiers = []
+    for code, value in (("PLAC", record.placer_id), ("FILL", record.filler_id)):
+        if value:
+            kind = {"coding": [{"system": V2_0203, "code": code}]}
+            identifiers.append({"type": kind, "value": value})
+    if identifiers:
+        data["identifier"] = identifiers
+    if record.start is not None:
+        data["start"] = record.start.isoformat()
+    if record.end is not None:
+        data["end"] = record.end.isoformat()
+    if record.duration_minutes:
+        data["minutesDuration"] = record.duration_minutes
+    if reason := _concept(details.get("reason")):
+        data["reasonCode"] = [reason]
+    if kind_of := _concept(details.get("type")):
+        data["appointmentType"] = kind_of
+    services = [c for c in (_concept(s) for s in details.get("services", [])) if c]
+    if services:
+        data["serviceType"] = services
+    participants: list[dict[str, Any]] = [
+        {"actor": {"reference": f"Patient/{record.patient_id}"}, "status": "accepted"}
+    ]
+    if record.location_text:
+        place = {"system": LOCATION_SYSTEM, "value": record.location_text}
+        display = " ".join(p for p in record.location_text.split("^") if p)
+        participants.append(
+            {"actor": {"identifier": place, "display": display}, "status": "accepted"}
+        )
+    for person in details.get("resources", []):
+        actor: dict[str, Any] = {}
+        if person.get("id"):
+            actor["identifier"] = {"value": person["id"]}
+        if name := " ".join(x for x in (person.get("given"), person.get("family")) if x):
+            actor["display"] = name
+        entry: dict[str, Any] = {"actor": actor, "status": "accepted"}
+        if person.get("role"):
+            entry["type"] = [{"coding": [{"system": V3_PARTICIPATION, "code": person["role"]}]}]
+        participants.append(entry)
+    data["participant"] = participants
+    resource = FhirAppointment.model_validate(data)
+    return resource.model_dump(mode="json", exclude_none=True, by_alias=True)
+
+
+def _values(params: Any, name: str) -> tuple[str, ...]:
+    out: list[str] = []
+    for value in params.getlist(name):
+        parts = [v.strip() for v in value.split(",") if v.strip()]
+        if not parts:
+            raise Refused(f"{name} needs a value")
+        out.extend(parts)
+    return tuple(out)
+
+
+def _date(value: str) -> DateRange:
+    prefix, text = "eq", value
+    if value[:2] in _PREFIXES:
+        prefix, text = value[:2], value[2:]
+    elif value[:2].isalpha():
+        raise Refused(f"date prefix {value[:2]!r} is not served (eq ne lt gt le ge are)")
+    try:
+        low, high = date_bounds(text)
+    except ValueError as e:
+        raise Refused(f"date: {text!r} is not a date (YYYY, YYYY-MM or YYYY-MM-DD)") from e
+    return DateRange(prefix, low, high)
+
+
+def _criteria(request: Request) -> tuple[AppointmentCriteria, int]:
+    params = request.query_params
+    unknown = set(params) - set(APPOINTMENT_SEARCH_PARAMETERS) - _CONTROL
+    if unknown:
+        raise Refused(f"unsupported search parameter(s): {', '.join(sorted(unknown))}")
+    patients = tuple(p.rpartition("Patient/")[2] for p in _values(params, "patient"))
+    if any(not p or "/" in p for p in patients):
+        raise Refused("patient must be an id or Patient/id")
+    statuses = _values(params, "status")
+    if wrong := sorted(set(statuses) - STATUSES):
+        raise Refused(f"unknown Appointment status: {', '.join(wrong)}")
+    locations = tuple(v.removeprefix("Location/") for v in _values(params, "location"))
+    count = params.get("_count", str(DEFAULT_COUNT))
+    if not count.isdigit() or int(count) < 1:
+        raise Refused(f"_count must be a whole number from 1, not {count!r}")
+    after = None
+    if token := params.get("_page_after"):
+        start, bar, last = token.rpartition("|")
+        if not bar or not last:
+            raise Refused("_page_after is not a page token this server gave")
+        after = (start, last)
+    criteria = AppointmentCriteria(
+        patients=patients,
+        statuses=statuses,
+        locations=locations,
+        dates=tuple(_date(v) for v in params.getlist("date")),
+        after=after,
+    )
+    return criteria, min(int(count), MAX_COUNT)
+
+
+def appointment_router(views: Mapping[str, Any]) -> APIRouter:
+    """``GET /fhir/Appointment/{id}`` and the search (patient, date, status, location)."""
+    router = APIRouter()
+    appointments: AppointmentView = views["appointments"]
+
+    @router.get("/fhir/Appointment/{appointment_id}")
+    def read_appointment(request: Request, appointment_id: str) -> JSONResponse:
+        record = appointments.appointment(appointment_id)
+        if record is None:
+            return operation_outcome(404, "not-found", f"Appointment/{appointment_id} is not known")
+        touched(request, record.patient_id)
+        resource = appointment_resource(record)
+        return FhirResponse(resource, headers={"ETag": f'W/"{record.version}"'})
+
+    @router.get("/fhir/Appointment")
+    def search_appointments(request: Request) -> JSONResponse:
+        try:
+            criteria, count = _criteria(request)
+        except Refused as e:
+            return operation_outcome(400, "not-supported", str(e))
+        records = appointments.search(criteria, count + 1)
+        base = str(request.base_url).rstrip("/")
+        links = [{"relation": "self", "url": str(request.url)}]
+        if len(records) > count:
+            records = records[:count]
+            last = records[-1]
+            token = f"{to_text(last.start) if last.start else ''}|{last.appointment_id}"
+            query = [(k, v) for k, v in request.query_params.multi_items() if k != "_page_after"]
+            query.append(("_page_after", token))
+            links.append({"relation": "next", "url": f"{base}/fhir/Appointment?{urlencode(query)}"})
+        touched(request, *(r.patient_id for r in records))
+        bundle = {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "link": links,
+            "entry": [
+                {
+                    "fullUrl": f"{base}/fhir/Appointment/{r.appointment_id}",
+                    "resource": appointment_resource(r),
+                    "search": {"mode": "match"},
+                }
+                for r in records
+            ],
+        }
+        return FhirResponse(bundle)
+
+    return router
