@@ -22,10 +22,10 @@ from adapters.http.appointments import expected_router
 from adapters.http.audit import audit_router
 from adapters.http.billing import billing_router
 from adapters.http.context import touched
+from adapters.http.fhir_appointment import APPOINTMENT_SEARCH_PARAMETERS, appointment_router
 from adapters.http.fhir_billing_search import billing_search_router
 from adapters.http.fhir_capability import with_searches
 from adapters.http.fhir_diagnostic_report import diagnostic_report_router
-from adapters.http.fhir_appointment import APPOINTMENT_SEARCH_PARAMETERS, appointment_router
 from adapters.http.fhir_encounter import encounter_router
 from adapters.http.fhir_everything import everything_router
 from adapters.http.fhir_format import negotiate_format
