@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -26,8 +25,9 @@ from fhir.resources.R4B.appointment import Appointment as FhirAppointment
 
 from adapters.http.context import touched
 from adapters.http.fhir_json import FhirResponse, operation_outcome
+from adapters.http.fhir_paging import AFTER, decode_cursor, encode_cursor, page_link
+from adapters.http.fhir_params import Refused, alternatives, date_range
 from projections.appointments.view import AppointmentCriteria, AppointmentRecord, AppointmentView
-from projections.patients.search import DateRange, date_bounds
 from projections.timestamps import to_text
 
 __all__ = ["APPOINTMENT_SEARCH_PARAMETERS", "appointment_resource", "appointment_router"]
@@ -45,14 +45,9 @@ STATUSES = frozenset(
     {"proposed", "pending", "booked", "arrived", "fulfilled", "cancelled", "noshow",
      "entered-in-error", "checked-in", "waitlist"}
 )  # fmt: skip
-_CONTROL = {"_count", "_format", "_page_after"}
-_PREFIXES = ("eq", "ne", "lt", "gt", "le", "ge")
+_CONTROL = {"_count", "_format", AFTER}
 DEFAULT_COUNT = 50
 MAX_COUNT = 1000
-
-
-class Refused(ValueError):
-    """A search parameter that cannot be served: answered 400 with its text."""
 
 
 def _concept(c: dict[str, str] | None) -> dict[str, Any] | None:
@@ -123,26 +118,7 @@ def appointment_resource(record: AppointmentRecord) -> dict[str, Any]:
 
 
 def _values(params: Any, name: str) -> tuple[str, ...]:
-    out: list[str] = []
-    for value in params.getlist(name):
-        parts = [v.strip() for v in value.split(",") if v.strip()]
-        if not parts:
-            raise Refused(f"{name} needs a value")
-        out.extend(parts)
-    return tuple(out)
-
-
-def _date(value: str) -> DateRange:
-    prefix, text = "eq", value
-    if value[:2] in _PREFIXES:
-        prefix, text = value[:2], value[2:]
-    elif value[:2].isalpha():
-        raise Refused(f"date prefix {value[:2]!r} is not served (eq ne lt gt le ge are)")
-    try:
-        low, high = date_bounds(text)
-    except ValueError as e:
-        raise Refused(f"date: {text!r} is not a date (YYYY, YYYY-MM or YYYY-MM-DD)") from e
-    return DateRange(prefix, low, high)
+    return tuple(v for value in params.getlist(name) for v in alternatives(name, value))
 
 
 def _criteria(request: Request) -> tuple[AppointmentCriteria, int]:
@@ -161,16 +137,16 @@ def _criteria(request: Request) -> tuple[AppointmentCriteria, int]:
     if not count.isdigit() or int(count) < 1:
         raise Refused(f"_count must be a whole number from 1, not {count!r}")
     after = None
-    if token := params.get("_page_after"):
-        start, bar, last = token.rpartition("|")
-        if not bar or not last:
-            raise Refused("_page_after is not a page token this server gave")
-        after = (start, last)
+    if token := params.get(AFTER):
+        try:
+            after = decode_cursor(token)
+        except ValueError as e:
+            raise Refused(str(e)) from e
     criteria = AppointmentCriteria(
         patients=patients,
         statuses=statuses,
         locations=locations,
-        dates=tuple(_date(v) for v in params.getlist("date")),
+        dates=tuple(date_range("date", v) for v in params.getlist("date")),
         after=after,
     )
     return criteria, min(int(count), MAX_COUNT)
@@ -202,10 +178,8 @@ def appointment_router(views: Mapping[str, Any]) -> APIRouter:
         if len(records) > count:
             records = records[:count]
             last = records[-1]
-            token = f"{to_text(last.start) if last.start else ''}|{last.appointment_id}"
-            query = [(k, v) for k, v in request.query_params.multi_items() if k != "_page_after"]
-            query.append(("_page_after", token))
-            links.append({"relation": "next", "url": f"{base}/fhir/Appointment?{urlencode(query)}"})
+            cursor = encode_cursor(to_text(last.start) if last.start else "", last.appointment_id)
+            links.append(page_link(request, "next", AFTER, cursor))
         touched(request, *(r.patient_id for r in records))
         bundle = {
             "resourceType": "Bundle",

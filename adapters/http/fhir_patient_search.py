@@ -31,6 +31,7 @@ from adapters.http.fhir_encounter import encounters_of_patient
 from adapters.http.fhir_json import DecimalFhirResponse, operation_outcome
 from adapters.http.fhir_observation import observations_of_patient
 from adapters.http.fhir_paging import AFTER, BEFORE, decode_cursor, encode_cursor, page_link
+from adapters.http.fhir_params import Refused, alternatives, date_range
 from adapters.http.fhir_patient import AUTHORITY_SYSTEM_PREFIX, patient_resource
 from adapters.security.policy import authorize
 from projections.patients.search import (
@@ -38,7 +39,6 @@ from projections.patients.search import (
     DateRange,
     Keyset,
     PatientCriteria,
-    date_bounds,
     instant_bounds,
 )
 from projections.patients.view import PatientRecord, PatientView, sort_value
@@ -63,11 +63,6 @@ PATIENT_REVINCLUDES = ("Observation:patient", "Encounter:patient")
 DEFAULT_COUNT = 50
 MAX_COUNT = 1000
 _GENDER = {"female": ("F",), "male": ("M",), "other": ("O", "A", "N"), "unknown": ("U",)}
-_PREFIXES = ("eq", "ne", "lt", "gt", "le", "ge")
-
-
-class Refused(ValueError):
-    """A search parameter that cannot be served: answered 400 with its text."""
 
 
 def authority_from_system(system: str) -> str:
@@ -79,37 +74,12 @@ def authority_from_system(system: str) -> str:
     return system
 
 
-def _alternatives(name: str, value: str) -> tuple[str, ...]:
-    out = tuple(v.strip() for v in value.split(",") if v.strip())
-    if not out:
-        raise Refused(f"{name} needs a value")
-    return out
-
-
 def _birth_date(value: str) -> DateRange:
-    prefix, text = ("eq", value)
-    if value[:2] in _PREFIXES:
-        prefix, text = value[:2], value[2:]
-    elif value[:2].isalpha():
-        raise Refused(f"birthdate prefix {value[:2]!r} is not served (eq ne lt gt le ge are)")
-    try:
-        low, high = date_bounds(text)
-    except ValueError as e:
-        raise Refused(f"birthdate: {text!r} is not a date (YYYY, YYYY-MM or YYYY-MM-DD)") from e
-    return DateRange(prefix, low, high)
+    return date_range("birthdate", value)
 
 
 def _last_updated(value: str) -> DateRange:
-    prefix, text = ("eq", value)
-    if value[:2] in _PREFIXES:
-        prefix, text = value[:2], value[2:]
-    elif value[:2].isalpha():
-        raise Refused(f"_lastUpdated prefix {value[:2]!r} is not served (eq ne lt gt le ge are)")
-    try:
-        low, high = instant_bounds(text)
-    except ValueError as e:
-        raise Refused(f"_lastUpdated: {text!r} is not a date or a date-time") from e
-    return DateRange(prefix, low, high)
+    return date_range("_lastUpdated", value, instant_bounds, "a date or a date-time")
 
 
 def _keyset(request: Request) -> Keyset:
@@ -146,14 +116,14 @@ def _criteria(request: Request) -> tuple[PatientCriteria, int, bool]:
         identifiers.append((code, authority_from_system(system) if sep and system else None))
     sexes: tuple[str, ...] | None = None
     for value in params.getlist("gender"):
-        wanted = _alternatives("gender", value)
+        wanted = alternatives("gender", value)
         if wrong := sorted(set(wanted) - set(_GENDER)):
             raise Refused(f"unknown gender: {', '.join(wrong)}")
         codes = tuple(c for g in wanted for c in _GENDER[g])
         sexes = codes if sexes is None else tuple(c for c in sexes if c in codes)
     ids: tuple[str, ...] = ()
     for value in params.getlist(ID_PARAMETER):
-        ids = (*ids, *_alternatives(ID_PARAMETER, value))
+        ids = (*ids, *alternatives(ID_PARAMETER, value))
     count = params.get("_count", str(DEFAULT_COUNT))
     if not count.isdigit():
         raise Refused(f"_count must be a whole number, not {count!r}")
@@ -163,9 +133,9 @@ def _criteria(request: Request) -> tuple[PatientCriteria, int, bool]:
     criteria = PatientCriteria(
         ids=ids,
         identifiers=tuple(identifiers),
-        names=tuple(_alternatives("name", v) for v in params.getlist("name")),
-        families=tuple(_alternatives("family", v) for v in params.getlist("family")),
-        givens=tuple(_alternatives("given", v) for v in params.getlist("given")),
+        names=tuple(alternatives("name", v) for v in params.getlist("name")),
+        families=tuple(alternatives("family", v) for v in params.getlist("family")),
+        givens=tuple(alternatives("given", v) for v in params.getlist("given")),
         birth_dates=tuple(_birth_date(v) for v in params.getlist("birthdate")),
         sexes=sexes,
         last_updated=tuple(_last_updated(v) for v in params.getlist("_lastUpdated")),
