@@ -22,7 +22,7 @@ from adapters.http.appointments import expected_router
 from adapters.http.audit import audit_router
 from adapters.http.billing import billing_router
 from adapters.http.context import touched
-from adapters.http.fhir_appointment import APPOINTMENT_SEARCH_PARAMETERS, appointment_router
+from adapters.http.fhir_appointment import appointment_router
 from adapters.http.fhir_billing_search import billing_search_router
 from adapters.http.fhir_capability import with_searches
 from adapters.http.fhir_diagnostic_report import diagnostic_report_router
@@ -32,9 +32,8 @@ from adapters.http.fhir_format import negotiate_format
 from adapters.http.fhir_history import fhir_history_router
 from adapters.http.fhir_json import FHIR_JSON, FhirResponse, operation_outcome
 from adapters.http.fhir_observation import observation_router
-from adapters.http.fhir_observation_filters import OBSERVATION_FILTERS
 from adapters.http.fhir_patient import patient_resource
-from adapters.http.fhir_patient_search import PATIENT_SEARCH_PARAMETERS, patient_search_router
+from adapters.http.fhir_patient_search import patient_search_router
 from adapters.http.fhir_reads import reads_router
 from adapters.http.history import history_router
 from adapters.http.observe import ObserveMiddleware
@@ -181,6 +180,8 @@ def create_app(
         searchable |= {"ChargeItem", "Account"}
     if "encounters" in views:
         searchable.add("Encounter")
+    if "appointments" in views:
+        searchable.add("Appointment")
     app.include_router(everything_router(views))
     if fhir_writes is not None and "queue" in views:  # calls write as FHIR does
         from adapters.http.calls import calls_router
@@ -204,15 +205,6 @@ def create_app(
     return app
 
 
-def _patient_search_resource(resource_type: str) -> dict[str, Any]:
-    """A resource read by id and searchable only by ``patient`` (a reference or a bare id)."""
-    return {
-        "type": resource_type,
-        "interaction": [{"code": "read"}, {"code": "search-type"}],
-        "searchParam": [{"name": "patient", "type": "reference"}],
-    }
-
-
 def _capability_statement() -> dict[str, Any]:
     return {
         "resourceType": "CapabilityStatement",
@@ -226,21 +218,11 @@ def _capability_statement() -> dict[str, Any]:
             {
                 "mode": "server",
                 "resource": [
-                    {
+                    {  # the search types come from adapters/http/fhir_capability.py
                         "type": "Patient",
                         "interaction": [{"code": "read"}, {"code": "search-type"}],
-                        "searchParam": [
-                            {"name": name, "type": kind}
-                            for name, kind in PATIENT_SEARCH_PARAMETERS.items()
-                        ],
-                        "operation": [
-                            {
-                                "name": "everything",
-                                "definition": EVERYTHING,
-                            }
-                        ],
+                        "operation": [{"name": "everything", "definition": EVERYTHING}],
                     },
-                    _patient_search_resource("ChargeItem"),
                     {
                         "type": "AuditEvent",
                         "interaction": [{"code": "search-type"}],
@@ -249,36 +231,6 @@ def _capability_statement() -> dict[str, Any]:
                             {"name": "agent", "type": "reference"},
                             {"name": "date", "type": "date"},
                         ],
-                    },
-                    {"type": "Account", "interaction": [{"code": "read"}]},
-                    {
-                        **_patient_search_resource("Observation"),
-                        "searchParam": [
-                            {"name": "patient", "type": "reference"},
-                            *(
-                                {"name": name, "type": kind}
-                                for name, kind in OBSERVATION_FILTERS.items()
-                            ),
-                        ],
-                        "searchInclude": ["Observation:patient", "Observation:subject"],
-                    },
-                    {
-                        "type": "Appointment",
-                        "interaction": [{"code": "read"}, {"code": "search-type"}],
-                        "searchParam": [
-                            {"name": name, "type": kind}
-                            for name, kind in APPOINTMENT_SEARCH_PARAMETERS.items()
-                        ],
-                    },
-                    {
-                        "type": "Encounter",
-                        "interaction": [{"code": "read"}, {"code": "search-type"}],
-                        "searchParam": [
-                            {"name": "patient", "type": "reference"},
-                            {"name": "subject", "type": "reference"},
-                            {"name": "status", "type": "token"},
-                        ],
-                        "searchInclude": ["Encounter:patient", "Encounter:subject"],
                     },
                 ],
             }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from adapters.http.fhir_appointment import APPOINTMENT_SEARCH_PARAMETERS
 from adapters.http.fhir_billing_search import (
     ACCOUNT_SEARCH_PARAMETERS,
     CHARGE_ITEM_SEARCH_PARAMETERS,
@@ -52,6 +53,7 @@ SEARCHES: dict[str, tuple[dict[str, str], tuple[str, ...], tuple[str, ...]]] = {
     "DiagnosticReport": ({**REPORT_SEARCH_PARAMETERS, "_sort": "special"}, REPORT_INCLUDES, ()),
     "ChargeItem": (dict(CHARGE_ITEM_SEARCH_PARAMETERS), (), ()),
     "Account": (dict(ACCOUNT_SEARCH_PARAMETERS), (), ()),
+    "Appointment": (dict(APPOINTMENT_SEARCH_PARAMETERS), (), ()),
 }
 
 
