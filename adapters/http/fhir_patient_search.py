@@ -153,14 +153,15 @@ def patient_search_router(views: Mapping[str, Any]) -> APIRouter:
                 {"relation": "next", "url": f"{base}/fhir/Patient?{urlencode(query)}"}
             )
         touched(request, *(r.patient_id for r in records))
-        bundle["entry"] = [
-            {
-                "fullUrl": f"{base}/fhir/Patient/{r.patient_id}",
-                "resource": patient_resource(r),
-                "search": {"mode": "match"},
-            }
-            for r in records
-        ]
+        if records:  # FHIR arrays are absent, never empty
+            bundle["entry"] = [
+                {
+                    "fullUrl": f"{base}/fhir/Patient/{r.patient_id}",
+                    "resource": patient_resource(r),
+                    "search": {"mode": "match"},
+                }
+                for r in records
+            ]
         return FhirResponse(bundle)
 
     return router
