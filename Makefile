@@ -11,7 +11,7 @@ NATIVE := $(wildcard native/src/*.c native/include/*.h) native/build_validator.p
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: install run test lint services-up services-down clean bench bench-scale sanitize fuzz contract-newest
+.PHONY: install run test lint services-up services-down clean bench bench-scale sanitize fuzz contract-newest fhir-validator
 
 $(STAMP): pyproject.toml setup.py $(NATIVE)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,11 +39,18 @@ test: install
 	bash native/sanitize.sh
 	bash native/fuzz.sh
 	bash .ci/chromium.sh
+	bash .ci/fhir-validator.sh build >/dev/null
 	bash .ci/services.sh up
 	set -a; . var/services/env; set +a; \
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	bash .ci/contract-newest.sh; \
 	bash .ci/services.sh down; exit $$rc
+
+# HAPI's FhirInstanceValidator (R4, offline), which pytest runs over every FHIR body the
+# tests received (tests/fhir_validation.py): jars from Maven Central, fetched and compiled
+# once (.ci/fhir-validator.sh). `make test` builds it before pytest.
+fhir-validator:
+	bash .ci/fhir-validator.sh build >/dev/null
 
 # tests/contract against the newest eventsourcing on PyPI (also run by `make test`):
 # prints what breaks, never fails the build by itself (.ci/contract-newest.sh).

@@ -15,7 +15,14 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-__all__ = ["FHIR_JSON", "DecimalFhirResponse", "FhirResponse", "dumps", "fhir_strings", "operation_outcome"]
+__all__ = [
+    "FHIR_JSON",
+    "DecimalFhirResponse",
+    "FhirResponse",
+    "dumps",
+    "fhir_strings",
+    "operation_outcome",
+]
 
 FHIR_JSON = "application/fhir+json"
 _MARK = "\x00decimal:"
