@@ -55,7 +55,10 @@ CODES = [("2345-7", "Glucose"), ("2951-2", "Sodium"), ("2823-3", "Potassium"),
 START = datetime(2024, 1, 1, tzinfo=UTC)
 
 
-BATCH = 2000  # patients per transaction while filling
+# Patients per transaction while filling. PostgreSQL's connections end a transaction
+# idle for 5 s (eventsourcing's idle_in_transaction_session_timeout), and a batch's rows
+# are built in Python before they are sent: smaller batches there on a loaded machine.
+BATCH = {"sqlite": 2000, "postgres": 250}
 
 
 @contextlib.contextmanager
@@ -67,15 +70,17 @@ def _batched(views: list[Any]) -> Iterator[None]:
         yield
 
 
-def fill(engine: Any, patients: int, per_patient: int, progress: bool = False) -> list[str]:
+def fill(
+    engine: Any, patients: int, per_patient: int, progress: bool = False, batch: int = 2000
+) -> list[str]:
     """Registers ``patients`` patients with ``per_patient`` results each; their ids."""
     rng = random.Random(7)
     view, results = engine.views["patients"], engine.views["observations"]
     ids, position = [], 0
     began = time.perf_counter()
-    for first in range(0, patients, BATCH):
+    for first in range(0, patients, batch):
         with _batched([view, results]):
-            for n in range(first, min(first + BATCH, patients)):
+            for n in range(first, min(first + batch, patients)):
                 patient_id = f"{rng.getrandbits(128):032x}"
                 ids.append(patient_id)
                 birth = (START - timedelta(days=rng.randrange(365 * 90))).date().isoformat()
@@ -92,7 +97,7 @@ def fill(engine: Any, patients: int, per_patient: int, progress: bool = False) -
                 )
                 if per_patient:
                     _results(results, n, patient_id, per_patient, position, rng)
-        if progress and (first // BATCH) % 10 == 9:
+        if progress and (first + batch) % 20_000 < batch:
             elapsed = time.perf_counter() - began
             print(f"  filled {len(ids):,} patients in {elapsed:.0f} s", flush=True)
     return ids
@@ -240,7 +245,7 @@ def run(
     engine = build(Settings(store=url), validator=FakeMessageValidator())
     try:
         began = time.perf_counter()
-        ids = fill(engine, patients, per_patient, progress)
+        ids = fill(engine, patients, per_patient, progress, BATCH[label])
         built = time.perf_counter() - began
         if label == "postgres":  # fresh tables: give the planner its statistics
             import psycopg
