@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / ".ci" / "fhir-validator.sh"
 FAILING = frozenset({"error", "fatal"})
 
-__all__ = ["Finding", "Recorder", "run_validator"]
+__all__ = ["RECORDER", "Finding", "Recorder", "run_validator"]
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ class Recorder:
     findings: dict[str, list[Finding]] = field(default_factory=dict)
     problem: str = ""
     _undo: list[tuple[Any, str, Any]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)  # e2e tests' threads
 
     # -- recording ----------------------------------------------------------
 
@@ -119,17 +121,18 @@ class Recorder:
         data = _resource_json(headers, content)
         if data is None:
             return
-        self.count += 1
-        if content in self.seen:
-            return
-        self.seen.add(content)
-        name = f"{len(self.index) + 1:05d}-{data['resourceType']}.json"
-        (self.directory / name).write_bytes(content)
-        self.index[name] = {
-            "test": self.current,
-            "request": f"{method} {url}",
-            "status": str(status),
-        }
+        with self._lock:
+            self.count += 1
+            if content in self.seen:
+                return
+            self.seen.add(content)
+            name = f"{len(self.index) + 1:05d}-{data['resourceType']}.json"
+            (self.directory / name).write_bytes(content)
+            self.index[name] = {
+                "test": self.current,
+                "request": f"{method} {url}",
+                "status": str(status),
+            }
 
     def patch(self) -> None:
         """Wraps the send of httpx's clients and of requests' session (fhirpy's)."""
@@ -270,7 +273,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-_KEY = pytest.StashKey[Recorder]()
+RECORDER = pytest.StashKey[Recorder]()
+"""The session's recorder in ``config.stash`` (absent on an xdist worker)."""
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -281,25 +285,25 @@ def pytest_configure(config: pytest.Config) -> None:
     directory.mkdir(parents=True)
     recorder = Recorder(directory, config.getoption("--fhir-validator") == "on")
     recorder.patch()
-    config.stash[_KEY] = recorder
+    config.stash[RECORDER] = recorder
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    recorder = config.stash.get(_KEY, None)
+    recorder = config.stash.get(RECORDER, None)
     if recorder is not None:
         recorder.unpatch()
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    recorder = item.config.stash.get(_KEY, None)
+    recorder = item.config.stash.get(RECORDER, None)
     if recorder is not None:
         recorder.current = item.nodeid
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    recorder = session.config.stash.get(_KEY, None)
+    recorder = session.config.stash.get(RECORDER, None)
     if recorder is None:
         return
     recorder.validate()
@@ -308,7 +312,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    recorder = config.stash.get(_KEY, None)
+    recorder = config.stash.get(RECORDER, None)
     if recorder is None:
         return
     lines = recorder.summary()
