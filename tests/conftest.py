@@ -15,6 +15,9 @@ from tests.fakes import FakeMessageValidator, FixedClock
 
 DATA = Path(__file__).parent / "data"
 
+# Every FHIR body a test receives goes through HAPI's reference validator at the end.
+pytest_plugins = ["tests.fhir_validation"]
+
 # Keys a developer's shell may carry that would change what a test runs against.
 _LEAKY_PREFIXES = ("CARELOG_", "PERSISTENCE_MODULE", "SQLITE_", "POSTGRES_")
 _KEEP = ("CARELOG_TEST_",)  # make test passes the service addresses through these

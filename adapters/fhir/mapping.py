@@ -75,6 +75,7 @@ _V2_SYSTEMS = {
     "http://loinc.org": "LN",
     "http://snomed.info/sct": "SCT",
     "http://unitsofmeasure.org": "UCUM",
+    "urn:ietf:bcp:47": "ISO639",
 }
 
 

@@ -131,12 +131,37 @@ def _location(base: str, result: EntryResult, version: int) -> str:
     return f"{base}/fhir/{result.resource_type}/{result.resource_id}/_history/{version}"
 
 
-def _representation(entry: Entry | FhirError, result: EntryResult, version: int) -> Any:
-    """The resource as written, with its id and version (read models follow within a second)."""
+def _representation(
+    entry: Entry | FhirError, result: EntryResult, version: int, urls: dict[str, str]
+) -> Any:
+    """The resource as written, with its id and version (read models follow within a second),
+    its references to the Bundle's ``urn:uuid:`` full URLs replaced by ``Type/id`` as FHIR's
+    transaction rules say (a client keeps no dangling placeholder)."""
     if not isinstance(entry, Entry):
         return None
     meta = {**(entry.resource.get("meta") or {}), "versionId": str(version)}
-    return {**entry.resource, "id": result.resource_id, "meta": meta}
+    return _resolved({**entry.resource, "id": result.resource_id, "meta": meta}, urls)
+
+
+def _resolved(value: Any, urls: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        out = {k: _resolved(v, urls) for k, v in value.items()}
+        ref = value.get("reference")
+        if isinstance(ref, str) and ref in urls:
+            out["reference"] = urls[ref]
+        return out
+    if isinstance(value, list):
+        return [_resolved(v, urls) for v in value]
+    return value
+
+
+def _full_urls(entries: list[Entry | FhirError], results: list[EntryResult]) -> dict[str, str]:
+    """Each written entry's full URL to the ``Type/id`` it got."""
+    return {
+        entry.full_url: f"{result.resource_type}/{result.resource_id}"
+        for entry, result in zip(entries, results, strict=True)
+        if isinstance(entry, Entry) and entry.full_url and result.resource_id
+    }
 
 
 def _touch(request: Request, results: list[EntryResult]) -> None:
@@ -211,7 +236,7 @@ def fhir_write_router(writes: FhirWrites) -> APIRouter:
             return DecimalFhirResponse(
                 outcome(info, "information"), status_code=result.status, headers=headers
             )
-        body_out = _representation(entry, result, version)
+        body_out = _representation(entry, result, version, {})
         return DecimalFhirResponse(body_out, status_code=result.status, headers=headers)
 
     @router.post("/fhir")
@@ -261,6 +286,7 @@ def fhir_write_router(writes: FhirWrites) -> APIRouter:
         if results is None:  # a resend whose entries no longer apply: it changed nothing
             results = [EntryResult(i) for i in range(len(entries))]
         _touch(request, results)
+        urls = _full_urls(entries, results)
         out = []
         for entry, result in zip(entries, results, strict=True):
             if result.error is not None:
@@ -283,7 +309,7 @@ def fhir_write_router(writes: FhirWrites) -> APIRouter:
                 }
             }
             if prefer == "representation":
-                item["resource"] = _representation(entry, result, version)
+                item["resource"] = _representation(entry, result, version, urls)
             elif prefer == "OperationOutcome":  # what `carelog import --to` counts
                 said = "unchanged" if recorded.duplicate else result.outcome
                 info = FhirError(status, "informational", f"{result.resource_type} {said}")

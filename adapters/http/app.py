@@ -212,6 +212,7 @@ def _capability_statement() -> dict[str, Any]:
         "date": "2026-11-22",
         "kind": "instance",
         "software": {"name": "carelog"},
+        "implementation": {"description": "carelog FHIR R4 server"},  # cpb-14: kind=instance
         "fhirVersion": FHIR_VERSION,
         "format": ["json", "application/fhir+json"],
         "rest": [

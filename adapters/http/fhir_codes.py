@@ -8,6 +8,8 @@ from engine.domain.values import Coded
 
 __all__ = ["codeable", "coding_system"]
 
+BCP47 = "urn:ietf:bcp:47"
+
 # Coding system names (HL7 table 0396) that FT1 and OBX send, as FHIR system URIs.
 _SYSTEMS = {
     "CPT": "http://www.ama-assn.org/go/cpt",
@@ -21,6 +23,9 @@ _SYSTEMS = {
     "LN": "http://loinc.org",
     "SCT": "http://snomed.info/sct",
     "UCUM": "http://unitsofmeasure.org",
+    # ISO 639 language codes are BCP-47 primary language tags (Patient.communication).
+    "ISO639": BCP47,
+    "ISO639-1": BCP47,
 }
 
 
@@ -40,6 +45,8 @@ def _coding(code: Coded) -> dict[str, Any]:
     out: dict[str, Any] = {"code": code.code}
     if system := coding_system(code.system):
         out["system"] = system
+        if system == BCP47:  # BCP-47 spells the language subtag in lower case ("EN" is invalid)
+            out["code"] = code.code.lower()
     if code.text:
         out["display"] = code.text
     return out

@@ -15,14 +15,44 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-__all__ = ["FHIR_JSON", "DecimalFhirResponse", "FhirResponse", "dumps", "operation_outcome"]
+__all__ = [
+    "FHIR_JSON",
+    "DecimalFhirResponse",
+    "FhirResponse",
+    "dumps",
+    "fhir_strings",
+    "operation_outcome",
+]
 
 FHIR_JSON = "application/fhir+json"
 _MARK = "\x00decimal:"
 _MARKED = re.compile(r'"\\u0000decimal:(-?[0-9]+(?:\.[0-9]+)?(?:E[+-]?[0-9]+)?)\\u0000"')
 
 
+# FHIR strings SHALL NOT hold characters below U+0020 other than TAB, LF and CR
+# (R4 datatypes, "string"); a request's path or query echoed into a diagnostic or
+# an audit entry can carry them, so each becomes U+FFFD on the way out.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _text(value: str) -> str:
+    return _CONTROL.sub("\ufffd", value) if _CONTROL.search(value) else value
+
+
+def fhir_strings(value: Any) -> Any:
+    """``value`` with every string FHIR-safe (control characters as U+FFFD)."""
+    if isinstance(value, str):
+        return _text(value)
+    if isinstance(value, dict):
+        return {k: fhir_strings(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [fhir_strings(v) for v in value]
+    return value
+
+
 def _marked(value: Any) -> Any:
+    if isinstance(value, str):
+        return _text(value)
     if isinstance(value, Decimal):
         return f"{_MARK}{value}\x00"
     if isinstance(value, dict):
@@ -51,6 +81,9 @@ class FhirResponse(JSONResponse):
     """JSON with the FHIR media type, for resources that hold no decimals."""
 
     media_type = FHIR_JSON
+
+    def render(self, content: Any) -> bytes:
+        return super().render(fhir_strings(content))
 
 
 def operation_outcome(status: int, code: str, text: str) -> FhirResponse:

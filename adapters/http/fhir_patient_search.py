@@ -211,7 +211,7 @@ def patient_search_router(views: Mapping[str, Any]) -> APIRouter:
             bundle["link"].append(page_link(request, "previous", BEFORE, first))
         touched(request, *(r.patient_id for r in records))
         base = str(request.base_url).rstrip("/")
-        bundle["entry"] = [
+        entries = [
             {
                 "fullUrl": f"{base}/fhir/Patient/{r.patient_id}",
                 "resource": patient_resource(r),
@@ -221,13 +221,15 @@ def patient_search_router(views: Mapping[str, Any]) -> APIRouter:
         ]
         for r in records:
             for resource in _revincluded(views, revincludes, r.patient_id):
-                bundle["entry"].append(
+                entries.append(
                     {
                         "fullUrl": f"{base}/fhir/{resource['resourceType']}/{resource['id']}",
                         "resource": resource,
                         "search": {"mode": "include"},
                     }
                 )
+        if entries:  # FHIR arrays are absent, never empty
+            bundle["entry"] = entries
         return DecimalFhirResponse(bundle)
 
     return router

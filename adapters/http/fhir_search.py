@@ -109,13 +109,15 @@ def searchset(
         }
         for r in included or []
     )
-    return {
+    bundle: dict[str, Any] = {
         "resourceType": "Bundle",
         "type": "searchset",
         "total": len(resources),
         "link": [{"relation": "self", "url": str(request.url)}],
-        "entry": entries,
     }
+    if entries:  # FHIR arrays are absent, never empty: ``"entry": []`` is invalid JSON FHIR
+        bundle["entry"] = entries
+    return bundle
 
 
 def sort_by(request: Request, served: dict[str, str]) -> tuple[str, bool] | FhirResponse:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.report import PARTS, _ratio, machine, render, spread
+from bench.report import PARTS, _ratio, machine, render, replace_section, spread
 
 
 def test_spread_is_the_median_with_min_and_max() -> None:
@@ -26,3 +26,13 @@ def test_the_report_names_the_machine_and_every_part() -> None:
     assert "| load average at the end | 2.00 / 1.50 / 1.00 |" in text
     for title, _part in PARTS:
         assert f"## {title}\n\nrows of {title}\n" in text
+
+
+def test_one_part_replaces_only_its_own_section() -> None:
+    text = "# Benchmarks\n\n## A\n\nold a\n\n## B\n\nold b\n\n## C\n\nold c\n"
+    out = replace_section(text, "B", ["new b", "", "more"])
+    assert out == "# Benchmarks\n\n## A\n\nold a\n\n## B\n\nnew b\n\nmore\n\n## C\n\nold c\n"
+    last = replace_section(text, "C", ["new c"])
+    assert last.endswith("## B\n\nold b\n\n## C\n\nnew c\n")
+    added = replace_section(text, "D", ["d"])
+    assert added.startswith(text.rstrip("\n")) and added.endswith("\n\n## D\n\nd\n")

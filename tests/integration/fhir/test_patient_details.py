@@ -52,7 +52,7 @@ def test_the_fhir_patient_shows_every_name_address_phone_and_the_death(fhir: Fhi
             "display": "Married",
         }
     ]
-    assert patient["communication"][0]["language"]["coding"][0]["code"] == "EN"
+    assert patient["communication"][0]["language"]["coding"][0]["code"] == "en"
     assert patient["multipleBirthInteger"] == 2
 
     bare = "PID|1||MRN1^^^HOSP^MR||DOE^JANET^Q^^DR^^L||19800101|F"

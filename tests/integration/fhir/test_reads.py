@@ -294,8 +294,9 @@ def _codes(fhir: FhirClient, patient_id: str, query: str) -> list[str]:
     response = fhir.get(f"/fhir/Observation?patient={patient_id}&{query}")
     assert response.status_code == 200, response.text
     body = valid(response.json())
-    assert body["total"] == len(body["entry"])
-    return sorted(e["resource"]["code"]["coding"][0]["code"] for e in body["entry"])
+    entries = body.get("entry", [])  # absent when nothing matched
+    assert body["total"] == len(entries)
+    return sorted(e["resource"]["code"]["coding"][0]["code"] for e in entries)
 
 
 def test_observations_filter_by_code_status_and_date(fhir: FhirClient) -> None:

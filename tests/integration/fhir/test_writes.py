@@ -38,6 +38,9 @@ def test_a_transaction_creates_every_entry_with_location_and_etag(fhir: FhirClie
     patient = body["entry"][0]["response"]
     assert patient["etag"] == 'W/"1"'
     patient_id = patient["location"].split("/fhir/Patient/")[1].split("/")[0]
+    # The entries shown back name the patient by its id, not the Bundle's urn:uuid placeholder.
+    shown = [e["resource"]["subject"]["reference"] for e in body["entry"][1:]]
+    assert shown == [f"Patient/{patient_id}"] * 2
     fhir.catch_up()
     read = fhir.get(f"/fhir/Patient/{patient_id}")
     assert read.status_code == 200 and read.json()["name"][0]["family"] == "DOE"
