@@ -60,7 +60,7 @@ def patient_story(n: int, merged: bool = False) -> list[bytes]:
                     _msh("HIS", when, f"ADT^{trigger}^{structure}", f"S{n}-{step}"),
                     f"EVN|{trigger}|{when}",
                     pid_segment,
-                    pv1(location, number=number),
+                    pv1(location, "E" if trigger == "A04" else "I", number),
                 ]
             )
             + "\r"

@@ -181,19 +181,16 @@ def appointment_router(views: Mapping[str, Any]) -> APIRouter:
             cursor = encode_cursor(to_text(last.start) if last.start else "", last.appointment_id)
             links.append(page_link(request, "next", AFTER, cursor))
         touched(request, *(r.patient_id for r in records))
-        bundle = {
-            "resourceType": "Bundle",
-            "type": "searchset",
-            "link": links,
-            "entry": [
+        bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "link": links}
+        if records:  # FHIR arrays are absent, never empty
+            bundle["entry"] = [
                 {
                     "fullUrl": f"{base}/fhir/Appointment/{r.appointment_id}",
                     "resource": appointment_resource(r),
                     "search": {"mode": "match"},
                 }
                 for r in records
-            ],
-        }
+            ]
         return FhirResponse(bundle)
 
     return router

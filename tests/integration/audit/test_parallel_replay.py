@@ -126,7 +126,8 @@ def test_a_failing_worker_fails_the_replay_and_leaves_the_live_tables(
     specs = [broken if s.key == "history" else s for s in CATALOG]
     with pytest.raises(RebuildError, match="history_v1") as failed:
         rebuild_sqlite(engine.ingestion, specs, store, workers=2)
-    reason = "injected failure" if projection is _FailingHistory else "exited with code -9"
+    # the event and the error's class, never its text (a driver's message can quote row values)
+    reason = "failed on notification" if projection is _FailingHistory else "exited with code -9"
     assert reason in str(failed.value)
     assert "unchanged" in str(failed.value)
     assert _all(store) == before
@@ -158,7 +159,7 @@ def test_two_workers_rebuild_postgresql_in_place(postgres_url: str) -> None:
     assert replayed == head and seen[-1] == head
     assert {spec.key: dump(postgres_url, spec) for spec in CATALOG} == live
     broken = dataclasses.replace(spec_for("history"), projection=_FailingHistory)
-    with pytest.raises(RebuildError, match=r"history_v1.*injected failure"):
+    with pytest.raises(RebuildError, match=r"history_v1 failed on notification \d+: RuntimeError"):
         rebuild_in_place(
             engine.ingestion, [broken, spec_for("patients")], engine.views, make_view, workers=2
         )

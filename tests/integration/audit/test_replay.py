@@ -22,7 +22,7 @@ from adapters.bootstrap import Engine, build, build_view
 from engine.config import Settings
 from projections.catalog import CATALOG, ProjectionSpec
 from projections.rebuild import build_sqlite, rebuild_in_place, rebuild_sqlite
-from projections.runner import PollingProjectionRunner
+from projections.runner import PollingProjectionRunner, ProjectionFailed
 from projections.sqlite_swap import scratch_path
 from tests.fakes import FakeMessageValidator
 from tests.integration.audit.helpers import dump, dump_sqlite, engine_with_stay
@@ -99,7 +99,6 @@ def _crashing(spec: ProjectionSpec, at: int) -> type:
         def process_event(self, domain_event: Any, tracking: Tracking) -> None:
             super().process_event(domain_event, tracking)
             if tracking.notification_id == at and Crashing.armed:
-                Crashing.armed = False
                 raise _Crash(f"crash after the rows of {at}")
 
     Crashing.name = spec.name
@@ -115,11 +114,14 @@ def test_a_crash_inside_a_batch_neither_loses_nor_doubles(
         engine.ingestion.ingest(message, "test")
     at = _middle_position(engine, spec)
     view = engine.views[spec.key]
-    projection = _crashing(spec, at)(view)
-    runner = PollingProjectionRunner(engine.ingestion, projection)
-    with pytest.raises(_Crash):
-        runner.catch_up()  # the whole batch rolls back: rows and positions
-    assert (view.max_tracking_id("carelog") or 0) < at
+    crashing = _crashing(spec, at)
+    runner = PollingProjectionRunner(engine.ingestion, crashing(view))
+    with pytest.raises(ProjectionFailed) as failed:
+        runner.catch_up()  # the batch rolls back; one by one, the runner stops at ``at``
+    assert failed.value.notification_id == at and isinstance(failed.value.__cause__, _Crash)
+    # One by one, ``at``'s own transaction commits before the injected crash: at most ``at``.
+    assert (view.max_tracking_id("carelog") or 0) <= at
+    crashing.armed = False
     runner.catch_up()
     assert view.max_tracking_id("carelog") == _positions(engine, spec)[-1]
     crashed = dump(durable_store_url, spec)

@@ -49,6 +49,7 @@ def test_participants_service_and_disposition_are_written_and_read(fhir: FhirCli
         point_of_care="WARD1",
         participant=[_participant("ATND", "D300", "GREG HOUSE")],
         serviceType={"coding": [{"system": f"{V2}0069", "code": "MED"}]},
+        period={"start": "2024-01-01T08:00:00+00:00"},
     )
     created = fhir.put(PATH, visit)
     assert created.status_code == 201, created.text
@@ -74,7 +75,8 @@ def test_participants_service_and_disposition_are_written_and_read(fhir: FhirCli
     finished = {
         **changed,
         "status": "finished",
-        "period": {"end": "2024-01-01T15:00:00+00:00"},
+        # No back-dated period.end: a location's stay starts when carelog was told
+        # (docs/fhir-mapping.md), so an end before the write time would precede it.
         "hospitalization": {
             "dischargeDisposition": {"coding": [{"system": f"{V2}0112", "code": "01"}]}
         },

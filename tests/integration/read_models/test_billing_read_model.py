@@ -18,7 +18,7 @@ from engine.domain.values import Coded, FinancialTransaction, Money
 from projections.billing import MemoryBillingView, Totals
 from projections.billing.view import BillingView
 from projections.catalog import spec_for
-from projections.runner import PollingProjectionRunner
+from projections.runner import PollingProjectionRunner, ProjectionFailed
 from tests.fakes import FakeMessageValidator
 from tests.integration.read_models.billing_scenario import (
     ACC1_BY_CODE,
@@ -273,8 +273,12 @@ def test_a_crash_between_rows_and_commit_neither_loses_nor_doubles_a_line(
                 raise RuntimeError("power cut")  # ...when the process dies
 
         monkeypatch.setattr(view, "add_line", crashing)
-        with pytest.raises(RuntimeError):
+        try:  # the batch rolled back; one by one, the runner stops on the line that fails
             engine.runner.catch_up()
+        except ProjectionFailed as failed:
+            assert isinstance(failed.__cause__, RuntimeError)
+        else:  # memory: no transaction to roll back, the rows stand and count as applied
+            assert store_url == "memory:"
         monkeypatch.setattr(view, "add_line", real)
         engine.runner.catch_up()
         s = account(view, "ACC1")
