@@ -16,7 +16,7 @@ from fhir.resources.R4B import get_fhir_model_class
 
 from tests.integration.fhir import resources as r
 from tests.integration.fhir.client import FhirClient, open_client
-from tests.messages import a40, adt, dft, oru
+from tests.messages import a40, adt, dft, oru, siu
 
 BASE = "http://carelog.test/fhir/"
 GLUCOSE = {1: "1", 2: "NM", 3: "2345-7^Glucose^LN", 5: "5.50", 6: "mmol/L", 11: "F"}
@@ -44,6 +44,7 @@ def _feed(fhir: FhirClient) -> None:
     assert ingest(adt("A01", "C2", mrn="MRN3", visit="V3"), "mllp").ack_code == "AA"
     assert ingest(dft("B2", CHARGES[:1], account="ACC3", mrn="MRN3", visit="V3")).ack_code == "AA"
     assert ingest(a40("M1", survivor="MRN1", retired="MRN3"), "mllp").ack_code == "AA"
+    assert ingest(siu("S12", "S1"), "mllp").ack_code == "AA"  # MRN1's follow-up booked
     fhir.catch_up()
 
 
@@ -124,11 +125,14 @@ def test_every_full_url_and_reference_served_resolves(fhir: FhirClient) -> None:
     starts += [
         f"/fhir/DiagnosticReport?patient={patients[0]}&_include=DiagnosticReport:result",
         "/fhir/Patient?_revinclude=Observation:patient&_revinclude=Encounter:patient&_count=1",
+        f"/fhir/Appointment?patient={patients[0]}",
+        f"/fhir/Patient/{patients[0]}/_history",  # versions name their resource
     ]
     seen = _crawl(fhir, starts)
     kinds = {path.split("/")[2] for path in seen}
     assert kinds == {
-        "Patient", "Encounter", "Observation", "ChargeItem", "Account", "DiagnosticReport"
+        "Patient", "Encounter", "Observation", "ChargeItem", "Account", "DiagnosticReport",
+        "Appointment",
     }  # fmt: skip
     observations = [v for k, v in seen.items() if k.startswith("/fhir/Observation/")]
     assert len(observations) == 3
