@@ -170,7 +170,7 @@ def create_app(
     app.include_router(reads_router(views, version_of))
     if versions is not None:
         app.include_router(fhir_history_router(views, versions, erased))
-    # FHIR searches (issue 16): DiagnosticReport, ChargeItem and Account; metadata lists them
+    # The types searched, for the metadata (adapters/http/fhir_capability.py)
     searchable = {"Patient"}
     if "observations" in views:
         app.include_router(diagnostic_report_router(views, version_of))
@@ -189,6 +189,7 @@ def create_app(
         app.include_router(calls_router(views, fhir_writes))
     if fhir_writes is not None and "messages" in views:  # the console writes as FHIR does
         from adapters.console.auth_routes import auth_router
+        from adapters.console.dashboard import dashboard_router
         from adapters.console.filters import filters_router
         from adapters.console.routes import console_router
         from adapters.console.session import SignIn
@@ -197,8 +198,6 @@ def create_app(
         app.include_router(auth_router(access.sessions, access.oidc, signin.session_ttl_s))
         app.include_router(filters_router(fhir_writes))
         app.include_router(console_router(dict(views), fhir_writes, signin, now, site_timezone))
-        from adapters.console.dashboard import dashboard_router
-
         app.include_router(dashboard_router(figures))
     # Outermost (added last): counts and logs every answer, refusals included.
     app.add_middleware(ObserveMiddleware, metrics=figures, router=app.router)
