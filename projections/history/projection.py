@@ -1,4 +1,5 @@
-"""Events to patient history rows: every Patient, Encounter, LabReport and Account event.
+"""Events to patient history rows: every Patient, Encounter, LabReport, Account and
+Appointment event.
 
 Handlers read only the event (the view resolves an encounter's, report's or
 account's patient from the link its creation event recorded), so a replay
@@ -15,6 +16,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.utils import get_topic
 
 from engine.domain.account import Account
+from engine.domain.appointment import Appointment
 from engine.domain.encounter import Encounter
 from engine.domain.message import InboundMessage
 from engine.domain.patient import Patient
@@ -25,7 +27,7 @@ from projections.texts import id_text
 
 __all__ = ["HistoryProjection"]
 
-_AGGREGATES = (Patient, Encounter, LabReport, Account)
+_AGGREGATES = (Patient, Encounter, LabReport, Account, Appointment)
 
 
 def _event_classes(aggregate: type) -> list[type]:
@@ -74,6 +76,12 @@ def _summary(event: Any) -> str:
         return f"back to {_place(event.location)}"
     if isinstance(event, Encounter.Called):
         return f"called from {event.point_of_care or '-'} to {event.room}"
+    if isinstance(event, Appointment.Booked | Appointment.Changed):
+        details = event.details
+        start = utc_text(details.start) if details.start else "-"
+        return f"at {_place(details.location)} from {start}"
+    if isinstance(event, Patient.DemographicsUpdated | Encounter.DetailsUpdated) and event.cleared:
+        return f"deleted: {', '.join(event.cleared)}"
     if isinstance(event, Patient.IdentifierAdded):
         return f"identifier from {event.identifier.authority or '-'}"
     if isinstance(event, Patient.Absorbed):
@@ -126,6 +134,10 @@ class HistoryProjection(DispatchingProjection[HistoryView]):
     def _reported(self, event: LabReport.Reported, tracking: Tracking) -> None:
         self._created(event, tracking)
 
+    @handles(Appointment.Booked)
+    def _booked(self, event: Appointment.Booked, tracking: Tracking) -> None:
+        self._created(event, tracking)
+
     @handles(Account.Opened)
     def _opened(self, event: Account.Opened, tracking: Tracking) -> None:
         entry = _entry(event, tracking, f"account {event.account_number}")
@@ -145,4 +157,8 @@ class HistoryProjection(DispatchingProjection[HistoryView]):
 
     @handles(Account.Event)
     def _account(self, event: Account.Event, tracking: Tracking) -> None:
+        self.view.record_event(_entry(event, tracking, _summary(event)), None, False, tracking)
+
+    @handles(Appointment.Event)
+    def _appointment(self, event: Appointment.Event, tracking: Tracking) -> None:
         self.view.record_event(_entry(event, tracking, _summary(event)), None, False, tracking)

@@ -12,6 +12,7 @@ from projections.runner import PollingProjectionRunner
 from tests import tokens
 from tests.asgi import get
 from tests.integration.audit.helpers import engine_with_stay
+from tests.messages import adt, siu
 from tests.scenario import STAY
 
 OWN = [
@@ -119,4 +120,28 @@ def test_events_of_every_message_in_the_stay_are_indexed(store_url: str) -> None
         e.message.control_id for e in engine.views["history"].history(mrn1.patient_id) if e.message
     }
     assert controls == {f"S{n}" for n in range(1, len(STAY) + 1)}
+    engine.close()
+
+
+def test_appointments_and_deleted_values_are_in_the_history(store_url: str) -> None:
+    """SIU events join the patient's history with their source; an HL7 ``""`` says what
+    it deleted (names of fields, never values)."""
+    engine = engine_with_stay(
+        store_url,
+        (
+            adt("A01", "H1"),
+            siu("S12", "H2"),
+            siu("S15", "H3", status="Cancelled"),
+            adt("A08", "H4", birth='""'),
+        ),
+    )
+    (mrn1,) = engine.patients.find_by_identifier("MRN1", "HOSP")
+    events = engine.views["history"].history(mrn1.patient_id)
+    lines = [(e.entry.event_type, e.message.control_id if e.message else "") for e in events]
+    assert ("Appointment.Booked", "H2") in lines and ("Appointment.Cancelled", "H3") in lines
+    (booked,) = [e for e in events if e.entry.event_type == "Appointment.Booked"]
+    assert booked.entry.summary == "at CLINIC1 from 2024-01-02T09:00:00.000000+00:00"
+    (update,) = [e for e in events if e.entry.event_type == "Patient.DemographicsUpdated"]
+    assert update.entry.summary == "deleted: birth_date" and update.message is not None
+    assert "19800101" not in "".join(e.entry.summary for e in events)
     engine.close()
