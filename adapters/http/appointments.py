@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import datetime, time, timedelta, tzinfo
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from adapters.http.context import touched
-from adapters.http.problem import problem
+from adapters.http.queue import bad_location, requested_day
 from projections.appointments.view import AppointmentRecord, AppointmentView
 
 __all__ = ["expected_router"]
-
-_MAX_LOCATION = 200
 
 
 def _entry(r: AppointmentRecord) -> dict[str, Any]:
@@ -55,17 +53,11 @@ def expected_router(
 
     @router.get("/api/queue/{location}/expected")
     def get_expected(request: Request, location: str, date: str | None = None) -> JSONResponse:
-        if not location.strip() or len(location) > _MAX_LOCATION:
-            return problem(400, f"location must be 1 to {_MAX_LOCATION} characters")
-        if any(ch < " " for ch in location):
-            return problem(400, "location must not contain control characters")
-        if date is None:
-            day = now().astimezone(site_timezone).date()
-        else:
-            try:
-                day = _parse_day(date)
-            except ValueError:
-                return problem(400, f"date must be a calendar date as YYYY-MM-DD, got {date!r}")
+        if (bad := bad_location(location)) is not None:
+            return bad
+        day = requested_day(date, now, site_timezone)
+        if isinstance(day, JSONResponse):
+            return day
         start = datetime.combine(day, time(), site_timezone)
         rows = appointments.expected(location, start, start + timedelta(days=1))
         touched(request, *(r.patient_id for r in rows))
@@ -80,9 +72,3 @@ def expected_router(
         )
 
     return router
-
-
-def _parse_day(text: str) -> date:
-    if len(text) != 10:
-        raise ValueError(text)
-    return date.fromisoformat(text)

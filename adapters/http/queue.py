@@ -20,7 +20,7 @@ from adapters.http.context import touched
 from adapters.http.problem import problem
 from projections.queue.view import QueueView
 
-__all__ = ["queue_router"]
+__all__ = ["bad_location", "queue_router", "requested_day"]
 
 _MAX_LOCATION = 200
 
@@ -34,16 +34,9 @@ def queue_router(
     router = APIRouter()
     queue: QueueView = views["queue"]
 
-    def _bad_location(location: str) -> JSONResponse | None:
-        if not location.strip() or len(location) > _MAX_LOCATION:
-            return problem(400, f"location must be 1 to {_MAX_LOCATION} characters")
-        if any(ch < " " for ch in location):
-            return problem(400, "location must not contain control characters")
-        return None
-
     @router.get("/api/queue/{location}")
     def get_queue(request: Request, location: str) -> JSONResponse:
-        if (bad := _bad_location(location)) is not None:
+        if (bad := bad_location(location)) is not None:
             return bad
         at = now()
         entries = queue.waiting(location, at)
@@ -71,15 +64,11 @@ def queue_router(
 
     @router.get("/api/queue/{location}/stats")
     def get_stats(location: str, date: str | None = None) -> JSONResponse:
-        if (bad := _bad_location(location)) is not None:
+        if (bad := bad_location(location)) is not None:
             return bad
-        if date is None:
-            day = now().astimezone(site_timezone).date()
-        else:
-            try:
-                day = _parse_day(date)
-            except ValueError:
-                return problem(400, f"date must be a calendar date as YYYY-MM-DD, got {date!r}")
+        day = requested_day(date, now, site_timezone)
+        if isinstance(day, JSONResponse):
+            return day
         stats = queue.stats(location, day, site_timezone)
         return JSONResponse(
             {
@@ -99,10 +88,27 @@ def queue_router(
     return router
 
 
-def _parse_day(text: str) -> date:
-    if len(text) != 10:
-        raise ValueError(text)
-    return date.fromisoformat(text)
+def bad_location(location: str) -> JSONResponse | None:
+    """A 400 problem for a point of care no queue can have, else None."""
+    if not location.strip() or len(location) > _MAX_LOCATION:
+        return problem(400, f"location must be 1 to {_MAX_LOCATION} characters")
+    if any(ch < " " for ch in location):
+        return problem(400, "location must not contain control characters")
+    return None
+
+
+def requested_day(
+    text: str | None, now: Callable[[], datetime], site_timezone: tzinfo
+) -> date | JSONResponse:
+    """The ``date`` parameter as a day (today in ``site_timezone`` when absent), or a 400."""
+    if text is None:
+        return now().astimezone(site_timezone).date()
+    if len(text) == 10:
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass
+    return problem(400, f"date must be a calendar date as YYYY-MM-DD, got {text!r}")
 
 
 def _rounded(value: float | None) -> float | None:
