@@ -23,7 +23,7 @@ from engine.domain.values import Coded
 from projections.billing.view import AccountRecord, BillingLine, BillingView, Totals
 from projections.merges import survivor_of
 
-__all__ = ["account_json", "billing_router", "cancelled_lines", "charge_item"]
+__all__ = ["account_json", "billing_router", "cancelled_lines", "charge_item", "charge_items"]
 
 
 def _money(value: Decimal | None, currency: str) -> dict[str, Any] | None:
@@ -132,6 +132,18 @@ def cancelled_lines(lines: list[BillingLine]) -> set[int]:
                 out.update((c.seq, r.seq))
                 break
     return out
+
+
+def charge_items(
+    account: AccountRecord, lines: list[BillingLine], patient_id: str
+) -> list[dict[str, Any]]:
+    """The account's charge and credit lines as ChargeItems (cancelled pairs marked)."""
+    cancelled = cancelled_lines(lines)
+    return [
+        charge_item(account, line, patient_id, cancelled=line.seq in cancelled)
+        for line in lines
+        if line.kind in ("charge", "credit")
+    ]
 
 
 def _fhir_money(amount: Decimal, currency: str) -> dict[str, Any]:

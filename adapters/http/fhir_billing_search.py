@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.datastructures import QueryParams
 
-from adapters.http.billing import cancelled_lines, charge_item
+from adapters.http.billing import charge_items
 from adapters.http.context import touched
 from adapters.http.fhir_json import DecimalFhirResponse, operation_outcome
 from adapters.http.fhir_reads import account_resource
@@ -91,13 +91,7 @@ def billing_search_router(views: Mapping[str, Any]) -> APIRouter:
     def items(accounts: list[AccountRecord], subject: str) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for account in accounts:
-            lines = view.lines_of(account.account_id)
-            cancelled = cancelled_lines(lines)
-            out.extend(
-                charge_item(account, line, subject, cancelled=line.seq in cancelled)
-                for line in lines
-                if line.kind in ("charge", "credit")
-            )
+            out.extend(charge_items(account, view.lines_of(account.account_id), subject))
         return out
 
     @router.get("/fhir/ChargeItem")

@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from adapters.http.billing import cancelled_lines, charge_item
+from adapters.http.billing import charge_items
 from adapters.http.context import principal_of, touched
 from adapters.http.fhir_diagnostic_report import report_resource
 from adapters.http.fhir_encounter import encounter_resource
@@ -57,12 +57,7 @@ def _compartment(views: Mapping[str, Any], patient_id: str) -> list[dict[str, An
         for account in billing.accounts_of(merged_group(patient_id, merges)):
             lines = billing.lines_of(account.account_id)
             out.append(account_resource(account, lines, subject))
-            cancelled = cancelled_lines(lines)
-            out.extend(
-                charge_item(account, line, subject, cancelled=line.seq in cancelled)
-                for line in lines
-                if line.kind in ("charge", "credit")
-            )
+            out.extend(charge_items(account, lines, subject))
     return out
 
 
