@@ -15,39 +15,24 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
 
 import structlog
 
 from adapters.mllp.tls import Refusal
-from engine.domain.access import AccessRecord
+from engine.domain.access import AccessFacts, AccessRecord
 
 __all__ = ["AccessEntry", "AccessLog", "mllp_refusal_entry", "to_records"]
 
 log = structlog.get_logger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class AccessEntry:
-    """One access-log line, as the access layer saw the request (see AccessRecord)."""
-
-    at: str
-    subject: str
-    client_id: str
-    token_id: str
-    interaction: str
-    resource_type: str
-    method: str
-    path: str
-    query: str
-    patient_id: str
-    outcome: int
-    peer: str
+AccessEntry = AccessFacts
+"""One access-log line, as the access layer saw the request."""
 
 
 def to_records(entries: Sequence[AccessEntry]) -> list[AccessRecord]:
     """The domain records of ``entries``, ready to store."""
-    return [AccessRecord.record(**asdict(e)) for e in entries]
+    return [AccessRecord.record(e) for e in entries]
 
 
 Store = Callable[[list[AccessEntry]], None]

@@ -10,13 +10,36 @@ search that found nothing) leaves one record with an empty ``patient_id``.
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
 
 from engine.domain.lean import create
 
-__all__ = ["AccessRecord"]
+__all__ = ["AccessFacts", "AccessRecord"]
+
+
+@dataclass(frozen=True, slots=True)
+class AccessFacts:
+    """What one access (or refusal) was: the fields of ``AccessRecord.Recorded``.
+
+    ``at`` is when it was answered (ISO 8601, UTC); ``outcome`` the HTTP status
+    or the MLLP refusal's code; ``patient_id`` empty when none was touched.
+    """
+
+    at: str
+    subject: str
+    client_id: str
+    token_id: str
+    interaction: str
+    resource_type: str
+    method: str
+    path: str
+    query: str
+    patient_id: str
+    outcome: int
+    peer: str
 
 
 class AccessRecord(Aggregate):
@@ -53,20 +76,12 @@ class AccessRecord(Aggregate):
         outcome: int,
         peer: str,
     ) -> None:
-        self.at = at
-        self.subject = subject
-        self.client_id = client_id
-        self.token_id = token_id
-        self.interaction = interaction
-        self.resource_type = resource_type
-        self.method = method
-        self.path = path
-        self.query = query
-        self.patient_id = patient_id
-        self.outcome = outcome
-        self.peer = peer
+        self.facts = AccessFacts(
+            at, subject, client_id, token_id, interaction, resource_type,
+            method, path, query, patient_id, outcome, peer,
+        )  # fmt: skip
 
     @classmethod
-    def record(cls, record_id: UUID | None = None, **fields: str | int) -> AccessRecord:
+    def record(cls, facts: AccessFacts, record_id: UUID | None = None) -> AccessRecord:
         """A new record (a fresh id unless one is given)."""
-        return create(cls, cls.Recorded, record_id or uuid4(), **fields)
+        return create(cls, cls.Recorded, record_id or uuid4(), **asdict(facts))
