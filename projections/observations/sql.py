@@ -262,18 +262,21 @@ class SQLObservationQueries(SQLBatching):
             self._write(c, "merges", (retired_id, survivor_id), retired_id)
 
     def observations_of(self, patient_ids: Iterable[str]) -> list[ObservationRow]:
+        rows = self._of_patients(
+            f"{_SELECT} WHERE r.patient_id IN ({{}}) ORDER BY r.order_number, r.report_id, "
+            "o.ordinal",
+            patient_ids,
+        )
+        return [_row(r) for r in rows]
+
+    def _of_patients(self, sql: str, patient_ids: Iterable[str]) -> list[Any]:
+        """The rows of ``sql`` whose ``{}`` is filled with one marker per patient id."""
         ids = sorted(set(patient_ids))
         if not ids:
             return []
         with self.datastore.transaction(commit=False) as c:
-            c.execute(
-                self._sql(
-                    f"{_SELECT} WHERE r.patient_id IN ({','.join('?' * len(ids))}) "
-                    "ORDER BY r.order_number, r.report_id, o.ordinal"
-                ),
-                ids,
-            )
-            return [_row(r) for r in c.fetchall()]
+            c.execute(self._sql(sql.format(",".join("?" * len(ids)))), ids)
+            return list(c.fetchall())
 
     def observation(self, observation_id: str) -> ObservationRow | None:
         with self.datastore.transaction(commit=False) as c:
@@ -282,19 +285,12 @@ class SQLObservationQueries(SQLBatching):
             return None if found is None else _row(found)
 
     def reports_of(self, patient_ids: Iterable[str]) -> list[ReportRecord]:
-        ids = sorted(set(patient_ids))
-        if not ids:
-            return []
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(
-                self._sql(
-                    "SELECT * FROM observation_reports_v1 "
-                    f"WHERE patient_id IN ({','.join('?' * len(ids))}) "
-                    "ORDER BY order_number, report_id"
-                ),
-                ids,
-            )
-            return [_report(r) for r in c.fetchall()]
+        rows = self._of_patients(
+            "SELECT * FROM observation_reports_v1 WHERE patient_id IN ({}) "
+            "ORDER BY order_number, report_id",
+            patient_ids,
+        )
+        return [_report(r) for r in rows]
 
     def report(self, report_id: str) -> ReportRecord | None:
         with self.datastore.transaction(commit=False) as c:
