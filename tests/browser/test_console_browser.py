@@ -76,6 +76,25 @@ def serious_violations(page: Any) -> list[str]:
     ]
 
 
+def find_by_visit(page: Any, visit: str, message_type: str) -> Any:
+    """The messages page's row of ``message_type`` for ``visit``, searched until it shows.
+
+    The log's read model trails the ACK, so the search is repeated (bounded).
+    """
+    page.select_option("#key_kind", "visit")
+    page.fill("#key_value", visit)
+    row = page.locator("table.log tbody tr", has_text=message_type)
+    for _ in range(20):
+        page.get_by_role("button", name="Search").click()
+        try:
+            row.wait_for(timeout=1_000)
+            break
+        except PlaywrightTimeout:
+            continue
+    row.wait_for(timeout=1_000)
+    return row
+
+
 def test_find_reprocess_and_watch_the_board(server: ServeProcess, browser: Any) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(viewport={"width": 1280, "height": 800})
@@ -94,17 +113,7 @@ def test_find_reprocess_and_watch_the_board(server: ServeProcess, browser: Any) 
 
         page.goto(console_link(server))
         assert page.url.endswith("/console/messages")
-        page.select_option("#key_kind", "visit")
-        page.fill("#key_value", "V9")
-        row = page.locator("table.log tbody tr", has_text="ADT^A02")
-        for _ in range(20):  # the log's read model trails the ACK: search again, bounded
-            page.get_by_role("button", name="Search").click()
-            try:
-                row.wait_for(timeout=1_000)
-                break
-            except PlaywrightTimeout:
-                continue
-        row.wait_for(timeout=1_000)
+        row = find_by_visit(page, "V9", "ADT^A02")
         assert serious_violations(page) == []
         page.screenshot(path=str(SHOTS / "console-messages.png"), full_page=True)
 

@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from adapters.mllp.client import MLLPClient, ack_code_of
-from tests.browser.test_console_browser import SHOTS, browser, serious_violations
+from tests.browser.test_console_browser import SHOTS, browser, find_by_visit, serious_violations
 from tests.e2e.server import ServeProcess
 from tests.e2e.test_console_oidc import free_port, oidc_env
 from tests.messages import adt
@@ -64,17 +63,7 @@ def test_oidc_sign_in_saved_filter_and_sign_out(
     assert session["httpOnly"] and session["sameSite"] == "Strict"
     assert page.evaluate("document.cookie") == ""  # scripts cannot read the session
 
-    page.select_option("#key_kind", "visit")
-    page.fill("#key_value", "V77")
-    row = page.locator("table.log tbody tr", has_text="ADT^A02")
-    for _ in range(20):  # the log's read model trails the ACK: search again, bounded
-        page.get_by_role("button", name="Search").click()
-        try:
-            row.wait_for(timeout=1_000)
-            break
-        except PlaywrightTimeout:
-            continue
-    row.wait_for(timeout=1_000)
+    find_by_visit(page, "V77", "ADT^A02")
     page.get_by_label("Save this search as").fill("Visit 77 transfers")
     page.get_by_role("button", name="Save filter").click()
     page.get_by_role("link", name="Visit 77 transfers").wait_for(timeout=10_000)
