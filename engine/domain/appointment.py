@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -244,19 +245,15 @@ class Appointment(Aggregate):
         Raises:
             InvalidTransitionError: the patient came (arrived, fulfilled) or did not (noshow).
         """
-        if self.status == CANCELLED:
-            return False
-        if self.status in (ARRIVED, FULFILLED, NOSHOW):
-            raise InvalidTransitionError(
-                f"the appointment is {self.status}: a cancellation no longer applies"
-            )
-        self.trigger_event(
+        return self._end(
+            CANCELLED,
+            (ARRIVED, FULFILLED, NOSHOW),
+            "a cancellation",
             self.Cancelled,
             reason=reason,
             occurred_at=occurred_at,
             source_message_id=source_message_id,
         )
-        return True
 
     def arrive(self, encounter_id: UUID, *, occurred_at: datetime, source_message_id: UUID) -> None:
         """The visit this appointment's arrival started (an SIU said the patient arrived)."""
@@ -273,13 +270,25 @@ class Appointment(Aggregate):
         Raises:
             InvalidTransitionError: the appointment was cancelled or the patient came.
         """
-        if self.status == NOSHOW:
-            return False
-        if self.status in (CANCELLED, ARRIVED, FULFILLED):
-            raise InvalidTransitionError(
-                f"the appointment is {self.status}: a no-show no longer applies"
-            )
-        self.trigger_event(
-            self.NoShow, occurred_at=occurred_at, source_message_id=source_message_id
+        return self._end(
+            NOSHOW,
+            (CANCELLED, ARRIVED, FULFILLED),
+            "a no-show",
+            self.NoShow,
+            occurred_at=occurred_at,
+            source_message_id=source_message_id,
         )
+
+    def _end(
+        self, status: str, blocked: tuple[str, ...], what: str, event: type, **fields: Any
+    ) -> bool:
+        """Records ``event`` that ends the appointment in ``status``; False when it already
+        is; InvalidTransitionError from a ``blocked`` status."""
+        if self.status == status:
+            return False
+        if self.status in blocked:
+            raise InvalidTransitionError(
+                f"the appointment is {self.status}: {what} no longer applies"
+            )
+        self.trigger_event(event, **fields)
         return True
