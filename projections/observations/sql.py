@@ -306,33 +306,30 @@ class SQLObservationQueries(SQLBatching):
             return {r["retired_id"]: r["survivor_id"] for r in c.fetchall()}
 
 
-def _report(r: Any) -> ReportRecord:
-    """A row of ``observation_reports_v1`` as a ReportRecord."""
+def _report(
+    r: Any,
+    status: str = "status",
+    observed_at: str = "observed_at",
+    updated_at: str = "updated_at",
+    source: str = "source_message_id",
+) -> ReportRecord:
+    """A row of ``observation_reports_v1`` as a ReportRecord; the column names given are
+    those the joined observation query renames (it has its own of each)."""
     return ReportRecord(
         report_id=r["report_id"],
         order_number=r["order_number"],
         patient_id=r["patient_id"],
         encounter_id=r["encounter_id"],
         service=Coded(r["service_code"], r["service_text"], r["service_system"]),
-        status=r["status"],
-        observed_at=_time(r["observed_at"]),
-        updated_at=_time(r["updated_at"]),
-        source_message_id=r["source_message_id"],
+        status=r[status],
+        observed_at=_time(r[observed_at]),
+        updated_at=_time(r[updated_at]),
+        source_message_id=r[source],
     )
 
 
 def _row(r: Any) -> ObservationRow:
-    report = ReportRecord(
-        report_id=r["report_id"],
-        order_number=r["order_number"],
-        patient_id=r["patient_id"],
-        encounter_id=r["encounter_id"],
-        service=Coded(r["service_code"], r["service_text"], r["service_system"]),
-        status=r["report_status"],
-        observed_at=_time(r["report_observed_at"]),
-        updated_at=_time(r["report_updated_at"]),
-        source_message_id=r["report_source"],
-    )
+    report = _report(r, "report_status", "report_observed_at", "report_updated_at", "report_source")
     observed = _time(r["observed_at"])
     updated = _time(r["updated_at"])
     assert updated is not None  # NOT NULL column
