@@ -140,9 +140,8 @@ class Recorder:
         sync_send = httpx.Client.send
         async_send = httpx.AsyncClient.send
 
-        def send(client: httpx.Client, request: httpx.Request, **kw: Any) -> httpx.Response:
-            response = sync_send(client, request, **kw)
-            if not kw.get("stream"):
+        def keep(request: httpx.Request, response: httpx.Response, kw: dict[str, Any]) -> None:
+            if not kw.get("stream"):  # a streamed body is not read here
                 recorder.record(
                     request.method,
                     str(request.url),
@@ -150,20 +149,17 @@ class Recorder:
                     response.headers,
                     response.content,
                 )
+
+        def send(client: httpx.Client, request: httpx.Request, **kw: Any) -> httpx.Response:
+            response = sync_send(client, request, **kw)
+            keep(request, response, kw)
             return response
 
         async def asend(
             client: httpx.AsyncClient, request: httpx.Request, **kw: Any
         ) -> httpx.Response:
             response = await async_send(client, request, **kw)
-            if not kw.get("stream"):
-                recorder.record(
-                    request.method,
-                    str(request.url),
-                    response.status_code,
-                    response.headers,
-                    response.content,
-                )
+            keep(request, response, kw)
             return response
 
         self._swap(httpx.Client, "send", send)
