@@ -52,6 +52,7 @@ from projections.access import AccessLogView
 from projections.audit import Sealer
 from projections.catalog import CATALOG, ProjectionSpec
 from projections.patients import PatientView
+from projections.postgres_schema import PostgresView
 from projections.queue.rules import QueueRules, configure_queues
 from projections.runner import PollingProjectionRunner
 
@@ -232,7 +233,8 @@ def _relay(settings: Settings, env: dict[str, str], ingestion: Ingestion) -> Any
         recorder: Any = SQLiteFactory(env).tracking_recorder()
     elif module in ("eventsourcing.postgres", FACTORY_TOPIC):
         relay_env = {**env, "POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "2"}
-        recorder = PostgresFactory(Environment("carelog_relay", relay_env)).tracking_recorder()
+        factory = PostgresFactory(Environment("carelog_relay", relay_env))
+        recorder = factory.tracking_recorder(PostgresView)  # created in turn with other starts
         lease = PostgresLease(env, f"carelog-relay:{name}")
     else:
         from eventsourcing.popo import POPOTrackingRecorder

@@ -47,6 +47,7 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 from engine.config import postgres_url_params as url_params
+from projections.postgres_schema import SerialSchema
 
 __all__ = [
     "FACTORY_TOPIC",
@@ -80,8 +81,11 @@ class PostgresFactory(LibraryPostgresFactory):
 _CHUNK = 1000
 
 
-class PostgresEventRecorder(PostgresApplicationRecorder):
+class PostgresEventRecorder(SerialSchema, PostgresApplicationRecorder):
     """The application recorder, able to read many aggregates in one query.
+
+    Its tables, type and function are created in turn with other processes
+    (``projections.postgres_schema``).
 
     Its ``insert_events`` is the library's (same statements, same order, same
     transaction) with the rows sent as binary column arrays and one round

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventsourcing.postgres import PostgresTrackingRecorder
 from psycopg.sql import SQL, Composed
 
 from projections.appointments.sql import SQLAppointmentQueries, create_statements
 from projections.appointments.view import AppointmentView
+from projections.postgres_schema import PostgresView
 
 __all__ = ["PostgresAppointmentView"]
 
 
-class PostgresAppointmentView(SQLAppointmentQueries, AppointmentView, PostgresTrackingRecorder):
+class PostgresAppointmentView(SQLAppointmentQueries, AppointmentView, PostgresView):
     """Tables ``appointments_v1`` and ``appointment_merges_v1``."""
 
     placeholder = "%s"

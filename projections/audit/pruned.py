@@ -73,6 +73,10 @@ class PrunedRegister:
     def create(self) -> None:
         """Creates the table if absent (retention does; verify only reads)."""
         with self.recorder.datastore.transaction(commit=True) as c:
+            if self.mark == "%s":  # PostgreSQL: in turn with other processes' schema changes
+                from projections.postgres_schema import lock_schema  # psycopg: PostgreSQL only
+
+                lock_schema(c)
             c.execute(
                 f"CREATE TABLE IF NOT EXISTS {self.table} (notification_id BIGINT PRIMARY KEY, "
                 f"originator_id TEXT NOT NULL, topic TEXT NOT NULL, pruned_at TEXT NOT NULL, "

@@ -95,6 +95,10 @@ class Sealer:
             self._mark = "?"
             blob = "BLOB"
         with datastore.transaction(commit=True) as c:
+            if self._postgres:  # processes starting together create it in turn
+                from projections.postgres_schema import lock_schema  # psycopg: PostgreSQL only
+
+                lock_schema(c)
             c.execute(
                 f"CREATE TABLE IF NOT EXISTS {self.table} "
                 f"(notification_id BIGINT PRIMARY KEY, seal {blob} NOT NULL)"

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventsourcing.postgres import PostgresTrackingRecorder
 from psycopg.sql import SQL, Composed
 
 from projections.billing.sql import SQLBillingQueries, create_statements
 from projections.billing.view import BillingView
+from projections.postgres_schema import PostgresView
 
 __all__ = ["PostgresBillingView"]
 
 
-class PostgresBillingView(SQLBillingQueries, BillingView, PostgresTrackingRecorder):
+class PostgresBillingView(SQLBillingQueries, BillingView, PostgresView):
     """The same tables as on SQLite; cents are BIGINT."""
 
     placeholder = "%s"

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventsourcing.postgres import PostgresTrackingRecorder
 from psycopg.sql import SQL, Composed
 
 from projections.encounters.sql import DETAILS_UPGRADE, SQLEncounterQueries, create_statements
 from projections.encounters.view import EncounterView
+from projections.postgres_schema import PostgresView
 
 __all__ = ["PostgresEncounterView"]
 
 
-class PostgresEncounterView(SQLEncounterQueries, EncounterView, PostgresTrackingRecorder):
+class PostgresEncounterView(SQLEncounterQueries, EncounterView, PostgresView):
     """Tables ``encounters_v1``, ``encounter_locations_v1``, ``encounter_merges_v1``."""
 
     placeholder = "%s"

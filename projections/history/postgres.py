@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventsourcing.postgres import PostgresTrackingRecorder
 from psycopg.sql import SQL, Composed
 
 from projections.history.sql import SQLHistoryQueries, create_statements
 from projections.history.view import HistoryView
+from projections.postgres_schema import PostgresView
 
 __all__ = ["PostgresHistoryView"]
 
 
-class PostgresHistoryView(SQLHistoryQueries, HistoryView, PostgresTrackingRecorder):
+class PostgresHistoryView(SQLHistoryQueries, HistoryView, PostgresView):
     """Tables ``history_v1`` and its lookups (see README for SQL)."""
 
     placeholder = "%s"

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventsourcing.postgres import PostgresTrackingRecorder
 from psycopg.sql import SQL, Composed
 
 from projections.messages.sql import SQLMessageLogQueries, create_statements
 from projections.messages.view import MessageLogView
+from projections.postgres_schema import PostgresView
 
 __all__ = ["PostgresMessageLogView"]
 
 
-class PostgresMessageLogView(SQLMessageLogQueries, MessageLogView, PostgresTrackingRecorder):
+class PostgresMessageLogView(SQLMessageLogQueries, MessageLogView, PostgresView):
     """Tables ``message_log_v1`` and ``message_keys_v1`` (docs/console.md)."""
 
     placeholder = "%s"

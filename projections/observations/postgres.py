@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventsourcing.postgres import PostgresTrackingRecorder
 from psycopg.sql import SQL, Composed
 
 from projections.observations.sql import SQLObservationQueries, create_statements
 from projections.observations.view import ObservationView
+from projections.postgres_schema import PostgresView
 
 __all__ = ["PostgresObservationView"]
 
 
-class PostgresObservationView(SQLObservationQueries, ObservationView, PostgresTrackingRecorder):
+class PostgresObservationView(SQLObservationQueries, ObservationView, PostgresView):
     """The same tables as on SQLite."""
 
     placeholder = "%s"
@@ -22,8 +22,7 @@ class PostgresObservationView(SQLObservationQueries, ObservationView, PostgresTr
         super().__init__(*args, **kwargs)
         self.sql_create_statements.extend(Composed([SQL(s)]) for s in create_statements())
 
-    def create_table(self) -> None:
-        super().create_table()
+    def upgrade_schema(self) -> None:
         self.upgrade()
 
     def has_id_column(self, c: Any) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventsourcing.postgres import PostgresTrackingRecorder
 from psycopg.sql import SQL, Composed
 
 from projections.patients.sql import (
@@ -15,11 +14,12 @@ from projections.patients.sql import (
     create_statements,
 )
 from projections.patients.view import PatientView
+from projections.postgres_schema import PostgresView
 
 __all__ = ["PostgresPatientView"]
 
 
-class PostgresPatientView(SQLPatientQueries, PatientView, PostgresTrackingRecorder):
+class PostgresPatientView(SQLPatientQueries, PatientView, PostgresView):
     """Tables ``patients_v1`` and ``patient_identifiers_v1`` (see README for SQL)."""
 
     placeholder = "%s"
@@ -49,8 +49,7 @@ class PostgresPatientView(SQLPatientQueries, PatientView, PostgresTrackingRecord
         )
         self.sql_create_statements.append(Composed([SQL(merged_from)]))
 
-    def create_table(self) -> None:
-        super().create_table()
+    def upgrade_schema(self) -> None:
         self.upgrade()
 
     def has_key_columns(self, c: Any) -> bool:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventsourcing.postgres import PostgresTrackingRecorder
 from psycopg.sql import SQL, Composed
 
+from projections.postgres_schema import PostgresView
 from projections.queue.sql import SQLQueueQueries, create_statements
 from projections.queue.view import QueueView
 
 __all__ = ["PostgresQueueView"]
 
 
-class PostgresQueueView(SQLQueueQueries, QueueView, PostgresTrackingRecorder):
+class PostgresQueueView(SQLQueueQueries, QueueView, PostgresView):
     """Tables ``queue_visits_v2`` and ``queue_stays_v2`` (see README for SQL)."""
 
     placeholder = "%s"
