@@ -22,7 +22,14 @@ from adapters.http.billing import charge_items
 from adapters.http.context import touched
 from adapters.http.fhir_json import DecimalFhirResponse, operation_outcome
 from adapters.http.fhir_reads import account_resource
-from adapters.http.fhir_search import patient_search, searchset, unsupported_parameters
+from adapters.http.fhir_search import (
+    PAGE_CONTROLS,
+    Page,
+    patient_search,
+    search_page,
+    searchset,
+    unsupported_parameters,
+)
 from projections.billing.view import AccountRecord, BillingView
 from projections.merges import merged_group, survivor_of
 
@@ -107,14 +114,17 @@ def billing_search_router(views: Mapping[str, Any]) -> APIRouter:
         subject = survivor_of(patient_id, merges)
         touched(request, patient_id)
         found = items(view.accounts_of(merged_group(patient_id, merges)), subject)
-        return DecimalFhirResponse(
-            searchset(request, "ChargeItem", [r for r in found if wanted(r)])
-        )
+        page = search_page(request, [r for r in found if wanted(r)], "", False)
+        if not isinstance(page, Page):
+            return page
+        return DecimalFhirResponse(searchset(request, "ChargeItem", page))
 
     @router.get("/fhir/Account")
     def search_accounts(request: Request) -> JSONResponse:
         params = request.query_params
-        refusal = unsupported_parameters(request, {*ACCOUNT_SEARCH_PARAMETERS, "_format"})
+        refusal = unsupported_parameters(
+            request, {*ACCOUNT_SEARCH_PARAMETERS, *PAGE_CONTROLS, "_format"}
+        )
         if refusal is not None:
             return refusal
         try:
@@ -143,6 +153,9 @@ def billing_search_router(views: Mapping[str, Any]) -> APIRouter:
             resource = account_resource(account, view.lines_of(account.account_id), subject)
             if wanted(resource):
                 resources.append(resource)
-        return DecimalFhirResponse(searchset(request, "Account", resources))
+        page = search_page(request, resources, "", False)
+        if not isinstance(page, Page):
+            return page
+        return DecimalFhirResponse(searchset(request, "Account", page))
 
     return router

@@ -31,7 +31,7 @@ from adapters.http.fhir_codes import codeable
 from adapters.http.fhir_json import DecimalFhirResponse, operation_outcome
 from adapters.http.fhir_observation import observation_id, observation_resource
 from adapters.http.fhir_observation_filters import observation_filter
-from adapters.http.fhir_search import patient_search, searchset, sort_by, sorted_resources
+from adapters.http.fhir_search import Page, patient_search, search_page, searchset, sort_by
 from adapters.security.policy import authorize
 from projections.merges import merged_group, survivor_of
 from projections.observations.view import ObservationRow, ObservationView, ReportRecord
@@ -178,13 +178,15 @@ def diagnostic_report_router(
             report_resource(report, results(report, rows), subject)
             for report in view.reports_of(group)
         )
-        resources = sorted_resources([r for r in reports if wanted(r)], *sort)
+        page = search_page(request, [r for r in reports if wanted(r)], *sort)
+        if not isinstance(page, Page):
+            return page
         included = []
         if include:
-            served = {r["id"] for r in resources}
+            served = {r["id"] for r in page.resources}
             included = [
                 observation_resource(row, subject) for row in rows if row.report.report_id in served
             ]
-        return DecimalFhirResponse(searchset(request, "DiagnosticReport", resources, included))
+        return DecimalFhirResponse(searchset(request, "DiagnosticReport", page, included))
 
     return router

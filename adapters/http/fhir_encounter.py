@@ -31,10 +31,12 @@ from adapters.http.fhir_encounter_filters import (
 from adapters.http.fhir_json import FhirResponse, operation_outcome
 from adapters.http.fhir_patient import identifier_system, patient_resource
 from adapters.http.fhir_search import (
+    PAGE_CONTROLS,
+    Page,
     include_patients,
+    search_page,
     searchset,
     sort_by,
-    sorted_resources,
     unsupported_parameters,
 )
 from engine.domain.values import EncounterDetails, Location
@@ -179,7 +181,7 @@ def encounter_router(
     def search_encounters(request: Request) -> JSONResponse:
         params = request.query_params
         refusal = unsupported_parameters(
-            request, {*ENCOUNTER_SEARCH_PARAMETERS, "_format", "_include", "_sort"}
+            request, {*ENCOUNTER_SEARCH_PARAMETERS, *PAGE_CONTROLS, "_format", "_include", "_sort"}
         )
         if refusal is not None:
             return refusal
@@ -210,14 +212,18 @@ def encounter_router(
         else:
             visits = encounters.visits_numbered(next(iter(numbers)))
         resources = [r for r in (encounter_resource(v) for v in visits) if wanted(r)]
-        resources = sorted_resources(resources, *sort)
-        subjects = sorted({r["subject"]["reference"].removeprefix("Patient/") for r in resources})
+        page = search_page(request, resources, *sort)
+        if not isinstance(page, Page):
+            return page
+        subjects = sorted(
+            {r["subject"]["reference"].removeprefix("Patient/") for r in page.resources}
+        )
         touched(request, *subjects)
         included = []
         if include and patients is not None:
             records = (patients.get_patient(s) for s in subjects)
             included = [patient_resource(p) for p in records if p is not None]
-        return FhirResponse(searchset(request, "Encounter", resources, included))
+        return FhirResponse(searchset(request, "Encounter", page, included))
 
     return router
 

@@ -27,11 +27,12 @@ from adapters.http.fhir_json import DecimalFhirResponse, operation_outcome
 from adapters.http.fhir_observation_filters import OBSERVATION_FILTERS, observation_filter
 from adapters.http.fhir_patient import patient_resource
 from adapters.http.fhir_search import (
+    Page,
     include_patients,
     patient_search,
+    search_page,
     searchset,
     sort_by,
-    sorted_resources,
 )
 from adapters.http.ucum import UCUM_SYSTEM, is_ucum
 from projections.merges import merged_group, survivor_of
@@ -199,10 +200,12 @@ def observation_router(views: Mapping[str, Any]) -> APIRouter:
         rows = view.observations_of(group)
         touched(request, *sorted(group))
         resources = [o for o in (observation_resource(r, subject) for r in rows) if wanted(o)]
-        resources = sorted_resources(resources, *sort)
+        page = search_page(request, resources, *sort)
+        if not isinstance(page, Page):
+            return page
         included = []
-        if include and resources and (record := patients.get_patient(subject)) is not None:
+        if include and page.resources and (record := patients.get_patient(subject)) is not None:
             included.append(patient_resource(record))
-        return DecimalFhirResponse(searchset(request, "Observation", resources, included))
+        return DecimalFhirResponse(searchset(request, "Observation", page, included))
 
     return router
