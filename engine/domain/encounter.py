@@ -65,7 +65,12 @@ class Encounter(Aggregate):
             aggregate.status = PLANNED
 
     class Arrived(Aggregate.Event):
-        """Emitted when a pre-admitted visit starts (A01 or A04 after A05)."""
+        """Emitted when a pre-admitted visit starts (A01 or A04 after A05).
+
+        ``patient_id`` names who arrived, so a read model can match the arrival
+        to the patient's appointments as it does a visit's start; None in
+        events recorded before it was kept (version 1).
+        """
 
         admitted: bool
         patient_class: str
@@ -73,6 +78,14 @@ class Encounter(Aggregate):
         started_at: datetime | None
         occurred_at: datetime
         source_message_id: UUID
+        patient_id: UUID | None
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            """Version 1 did not name the patient."""
+            state["patient_id"] = None
 
     class Transferred(Aggregate.Event):
         """Emitted for a transfer (A02): ``location`` is the new one, ``prior_location`` the old."""
@@ -277,7 +290,15 @@ class Encounter(Aggregate):
                 )
             return  # a repeated admit or registration of the same visit changes nothing
         self._require(PLANNED, "start")
-        self._arrived(admitted, patient_class, location, started_at, occurred_at, source_message_id)
+        self._arrived(
+            admitted,
+            patient_class,
+            location,
+            started_at,
+            occurred_at,
+            source_message_id,
+            self.patient_id,
+        )
 
     def transfer(
         self, *, location: Location, occurred_at: datetime, source_message_id: UUID
@@ -444,6 +465,7 @@ class Encounter(Aggregate):
         started_at: datetime | None,
         occurred_at: datetime,
         source_message_id: UUID,
+        patient_id: UUID | None,
     ) -> None:
         self.status = IN_PROGRESS
         self.patient_class = patient_class or self.patient_class

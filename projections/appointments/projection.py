@@ -47,6 +47,7 @@ APPOINTMENT_TOPICS: tuple[str, ...] = tuple(
         Appointment.Arrived,
         Encounter.Admitted,
         Encounter.Registered,
+        Encounter.Arrived,
         Encounter.Discharged,
         Encounter.AdmissionCancelled,
         Patient.Merged,
@@ -157,11 +158,15 @@ class AppointmentProjection(DispatchingProjection[AppointmentView]):
         )
         self.view.save(self._touched(arrived, event), tracking)
 
-    @handles(Encounter.Registered, Encounter.Admitted)
-    def _visit_started(self, event: Encounter.Started, tracking: Tracking) -> None:
+    @handles(Encounter.Registered, Encounter.Admitted, Encounter.Arrived)
+    def _visit_started(
+        self, event: Encounter.Started | Encounter.Arrived, tracking: Tracking
+    ) -> None:
+        """A visit starting (A04, A01, or either after A05) at an appointment's place that day."""
         where = event.location.point_of_care
         when = event.occurred_at
-        candidates = self.view.open_for(id_text(event.patient_id), where) if where else []
+        patient = event.patient_id
+        candidates = self.view.open_for(id_text(patient), where) if where and patient else []
         today = [r for r in candidates if _same_day(r.start, when)]
         if not today:
             self.view.insert_tracking(tracking)

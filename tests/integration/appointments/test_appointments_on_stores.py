@@ -96,6 +96,27 @@ def test_an_a04_at_the_booked_location_that_day_is_the_arrival(store_url: str) -
     engine.close()
 
 
+def test_a_pre_admitted_visit_arriving_at_the_booked_location_is_the_arrival(
+    store_url: str,
+) -> None:
+    engine = _engine(store_url)
+    assert _ack(engine, siu("S12", "1")) == ("AA", [])
+    planned = adt(
+        "A05", "2", visit="V7", patient_class="O", location="CLINIC1", event_time="20231220100000"
+    )
+    assert _ack(engine, planned) == ("AA", [])
+    assert _expected(engine)[0][1] == "booked"  # planned weeks ahead: nobody has arrived
+    came = adt(
+        "A04", "3", visit="V7", patient_class="O", location="CLINIC1", event_time="20240102084000"
+    )
+    assert _ack(engine, came) == ("AA", [])
+    assert _expected(engine)[0][1] == "arrived"
+    row = engine.views["appointments"].expected("CLINIC1", *DAY)[0]
+    assert row.encounter_id == engine.views["encounters"].visits_numbered("V7")[0].encounter_id
+    assert row.arrived_at == datetime(2024, 1, 2, 8, 40, tzinfo=UTC)
+    engine.close()
+
+
 def test_an_siu_arrival_starts_the_waiting_visit(store_url: str) -> None:
     engine = _engine(store_url)
     assert _ack(engine, siu("S12", "1")) == ("AA", [])
