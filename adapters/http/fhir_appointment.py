@@ -25,7 +25,14 @@ from fhir.resources.R4B.appointment import Appointment as FhirAppointment
 
 from adapters.http.context import touched
 from adapters.http.fhir_json import FhirResponse, operation_outcome
-from adapters.http.fhir_paging import AFTER, decode_cursor, encode_cursor, page_link
+from adapters.http.fhir_paging import (
+    AFTER,
+    DEFAULT_COUNT,
+    MAX_COUNT,
+    decode_cursor,
+    encode_cursor,
+    page_link,
+)
 from adapters.http.fhir_params import Refused, alternatives, date_range
 from projections.appointments.view import AppointmentCriteria, AppointmentRecord, AppointmentView
 from projections.timestamps import to_text
@@ -46,8 +53,6 @@ STATUSES = frozenset(
      "entered-in-error", "checked-in", "waitlist"}
 )  # fmt: skip
 _CONTROL = {"_count", "_format", AFTER}
-DEFAULT_COUNT = 50
-MAX_COUNT = 1000
 
 
 def _concept(c: dict[str, str] | None) -> dict[str, Any] | None:

@@ -17,10 +17,20 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 
-__all__ = ["AFTER", "BEFORE", "decode_cursor", "encode_cursor", "page_link"]
+__all__ = [
+    "AFTER",
+    "BEFORE",
+    "DEFAULT_COUNT",
+    "MAX_COUNT",
+    "decode_cursor",
+    "encode_cursor",
+    "page_link",
+]
 
 AFTER = "_page_after"
 BEFORE = "_page_before"
+DEFAULT_COUNT = 50  # a search's page size when ``_count`` is not given
+MAX_COUNT = 1000  # the largest page served, whatever ``_count`` asks
 
 
 def encode_cursor(value: str, row_id: str) -> str:

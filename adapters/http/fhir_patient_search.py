@@ -30,7 +30,15 @@ from adapters.http.context import principal_of, touched
 from adapters.http.fhir_encounter import encounters_of_patient
 from adapters.http.fhir_json import DecimalFhirResponse, operation_outcome
 from adapters.http.fhir_observation import observations_of_patient
-from adapters.http.fhir_paging import AFTER, BEFORE, decode_cursor, encode_cursor, page_link
+from adapters.http.fhir_paging import (
+    AFTER,
+    BEFORE,
+    DEFAULT_COUNT,
+    MAX_COUNT,
+    decode_cursor,
+    encode_cursor,
+    page_link,
+)
 from adapters.http.fhir_params import Refused, alternatives, date_range
 from adapters.http.fhir_patient import AUTHORITY_SYSTEM_PREFIX, patient_resource
 from adapters.security.policy import authorize
@@ -60,8 +68,6 @@ PATIENT_SEARCH_PARAMETERS = {
 }
 _CONTROL = {"_count", "_summary", "_format", "_sort", "_revinclude", AFTER, BEFORE}
 PATIENT_REVINCLUDES = ("Observation:patient", "Encounter:patient")
-DEFAULT_COUNT = 50
-MAX_COUNT = 1000
 _GENDER = {"female": ("F",), "male": ("M",), "other": ("O", "A", "N"), "unknown": ("U",)}
 
 

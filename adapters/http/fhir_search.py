@@ -11,11 +11,18 @@ from typing import Any
 from fastapi import Request
 
 from adapters.http.fhir_json import FhirResponse, operation_outcome
-from adapters.http.fhir_paging import AFTER, BEFORE, decode_cursor, encode_cursor, page_link
+from adapters.http.fhir_paging import (
+    AFTER,
+    BEFORE,
+    DEFAULT_COUNT,
+    MAX_COUNT,
+    decode_cursor,
+    encode_cursor,
+    page_link,
+)
 from projections.patients.search import instant_bounds
 
 __all__ = [
-    "MAX_COUNT",
     "PAGE_CONTROLS",
     "Page",
     "include_patients",
@@ -181,9 +188,6 @@ def sorted_resources(
     return sorted(resources, key=lambda r: by((sort_value(r, path), r["id"])))
 
 
-MAX_COUNT = 1000
-
-
 @dataclass(frozen=True)
 class Page:
     """One page of a search: its rows, how many matched in all, and its paging links."""
@@ -209,7 +213,7 @@ def search_page(
     count_text = params.get("_count")
     if count_text is None and not after and not before:
         return Page(sorted_resources(resources, path, descending), len(resources), [])
-    count_text = count_text or "50"
+    count_text = count_text or str(DEFAULT_COUNT)
     if not count_text.isdigit():
         return operation_outcome(
             400, "invalid", f"_count must be a whole number, not {count_text!r}"
