@@ -32,6 +32,12 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
+def _check_fhir_output() -> None:
+    import adapters.http.fhir_output
+
+    adapters.http.fhir_output.CHECK = True  # every resource built is validated (its docstring)
+
+
 def _no_logger_cache() -> None:
     import adapters.logging
 
@@ -39,6 +45,7 @@ def _no_logger_cache() -> None:
 
 
 _no_logger_cache()
+_check_fhir_output()
 
 
 @pytest.fixture(autouse=True)

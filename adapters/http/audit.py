@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 from fhir.resources.R4B.auditevent import AuditEvent
 
 from adapters.http.fhir_json import FhirResponse, operation_outcome
+from adapters.http.fhir_output import checked, instant
 from adapters.http.fhir_search import searchset, unsupported_parameters
 from adapters.http.problem import problem
 from projections.access import AccessLogQuery, AccessLogView, AccessRow
@@ -74,7 +75,7 @@ def audit_event(row: AccessRow) -> dict[str, Any]:
         "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-event-type",
                  "code": "rest"},
         "action": _ACTION.get(row.interaction, "E"),
-        "recorded": row.at.isoformat(),
+        "recorded": instant(row.at),
         "outcome": "0" if ok else "4",
         "outcomeDesc": f"HTTP {row.outcome} {row.method} {row.path}",
         "agent": [agent],
@@ -91,7 +92,7 @@ def audit_event(row: AccessRow) -> dict[str, Any]:
         entity["detail"] = [{"type": "token_id", "valueString": row.token_id}]
     if entity:
         data["entity"] = [entity]
-    AuditEvent.model_validate(data)
+    checked(AuditEvent, data, same=False)
     return data
 
 

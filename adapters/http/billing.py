@@ -18,6 +18,7 @@ from fhir.resources.R4B.chargeitem import ChargeItem
 
 from adapters.http.context import touched
 from adapters.http.fhir_codes import codeable
+from adapters.http.fhir_output import checked, instant
 from adapters.http.problem import problem
 from engine.domain.values import Coded
 from projections.billing.view import AccountRecord, BillingLine, BillingView, Totals
@@ -174,7 +175,7 @@ def charge_item(
         "quantity": {"value": quantity},
         "priceOverride": _fhir_money(amount, line.currency),
         "meta": {"source": f"urn:uuid:{line.source_message_id}"},
-        "enteredDate": line.occurred_at.isoformat(),
+        "enteredDate": instant(line.occurred_at),
         "account": [
             {"reference": f"Account/{account.account_id}", "display": account.account_number}
         ],
@@ -184,12 +185,12 @@ def charge_item(
     if line.encounter_id:
         data["context"] = {"reference": f"Encounter/{line.encounter_id}"}
     if line.transaction_date is not None:
-        data["occurrenceDateTime"] = line.transaction_date.isoformat()
+        data["occurrenceDateTime"] = instant(line.transaction_date)
     if line.diagnoses:
         data["reason"] = [codeable(d) for d in line.diagnoses]
     if line.description:
         data["note"] = [{"text": line.description}]
-    ChargeItem.model_validate(data)
+    checked(ChargeItem, data, same=False)
     return data
 
 

@@ -25,6 +25,7 @@ from fhir.resources.R4B.appointment import Appointment as FhirAppointment
 
 from adapters.http.context import touched
 from adapters.http.fhir_json import FhirResponse, operation_outcome
+from adapters.http.fhir_output import checked, instant
 from adapters.http.fhir_paging import (
     AFTER,
     DEFAULT_COUNT,
@@ -70,12 +71,12 @@ def _concept(c: dict[str, str] | None) -> dict[str, Any] | None:
 
 
 def appointment_resource(record: AppointmentRecord) -> dict[str, Any]:
-    """The FHIR Appointment for a row, validated by fhir.resources, as JSON-ready data."""
+    """The FHIR Appointment for a row, as JSON-ready data (adapters.http.fhir_output)."""
     details = json.loads(record.details or "{}")
     data: dict[str, Any] = {
         "resourceType": "Appointment",
         "id": record.appointment_id,
-        "meta": {"versionId": str(record.version), "lastUpdated": record.updated_at.isoformat()},
+        "meta": {"versionId": str(record.version), "lastUpdated": instant(record.updated_at)},
         "status": record.status,
     }
     identifiers = []
@@ -86,9 +87,9 @@ def appointment_resource(record: AppointmentRecord) -> dict[str, Any]:
     if identifiers:
         data["identifier"] = identifiers
     if record.start is not None:
-        data["start"] = record.start.isoformat()
+        data["start"] = instant(record.start)
     if record.end is not None:
-        data["end"] = record.end.isoformat()
+        data["end"] = instant(record.end)
     if record.duration_minutes:
         data["minutesDuration"] = record.duration_minutes
     if reason := _concept(details.get("reason")):
@@ -118,8 +119,7 @@ def appointment_resource(record: AppointmentRecord) -> dict[str, Any]:
             entry["type"] = [{"coding": [{"system": V3_PARTICIPATION, "code": person["role"]}]}]
         participants.append(entry)
     data["participant"] = participants
-    resource = FhirAppointment.model_validate(data)
-    return resource.model_dump(mode="json", exclude_none=True, by_alias=True)
+    return checked(FhirAppointment, data)
 
 
 def _values(params: Any, name: str) -> tuple[str, ...]:

@@ -29,6 +29,7 @@ from adapters.http.fhir_encounter_filters import (
     visit_token,
 )
 from adapters.http.fhir_json import FhirResponse, operation_outcome
+from adapters.http.fhir_output import checked, instant
 from adapters.http.fhir_patient import identifier_system, patient_resource
 from adapters.http.fhir_search import (
     PAGE_CONTROLS,
@@ -95,18 +96,18 @@ def _place(location: Location) -> dict[str, Any]:
 def _period(start: Any, end: Any) -> dict[str, str]:
     period = {}
     if start is not None:
-        period["start"] = start.isoformat()
+        period["start"] = instant(start)
     if end is not None:
-        period["end"] = end.isoformat()
+        period["end"] = instant(end)
     return period
 
 
 def encounter_resource(record: EncounterRecord) -> dict[str, Any]:
-    """The FHIR Encounter for a visit, validated by fhir.resources, as JSON-ready data."""
+    """The FHIR Encounter for a visit, as JSON-ready data (adapters.http.fhir_output)."""
     data: dict[str, Any] = {
         "resourceType": "Encounter",
         "id": record.encounter_id,
-        "meta": {"lastUpdated": record.updated_at.isoformat()},
+        "meta": {"lastUpdated": instant(record.updated_at)},
         "status": record.status,
         "class": _class(record.patient_class),
         "subject": {"reference": f"Patient/{record.subject_id}"},
@@ -144,8 +145,7 @@ def encounter_resource(record: EncounterRecord) -> dict[str, Any]:
     if locations:
         data["location"] = locations
     data.update(_details(record.details))
-    resource = FhirEncounter.model_validate(data)
-    return resource.model_dump(mode="json", exclude_none=True, by_alias=True)
+    return checked(FhirEncounter, data)
 
 
 def encounters_of_patient(view: EncounterView, patient_id: str) -> list[dict[str, Any]]:

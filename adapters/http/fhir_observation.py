@@ -25,6 +25,7 @@ from adapters.http.context import touched
 from adapters.http.fhir_codes import codeable
 from adapters.http.fhir_json import DecimalFhirResponse, operation_outcome
 from adapters.http.fhir_observation_filters import OBSERVATION_FILTERS, observation_filter
+from adapters.http.fhir_output import checked, instant
 from adapters.http.fhir_patient import patient_resource
 from adapters.http.fhir_search import (
     Page,
@@ -131,7 +132,7 @@ def observation_resource(row: ObservationRow, patient_id: str) -> dict[str, Any]
         "resourceType": "Observation",
         "id": observation_id(row),
         "meta": {
-            "lastUpdated": row.updated_at.isoformat(),
+            "lastUpdated": instant(row.updated_at),
             "source": f"urn:uuid:{row.source_message_id}",
         },
         "identifier": [
@@ -144,20 +145,20 @@ def observation_resource(row: ObservationRow, patient_id: str) -> dict[str, Any]
         "category": [LABORATORY],
         "code": codeable(row.code),
         "subject": {"reference": f"Patient/{patient_id}"},
-        "issued": row.updated_at.isoformat(),
+        "issued": instant(row.updated_at),
         **_value(row),
     }
     if row.report.encounter_id:
         data["encounter"] = {"reference": f"Encounter/{row.report.encounter_id}"}
     if row.observed_at is not None:
-        data["effectiveDateTime"] = row.observed_at.isoformat()
+        data["effectiveDateTime"] = instant(row.observed_at)
     if row.abnormal_flags:
         data["interpretation"] = [
             {"coding": [{"system": INTERPRETATION, "code": f}]} for f in row.abnormal_flags
         ]
     if ranges := _reference_range(row):
         data["referenceRange"] = ranges
-    Observation.model_validate(data)
+    checked(Observation, data, same=False)  # valueQuantity: exact decimals
     return data
 
 

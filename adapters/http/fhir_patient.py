@@ -12,6 +12,7 @@ from typing import Any
 
 from fhir.resources.R4B.patient import Patient as FhirPatient
 
+from adapters.http.fhir_output import checked, instant
 from adapters.http.fhir_person import name_element, person_elements
 from engine.domain.values import Identifier
 from projections.patients.view import PatientRecord
@@ -60,7 +61,7 @@ def _listed(record: PatientRecord) -> list[Identifier]:
 
 
 def patient_resource(record: PatientRecord) -> dict[str, Any]:
-    """The FHIR Patient for a record, validated by fhir.resources, as JSON-ready data.
+    """The FHIR Patient for a record, as JSON-ready data (adapters.http.fhir_output).
 
     An identifier taken over in a merge (A40, MRG-1) is listed with ``use: old``
     (v2-to-FHIR IG: MRG-1 -> Patient.identifier, use old), after the current ones.
@@ -69,9 +70,10 @@ def patient_resource(record: PatientRecord) -> dict[str, Any]:
     data: dict[str, Any] = {
         "resourceType": "Patient",
         "id": record.patient_id,
-        "meta": {"lastUpdated": record.updated_at.isoformat()},
-        "identifier": [_identifier(i, i.key() in old) for i in _listed(record)],
+        "meta": {"lastUpdated": instant(record.updated_at)},
     }
+    if identifiers := [_identifier(i, i.key() in old) for i in _listed(record)]:
+        data["identifier"] = identifiers
     person = person_elements(record.details)
     names = [n for n in (name_element(record.name),) if n] + person.pop("other_names", [])
     if names:
@@ -86,5 +88,4 @@ def patient_resource(record: PatientRecord) -> dict[str, Any]:
         data["link"] = [
             {"other": {"reference": f"Patient/{record.merged_into}"}, "type": "replaced-by"}
         ]
-    resource = FhirPatient.model_validate(data)
-    return resource.model_dump(mode="json", exclude_none=True)
+    return checked(FhirPatient, data)

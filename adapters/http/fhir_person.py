@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from adapters.http.fhir_codes import codeable
+from adapters.http.fhir_output import instant
 from engine.domain.values import Address, Coded, ContactPoint, PatientDetails, PersonName
 
 __all__ = ["NAME_USE", "NAME_USE_BACK", "details_from", "name_from", "person_elements"]
@@ -140,7 +141,7 @@ def person_elements(details: PatientDetails) -> dict[str, Any]:
     if details.telecom:
         out["telecom"] = [_telecom(t) for t in details.telecom]
     if details.deceased_at is not None:
-        out["deceasedDateTime"] = details.deceased_at.isoformat()
+        out["deceasedDateTime"] = instant(details.deceased_at)
     elif details.deceased in ("Y", "N"):
         out["deceasedBoolean"] = details.deceased == "Y"
     if details.marital_status is not None:

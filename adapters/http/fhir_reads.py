@@ -22,6 +22,7 @@ from adapters.http.billing import cancelled_lines, charge_item
 from adapters.http.context import touched
 from adapters.http.fhir_json import DecimalFhirResponse, operation_outcome
 from adapters.http.fhir_observation import observation_resource
+from adapters.http.fhir_output import checked, instant
 from projections.billing.view import AccountRecord, BillingLine, BillingView
 from projections.merges import survivor_of
 from projections.observations.view import ObservationView
@@ -45,16 +46,16 @@ def account_resource(
         "resourceType": "Account",
         "id": account.account_id,
         "meta": {
-            "lastUpdated": changed.isoformat(),
+            "lastUpdated": instant(changed),
             "source": f"urn:uuid:{account.source_message_id}",
         },
         "identifier": [{"system": ACCOUNT_SYSTEM, "value": account.account_number}],
         "status": "active",
         "name": account.account_number,
         "subject": [{"reference": f"Patient/{patient_id}"}],
-        "servicePeriod": {"start": account.opened_at.isoformat()},
+        "servicePeriod": {"start": instant(account.opened_at)},
     }
-    FhirAccount.model_validate(data)
+    checked(FhirAccount, data, same=False)
     return data
 
 

@@ -64,7 +64,7 @@ def test_value_types(change: dict, expected: dict) -> None:
 def test_status_and_the_reports_time(obx11: str, status: str) -> None:
     resource = observation_resource(replace(ROW, status=obx11, observed_at=WHEN), "p1")
     assert resource["status"] == status
-    assert resource["effectiveDateTime"] == "2024-01-01T12:00:00+00:00"
+    assert resource["effectiveDateTime"] == "2024-01-01T12:00:00Z"
     assert "encounter" not in resource and "referenceRange" not in resource
 
 

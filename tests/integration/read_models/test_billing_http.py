@@ -154,7 +154,7 @@ def test_charge_items_for_a_patient(app: Any, engine: Engine) -> None:
     assert t1["priceOverride"] == {"value": Decimal("272.20"), "currency": "USD"}
     assert '"priceOverride":{"value":272.20,"currency":"USD"}' in r.text  # exact, not 272.2
     assert t1["context"] == {"reference": f"Encounter/{encounter('V1')}"}
-    assert t1["occurrenceDateTime"] == "2024-01-01T00:00:00+00:00"
+    assert t1["occurrenceDateTime"] == "2024-01-01T00:00:00Z"
     assert [c["coding"][0]["code"] for c in t1["reason"]] == ["I10", "E11.9"]
     assert t1["account"][0]["display"] == "ACC1"
     assert by_tx["T9"]["priceOverride"] == {"value": Decimal("99.99"), "currency": "EUR"}
@@ -249,7 +249,7 @@ def test_observations_for_a_patient(app: Any, engine: Engine) -> None:
             },
         }
     ]
-    assert chol["effectiveDateTime"] == "2024-01-01T12:00:00+00:00"
+    assert chol["effectiveDateTime"] == "2024-01-01T12:00:00Z"
     assert chol["subject"] == {"reference": f"Patient/{patient(engine)}"}
     assert chol["encounter"]["reference"] == f"Encounter/{encounter('V1')}"
     assert (note["status"], note["valueString"]) == ("final", "fasting\nconfirmed")
