@@ -59,7 +59,7 @@ _SUBTYPE = {"read": "read", "search": "search-type", "create": "create", "update
 
 
 def audit_event(row: AccessRow) -> dict[str, Any]:
-    """One access record as a FHIR R4 AuditEvent, validated by fhir.resources."""
+    """One access record as a FHIR R4 AuditEvent (checked in tests: fhir_output)."""
     ok = row.outcome < 400
     agent: dict[str, Any] = {
         "who": {"identifier": {"value": row.subject or "(no valid token)"}},

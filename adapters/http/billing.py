@@ -154,7 +154,7 @@ def _fhir_money(amount: Decimal, currency: str) -> dict[str, Any]:
 def charge_item(
     account: AccountRecord, line: BillingLine, patient_id: str, *, cancelled: bool
 ) -> dict[str, Any]:
-    """One charge or credit line as a FHIR R4 ChargeItem, validated by fhir.resources.
+    """One charge or credit line as a FHIR R4 ChargeItem (checked in tests: fhir_output).
 
     FT1-2 -> identifier, FT1-7 (+ FT1-25 when different) -> code, FT1-4 ->
     occurrenceDateTime, FT1-10 -> quantity, FT1-11 -> priceOverride (Money),

@@ -75,7 +75,7 @@ VersionOf = Callable[[str], int | None]
 def report_resource(
     report: ReportRecord, rows: list[ObservationRow], patient_id: str
 ) -> dict[str, Any]:
-    """The DiagnosticReport of ``report`` (results ``rows``), validated by fhir.resources."""
+    """The DiagnosticReport of ``report`` (results ``rows``) (checked in tests: fhir_output)."""
     data: dict[str, Any] = {
         "resourceType": "DiagnosticReport",
         "id": report.report_id,

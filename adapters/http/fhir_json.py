@@ -2,8 +2,8 @@
 
 FHIR decimals are JSON numbers whose precision matters (``136.10`` is not
 ``136.1``), and fhir.resources dumps them as floats. Resources are therefore
-validated with fhir.resources but rendered from our own data, with every
-Decimal written as its exact text.
+rendered from our own data (checked against fhir.resources in tests:
+adapters.http.fhir_output), with every Decimal written as its exact text.
 """
 
 from __future__ import annotations

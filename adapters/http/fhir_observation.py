@@ -127,7 +127,7 @@ def observation_id(row: ObservationRow) -> str:
 
 
 def observation_resource(row: ObservationRow, patient_id: str) -> dict[str, Any]:
-    """The FHIR Observation for ``row``, subject ``patient_id``, validated by fhir.resources."""
+    """The FHIR Observation for ``row``, subject ``patient_id`` (checked in tests: fhir_output)."""
     data: dict[str, Any] = {
         "resourceType": "Observation",
         "id": observation_id(row),

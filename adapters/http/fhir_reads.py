@@ -36,7 +36,7 @@ VersionOf = Callable[[str], int | None]
 def account_resource(
     account: AccountRecord, lines: list[BillingLine], patient_id: str
 ) -> dict[str, Any]:
-    """An account (PID-18) as a FHIR R4 Account, validated by fhir.resources.
+    """An account (PID-18) as a FHIR R4 Account (checked in tests: fhir_output).
 
     carelog keeps no account status, so an account that exists is ``active``;
     its last change is its newest line, else its opening.
