@@ -182,6 +182,13 @@ def searches(ids: list[str], rng: random.Random) -> dict[str, tuple[Callable[[in
             lambda i: f"/fhir/Patient?gender={rng.choice(['male', 'female', 'unknown'])}&_count=10",
             INDEXED_MS,
         ),
+        "Patient?gender=&_count=10&_total=none": (
+            lambda i: (
+                f"/fhir/Patient?gender={rng.choice(['male', 'female', 'unknown'])}"
+                "&_count=10&_total=none"
+            ),
+            INDEXED_MS,
+        ),
         "Patient?family=&_count=10": (
             lambda i: f"/fhir/Patient?family={rng.choice(FAMILIES)}&_count=10",
             INDEXED_MS,

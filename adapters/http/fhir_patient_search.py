@@ -6,7 +6,9 @@ accent-insensitive prefix, comma = OR), ``birthdate`` (eq, ne, lt, gt, le,
 ge; ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``), ``gender``, ``_id``,
 ``_lastUpdated`` (the same prefixes; a date or a date-time), ``_sort``
 (``family``, ``birthdate``, ``_lastUpdated``, ``-`` for descending),
-``_count`` (page size, 0 = count only), ``_summary=count``, and
+``_count`` (page size, 0 = count only), ``_summary=count``, ``_total``
+(``none`` leaves out ``total`` and the count behind it; ``estimate`` and
+``accurate`` both get the exact count), and
 ``_revinclude`` of ``Observation:patient`` and ``Encounter:patient``. Any
 other parameter or modifier is refused with a 400 OperationOutcome rather
 than ignored, since a silently widened search returns more than was asked.
@@ -66,7 +68,8 @@ PATIENT_SEARCH_PARAMETERS = {
     ID_PARAMETER: "token",
     "_lastUpdated": "date",
 }
-_CONTROL = {"_count", "_summary", "_format", "_sort", "_revinclude", AFTER, BEFORE}
+_CONTROL = {"_count", "_summary", "_total", "_format", "_sort", "_revinclude", AFTER, BEFORE}
+_TOTALS = ("none", "estimate", "accurate")
 PATIENT_REVINCLUDES = ("Observation:patient", "Encounter:patient")
 _GENDER = {"female": ("F",), "male": ("M",), "other": ("O", "A", "N"), "unknown": ("U",)}
 
@@ -108,8 +111,8 @@ def _keyset(request: Request) -> Keyset:
     return Keyset(name, sort.startswith("-"), cursor, backward=bool(before))
 
 
-def _criteria(request: Request) -> tuple[PatientCriteria, int, bool]:
-    """The criteria, the page size, and whether only the count is wanted."""
+def _criteria(request: Request) -> tuple[PatientCriteria, int, bool, bool]:
+    """The criteria, the page size, whether only the count is wanted, and whether ``total`` is."""
     params = request.query_params
     unknown = set(params) - set(PATIENT_SEARCH_PARAMETERS) - _CONTROL
     if unknown:
@@ -133,6 +136,9 @@ def _criteria(request: Request) -> tuple[PatientCriteria, int, bool]:
     count = params.get("_count", str(DEFAULT_COUNT))
     if not count.isdigit():
         raise Refused(f"_count must be a whole number, not {count!r}")
+    total = params.get("_total", "accurate")
+    if total not in _TOTALS:
+        raise Refused(f"_total={total} is not served (one of {', '.join(_TOTALS)})")
     summary = params.get("_summary")
     if summary not in (None, "count"):
         raise Refused(f"_summary={summary} is not served (only _summary=count is)")
@@ -147,7 +153,8 @@ def _criteria(request: Request) -> tuple[PatientCriteria, int, bool]:
         last_updated=tuple(_last_updated(v) for v in params.getlist("_lastUpdated")),
         keyset=_keyset(request),
     )
-    return criteria, min(int(count), MAX_COUNT), summary == "count" or int(count) == 0
+    count_only = summary == "count" or int(count) == 0
+    return criteria, min(int(count), MAX_COUNT), count_only, count_only or total != "none"
 
 
 def _revincludes(request: Request) -> list[str]:
@@ -188,18 +195,16 @@ def patient_search_router(views: Mapping[str, Any]) -> APIRouter:
     @router.get("/fhir/Patient")
     def search_patients(request: Request) -> JSONResponse:
         try:
-            criteria, count, count_only = _criteria(request)
+            criteria, count, count_only, with_total = _criteria(request)
             revincludes = _revincludes(request)
         except Refused as e:
             return operation_outcome(400, "not-supported", str(e))
         for resource_type in revincludes:  # the route's row asks for Patient search only
             authorize(principal_of(request), resource_type, "search")
-        bundle: dict[str, Any] = {
-            "resourceType": "Bundle",
-            "type": "searchset",
-            "total": patients.count(criteria),
-            "link": [{"relation": "self", "url": str(request.url)}],
-        }
+        bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset"}
+        if with_total:  # a count of every match: for a broad search, most of its time
+            bundle["total"] = patients.count(criteria)
+        bundle["link"] = [{"relation": "self", "url": str(request.url)}]
         if count_only:
             return DecimalFhirResponse(bundle)
         records, has_next, has_previous = page(criteria, count)

@@ -91,6 +91,7 @@ def test_bad_or_unknown_parameters_are_refused_with_an_operation_outcome(
         "gender=f",
         "_count=ten",
         "_summary=true",
+        "_total=exact",
         "family=",
         "identifier=",
     ):
@@ -106,6 +107,18 @@ def test_summary_count_gives_the_total_only(fhir: FhirClient) -> None:
     body = _search(fhir, "family=mul&_summary=count")
     assert body["total"] == 2 and "entry" not in body
     assert _search(fhir, "_count=0")["total"] == 3
+    assert _search(fhir, "_count=0&_total=none")["total"] == 3  # a count is what was asked
+
+
+def test_total_none_leaves_out_the_count_and_nothing_else(fhir: FhirClient) -> None:
+    _seed(fhir)
+    counted = _search(fhir, "family=mul&_count=1")
+    uncounted = _search(fhir, "family=mul&_count=1&_total=none")
+    assert counted["total"] == 2 and "total" not in uncounted
+    assert uncounted["entry"] == counted["entry"]
+    assert [link["relation"] for link in uncounted["link"]] == ["self", "next"]
+    for value in ("estimate", "accurate"):
+        assert _search(fhir, f"family=mul&_total={value}")["total"] == 2
 
 
 def _page_through(fhir: FhirClient, query: str, between: Any) -> list[list[str]]:
