@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -28,6 +29,7 @@ from adapters.http.fhir_json import FhirResponse, operation_outcome
 from adapters.http.fhir_output import checked, instant
 from adapters.http.fhir_paging import (
     AFTER,
+    BEFORE,
     DEFAULT_COUNT,
     MAX_COUNT,
     decode_cursor,
@@ -53,7 +55,7 @@ STATUSES = frozenset(
     {"proposed", "pending", "booked", "arrived", "fulfilled", "cancelled", "noshow",
      "entered-in-error", "checked-in", "waitlist"}
 )  # fmt: skip
-_CONTROL = {"_count", "_format", AFTER}
+_CONTROL = {"_count", "_format", AFTER, BEFORE}
 
 
 def _concept(c: dict[str, str] | None) -> dict[str, Any] | None:
@@ -141,20 +143,51 @@ def _criteria(request: Request) -> tuple[AppointmentCriteria, int]:
     count = params.get("_count", str(DEFAULT_COUNT))
     if not count.isdigit() or int(count) < 1:
         raise Refused(f"_count must be a whole number from 1, not {count!r}")
-    after = None
-    if token := params.get(AFTER):
-        try:
-            after = decode_cursor(token)
-        except ValueError as e:
-            raise Refused(str(e)) from e
+    cursors: dict[str, tuple[str, str]] = {}
+    for name in (AFTER, BEFORE):
+        for token in params.getlist(name):
+            try:
+                cursors[name] = decode_cursor(token)
+            except ValueError as e:
+                raise Refused(str(e)) from e
+    if len(params.getlist(AFTER)) + len(params.getlist(BEFORE)) > 1:
+        raise Refused(f"give one {AFTER} or {BEFORE}")
     criteria = AppointmentCriteria(
         patients=patients,
         statuses=statuses,
         locations=locations,
         dates=tuple(date_range("date", v) for v in params.getlist("date")),
-        after=after,
+        after=cursors.get(AFTER),
+        before=cursors.get(BEFORE),
     )
     return criteria, min(int(count), MAX_COUNT)
+
+
+def _key(record: AppointmentRecord) -> tuple[str, str]:
+    """A row's place in the search order, as its page cursor carries it."""
+    return (to_text(record.start) if record.start else "", record.appointment_id)
+
+
+def _page(
+    view: AppointmentView, criteria: AppointmentCriteria, count: int
+) -> tuple[list[AppointmentRecord], bool, bool]:
+    """The page's rows, whether rows follow it, and whether rows precede it.
+
+    One row more than the page says whether the search goes on in the page's
+    direction; a one-row search past the page's near edge, the other way.
+    """
+    backward = criteria.before is not None
+    records = view.search(criteria, count + 1)
+    more = len(records) > count
+    records = (records[-count:] if more else records) if backward else records[:count]
+    cursor = criteria.before or criteria.after
+    if cursor is None:
+        return records, more, False  # the first page: nothing before it
+    if backward:
+        edge = _key(records[-1]) if records else cursor
+        return records, bool(view.search(replace(criteria, before=None, after=edge), 1)), more
+    edge = _key(records[0]) if records else cursor
+    return records, more, bool(view.search(replace(criteria, after=None, before=edge), 1))
 
 
 def appointment_router(views: Mapping[str, Any]) -> APIRouter:
@@ -177,14 +210,13 @@ def appointment_router(views: Mapping[str, Any]) -> APIRouter:
             criteria, count = _criteria(request)
         except Refused as e:
             return operation_outcome(400, "not-supported", str(e))
-        records = appointments.search(criteria, count + 1)
+        records, has_next, has_previous = _page(appointments, criteria, count)
         base = str(request.base_url).rstrip("/")
         links = [{"relation": "self", "url": str(request.url)}]
-        if len(records) > count:
-            records = records[:count]
-            last = records[-1]
-            cursor = encode_cursor(to_text(last.start) if last.start else "", last.appointment_id)
-            links.append(page_link(request, "next", AFTER, cursor))
+        if has_next and records:
+            links.append(page_link(request, "next", AFTER, encode_cursor(*_key(records[-1]))))
+        if has_previous and records:
+            links.append(page_link(request, "previous", BEFORE, encode_cursor(*_key(records[0]))))
         touched(request, *(r.patient_id for r in records))
         bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "link": links}
         if records:  # FHIR arrays are absent, never empty

@@ -95,7 +95,9 @@ class MemoryAppointmentView(MemoryBatching, AppointmentView, MemoryTrackingRecor
                 continue
             if criteria.after is not None and _key(r) <= criteria.after:
                 continue
+            if criteria.before is not None and _key(r) >= criteria.before:
+                break  # in key order: nothing further is before it
             found.append(r)
-            if len(found) >= limit:
+            if criteria.before is None and len(found) >= limit:
                 break
-        return found
+        return found[max(0, len(found) - limit) :] if criteria.before is not None else found

@@ -143,6 +143,16 @@ class SQLAppointmentQueries(SQLBatching):
             where.append("(start_at > ? OR (start_at = ? AND appointment_id > ?))")
             start, last = criteria.after
             params.extend((start, start, last))
+        if criteria.before is not None:  # the rows just before: read backward, then turned
+            where.append("(start_at < ? OR (start_at = ? AND appointment_id < ?))")
+            start, first = criteria.before
+            params.extend((start, start, first))
+            rows = self._select(
+                " AND ".join(where),
+                tuple(params),
+                f"ORDER BY start_at DESC, appointment_id DESC LIMIT {int(limit)}",
+            )
+            return rows[::-1]
         return self._select(
             " AND ".join(where),
             tuple(params),

@@ -59,7 +59,8 @@ class AppointmentCriteria:
     """A FHIR Appointment search: every field given must match; each tuple's values are ORed.
 
     ``dates`` are ANDed (``date=ge2024-01-01&date=lt2024-02-01``). ``after`` is
-    the keyset of the last row of the previous page (start text, id).
+    the keyset of the last row of the previous page (start text, id); ``before``
+    that of the first row of the next page, for the rows just before it.
     """
 
     patients: tuple[str, ...] = ()
@@ -67,6 +68,7 @@ class AppointmentCriteria:
     locations: tuple[str, ...] = ()
     dates: tuple[DateRange, ...] = ()
     after: tuple[str, str] | None = None
+    before: tuple[str, str] | None = None
 
 
 class AppointmentView(TrackingRecorder, ABC):
@@ -100,4 +102,5 @@ class AppointmentView(TrackingRecorder, ABC):
 
     @abstractmethod
     def search(self, criteria: AppointmentCriteria, limit: int) -> list[AppointmentRecord]:
-        """Up to ``limit`` matches, by start time then id, after ``criteria.after``."""
+        """Up to ``limit`` matches, by start time then id: the first ones after
+        ``criteria.after``, or the last ones before ``criteria.before``."""

@@ -3,11 +3,14 @@ PostgreSQL (access: tests/integration/access/test_appointment_access.py)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 
 from tests.asgi import get
 from tests.integration.appointments.world import World, appointments_world
+from tests.messages import siu
 
 __all__ = ["appointments_world"]  # the fixture, used by name
 
@@ -94,3 +97,42 @@ def test_the_capability_statement_lists_appointment(world: World) -> None:
     (entry,) = [r for r in statement["rest"][0]["resource"] if r["type"] == "Appointment"]
     assert {p["name"] for p in entry["searchParam"]} == {"patient", "date", "status", "location"}
     assert [i["code"] for i in entry["interaction"]] == ["read", "search-type"]
+
+
+def _walk(world: World, url: str, relation: str, between: Any = None) -> list[list[str]]:
+    pages = []
+    while url:
+        page = world.get(url).json()
+        Bundle.model_validate(page)
+        pages.append([e["resource"]["identifier"][-1]["value"] for e in page.get("entry", [])])
+        if between is not None:
+            between(len(pages))
+        url = next((x["url"] for x in page["link"] if x["relation"] == relation), "")
+        url = url[url.index("/fhir/") :] if url else ""
+    return pages
+
+
+def test_previous_links_walk_back_and_arrivals_shift_no_page(world: World) -> None:
+    forward = _walk(world, "/fhir/Appointment?_count=1", "next")
+    assert forward == [["A1^SCHED"], ["A2^SCHED"], ["A4^SCHED"], ["A3^SCHED"]]
+    last = world.get("/fhir/Appointment?_count=1").json()
+    for _ in range(3):
+        link = next(x["url"] for x in last["link"] if x["relation"] == "next")
+        last = world.get(link[link.index("/fhir/") :]).json()
+    relations = {x["relation"] for x in last["link"]}
+    assert relations == {"self", "previous"}  # the last page: nothing after it
+    back_url = next(x["url"] for x in last["link"] if x["relation"] == "previous")
+    back = _walk(world, back_url[back_url.index("/fhir/") :], "previous")
+    assert back == [["A4^SCHED"], ["A2^SCHED"], ["A1^SCHED"]]
+
+    def book(page: int) -> None:  # one before everything served, one after
+        for n, start in enumerate(("20231201080000", "20250101080000")):
+            raw = siu("S12", f"N{page}{n}", appointment=f"N{page}{n}", start=start)
+            assert world.engine.ingestion.ingest(raw, "t").ack_code == "AA"
+        world.engine.runner.catch_up()
+
+    served = [i for p in _walk(world, "/fhir/Appointment?_count=2", "next", book) for i in p]
+    assert len(served) == len(set(served)), "an appointment was served twice"
+    assert {"A1^SCHED", "A2^SCHED", "A3^SCHED", "A4^SCHED"} <= set(served), "one was skipped"
+    r = world.get("/fhir/Appointment?_page_after=x&_page_before=y")
+    assert r.status_code == 400 and r.json()["resourceType"] == "OperationOutcome"

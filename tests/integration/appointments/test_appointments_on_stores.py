@@ -20,6 +20,7 @@ from engine.hl7.ack import build_ack
 from native.validator import NativeMessageValidator
 from projections.appointments.view import AppointmentCriteria
 from projections.catalog import spec_for
+from projections.timestamps import to_text
 from tests.messages import VERSIONS, adt, siu
 
 DAY = (datetime(2024, 1, 2, tzinfo=UTC), datetime(2024, 1, 3, tzinfo=UTC))
@@ -230,3 +231,22 @@ def test_the_analysts_sql_runs_and_agrees_with_the_api(tmp_path: Path) -> None:
     assert [(r[0][:19], r[2]) for r in rows] == [(s[:19], st) for _, st, s in api]
     assert db.execute(noshow).fetchall() == [("CLINIC1", "2024-01", 2, 50.0)]
     assert db.execute(early).fetchall() == [("CLINIC1", 15.0)]
+
+
+def test_search_reads_the_rows_after_and_before_a_cursor(store_url: str) -> None:
+    engine = _engine(store_url)
+    starts = ("20240102080000", "20240102090000", "20240102090000", "20240102100000")
+    for n, start in enumerate(starts):
+        raw = siu("S12", str(n), appointment=f"K{n}", start=start)
+        assert _ack(engine, raw) == ("AA", [])
+    engine.runner.catch_up()
+    view = engine.views["appointments"]
+    rows = view.search(AppointmentCriteria(), 10)
+    keys = [(to_text(r.start), r.appointment_id) for r in rows]
+    assert keys == sorted(keys) and len(rows) == 4  # by start, ties (K1, K2) by id
+    after = view.search(AppointmentCriteria(after=keys[1]), 2)
+    assert [r.appointment_id for r in after] == [k for _, k in keys[2:4]]
+    before = view.search(AppointmentCriteria(before=keys[3]), 2)
+    assert [r.appointment_id for r in before] == [k for _, k in keys[1:3]]  # nearest, in order
+    assert view.search(AppointmentCriteria(before=keys[0]), 2) == []
+    engine.close()
