@@ -11,7 +11,7 @@ status, so every account is ``active``). Comma = OR, repeated = AND.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -20,6 +20,7 @@ from starlette.datastructures import QueryParams
 
 from adapters.http.billing import charge_items
 from adapters.http.context import touched
+from adapters.http.fhir_checks import Check, any_of, identifier_check, status_check
 from adapters.http.fhir_json import DecimalFhirResponse, operation_outcome
 from adapters.http.fhir_reads import account_resource
 from adapters.http.fhir_search import (
@@ -49,44 +50,18 @@ ACCOUNT_SEARCH_PARAMETERS = CHARGE_ITEM_SEARCH_PARAMETERS
 _CHARGE_STATUSES = {"planned", "billable", "not-billable", "aborted", "billed",
                     "entered-in-error", "unknown"}  # fmt: skip
 _ACCOUNT_STATUSES = {"active", "inactive", "entered-in-error", "on-hold", "unknown"}
-Check = Callable[[dict[str, Any]], bool]
-
-
-def _identifier(value: str) -> Check:
-    system, bar, wanted = value.rpartition("|")
-    if not wanted:
-        raise ValueError("identifier needs [system|]value")
-
-    def check(resource: dict[str, Any]) -> bool:
-        return any(
-            i.get("value") == wanted and (not bar or i.get("system", "") == system)
-            for i in resource.get("identifier", [])
-        )
-
-    return check
-
-
-def _any(alternatives: list[Check]) -> Check:
-    return lambda resource: any(c(resource) for c in alternatives)
-
-
-def _status(asked: set[str]) -> Check:
-    return lambda resource: resource.get("status") in asked
 
 
 def _filter(params: QueryParams, statuses: set[str], kind: str) -> Check:
     """``identifier`` and ``status`` on the served resource; ValueError when one is bad."""
     checks: list[Check] = []
     for value in params.getlist("identifier"):
-        alternatives = [_identifier(v) for v in value.split(",") if v]
+        alternatives = [identifier_check(v) for v in value.split(",") if v]
         if not alternatives:
             raise ValueError("identifier needs [system|]value")
-        checks.append(_any(alternatives))
+        checks.append(any_of(alternatives))
     for value in params.getlist("status"):
-        asked = {v for v in value.split(",") if v}
-        if not asked or asked - statuses:
-            raise ValueError(f"unknown {kind} status in {value!r}")
-        checks.append(_status(asked))
+        checks.append(status_check(value, statuses, kind))
     return lambda resource: all(c(resource) for c in checks)
 
 

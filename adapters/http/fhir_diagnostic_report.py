@@ -27,6 +27,7 @@ from starlette.datastructures import QueryParams
 
 from adapters.fhir.routes import versioned
 from adapters.http.context import principal_of, touched
+from adapters.http.fhir_checks import status_check
 from adapters.http.fhir_codes import codeable
 from adapters.http.fhir_json import DecimalFhirResponse, operation_outcome
 from adapters.http.fhir_observation import observation_id, observation_resource
@@ -102,17 +103,14 @@ def report_resource(
 
 def _filter(params: QueryParams) -> Callable[[dict[str, Any]], bool]:
     """``code``, ``status``, ``date`` on the served resource; ValueError if one is bad."""
-    for value in params.getlist("status"):
-        if not (asked := {v for v in value.split(",") if v}) or asked - _STATUSES:
-            raise ValueError(f"unknown DiagnosticReport status in {value!r}")
+    statuses = [status_check(v, _STATUSES, "DiagnosticReport") for v in params.getlist("status")]
     shared = [(k, v) for k, v in params.multi_items() if k in ("code", "date", "_lastUpdated")]
     checks = observation_filter(QueryParams(shared))
-    statuses = [{v for v in value.split(",")} for value in params.getlist("status")]
 
     def check(resource: dict[str, Any]) -> bool:
         # observation_filter's date is on effectiveDateTime, code on code: the same
         # elements a DiagnosticReport has.
-        return checks(resource) and all(resource["status"] in s for s in statuses)
+        return checks(resource) and all(s(resource) for s in statuses)
 
     return check
 

@@ -22,11 +22,11 @@ from fastapi.responses import JSONResponse
 from fhir.resources.R4B.encounter import Encounter as FhirEncounter
 
 from adapters.http.context import touched
+from adapters.http.fhir_checks import identifier_token
 from adapters.http.fhir_encounter_filters import (
     ENCOUNTER_SEARCH_PARAMETERS,
     ENCOUNTER_SORTS,
     encounter_filter,
-    visit_token,
 )
 from adapters.http.fhir_json import FhirResponse, operation_outcome
 from adapters.http.fhir_output import checked, instant
@@ -193,7 +193,7 @@ def encounter_router(
             return sort
         try:
             wanted = encounter_filter(params, ENCOUNTER_STATUSES)
-            numbers = {visit_token(v)[0] for v in params.getlist("identifier")}
+            numbers = {identifier_token(v)[0] for v in params.getlist("identifier")}
         except ValueError as e:
             return operation_outcome(400, "invalid", str(e))
         references = params.getlist("patient") + params.getlist("subject")

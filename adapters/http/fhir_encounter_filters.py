@@ -23,15 +23,15 @@ Comma = OR within a value, a repeated parameter = AND.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from starlette.datastructures import QueryParams
 
+from adapters.http.fhir_checks import Check, any_of, identifier_check, status_check
 from adapters.http.fhir_search import last_updated_check
 from projections.patients.search import date_bounds
 
-__all__ = ["ENCOUNTER_SEARCH_PARAMETERS", "ENCOUNTER_SORTS", "encounter_filter", "visit_token"]
+__all__ = ["ENCOUNTER_SEARCH_PARAMETERS", "ENCOUNTER_SORTS", "encounter_filter"]
 
 ENCOUNTER_SEARCH_PARAMETERS = {
     "patient": "reference",
@@ -46,7 +46,6 @@ ENCOUNTER_SEARCH_PARAMETERS = {
 ENCOUNTER_SORTS = {"date": "period.start"}
 _PREFIXES = ("eq", "ne", "lt", "gt", "le", "ge")
 _OPEN_END = "9999-12-31"
-Check = Callable[[dict[str, Any]], bool]
 
 
 def _coding_matches(value: str, coding: dict[str, Any]) -> bool:
@@ -60,30 +59,6 @@ def _coding_matches(value: str, coding: dict[str, Any]) -> bool:
 
 def _class(value: str) -> Check:
     return lambda resource: _coding_matches(value, resource.get("class", {}))
-
-
-def _status(wanted: set[str]) -> Check:
-    return lambda resource: resource.get("status") in wanted
-
-
-def visit_token(value: str) -> tuple[str, str | None]:
-    """An ``identifier`` value as (visit number, system or None); ValueError when empty."""
-    system, bar, number = value.rpartition("|")
-    if not number:
-        raise ValueError("identifier needs [system|]value")
-    return number, (system if bar else None)
-
-
-def _identifier(value: str) -> Check:
-    number, system = visit_token(value)
-
-    def check(resource: dict[str, Any]) -> bool:
-        return any(
-            i.get("value") == number and (system is None or i.get("system", "") == system)
-            for i in resource.get("identifier", [])
-        )
-
-    return check
 
 
 def _date(value: str) -> Check:
@@ -127,10 +102,6 @@ def _location(value: str) -> Check:
     return check
 
 
-def _any(alternatives: list[Check]) -> Check:
-    return lambda resource: any(c(resource) for c in alternatives)
-
-
 def _values(params: QueryParams, name: str) -> list[list[str]]:
     out = []
     for value in params.getlist(name):
@@ -147,18 +118,16 @@ def encounter_filter(params: QueryParams, statuses: frozenset[str]) -> Check:
     ValueError (answered 400) for a value that cannot be served.
     """
     checks: list[Check] = []
-    for alternatives in _values(params, "status"):
-        if wrong := sorted(set(alternatives) - statuses):
-            raise ValueError(f"unknown Encounter status: {', '.join(wrong)}")
-        checks.append(_status(set(alternatives)))
+    for value in params.getlist("status"):
+        checks.append(status_check(value, statuses, "Encounter"))
     for alternatives in _values(params, "class"):
-        checks.append(_any([_class(v) for v in alternatives]))
+        checks.append(any_of([_class(v) for v in alternatives]))
     for alternatives in _values(params, "identifier"):
-        checks.append(_any([_identifier(v) for v in alternatives]))
+        checks.append(any_of([identifier_check(v) for v in alternatives]))
     for alternatives in _values(params, "date"):
-        checks.append(_any([_date(v) for v in alternatives]))
+        checks.append(any_of([_date(v) for v in alternatives]))
     for value in params.getlist("_lastUpdated"):
         checks.append(last_updated_check(value))
     for alternatives in _values(params, "location"):
-        checks.append(_any([_location(v) for v in alternatives]))
+        checks.append(any_of([_location(v) for v in alternatives]))
     return lambda resource: all(c(resource) for c in checks)

@@ -17,12 +17,12 @@ or the unit text. ``_lastUpdated`` as on Patient, on ``meta.lastUpdated``
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from starlette.datastructures import QueryParams
 
+from adapters.http.fhir_checks import Check, any_of, status_check
 from adapters.http.fhir_search import last_updated_check
 from projections.patients.search import DateRange, date_bounds
 
@@ -39,7 +39,6 @@ OBSERVATION_FILTERS = {
 _STATUSES = {"registered", "preliminary", "final", "amended", "corrected", "cancelled",
              "entered-in-error", "unknown"}  # fmt: skip
 _PREFIXES = ("eq", "ne", "lt", "gt", "le", "ge")
-Check = Callable[[dict[str, Any]], bool]
 
 
 def _token(value: str, element: str = "code") -> Check:
@@ -122,14 +121,6 @@ def _quantity(value: str) -> Check:
     return check
 
 
-def _any(alternatives: list[Check]) -> Check:
-    return lambda resource: any(c(resource) for c in alternatives)
-
-
-def _status(statuses: set[str]) -> Check:
-    return lambda resource: resource.get("status") in statuses
-
-
 def observation_filter(params: QueryParams) -> Check:
     """One predicate for the parameters in ``OBSERVATION_FILTERS``; ValueError if bad."""
     checks: list[Check] = []
@@ -137,21 +128,18 @@ def observation_filter(params: QueryParams) -> Check:
         alternatives = [_token(v) for v in value.split(",") if v]
         if not alternatives:
             raise ValueError("code needs [system|]code")
-        checks.append(_any(alternatives))
+        checks.append(any_of(alternatives))
     for value in params.getlist("category"):
         alternatives = [_token(v, "category") for v in value.split(",") if v]
         if not alternatives:
             raise ValueError("category needs [system|]code")
-        checks.append(_any(alternatives))
+        checks.append(any_of(alternatives))
     for value in params.getlist("value-quantity"):
-        checks.append(_any([_quantity(v) for v in value.split(",") if v] or [_quantity("")]))
+        checks.append(any_of([_quantity(v) for v in value.split(",") if v] or [_quantity("")]))
     for value in params.getlist("_lastUpdated"):
         checks.append(last_updated_check(value))
     for value in params.getlist("status"):
-        statuses = {v for v in value.split(",") if v}
-        if not statuses or statuses - _STATUSES:
-            raise ValueError(f"unknown Observation status in {value!r}")
-        checks.append(_status(statuses))
+        checks.append(status_check(value, _STATUSES, "Observation"))
     for value in params.getlist("date"):
         checks.append(_date(value))
     return lambda resource: all(c(resource) for c in checks)
