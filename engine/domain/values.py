@@ -7,9 +7,10 @@ values (str, Decimal, datetime, other values here) with a registered transcoding
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 __all__ = [
     "ENCOUNTER_CLEARABLE",
@@ -116,15 +117,7 @@ class PatientDetails:
     def merged_over(self, old: PatientDetails) -> PatientDetails:
         """These details where sent, ``old``'s where not (an update's "not sent")."""
         return PatientDetails(
-            other_names=self.other_names or old.other_names,
-            addresses=self.addresses or old.addresses,
-            telecom=self.telecom or old.telecom,
-            deceased=self.deceased or old.deceased,
-            deceased_at=self.deceased_at or old.deceased_at,
-            language=self.language or old.language,
-            marital_status=self.marital_status or old.marital_status,
-            multiple_birth=self.multiple_birth or old.multiple_birth,
-            birth_order=self.birth_order or old.birth_order,
+            **{f.name: getattr(self, f.name) or getattr(old, f.name) for f in fields(self)}
         )
 
     def without(self, cleared: tuple[str, ...]) -> PatientDetails:
@@ -141,17 +134,8 @@ class PatientDetails:
             for t in self.telecom
             if ("business_telecom" if t.use == "WPN" else "home_telecom") not in cleared
         )
-        return PatientDetails(
-            other_names=() if "other_names" in cleared else self.other_names,
-            addresses=() if "addresses" in cleared else self.addresses,
-            telecom=telecom,
-            deceased="" if "deceased" in cleared else self.deceased,
-            deceased_at=None if "deceased_at" in cleared else self.deceased_at,
-            language=None if "language" in cleared else self.language,
-            marital_status=None if "marital_status" in cleared else self.marital_status,
-            multiple_birth="" if "multiple_birth" in cleared else self.multiple_birth,
-            birth_order="" if "birth_order" in cleared else self.birth_order,
-        )
+        emptied: dict[str, Any] = {f.name: f.default for f in fields(self) if f.name in cleared}
+        return replace(self, telecom=telecom, **emptied)
 
 
 PATIENT_CLEARABLE = (
